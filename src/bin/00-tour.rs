@@ -1,0 +1,47 @@
+//! `00-tour`: runs every lesson end to end on loopback and explains what happens.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use socklab::cli;
+use socklab::lessons::TOUR;
+use socklab::tour;
+
+/// A guided tour of every socklab lesson: each one runs on loopback (no setup, ephemeral ports)
+/// and is narrated. Exits non-zero if any lesson misbehaves.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Run one lesson only: its number (05) or binary name (05-udp-chat).
+    lesson: Option<String>,
+    /// List the lessons and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+fn main() -> ExitCode {
+    cli::run(|| {
+        let args = Args::parse();
+        if args.list {
+            for stop in TOUR {
+                println!("{}  {:<22} {}", stop.number, stop.binary, stop.title);
+            }
+            return Ok(());
+        }
+        let summary =
+            tour::run(TOUR, args.lesson.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!();
+        println!(
+            "tour: {} passed, {} failed",
+            summary.passed.len(),
+            summary.failed.len()
+        );
+        if let Some((binary, why)) = summary.failed.first() {
+            anyhow::bail!(
+                "{} lesson(s) misbehaved, first {binary}: {why}",
+                summary.failed.len()
+            );
+        }
+        Ok(())
+    })
+}

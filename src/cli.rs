@@ -1,0 +1,112 @@
+//! The command-line convention every lesson binary follows.
+//!
+//! Once a student has run one lesson, they can run them all: `NN-name server` in one terminal,
+//! `NN-name client` in another, `--host`/`--port` to choose where (port 9000 + the lesson number
+//! by default), messages as arguments or typed at a `>>: ` prompt. The pieces here are flattened
+//! into each binary's clap parser so the flags are spelled the same everywhere.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+
+/// `--host` and `--port`. `PORT` is the lesson's default port (9000 + lesson number).
+#[derive(Args, Debug, Clone)]
+pub struct Endpoint<const PORT: u16> {
+    /// Address to listen on (server) or connect to (client). Use 0.0.0.0 or :: on a server to let
+    /// the whole classroom LAN connect.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// TCP/UDP port. On a server, 0 lets the operating system choose a free one (the
+    /// `listening on` line shows which).
+    #[arg(long, default_value_t = PORT)]
+    pub port: u16,
+}
+
+/// `--bufsize`: how many bytes one `recv` asks for, in lessons that read with a fixed buffer.
+#[derive(Args, Debug, Clone)]
+pub struct BufSize {
+    /// Bytes asked for by each read (the tutorials' `recv(1024)`). Make it small to watch what
+    /// changes.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    pub bufsize: u32,
+}
+
+impl BufSize {
+    pub fn get(&self) -> usize {
+        self.bufsize as usize
+    }
+}
+
+/// Where a client's messages come from: the command line, or standard input.
+///
+/// With messages on the command line, those are sent and the client exits. Otherwise lines are
+/// read from standard input until it ends or the user types `quit`. Empty lines are skipped:
+/// `send(b"")` sends nothing at all, so a server waiting in `recv` would never wake up and the
+/// client would then wait for a reply for ever (the tutorials' "empty input blocks" problem).
+pub fn messages(args: Vec<String>) -> Box<dyn Iterator<Item = String>> {
+    if !args.is_empty() {
+        return Box::new(args.into_iter());
+    }
+    let interactive = std::io::stdin().is_terminal();
+    Box::new(StdinMessages { interactive })
+}
+
+struct StdinMessages {
+    interactive: bool,
+}
+
+impl Iterator for StdinMessages {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        loop {
+            if self.interactive {
+                print!(">>: ");
+                let _ = std::io::stdout().flush();
+            }
+            let mut line = String::new();
+            match std::io::stdin().lock().read_line(&mut line) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                continue;
+            }
+            if line == "quit" {
+                return None;
+            }
+            return Some(line.to_string());
+        }
+    }
+}
+
+/// Runs a binary's body and turns any error into one line on stderr and exit code 1, instead of
+/// a panic and a backtrace.
+pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    match body() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, `outer: inner: innermost`, skipping a cause whose text
+/// the line already holds (many errors quote their source in their own message).
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}

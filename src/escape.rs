@@ -1,0 +1,74 @@
+//! Showing bytes to a person.
+//!
+//! Network data is bytes, not text: a read may end in the middle of a UTF-8 character, or carry a
+//! length header of binary digits. The lessons print what they received with this one function so
+//! that printable text (Chinese included) reads normally and everything else shows as an escape
+//! (`\n`, `\x00`), never as garbage and never as a panic.
+
+/// Escapes `bytes` for a one-line display, the way Python shows `bytes`: valid UTF-8 is kept,
+/// control characters become `\n`, `\r`, `\t` or `\xNN`, and bytes that are not UTF-8 show as
+/// `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Like [`escape_bytes`], but shows at most `max` bytes and says how many more there were.
+pub fn preview(bytes: &[u8], max: usize) -> String {
+    if bytes.len() <= max {
+        return escape_bytes(bytes);
+    }
+    let shown = bytes.get(..max).unwrap_or(bytes);
+    format!(
+        "{}… (+{} bytes)",
+        escape_bytes(shown),
+        bytes.len() - shown.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_stays_readable() {
+        assert_eq!(escape_bytes("hello 你好".as_bytes()), "hello 你好");
+    }
+
+    #[test]
+    fn controls_and_binary_are_escaped() {
+        assert_eq!(escape_bytes(b"a\nb\x00"), "a\\nb\\x00");
+        assert_eq!(
+            escape_bytes(&[0x05, 0x00, 0x00, 0xff]),
+            "\\x05\\x00\\x00\\xff"
+        );
+        assert_eq!(escape_bytes(b"back\\slash"), "back\\\\slash");
+    }
+
+    #[test]
+    fn split_utf8_character_is_escaped_not_lost() {
+        let bytes = "你".as_bytes();
+        assert_eq!(escape_bytes(&bytes[..2]), "\\xe4\\xbd");
+    }
+
+    #[test]
+    fn preview_cuts_long_data() {
+        assert_eq!(preview(b"abcdef", 3), "abc… (+3 bytes)");
+        assert_eq!(preview(b"abc", 3), "abc");
+    }
+}

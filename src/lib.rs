@@ -1,0 +1,24 @@
+//! socklab: the Python socket tutorials, lesson by lesson, as blocking `std::net` Rust.
+//!
+//! Every lesson lives in [`lessons`] and has the same shape (see `lessons/mod.rs`). The pieces the
+//! lessons share are small and each has one purpose:
+//!
+//! - [`framing`]: length-headed messages and JSON headers, the cure for sticky packets (粘包);
+//! - [`server`]: the thread-per-connection server (Python's `ThreadingTCPServer`) and a way to
+//!   stop any server cleanly;
+//! - [`net`]: opening sockets with errors a student can act on;
+//! - [`cli`]: the command-line convention every lesson binary follows;
+//! - [`log`]: where a server's one-line-per-event log goes;
+//! - [`trace`]: `--trace`, one line per `send`/`recv`;
+//! - [`escape`]: showing received bytes to a person;
+//! - [`tour`]: `00-tour`, which runs and narrates every lesson.
+
+pub mod cli;
+pub mod escape;
+pub mod framing;
+pub mod lessons;
+pub mod log;
+pub mod net;
+pub mod server;
+pub mod tour;
+pub mod trace;

@@ -1,0 +1,270 @@
+//! Opening sockets, with errors a student can act on.
+//!
+//! `TcpStream::connect("127.0.0.1:9001")` fails with "Connection refused (os error 111)". That is
+//! true but not helpful in class. Every lesson opens its sockets through these few functions so
+//! that every failure reads the same way: what we tried, what the OS said, and what to do about it.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::log::Log;
+
+/// How long a client waits for a TCP connection before giving up (instead of hanging for minutes
+/// on an address that drops packets).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opening a socket failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("could not resolve host '{host}': {error}")]
+    Resolve { host: String, error: io::Error },
+    #[error("host '{host}' has no address")]
+    NoAddress { host: String },
+    #[error("could not connect to {addr}: {}", describe_connect_error(.error))]
+    Connect { addr: String, error: io::Error },
+    #[error("could not listen on {addr}: {}", describe_bind_error(.error))]
+    Bind { addr: String, error: io::Error },
+    #[error("socket error: {0}")]
+    Io(#[from] io::Error),
+}
+
+fn describe_connect_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused; is the server running?".into(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
+            "no answer within {} s; is the address right and the port open?",
+            CONNECT_TIMEOUT.as_secs()
+        ),
+        _ => lower(e),
+    }
+}
+
+fn describe_bind_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            "address already in use; is another server running on that port? (--port 0 picks a free one)"
+                .into()
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "that address does not belong to this machine (try 127.0.0.1 or 0.0.0.0)".into()
+        }
+        io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need administrator rights)".into()
+        }
+        _ => lower(e),
+    }
+}
+
+/// "Connection refused (os error 111)" → "connection refused (os error 111)", to sit mid-sentence.
+fn lower(e: &io::Error) -> String {
+    let text = e.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+/// Formats `host:port` the way a user would type it (`[::1]:9000` for IPv6 literals).
+pub fn display_addr(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Looks up `host` (a name or an IP literal) and returns every address it has.
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
+    let trimmed = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = (trimmed, port)
+        .to_socket_addrs()
+        .map_err(|error| NetError::Resolve {
+            host: host.to_string(),
+            error,
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(NetError::NoAddress {
+            host: host.to_string(),
+        });
+    }
+    Ok(addrs)
+}
+
+/// Connects to `host:port`, trying each address the name resolves to, with [`CONNECT_TIMEOUT`].
+pub fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, NetError> {
+    let mut last_error = None;
+    for addr in resolve(host, port)? {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(NetError::Connect {
+        addr: display_addr(host, port),
+        error: last_error.unwrap_or_else(|| io::Error::other("no address to try")),
+    })
+}
+
+/// How a TCP listening socket is set up. The defaults are what `TcpListener::bind` does.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    /// The `listen()` backlog: how many finished handshakes may wait for `accept()`.
+    pub backlog: i32,
+    /// Set SO_REUSEADDR (std does on Unix; Python's `socket` does not), so a restarted server can
+    /// bind while old connections sit in TIME_WAIT.
+    pub reuse_address: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            backlog: 128,
+            reuse_address: cfg!(unix),
+        }
+    }
+}
+
+/// Binds a TCP listener on `host:port` (port 0: the OS chooses).
+pub fn listen_tcp(host: &str, port: u16, options: &ListenOptions) -> Result<TcpListener, NetError> {
+    let addr = first_addr(host, port)?;
+    let bind_error = |error| NetError::Bind {
+        addr: display_addr(host, port),
+        error,
+    };
+    // socket2 rather than TcpListener::bind, because std offers no way to choose the backlog or
+    // to leave SO_REUSEADDR off, and both are things the lessons let students try.
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(bind_error)?;
+    socket
+        .set_reuse_address(options.reuse_address)
+        .map_err(bind_error)?;
+    socket.bind(&addr.into()).map_err(bind_error)?;
+    socket.listen(options.backlog).map_err(bind_error)?;
+    Ok(socket.into())
+}
+
+/// Binds a UDP socket on `host:port` (port 0: the OS chooses).
+pub fn bind_udp(host: &str, port: u16) -> Result<UdpSocket, NetError> {
+    let addr = first_addr(host, port)?;
+    UdpSocket::bind(addr).map_err(|error| NetError::Bind {
+        addr: display_addr(host, port),
+        error,
+    })
+}
+
+/// A UDP socket for a client talking to `host:port`: bound to an ephemeral port of the same
+/// address family, with the server's address returned for `send_to`.
+pub fn udp_client(host: &str, port: u16) -> Result<(UdpSocket, SocketAddr), NetError> {
+    let server = first_addr(host, port)?;
+    let local: SocketAddr = if server.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local)?;
+    Ok((socket, server))
+}
+
+fn first_addr(host: &str, port: u16) -> Result<SocketAddr, NetError> {
+    resolve(host, port)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| NetError::NoAddress {
+            host: host.to_string(),
+        })
+}
+
+/// Prints the line every socklab server starts with, `listening on IP:PORT`, with the address the
+/// OS really bound (so `--port 0` shows the port it chose). Tests and scripts wait for this line.
+pub fn announce_listening(addr: SocketAddr, log: &Log) {
+    log.line(format!("listening on {addr}"));
+}
+
+/// The address to use when connecting to a server bound on `addr`: a server bound to the
+/// wildcard address (`0.0.0.0`, `::`) is reached through loopback.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        match addr {
+            SocketAddr::V4(_) => addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into()),
+            SocketAddr::V6(_) => addr.set_ip(std::net::Ipv6Addr::LOCALHOST.into()),
+        }
+    }
+    addr
+}
+
+/// Closes a connection without losing the reply we just sent.
+///
+/// If a socket is closed while unread bytes sit in its receive buffer, the kernel answers with a
+/// reset (RST) instead of a normal end (FIN), and the peer may lose data it had not read yet: the
+/// one-shot servers would sometimes destroy their own reply. So: say "no more from me"
+/// (`shutdown(Write)`), read and discard what the peer still sends until it closes too, then
+/// close. `linger` bounds the wait.
+pub fn close_gracefully(stream: &mut TcpStream, linger: Duration) {
+    use std::io::Read;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(linger));
+    let deadline = std::time::Instant::now() + linger;
+    let mut sink = [0u8; 4096];
+    while std::time::Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// Is `host` a loopback address (or a name that resolves only to loopback addresses)?
+/// The remote-shell lessons refuse anything else unless told `--allow-remote`.
+pub fn is_loopback_host(host: &str) -> bool {
+    match resolve(host, 0) {
+        Ok(addrs) => addrs.iter().all(|a| a.ip().is_loopback()),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_connection_says_what_to_do() {
+        let listener = listen_tcp("127.0.0.1", 0, &ListenOptions::default()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let err = connect_tcp("127.0.0.1", port).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "could not connect to 127.0.0.1:{port}: connection refused; is the server running?"
+            )
+        );
+    }
+
+    #[test]
+    fn address_in_use_is_explained() {
+        let first = listen_tcp("127.0.0.1", 0, &ListenOptions::default()).unwrap();
+        let port = first.local_addr().unwrap().port();
+        let err = listen_tcp("127.0.0.1", port, &ListenOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("address already in use"), "{err}");
+    }
+
+    #[test]
+    fn ipv6_literals_are_bracketed() {
+        assert_eq!(display_addr("::1", 9001), "[::1]:9001");
+        assert_eq!(display_addr("localhost", 9001), "localhost:9001");
+    }
+
+    #[test]
+    fn wildcard_is_reached_through_loopback() {
+        let addr: SocketAddr = "0.0.0.0:5000".parse().unwrap();
+        assert_eq!(reachable(addr), "127.0.0.1:5000".parse().unwrap());
+    }
+}

@@ -1,0 +1,237 @@
+//! `00-tour`: every lesson, run end to end on loopback and narrated.
+//!
+//! Each lesson module has a `tour` function that starts its server on a background thread (port
+//! 0, so nothing is set up by hand), drives a client against it, and tells the learner what
+//! happened and why. The tour prints as it goes and checks as it goes: a stage that misbehaves is
+//! an error, so `00-tour` is also the project's smoke test.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+/// One lesson's entry in the tour.
+pub struct Stop {
+    /// Lesson number as written in the binary name: "01".
+    pub number: &'static str,
+    /// The lesson binary: "01-echo-once".
+    pub binary: &'static str,
+    /// One line: what the lesson shows.
+    pub title: &'static str,
+    /// Runs and narrates the lesson.
+    pub run: fn(&mut Tour) -> Result<(), TourError>,
+}
+
+/// A stage of the tour did not behave as the lesson says it should.
+///
+/// Any error converts into it (the `?` operator works on every lesson's error type), which is why
+/// it does not itself implement `std::error::Error`, just as `anyhow::Error` does not.
+#[derive(Debug)]
+pub struct TourError(String);
+
+impl TourError {
+    pub fn new(message: impl Into<String>) -> TourError {
+        TourError(message.into())
+    }
+}
+
+impl Display for TourError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for TourError {
+    fn from(e: E) -> TourError {
+        TourError(e.to_string())
+    }
+}
+
+/// How long the tour waits for a server's log line before calling the stage broken.
+pub const LOG_WAIT: Duration = Duration::from_secs(10);
+
+/// Prints the narration. Lessons call its methods; it owns the layout.
+pub struct Tour {
+    out: std::io::Stdout,
+}
+
+impl Default for Tour {
+    fn default() -> Self {
+        Tour::new()
+    }
+}
+
+impl Tour {
+    pub fn new() -> Tour {
+        Tour {
+            out: std::io::stdout(),
+        }
+    }
+
+    fn print(&mut self, text: &str) {
+        let mut out = self.out.lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// The title block of a lesson.
+    pub fn heading(&mut self, stop: &Stop) {
+        let title = format!("{}  {}: {}", stop.number, stop.binary, stop.title);
+        let rule = "=".repeat(title.chars().count().min(78));
+        self.print(&format!("\n{title}\n{rule}"));
+    }
+
+    /// A paragraph of explanation, wrapped to 78 columns.
+    pub fn say(&mut self, text: &str) {
+        let wrapped = wrap(text, 78);
+        self.print(&wrapped);
+    }
+
+    /// A step within a lesson: "what we do now".
+    pub fn step(&mut self, text: &str) {
+        self.print(&format!("\n-- {text}"));
+    }
+
+    /// A line that one side printed or did: `  client | recv: HELLO`.
+    pub fn show(&mut self, who: &str, line: &str) {
+        self.print(&format!("  {who:>6} | {line}"));
+    }
+
+    /// Checks a claim the lesson makes; prints it with a tick or fails the stage.
+    pub fn check(&mut self, ok: bool, claim: impl Display) -> Result<(), TourError> {
+        if ok {
+            self.print(&format!("  ok: {claim}"));
+            Ok(())
+        } else {
+            Err(TourError(format!("expected: {claim}")))
+        }
+    }
+
+    /// Prints a server's log lines, as `server | ...`, up to and including the first one that
+    /// contains `needle`, and returns that line. Fails after [`LOG_WAIT`] without it.
+    pub fn expect_log(
+        &mut self,
+        who: &str,
+        log: &Receiver<String>,
+        needle: &str,
+    ) -> Result<String, TourError> {
+        let deadline = Instant::now() + LOG_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match log.recv_timeout(left) {
+                Ok(line) => {
+                    self.show(who, &line);
+                    if line.contains(needle) {
+                        return Ok(line);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(TourError(format!(
+                        "the {who} never logged a line containing '{needle}'"
+                    )))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(TourError(format!(
+                        "the {who} stopped before logging a line containing '{needle}'"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Prints whatever log lines arrive within `quiet` of each other, then returns them.
+    pub fn drain_log(&mut self, who: &str, log: &Receiver<String>, quiet: Duration) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = log.recv_timeout(quiet) {
+            self.show(who, &line);
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+/// Greedy word wrap; keeps the text's own line breaks.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    for (i, paragraph) in text.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut column = 0;
+        for word in paragraph.split_whitespace() {
+            let len = word.chars().count();
+            if column > 0 && column + 1 + len > width {
+                out.push('\n');
+                column = 0;
+            } else if column > 0 {
+                out.push(' ');
+                column += 1;
+            }
+            out.push_str(word);
+            column += len;
+        }
+    }
+    out
+}
+
+/// The outcome of a whole tour.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub passed: Vec<&'static str>,
+    pub failed: Vec<(&'static str, String)>,
+}
+
+/// Runs the chosen stops in order (all of them when `only` is `None`) and reports each.
+pub fn run(stops: &[Stop], only: Option<&str>) -> Result<Summary, TourError> {
+    let chosen: Vec<&Stop> = match only {
+        None => stops.iter().collect(),
+        Some(which) => {
+            let found: Vec<&Stop> = stops
+                .iter()
+                .filter(|s| s.number == which.trim_start_matches('0').pad2() || s.binary == which)
+                .collect();
+            if found.is_empty() {
+                return Err(TourError(format!(
+                    "no lesson '{which}' in the tour (00-tour --list shows them)"
+                )));
+            }
+            found
+        }
+    };
+    let mut tour = Tour::new();
+    let mut summary = Summary::default();
+    for stop in chosen {
+        tour.heading(stop);
+        match (stop.run)(&mut tour) {
+            Ok(()) => summary.passed.push(stop.binary),
+            Err(e) => {
+                tour.print(&format!("  FAILED: {e}"));
+                summary.failed.push((stop.binary, e.to_string()));
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// "1" → "01", "11" → "11".
+trait Pad2 {
+    fn pad2(&self) -> String;
+}
+
+impl Pad2 for str {
+    fn pad2(&self) -> String {
+        format!("{self:0>2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_width() {
+        assert_eq!(wrap("aaa bbb ccc", 7), "aaa bbb\nccc");
+        assert_eq!(wrap("one\ntwo", 78), "one\ntwo");
+    }
+}

@@ -1,0 +1,108 @@
+//! Lesson 01 over real loopback sockets.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use common::{closed_port, connect, run, ServerProcess};
+
+const BIN: &str = env!("CARGO_BIN_EXE_01-echo-once");
+
+#[test]
+fn client_gets_uppercase_echo_and_server_exits() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg(), "hello", "world"],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLO WORLD\n");
+    server.expect_line("received 11 bytes: hello world");
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn python_style_client_send_then_recv_1024() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let mut conn = connect(server.addr);
+    conn.write_all("hello 你好".as_bytes()).unwrap();
+    let mut buf = [0u8; 1024];
+    let n = conn.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], "HELLO 你好".as_bytes());
+}
+
+#[test]
+fn server_reads_once_with_bufsize() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--bufsize", "4"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg(), "abcdefgh"],
+        "",
+    );
+    assert_eq!(out.stdout, "ABCD\n");
+}
+
+#[test]
+fn client_reads_message_from_stdin() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg()],
+        "\nfrom stdin\n",
+    );
+    assert_eq!(out.stdout, "FROM STDIN\n");
+}
+
+#[test]
+fn refused_connection_is_one_clear_line() {
+    let port = closed_port().to_string();
+    let out = run(BIN, &["client", "--port", &port, "hi"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
+    );
+}
+
+#[test]
+fn address_in_use_is_one_clear_line() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(BIN, &["server", "--port", &server.port_arg()], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr
+            .starts_with("error: could not listen on 127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("address already in use"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+}
+
+#[test]
+fn unknown_host_is_one_clear_line() {
+    let out = run(BIN, &["client", "--host", "no-such-host.invalid", "hi"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr
+            .starts_with("error: could not resolve host 'no-such-host.invalid'"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2_with_usage() {
+    let out = run(BIN, &["server", "--port", "notaport"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stderr.contains("invalid value 'notaport'"),
+        "{}",
+        out.stderr
+    );
+}
