@@ -11,6 +11,7 @@
 //! - [`log`]: where a server's one-line-per-event log goes;
 //! - [`trace`]: `--trace`, one line per `send`/`recv`;
 //! - [`escape`]: showing received bytes to a person;
+//! - [`transfer`]: file bodies streamed, hashed while they move, renamed into place when whole;
 //! - [`tour`]: `00-tour`, which runs and narrates every lesson.
 
 pub mod cli;
@@ -22,3 +23,4 @@ pub mod net;
 pub mod server;
 pub mod tour;
 pub mod trace;
+pub mod transfer;

@@ -1,0 +1,318 @@
+//! Moving file bodies over a socket: streamed, hashed while they move, never half-written in place.
+//!
+//! Three problems every file transfer has, solved once for lessons 13 and 14:
+//!
+//! - **Memory.** A file can be larger than RAM. Bytes move in chunks of [`CHUNK`] through a few
+//!   recycled buffers, so a transfer needs about a megabyte whatever the file size.
+//! - **Integrity.** The tutorials check an MD5 after the transfer, reading the file a second time.
+//!   Here the digest is computed *while* the bytes move, on a second thread fed over a
+//!   crossbeam channel, so hashing chunk k overlaps reading and writing chunk k+1 and a transfer
+//!   runs at the speed of the slower of the two, not their sum.
+//! - **Half-written files.** A client that vanishes mid-upload must not leave a truncated file
+//!   under the finished name. [`PendingFile`] writes to a temporary file in the same folder and
+//!   renames it into place only when it is complete; a rename within one filesystem is atomic, so
+//!   readers see the old file or the new one, never a mix.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use crossbeam_channel::bounded;
+use md5::{Digest, Md5};
+
+/// Bytes moved per read/write and hashed per message to the hashing thread.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Buffers in flight between the copying thread and the hashing thread. Memory per transfer is
+/// about `BUFFERS * CHUNK`.
+const BUFFERS: usize = 4;
+
+/// A transfer went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("the sender stopped after {got} of {expected} bytes")]
+    Truncated { expected: u64, got: u64 },
+    #[error("reading failed after {after} bytes: {error}")]
+    Read { after: u64, error: io::Error },
+    #[error("writing failed after {after} bytes: {error}")]
+    Write { after: u64, error: io::Error },
+    #[error("the hashing thread stopped unexpectedly")]
+    Hasher,
+}
+
+/// Copies exactly `len` bytes from `from` to `to`, feeding them to `md5` on a second thread, and
+/// returns the updated hasher (call `finalize` on it, or keep feeding it).
+///
+/// Starting from a hasher that has already seen a file's first K bytes is how a resumed transfer
+/// (断点续传) still ends with the digest of the whole file.
+pub fn copy_hashed(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    len: u64,
+    md5: Md5,
+    progress: &Progress,
+) -> Result<Md5, TransferError> {
+    // Full buffers go to the hasher; the hasher sends them back empty for reuse. Both channels
+    // are bounded, so a slow hasher slows the copy instead of letting buffers pile up.
+    let (full_tx, full_rx) = bounded::<Vec<u8>>(BUFFERS);
+    let (empty_tx, empty_rx) = bounded::<Vec<u8>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        let _ = empty_tx.send(vec![0u8; CHUNK]);
+    }
+
+    thread::scope(|scope| {
+        let hasher = scope.spawn(move || {
+            let mut md5 = md5;
+            for buffer in full_rx {
+                md5.update(&buffer);
+                // The copier may have finished and dropped its receiver; that is fine.
+                let _ = empty_tx.send(buffer);
+            }
+            md5
+        });
+
+        let copied = copy_chunks(from, to, len, &empty_rx, &full_tx, progress);
+        drop(full_tx); // ends the hasher's loop
+        let md5 = hasher.join().map_err(|_| TransferError::Hasher)?;
+        copied.map(|()| md5)
+    })
+}
+
+/// The copying half of [`copy_hashed`]: read a chunk, write it, pass it to the hasher.
+fn copy_chunks(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    len: u64,
+    empty: &crossbeam_channel::Receiver<Vec<u8>>,
+    full: &crossbeam_channel::Sender<Vec<u8>>,
+    progress: &Progress,
+) -> Result<(), TransferError> {
+    let mut done: u64 = 0;
+    while done < len {
+        let mut buffer = empty.recv().map_err(|_| TransferError::Hasher)?;
+        let want = usize::try_from(len - done).unwrap_or(CHUNK).min(CHUNK);
+        buffer.resize(want, 0);
+        let got = match from.read(&mut buffer) {
+            Ok(0) => {
+                return Err(TransferError::Truncated {
+                    expected: len,
+                    got: done,
+                })
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(TransferError::Read { after: done, error }),
+        };
+        buffer.truncate(got);
+        to.write_all(&buffer)
+            .map_err(|error| TransferError::Write { after: done, error })?;
+        done += got as u64;
+        progress.advance(got as u64);
+        full.send(buffer).map_err(|_| TransferError::Hasher)?;
+    }
+    to.flush()
+        .map_err(|error| TransferError::Write { after: done, error })?;
+    Ok(())
+}
+
+/// The MD5 of the first `len` bytes of `reader`, streamed, as a hasher to go on feeding.
+pub fn hash_prefix(reader: &mut impl Read, len: u64) -> Result<Md5, TransferError> {
+    copy_hashed(
+        reader,
+        &mut io::sink(),
+        len,
+        Md5::new(),
+        &Progress::hidden(),
+    )
+}
+
+/// The MD5 of a whole file, as lowercase hex, streamed.
+pub fn md5_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let md5 = hash_prefix(&mut file, len).map_err(io::Error::other)?;
+    Ok(hex_digest(md5))
+}
+
+/// Finishes a hasher as lowercase hex, the form every socklab protocol uses.
+pub fn hex_digest(md5: Md5) -> String {
+    hex::encode(md5.finalize())
+}
+
+/// A file being written under a temporary name, renamed into place by [`PendingFile::commit`].
+/// Dropped without `commit`, the temporary file is deleted: nothing half-written is left.
+pub struct PendingFile {
+    temp: tempfile::NamedTempFile,
+    target: PathBuf,
+}
+
+impl PendingFile {
+    /// Starts a file that will become `target`. The temporary file lives in the same folder, so
+    /// the final rename never crosses filesystems (which would not be atomic). Its name starts
+    /// with a dot and ends in `.part` so a directory listing can skip it.
+    pub fn create(target: &Path) -> io::Result<PendingFile> {
+        let folder = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".socklab-")
+            .suffix(".part")
+            .tempfile_in(folder)?;
+        Ok(PendingFile {
+            temp,
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// The file to write the body into.
+    pub fn file(&mut self) -> &mut File {
+        self.temp.as_file_mut()
+    }
+
+    /// Flushes the bytes to disk and renames the file into place, replacing any old one.
+    pub fn commit(self) -> io::Result<()> {
+        self.temp.as_file().sync_all()?;
+        self.temp.persist(&self.target).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// A progress bar on stderr (bytes, rate, ETA) for a long transfer, or nothing: it only draws
+/// when enabled and stderr is a terminal, so logs and tests stay clean.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    /// A bar for `len` bytes labelled `label`, if `enabled` and stderr is a terminal.
+    pub fn new(len: u64, label: &str, enabled: bool) -> Progress {
+        if !enabled || !io::stderr().is_terminal() {
+            return Progress::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(label.to_string());
+        Progress { bar: Some(bar) }
+    }
+
+    /// No bar.
+    pub fn hidden() -> Progress {
+        Progress { bar: None }
+    }
+
+    /// Starts the bar at `position` (a resumed transfer).
+    pub fn start_at(&self, position: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(position);
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    /// Removes the bar from the screen.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn copies_and_hashes_like_a_single_pass() {
+        for len in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 17] {
+            let input = data(len);
+            let mut out = Vec::new();
+            let md5 = copy_hashed(
+                &mut &input[..],
+                &mut out,
+                len as u64,
+                Md5::new(),
+                &Progress::hidden(),
+            )
+            .unwrap();
+            assert_eq!(out, input);
+            assert_eq!(hex_digest(md5), hex::encode(Md5::digest(&input)));
+        }
+    }
+
+    #[test]
+    fn resumed_hash_equals_whole_hash() {
+        let input = data(CHUNK + 1000);
+        let (head, tail) = input.split_at(700);
+        let md5 = hash_prefix(&mut &head[..], head.len() as u64).unwrap();
+        let md5 = copy_hashed(
+            &mut &tail[..],
+            &mut io::sink(),
+            tail.len() as u64,
+            md5,
+            &Progress::hidden(),
+        )
+        .unwrap();
+        assert_eq!(hex_digest(md5), hex::encode(Md5::digest(&input)));
+    }
+
+    #[test]
+    fn early_end_is_truncated() {
+        let err = copy_hashed(
+            &mut &b"abc"[..],
+            &mut io::sink(),
+            10,
+            Md5::new(),
+            &Progress::hidden(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            TransferError::Truncated {
+                expected: 10,
+                got: 3
+            }
+        ));
+    }
+
+    #[test]
+    fn stops_at_len_even_if_more_follows() {
+        let mut from = &b"abcdef"[..];
+        let mut out = Vec::new();
+        copy_hashed(&mut from, &mut out, 4, Md5::new(), &Progress::hidden()).unwrap();
+        assert_eq!(out, b"abcd");
+        assert_eq!(from, b"ef");
+    }
+
+    #[test]
+    fn pending_file_appears_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.txt");
+        std::fs::write(&target, b"old").unwrap();
+
+        let mut pending = PendingFile::create(&target).unwrap();
+        pending.file().write_all(b"new contents").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        pending.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new contents");
+
+        let mut abandoned = PendingFile::create(&target).unwrap();
+        abandoned.file().write_all(b"half").unwrap();
+        drop(abandoned);
+        assert_eq!(std::fs::read(&target).unwrap(), b"new contents");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
