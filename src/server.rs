@@ -162,21 +162,34 @@ pub fn serve<H: Handler>(
         }
         workers.retain(|w| !w.is_finished());
 
-        let Some(id) = connections.admit(&stream, options.max_clients)? else {
-            log.line(format!(
-                "refused {peer}: already serving {} clients (--max-clients)",
-                options.max_clients
-            ));
-            let _ = handler.refuse(&mut stream, options.max_clients);
-            continue;
+        // Trouble with one connection (the OS refusing to clone a handle, say) is that
+        // connection's problem: drop it and go on serving everyone else.
+        let admitted = connections.admit(&stream, options.max_clients);
+        let id = match admitted {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                log.line(format!(
+                    "refused {peer}: already serving {} clients (--max-clients)",
+                    options.max_clients
+                ));
+                let _ = handler.refuse(&mut stream, options.max_clients);
+                continue;
+            }
+            Err(e) => {
+                log.line(format!("dropped {peer}: {e}"));
+                continue;
+            }
         };
-        stream.set_read_timeout(options.read_timeout)?;
-        log.line(format!("client {peer} connected"));
-
         let registration = Registration {
             connections: Arc::clone(&connections),
             id,
         };
+        if let Err(e) = stream.set_read_timeout(options.read_timeout) {
+            log.line(format!("dropped {peer}: {e}"));
+            continue;
+        }
+        log.line(format!("client {peer} connected"));
+
         let handler = Arc::clone(&handler);
         let thread_log = log.clone();
         let spawned = thread::Builder::new()
