@@ -237,3 +237,171 @@ fn decode_32(field: &'static str, text: &str) -> Result<[u8; 32], ScramError> {
     })?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Known-answer vectors computed independently with Python's hashlib/hmac:
+    //   sp = hashlib.pbkdf2_hmac('sha256', b'pencil', bytes(range(16)), 4096, 32)
+    //   ck = hmac.new(sp, b'Client Key', 'sha256').digest(); sk = hashlib.sha256(ck).digest()
+    //   svk = hmac.new(sp, b'Server Key', 'sha256').digest()
+    //   cs = hmac.new(sk, am.encode(), 'sha256').digest(); proof = bytes(a ^ b for a, b in zip(ck, cs))
+    //   sig = hmac.new(svk, am.encode(), 'sha256').digest()
+    const PASSWORD: &str = "pencil";
+    const ITERATIONS: u32 = 4096;
+    const SALTED_PASSWORD: &str =
+        "fa4a659650be8cdb832674044595e914d7d85c564f6ee2f522dc6969a64be4e9";
+    const CLIENT_KEY: &str = "056d77126a04e65d7efa55127b19a92631a6947dfff7b597e9a2f2e5f1d19cb9";
+    const STORED_KEY: &str = "cc709da25db4e38fd9c96ccf2e2ee8c40a4291a98ac3d67e13853f400a5dff96";
+    const SERVER_KEY: &str = "75de697813a2b559cb345bbb566c0ff8788369ac383940afdfde9e5425a16221";
+    const CNONCE: &str = "0123456789abcdef0123456789abcdef";
+    const SNONCE: &str = "fedcba9876543210fedcba9876543210";
+    const AUTH_MESSAGE: &str = "alice,0123456789abcdef0123456789abcdef,\
+        fedcba9876543210fedcba9876543210,000102030405060708090a0b0c0d0e0f,4096";
+    const PROOF: &str = "d98937911cd5131d5647e11b119200f4fc369924b92208930e5b9576fbeabc15";
+    const SIGNATURE: &str = "cba59c00063515b6f3a229e129f957ca8cd35c9c3e7b21c8c325da826aaeb667";
+
+    fn salt() -> Vec<u8> {
+        (0u8..16).collect()
+    }
+
+    fn record() -> UserRecord {
+        record_with_salt(PASSWORD, &salt(), ITERATIONS, 1234)
+    }
+
+    #[test]
+    fn derivation_matches_python_hashlib() {
+        let keys = derive_keys(PASSWORD, &salt(), ITERATIONS);
+        assert_eq!(hex::encode(keys.salted_password), SALTED_PASSWORD);
+        assert_eq!(hex::encode(keys.client_key), CLIENT_KEY);
+        assert_eq!(hex::encode(keys.stored_key), STORED_KEY);
+        assert_eq!(hex::encode(keys.server_key), SERVER_KEY);
+        let record = record();
+        assert_eq!(record.salt, "000102030405060708090a0b0c0d0e0f");
+        assert_eq!(record.iterations, ITERATIONS);
+        assert_eq!(record.stored_key, STORED_KEY);
+        assert_eq!(record.server_key, SERVER_KEY);
+        assert_eq!(record.quota, 1234);
+        assert_eq!(record.check(), Ok(()));
+    }
+
+    #[test]
+    fn utf8_password_matches_python_encode() {
+        // hashlib.pbkdf2_hmac('sha256', '密码 pässword'.encode(), bytes(range(16)), 1000, 32)
+        let keys = derive_keys("密码 pässword", &salt(), 1000);
+        assert_eq!(
+            hex::encode(keys.salted_password),
+            "2345ddb4c981581b0ee73f271b7cf9dc1000f0b5c30f9f23e12789074eccf4c3"
+        );
+    }
+
+    #[test]
+    fn exchange_matches_python_hashlib() {
+        let message = auth_message("alice", CNONCE, SNONCE, &record().salt, ITERATIONS);
+        assert_eq!(message, AUTH_MESSAGE);
+        let (proof, signature) =
+            client_proof(PASSWORD, &record().salt, ITERATIONS, &message).expect("valid inputs");
+        assert_eq!(proof, PROOF);
+        assert_eq!(signature, SIGNATURE);
+        assert_eq!(server_signature(&record(), &message).unwrap(), SIGNATURE);
+        assert!(verify_proof(&record(), &message, PROOF));
+    }
+
+    #[test]
+    fn verify_proof_refuses_anything_else() {
+        let record = record();
+        assert!(verify_proof(&record, AUTH_MESSAGE, &PROOF.to_uppercase()));
+        // Every single flipped bit is refused.
+        let proof = hex::decode(PROOF).unwrap();
+        for bit in 0..256 {
+            let mut tampered = proof.clone();
+            tampered[bit / 8] ^= 1 << (bit % 8);
+            assert!(!verify_proof(
+                &record,
+                AUTH_MESSAGE,
+                &hex::encode(&tampered)
+            ));
+        }
+        // The right proof for another AuthMessage (a replay with new nonces) is refused.
+        let replay = auth_message("alice", CNONCE, &new_nonce(), &record.salt, ITERATIONS);
+        assert!(!verify_proof(&record, &replay, PROOF));
+        // A wrong password's proof is refused.
+        let (wrong, _) = client_proof("pencil2", &record.salt, ITERATIONS, AUTH_MESSAGE).unwrap();
+        assert!(!verify_proof(&record, AUTH_MESSAGE, &wrong));
+        // Malformed proofs are false, not panics.
+        for bad in [
+            "",
+            "00",
+            &PROOF[..63],
+            &format!("{PROOF}00"),
+            &"zz".repeat(32),
+        ] {
+            assert!(!verify_proof(&record, AUTH_MESSAGE, bad), "{bad:?}");
+        }
+        // A damaged record is false too.
+        let damaged = UserRecord {
+            stored_key: "not hex".into(),
+            ..record
+        };
+        assert!(!verify_proof(&damaged, AUTH_MESSAGE, PROOF));
+        assert!(server_signature(
+            &UserRecord {
+                server_key: "xyz".into(),
+                ..damaged
+            },
+            AUTH_MESSAGE
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn client_refuses_hostile_challenge_values() {
+        assert!(matches!(
+            client_proof("pw", "not hex", 1000, "m"),
+            Err(ScramError::BadHex { field: "salt", .. })
+        ));
+        assert!(matches!(
+            client_proof("pw", "", 1000, "m"),
+            Err(ScramError::BadSaltLength(0))
+        ));
+        assert!(matches!(
+            client_proof("pw", &"00".repeat(65), 1000, "m"),
+            Err(ScramError::BadSaltLength(65))
+        ));
+        assert!(matches!(
+            client_proof("pw", "00", 0, "m"),
+            Err(ScramError::BadIterations(0))
+        ));
+        assert!(matches!(
+            client_proof("pw", "00", MAX_ITERATIONS + 1, "m"),
+            Err(ScramError::BadIterations(_))
+        ));
+        assert!(check_iterations(u64::from(u32::MAX) + 1).is_err());
+        assert_eq!(check_iterations(600_000).unwrap(), 600_000);
+    }
+
+    #[test]
+    fn new_records_and_nonces_are_random_and_well_formed() {
+        let a = new_record("same password", 1000, 0);
+        let b = new_record("same password", 1000, 0);
+        assert_ne!(a.salt, b.salt);
+        assert_ne!(a.stored_key, b.stored_key);
+        assert_eq!(a.check(), Ok(()));
+        let (n1, n2) = (new_nonce(), new_nonce());
+        assert_ne!(n1, n2);
+        assert!(is_nonce(&n1) && n1.len() == 32);
+        assert!(n1.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        assert!(!is_nonce(&n1[..31]) && !is_nonce(&format!("{n1}0")));
+        assert!(!is_nonce(&"g".repeat(32)));
+        assert!(is_digest_hex(PROOF) && !is_digest_hex(&PROOF[1..]));
+    }
+
+    #[test]
+    fn constant_time_eq_is_plain_equality() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -402,3 +402,206 @@ pub fn format_size(bytes: u64) -> String {
         format!("{value:.1} {name}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_record(quota: u64) -> UserRecord {
+        UserRecord {
+            salt: "00".repeat(16),
+            iterations: 1000,
+            stored_key: "11".repeat(32),
+            server_key: "22".repeat(32),
+            quota,
+        }
+    }
+
+    #[test]
+    fn user_names() {
+        for good in [
+            "a",
+            "alice",
+            "Bob_2",
+            "x.y",
+            "a-b",
+            "_hidden_not",
+            &"a".repeat(32),
+        ] {
+            assert!(valid_user_name(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".alice",
+            "-rf",
+            "a/b",
+            "a\\b",
+            "a b",
+            "a\0b",
+            "ali:ce",
+            "émile",
+            "用户",
+            &"a".repeat(33),
+        ] {
+            assert!(!valid_user_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, u64)] = &[
+            ("0", 0),
+            ("4096", 4096),
+            ("512K", 512 * 1024),
+            ("512k", 512 * 1024),
+            ("512KB", 512 * 1024),
+            ("512KiB", 512 * 1024),
+            ("10MiB", 10 << 20),
+            ("10 MB", 10 << 20),
+            ("2G", 2 << 30),
+            ("1.5G", 3 << 29),
+            ("0.5K", 512),
+            (".5K", 512),
+            ("1.0009K", 1024),
+            ("3T", 3 << 40),
+            ("7B", 7),
+            (" 1M ", 1 << 20),
+            ("1.5", 1),
+            ("18446744073709551615", u64::MAX),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(parse_size(text).unwrap(), want, "{text:?}");
+        }
+        for bad in [
+            "",
+            " ",
+            "K",
+            "-1",
+            "1X",
+            "1.2.3",
+            "1..5",
+            "ten",
+            "18446744073709551616",
+            "99999999T",
+            "1e6",
+            "1,5G",
+            "0x10",
+            "+5",
+        ] {
+            assert!(
+                matches!(parse_size(bad), Err(UsersError::BadSize { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn formatted_sizes() {
+        assert_eq!(format_size(0), "0 B");
+        assert_eq!(format_size(1023), "1023 B");
+        assert_eq!(format_size(1024), "1 KiB");
+        assert_eq!(format_size(1536), "1.5 KiB");
+        assert_eq!(format_size(10 << 20), "10 MiB");
+        assert_eq!(format_size(u64::MAX), "16777216 TiB");
+    }
+
+    #[test]
+    fn missing_file_is_an_empty_store() {
+        let root = tempfile::tempdir().unwrap();
+        let store = UserStore::load(&root.path().join("not-there")).unwrap();
+        assert!(store.is_empty());
+        assert_eq!(store.names().count(), 0);
+    }
+
+    #[test]
+    fn save_is_atomic_owner_only_and_round_trips() {
+        let root = tempfile::tempdir().unwrap();
+        let mut store = UserStore::load(root.path()).unwrap();
+        store.upsert("bob", sample_record(5));
+        store.upsert("alice", sample_record(7));
+        store.save().unwrap();
+        // Saving again replaces the file (and the replacement keeps owner-only permissions).
+        store.upsert("carol", sample_record(9));
+        store.remove("bob");
+        store.save().unwrap();
+
+        let path = root.path().join(USERS_FILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Only users.json is left: the temporary files were renamed, not copied.
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, [USERS_FILE]);
+
+        let loaded = UserStore::load(root.path()).unwrap();
+        assert_eq!(loaded.names().collect::<Vec<_>>(), ["alice", "carol"]);
+        assert_eq!(loaded.user("alice"), Some(&sample_record(7)));
+        assert_eq!(loaded.user("bob"), None);
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["users"]["carol"]["quota"], 9);
+    }
+
+    #[test]
+    fn damaged_files_are_errors_not_empty_stores() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join(USERS_FILE);
+        let good = serde_json::to_string(&sample_record(1)).unwrap();
+        for text in [
+            "".to_string(),
+            "{not json".to_string(),
+            "[]".to_string(),
+            r#"{"users": {"alice": {"salt": "00"}}}"#.to_string(),
+            format!(r#"{{"users": {{"../evil": {good}}}}}"#),
+            format!(
+                r#"{{"users": {{"alice": {}}}}}"#,
+                good.replace(&"00".repeat(16), "zz")
+            ),
+            format!(r#"{{"users": {{"alice": {}}}}}"#, good.replace("1000", "0")),
+        ] {
+            fs::write(&path, &text).unwrap();
+            assert!(
+                matches!(
+                    UserStore::load(root.path()),
+                    Err(UsersError::Corrupt { .. })
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn disk_usage_counts_regular_files_and_not_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(disk_usage(dir.path()).unwrap(), 0);
+        assert_eq!(disk_usage(&dir.path().join("missing")).unwrap(), 0);
+        fs::write(dir.path().join("a"), vec![0u8; 100]).unwrap();
+        fs::create_dir_all(dir.path().join("d/e")).unwrap();
+        fs::write(dir.path().join("d/e/.partial"), vec![0u8; 23]).unwrap();
+        assert_eq!(disk_usage(dir.path()).unwrap(), 123);
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            fs::write(outside.path().join("big"), vec![0u8; 5000]).unwrap();
+            std::os::unix::fs::symlink(outside.path(), dir.path().join("link-dir")).unwrap();
+            std::os::unix::fs::symlink(outside.path().join("big"), dir.path().join("link-file"))
+                .unwrap();
+            assert_eq!(disk_usage(dir.path()).unwrap(), 123);
+        }
+    }
+
+    #[test]
+    fn homes_are_under_root_home() {
+        assert_eq!(
+            home_dir(Path::new("/srv/ftp"), "alice"),
+            Path::new("/srv/ftp/home/alice")
+        );
+    }
+}
