@@ -453,16 +453,11 @@ pub fn server_login<S: Read + Write>(
 
     // An unknown user gets a fake record and goes through exactly the same steps: the same
     // challenge shape, the same proof check (the server side never runs PBKDF2, so the work is
-    // one HMAC and one SHA-256 either way), the same failure.
+    // one HMAC and one SHA-256 either way), the same failure. The fake record is computed for
+    // every login, known name or not, so that not even the time taken depends on the name.
+    let fake = secret.fake_record(user, typical_iterations(store));
     let real = store.user(user);
-    let fake;
-    let record = match real {
-        Some(record) => record,
-        None => {
-            fake = secret.fake_record(user, typical_iterations(store));
-            &fake
-        }
-    };
+    let record = real.unwrap_or(&fake);
 
     let snonce = scram::new_nonce();
     framing::write_header(
