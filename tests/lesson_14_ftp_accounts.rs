@@ -247,12 +247,7 @@ fn login_server(
             let secret = ServerSecret::load_or_create(&root).unwrap();
             match server_login(&mut conn, &first, &store, &secret, &guard, peer.ip()) {
                 Ok(Some(verified)) => {
-                    framing::write_header(
-                        &mut conn,
-                        &json!({"status": "ok", "server_signature": verified.server_signature,
-                                "cwd": "/", "used": 0, "quota": verified.record.quota}),
-                    )
-                    .unwrap();
+                    framing::write_header(&mut conn, &verified.ok_reply(0)).unwrap();
                     outcomes.push(Some(verified.user));
                 }
                 Ok(None) | Err(_) => outcomes.push(None),

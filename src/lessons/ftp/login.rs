@@ -413,6 +413,20 @@ pub struct Verified {
     pub server_signature: String,
 }
 
+impl Verified {
+    /// The reply that completes a successful login:
+    /// `{"status":"ok","server_signature":..,"cwd":"/","used":USED,"quota":..}`.
+    pub fn ok_reply(&self, used: u64) -> Value {
+        json!({
+            "status": "ok",
+            "server_signature": self.server_signature,
+            "cwd": "/",
+            "used": used,
+            "quota": self.record.quota,
+        })
+    }
+}
+
 /// Server side. Called by the session loop with the already-read `{"cmd":"login",...}` header.
 /// Validates it, sends the challenge frame, reads the proof frame, checks it. On success returns
 /// `Ok(Some(Verified))` and sends NOTHING more: the caller then sends
@@ -774,12 +788,11 @@ mod tests {
             )
             .unwrap()
             .expect("right password");
-            let signature = signature.map_or(verified.server_signature, str::to_string);
-            framing::write_header(
-                &mut conn,
-                &json!({"status":"ok","server_signature":signature,"cwd":"/","used":0,"quota":10}),
-            )
-            .unwrap();
+            let mut reply = verified.ok_reply(0);
+            if let Some(signature) = signature {
+                reply["server_signature"] = json!(signature);
+            }
+            framing::write_header(&mut conn, &reply).unwrap();
         });
         (addr, handle)
     }
