@@ -17,6 +17,7 @@
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
 pub mod echo_once;
+pub mod ftp;
 
 use crate::tour::Stop;
 

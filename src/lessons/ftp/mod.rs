@@ -1,0 +1,25 @@
+//! Lesson 14: a multi-user FTP, the homework at the end of tutorial 000
+//! (作业：开发一个支持多用户在线的FTP程序), built on the JSON-header frames of tutorial 004.
+//!
+//! Many users are logged in at once, one thread per connection. Each user has a home
+//! (`ROOT/home/USER`) that it cannot leave, a quota, and an account in `ROOT/users.json` created
+//! by the admin commands (`14-ftp adduser/deluser/users`).
+//!
+//! Logging in is a SCRAM-SHA-256-style exchange (用户加密认证): the password never crosses the
+//! wire, and `users.json` holds nothing that lets anyone log in. After login the client sends one
+//! JSON request frame per command (`ls`, `cd`, `put`, `get`, ...) and reads one reply frame, plus
+//! a body where a file moves; uploads and downloads can be resumed (断点续传).
+//!
+//! The parts, one purpose per file:
+//! - [`users`]: users.json, user names, homes, sizes, disk usage;
+//! - [`scram`]: the SCRAM computations, pure functions;
+//! - [`login`]: the login exchange on a connection, fake challenges for unknown users, and the
+//!   per-address brake on failed logins;
+//! - [`admin`]: `adduser`, `deluser`, `users`.
+//!
+//! Tutorials: 000 (the homework), 004 (JSON header upload).
+
+pub mod admin;
+pub mod login;
+pub mod scram;
+pub mod users;

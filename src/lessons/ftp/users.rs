@@ -1,0 +1,616 @@
+//! The account store: `ROOT/users.json`, user names, homes, sizes and disk usage.
+//!
+//! `users.json` holds, per user, only what the server needs to *check* a login (see
+//! [`super::scram`]): a random salt, the iteration count, `stored_key` and `server_key`, and the
+//! quota. None of these lets anyone log in: `stored_key` is a hash of the key a client proves it
+//! knows, and `server_key` only lets the server prove itself. The file looks like this:
+//!
+//! ```json
+//! {
+//!   "users": {
+//!     "alice": {
+//!       "salt": "3f0c…(32 hex digits)",
+//!       "iterations": 600000,
+//!       "stored_key": "9a1e…(64 hex digits)",
+//!       "server_key": "c27b…(64 hex digits)",
+//!       "quota": 10485760
+//!     }
+//!   }
+//! }
+//! ```
+//!
+//! It is still worth protecting (a stolen file allows an offline guessing attack against weak
+//! passwords, which is what the 600 000 PBKDF2 iterations make slow), so it is written with
+//! owner-only permissions, and always replaced atomically: a new file is written next to it and
+//! renamed over it, so a reader (the running server) sees the old file or the new one, never half
+//! of one, even if the admin command is killed in the middle.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The account file's name inside ROOT.
+pub const USERS_FILE: &str = "users.json";
+/// The folder inside ROOT that holds one home per user.
+pub const HOMES_DIR: &str = "home";
+/// Longest user name.
+pub const MAX_USER_NAME: usize = 32;
+/// Largest `users.json` we are willing to read (it is ~250 bytes per user).
+pub const MAX_USERS_FILE: u64 = 64 * 1024 * 1024;
+
+/// One account as stored in ROOT/users.json (hex strings are lowercase).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    /// 16 random bytes, hex: makes the same password give different keys for different users.
+    pub salt: String,
+    /// PBKDF2 iterations: how slow each password guess is.
+    pub iterations: u32,
+    /// SHA-256(ClientKey), hex: lets the server check a proof without being able to make one.
+    pub stored_key: String,
+    /// HMAC(SaltedPassword, "Server Key"), hex: lets the server prove it knows the account.
+    pub server_key: String,
+    /// Bytes the user may store under its home.
+    pub quota: u64,
+}
+
+impl UserRecord {
+    /// Checks the shape of every field (a hand-edited or damaged file must not reach the crypto
+    /// code with a salt that is not hex).
+    pub fn check(&self) -> Result<(), String> {
+        if !is_lower_hex(&self.salt, super::scram::SALT_LEN * 2) {
+            return Err("salt must be 32 lowercase hex digits".into());
+        }
+        if !(super::scram::MIN_ITERATIONS..=super::scram::MAX_ITERATIONS).contains(&self.iterations)
+        {
+            return Err(format!(
+                "iterations must be between {} and {}",
+                super::scram::MIN_ITERATIONS,
+                super::scram::MAX_ITERATIONS
+            ));
+        }
+        if !is_lower_hex(&self.stored_key, 64) {
+            return Err("stored_key must be 64 lowercase hex digits".into());
+        }
+        if !is_lower_hex(&self.server_key, 64) {
+            return Err("server_key must be 64 lowercase hex digits".into());
+        }
+        Ok(())
+    }
+}
+
+/// True if `text` is exactly `len` lowercase hex digits.
+pub fn is_lower_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The file format: an object with a `users` map, so fields can be added later.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    users: BTreeMap<String, UserRecord>,
+}
+
+/// Everything that can go wrong with accounts.
+#[derive(Debug, thiserror::Error)]
+pub enum UsersError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{path} is damaged: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "invalid user name {0:?}: use 1 to 32 letters, digits, '_', '.' or '-', \
+         not starting with '.' or '-'"
+    )]
+    BadName(String),
+    #[error("no user named {0:?}")]
+    NoSuchUser(String),
+    #[error("invalid size {text:?}: {reason} (examples: 512K, 10MiB, 2G, 1.5G, 4096)")]
+    BadSize { text: String, reason: &'static str },
+    #[error("iterations must be between {min} and {max}, not {got}")]
+    BadIterations { got: u32, min: u32, max: u32 },
+    #[error("the password is empty")]
+    EmptyPassword,
+    #[error(
+        "{0} exists but is not a directory (a symlink or a file): refusing to use it as a home"
+    )]
+    HomeNotDir(PathBuf),
+}
+
+/// The accounts, as read from ROOT/users.json.
+#[derive(Debug, Clone)]
+pub struct UserStore {
+    path: PathBuf,
+    users: BTreeMap<String, UserRecord>,
+}
+
+impl UserStore {
+    /// ROOT/users.json; a missing file is an empty store; a corrupt one is an error (never
+    /// silently replaced: that would lose every account).
+    pub fn load(root: &Path) -> Result<UserStore, UsersError> {
+        let path = users_file(root);
+        let read_err = |source| UsersError::Read {
+            path: path.clone(),
+            source,
+        };
+        let file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(UserStore {
+                    path,
+                    users: BTreeMap::new(),
+                })
+            }
+            Err(e) => return Err(read_err(e)),
+        };
+        let mut text = Vec::new();
+        file.take(MAX_USERS_FILE + 1)
+            .read_to_end(&mut text)
+            .map_err(read_err)?;
+        if text.len() as u64 > MAX_USERS_FILE {
+            return Err(UsersError::Corrupt {
+                path,
+                reason: format!("larger than {MAX_USERS_FILE} bytes"),
+            });
+        }
+        let parsed: UsersFile = serde_json::from_slice(&text).map_err(|e| UsersError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        for (name, record) in &parsed.users {
+            if !valid_user_name(name) {
+                return Err(UsersError::Corrupt {
+                    path,
+                    reason: format!("invalid user name {name:?}"),
+                });
+            }
+            if let Err(reason) = record.check() {
+                return Err(UsersError::Corrupt {
+                    path,
+                    reason: format!("user {name:?}: {reason}"),
+                });
+            }
+        }
+        Ok(UserStore {
+            path,
+            users: parsed.users,
+        })
+    }
+
+    /// The record of `name`, if there is such a user.
+    pub fn user(&self, name: &str) -> Option<&UserRecord> {
+        self.users.get(name)
+    }
+
+    /// All user names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.users.keys().map(String::as_str)
+    }
+
+    /// All records (used to pick believable fake challenges, see `login`).
+    pub fn records(&self) -> impl Iterator<Item = &UserRecord> {
+        self.users.values()
+    }
+
+    /// How many users there are.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// True when there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The users.json path this store was loaded from and saves to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Adds `name` or replaces its record (in memory; [`UserStore::save`] writes it).
+    pub fn upsert(&mut self, name: &str, record: UserRecord) {
+        self.users.insert(name.to_string(), record);
+    }
+
+    /// Removes `name` (in memory), returning its record if it existed.
+    pub fn remove(&mut self, name: &str) -> Option<UserRecord> {
+        self.users.remove(name)
+    }
+
+    /// Atomic replace (temp file in ROOT, fsync, rename), owner-only permissions (0600 on Unix).
+    ///
+    /// The temporary file is created in the same directory as users.json because a rename is only
+    /// atomic within one file system. Permissions are set *before* the rename, so there is no
+    /// moment when users.json exists with looser ones.
+    pub fn save(&self) -> Result<(), UsersError> {
+        let write_err = |source| UsersError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(write_err)?;
+        let file = UsersFile {
+            users: self.users.clone(),
+        };
+        let mut json = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
+        json.push(b'\n');
+
+        let mut temp = tempfile::Builder::new()
+            .prefix(".users.json.")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(write_err)?;
+        temp.write_all(&json).map_err(write_err)?;
+        temp.as_file().sync_all().map_err(write_err)?;
+        set_owner_only(temp.path()).map_err(write_err)?;
+        temp.persist(&self.path).map_err(|e| write_err(e.error))?;
+        sync_dir(dir);
+        Ok(())
+    }
+}
+
+/// Makes `path` readable and writable by its owner only (0600). Nothing to do off Unix.
+pub fn set_owner_only(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Flushes a directory entry (the rename) to disk, so a crash right after `save` cannot bring the
+/// old file back. Best effort: not every system lets a directory be opened for this.
+pub fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// ROOT/users.json.
+pub fn users_file(root: &Path) -> PathBuf {
+    root.join(USERS_FILE)
+}
+
+/// ROOT/home/NAME.
+pub fn home_dir(root: &Path, name: &str) -> PathBuf {
+    root.join(HOMES_DIR).join(name)
+}
+
+/// 1..=32 chars of [A-Za-z0-9_.-], not starting with '.' or '-'. Used for every user name from
+/// input: such a name is always a single, harmless path component (no `/`, no `..`, no hidden
+/// file, nothing a shell or `ls` would read as an option).
+pub fn valid_user_name(name: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    !name.is_empty()
+        && name.len() <= MAX_USER_NAME
+        && !name.starts_with(['.', '-'])
+        && name.bytes().all(allowed)
+}
+
+/// Bytes in regular files under `dir`, recursively, NOT following symlinks (a symlink counts 0,
+/// and so does a `dir` that is itself a symlink or a file).
+/// Hidden partial uploads are regular files and so count, as the issue wants.
+///
+/// A missing `dir` counts 0 (a user whose home was never created stores nothing), and so does an
+/// entry that disappears while we walk (another connection deleting a file). The walk uses its own
+/// stack rather than recursion, so a very deep tree cannot overflow the thread's stack.
+pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+    // `dir` itself is not followed either: a home replaced by a symlink counts 0.
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    }
+    let mut total: u64 = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = match fs::read_dir(&current) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            // `DirEntry::metadata` does not follow symlinks: a link is counted as a link.
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() {
+                total = total.saturating_add(meta.len());
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// "512K", "10MiB", "2G", "1.5G", plain bytes → bytes.
+///
+/// Units are binary and case-insensitive: K = KB = KiB = 1024, M = MB = MiB = 1024², G = GB = GiB,
+/// T = TB = TiB; `B` alone (or nothing) is bytes. A fraction is allowed (`1.5G`) and rounded down
+/// to a whole byte. (Disk makers use KB = 1000; for a quota the difference does not matter, and one
+/// rule is easier to remember than two.)
+pub fn parse_size(text: &str) -> Result<u64, UsersError> {
+    let bad = |reason| UsersError::BadSize {
+        text: text.to_string(),
+        reason,
+    };
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let multiplier: u128 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(bad("unknown unit (use K, M, G, T, with or without B/iB)")),
+    };
+    let (whole, fraction) = match number.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (number, ""),
+    };
+    if whole.is_empty() && fraction.is_empty() {
+        return Err(bad("no number"));
+    }
+    if fraction.contains('.') {
+        return Err(bad("more than one '.'"));
+    }
+    if whole.len() > 20 || fraction.len() > 9 {
+        return Err(bad("too many digits"));
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad("not a number"))?
+    };
+    let mut bytes = whole * multiplier;
+    if !fraction.is_empty() {
+        let digits: u128 = fraction.parse().map_err(|_| bad("not a number"))?;
+        let scale = 10u128.pow(fraction.len() as u32);
+        bytes += digits * multiplier / scale;
+    }
+    u64::try_from(bytes).map_err(|_| bad("too large"))
+}
+
+/// A size for people: `0 B`, `512 B`, `1.5 KiB`, `10 MiB`, `2.3 GiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let name = UNITS.get(unit).copied().unwrap_or("B");
+    if unit == 0 || value.fract() == 0.0 {
+        format!("{value:.0} {name}")
+    } else {
+        format!("{value:.1} {name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_record(quota: u64) -> UserRecord {
+        UserRecord {
+            salt: "00".repeat(16),
+            iterations: 1000,
+            stored_key: "11".repeat(32),
+            server_key: "22".repeat(32),
+            quota,
+        }
+    }
+
+    #[test]
+    fn user_names() {
+        for good in [
+            "a",
+            "alice",
+            "Bob_2",
+            "x.y",
+            "a-b",
+            "_hidden_not",
+            &"a".repeat(32),
+        ] {
+            assert!(valid_user_name(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".alice",
+            "-rf",
+            "a/b",
+            "a\\b",
+            "a b",
+            "a\0b",
+            "ali:ce",
+            "émile",
+            "用户",
+            &"a".repeat(33),
+        ] {
+            assert!(!valid_user_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, u64)] = &[
+            ("0", 0),
+            ("4096", 4096),
+            ("512K", 512 * 1024),
+            ("512k", 512 * 1024),
+            ("512KB", 512 * 1024),
+            ("512KiB", 512 * 1024),
+            ("10MiB", 10 << 20),
+            ("10 MB", 10 << 20),
+            ("2G", 2 << 30),
+            ("1.5G", 3 << 29),
+            ("0.5K", 512),
+            (".5K", 512),
+            ("1.0009K", 1024),
+            ("3T", 3 << 40),
+            ("7B", 7),
+            (" 1M ", 1 << 20),
+            ("1.5", 1),
+            ("18446744073709551615", u64::MAX),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(parse_size(text).unwrap(), want, "{text:?}");
+        }
+        for bad in [
+            "",
+            " ",
+            "K",
+            "-1",
+            "1X",
+            "1.2.3",
+            "1..5",
+            "ten",
+            "18446744073709551616",
+            "99999999T",
+            "1e6",
+            "1,5G",
+            "0x10",
+            "+5",
+        ] {
+            assert!(
+                matches!(parse_size(bad), Err(UsersError::BadSize { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn formatted_sizes() {
+        assert_eq!(format_size(0), "0 B");
+        assert_eq!(format_size(1023), "1023 B");
+        assert_eq!(format_size(1024), "1 KiB");
+        assert_eq!(format_size(1536), "1.5 KiB");
+        assert_eq!(format_size(10 << 20), "10 MiB");
+        assert_eq!(format_size(u64::MAX), "16777216 TiB");
+    }
+
+    #[test]
+    fn missing_file_is_an_empty_store() {
+        let root = tempfile::tempdir().unwrap();
+        let store = UserStore::load(&root.path().join("not-there")).unwrap();
+        assert!(store.is_empty());
+        assert_eq!(store.names().count(), 0);
+    }
+
+    #[test]
+    fn save_is_atomic_owner_only_and_round_trips() {
+        let root = tempfile::tempdir().unwrap();
+        let mut store = UserStore::load(root.path()).unwrap();
+        store.upsert("bob", sample_record(5));
+        store.upsert("alice", sample_record(7));
+        store.save().unwrap();
+        // Saving again replaces the file (and the replacement keeps owner-only permissions).
+        store.upsert("carol", sample_record(9));
+        store.remove("bob");
+        store.save().unwrap();
+
+        let path = root.path().join(USERS_FILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Only users.json is left: the temporary files were renamed, not copied.
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, [USERS_FILE]);
+
+        let loaded = UserStore::load(root.path()).unwrap();
+        assert_eq!(loaded.names().collect::<Vec<_>>(), ["alice", "carol"]);
+        assert_eq!(loaded.user("alice"), Some(&sample_record(7)));
+        assert_eq!(loaded.user("bob"), None);
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["users"]["carol"]["quota"], 9);
+    }
+
+    #[test]
+    fn damaged_files_are_errors_not_empty_stores() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join(USERS_FILE);
+        let good = serde_json::to_string(&sample_record(1)).unwrap();
+        for text in [
+            "".to_string(),
+            "{not json".to_string(),
+            "[]".to_string(),
+            r#"{"users": {"alice": {"salt": "00"}}}"#.to_string(),
+            format!(r#"{{"users": {{"../evil": {good}}}}}"#),
+            format!(
+                r#"{{"users": {{"alice": {}}}}}"#,
+                good.replace(&"00".repeat(16), "zz")
+            ),
+            format!(r#"{{"users": {{"alice": {}}}}}"#, good.replace("1000", "0")),
+        ] {
+            fs::write(&path, &text).unwrap();
+            assert!(
+                matches!(
+                    UserStore::load(root.path()),
+                    Err(UsersError::Corrupt { .. })
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn disk_usage_counts_regular_files_and_not_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(disk_usage(dir.path()).unwrap(), 0);
+        assert_eq!(disk_usage(&dir.path().join("missing")).unwrap(), 0);
+        fs::write(dir.path().join("a"), vec![0u8; 100]).unwrap();
+        fs::create_dir_all(dir.path().join("d/e")).unwrap();
+        fs::write(dir.path().join("d/e/.partial"), vec![0u8; 23]).unwrap();
+        assert_eq!(disk_usage(dir.path()).unwrap(), 123);
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            fs::write(outside.path().join("big"), vec![0u8; 5000]).unwrap();
+            std::os::unix::fs::symlink(outside.path(), dir.path().join("link-dir")).unwrap();
+            std::os::unix::fs::symlink(outside.path().join("big"), dir.path().join("link-file"))
+                .unwrap();
+            assert_eq!(disk_usage(dir.path()).unwrap(), 123);
+            assert_eq!(disk_usage(&dir.path().join("link-dir")).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn homes_are_under_root_home() {
+        assert_eq!(
+            home_dir(Path::new("/srv/ftp"), "alice"),
+            Path::new("/srv/ftp/home/alice")
+        );
+    }
+}
