@@ -201,8 +201,8 @@ impl UploadService {
             Md5::new(),
             &Progress::hidden(),
         );
-        // Every early return below drops `pending`, which deletes the temporary file: a client
-        // that vanishes mid-upload leaves nothing behind, and the old file (if any) is untouched.
+        // Dropping `pending` deletes the temporary file: a client that vanishes mid-upload
+        // leaves nothing behind, and the old file (if any) is untouched.
         let md5 = match received {
             Ok(md5) => hex_digest(md5),
             Err(TransferError::Truncated { got, .. }) => {
@@ -214,6 +214,7 @@ impl UploadService {
             }
             Err(TransferError::Read { error, .. }) => return Err(self.lost(error)),
             Err(e @ (TransferError::Write { .. } | TransferError::Hasher)) => {
+                drop(pending);
                 log.line(format!("put '{shown}' from {peer}: storage error: {e}"));
                 let msg =
                     format!("the server could not store the file ({e}); it closes this connection");
@@ -227,6 +228,9 @@ impl UploadService {
 
         if let Some(expected) = expected_md5 {
             if expected != md5 {
+                // Delete the temporary file *before* answering, so that a client that has the
+                // answer can rely on it being gone.
+                drop(pending);
                 log.line(format!(
                     "put '{shown}' from {peer}: md5_mismatch (header {expected}, body {md5}); nothing stored"
                 ));
