@@ -609,6 +609,7 @@ fn past_max_clients_the_refusal_is_a_json_error_frame() {
     let reply = read_reply(&mut second);
     assert_eq!(code(&reply), "too_many_clients", "{reply}");
 
+    let target = setup.root.path().join("busy.out");
     let out = run(
         BIN,
         &[
@@ -616,7 +617,7 @@ fn past_max_clients_the_refusal_is_a_json_error_frame() {
             "get",
             "none",
             "--out",
-            "/nonexistent-dir/x",
+            target.to_str().unwrap(),
             "--port",
             &setup.server.port_arg(),
         ],
@@ -624,6 +625,11 @@ fn past_max_clients_the_refusal_is_a_json_error_frame() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stderr.contains("server is busy"), "{}", out.stderr);
+    assert_eq!(
+        names(setup.root.path()),
+        ["uploads"],
+        "no file, no temporary file"
+    );
     drop(first);
 }
 

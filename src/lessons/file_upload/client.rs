@@ -417,6 +417,12 @@ pub fn get_file(
     wire: &Log,
 ) -> Result<Fetched, ClientError> {
     check_name(name)?;
+    let local = |error| ClientError::Local {
+        path: out.to_path_buf(),
+        error,
+    };
+    // First the local side: an unwritable destination fails before the server is bothered.
+    let mut pending = PendingFile::create(out).map_err(local)?;
     let mut stream = net::connect_tcp(&config.host, config.port)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
@@ -448,11 +454,6 @@ pub fn get_file(
     let size = reply_size(&header, "filesize").map_err(ClientError::Protocol)?;
     let announced = reply_md5(&header).map_err(ClientError::Protocol)?;
 
-    let local = |error| ClientError::Local {
-        path: out.to_path_buf(),
-        error,
-    };
-    let mut pending = PendingFile::create(out).map_err(local)?;
     let progress = Progress::new(size, name, config.progress);
     let received = copy_hashed(&mut stream, pending.file(), size, Md5::new(), &progress);
     progress.finish();
