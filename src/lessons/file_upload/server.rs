@@ -122,8 +122,10 @@ impl UploadService {
         }
     }
 
-    /// A header that could not be read. Answers `bad_request` where the connection can still
-    /// carry an answer; says whether the session can go on (it never can).
+    /// A header that could not be read. A malformed one (not JSON, not an object, over 64 KiB, a
+    /// negative length) is answered with `bad_request`; a connection that broke or went silent
+    /// cannot carry an answer and is an error. Either way the caller closes the connection: the
+    /// server no longer knows where the next request would start.
     fn bad_frame(
         &self,
         stream: &mut TcpStream,
