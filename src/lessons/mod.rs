@@ -17,14 +17,23 @@
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
 pub mod echo_once;
+pub mod file_upload;
 pub mod ftp;
 
 use crate::tour::Stop;
 
 /// Every lesson in the tour, in order.
-pub const TOUR: &[Stop] = &[Stop {
-    number: "01",
-    binary: "01-echo-once",
-    title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
-    run: echo_once::tour,
-}];
+pub const TOUR: &[Stop] = &[
+    Stop {
+        number: "01",
+        binary: "01-echo-once",
+        title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
+        run: echo_once::tour,
+    },
+    Stop {
+        number: "13",
+        binary: "13-file-upload",
+        title: "file upload/download: JSON header + exact body, safe names, atomic, md5-checked",
+        run: file_upload::tour,
+    },
+];

@@ -1,0 +1,195 @@
+//! Lesson 13: file upload and download with a JSON header. See `socklab::lessons::file_upload`
+//! and walkthrough.md.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use socklab::cli::{self, Endpoint};
+use socklab::lessons::file_upload::client::{download_path, get_file, put_files, ClientConfig};
+use socklab::lessons::file_upload::{
+    open_store, parse_size, run_server, ServerConfig, DEFAULT_MAX_FILE_SIZE,
+};
+use socklab::log::Log;
+use socklab::net;
+use socklab::server::Shutdown;
+
+/// Upload and download files: a 4-byte length, a JSON header, then exactly the file's bytes
+/// (tutorial 004's protocol), stored safely and checked with MD5.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Store uploaded files in a folder and send them back on request, one thread per client.
+    Server {
+        #[command(flatten)]
+        endpoint: Endpoint<9013>,
+        /// Folder the files are stored in (created if missing). Only bare names are stored there.
+        #[arg(long, default_value = "./uploads")]
+        dir: PathBuf,
+        /// Most clients served at once; the next one gets a too_many_clients error reply.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_clients: u32,
+        /// Seconds a client may stay silent (or stop reading) before its connection is closed;
+        /// 0 waits for ever.
+        #[arg(long, default_value_t = 300)]
+        idle_timeout: u64,
+        /// Largest upload accepted: bytes, or with K, M, G, T (powers of 1024). A bigger
+        /// filesize is refused with too_large before any of its bytes are read.
+        #[arg(long, default_value = "16G", value_parser = parse_size)]
+        max_file_size: u64,
+    },
+    /// Upload files (`put`) or download one (`get`).
+    Client {
+        #[command(subcommand)]
+        action: Action,
+    },
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Upload files, each under its own file name, all over one connection (the requests are
+    /// pipelined: sent back to back, the replies read as they come). Prints one line per file.
+    Put {
+        /// The files to upload.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Do not put the file's MD5 in the header (the tutorial's header). The server then cannot
+        /// refuse damaged bytes; the client still compares the MD5 the server reports with the
+        /// MD5 of what it sent.
+        #[arg(long)]
+        no_md5: bool,
+        #[command(flatten)]
+        common: ClientArgs,
+    },
+    /// Download one file. It is written to a temporary file and renamed into place only if its
+    /// MD5 matches the one the server announced.
+    Get {
+        /// The stored file's name.
+        name: String,
+        /// Where to save it: a file path, or an existing folder to save NAME in. Default: ./NAME.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace the output file if it already exists (by default that is an error).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        common: ClientArgs,
+    },
+}
+
+/// Flags every client action takes.
+#[derive(ClapArgs)]
+struct ClientArgs {
+    #[command(flatten)]
+    endpoint: Endpoint<9013>,
+    /// Do not draw a progress bar (it is only drawn when stderr is a terminal anyway).
+    #[arg(long)]
+    no_progress: bool,
+    /// Print every JSON header sent and received on stderr.
+    #[arg(long)]
+    show_headers: bool,
+    /// Seconds to wait for the server (a reply, or room to send) before giving up.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+}
+
+impl ClientArgs {
+    fn config(&self, send_md5: bool) -> ClientConfig {
+        ClientConfig {
+            host: self.endpoint.host.clone(),
+            port: self.endpoint.port,
+            send_md5,
+            progress: !self.no_progress,
+            timeout: Duration::from_secs(self.timeout),
+        }
+    }
+
+    fn wire(&self) -> Log {
+        if self.show_headers {
+            Log::stderr()
+        } else {
+            Log::silent()
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    cli::run(|| match Args::parse().role {
+        Role::Server {
+            endpoint,
+            dir,
+            max_clients,
+            idle_timeout,
+            max_file_size,
+        } => {
+            let config = ServerConfig {
+                dir,
+                max_file_size,
+                max_clients: max_clients as usize,
+                idle_timeout: (idle_timeout > 0).then(|| Duration::from_secs(idle_timeout)),
+            };
+            // Fail before listening if the folder cannot be used.
+            open_store(&config)?;
+            let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
+            let log = Log::stdout();
+            net::announce_listening(listener.local_addr()?, &log);
+            run_server(listener, &config, &log, &Shutdown::new())?;
+            Ok(())
+        }
+        Role::Client {
+            action:
+                Action::Put {
+                    files,
+                    no_md5,
+                    common,
+                },
+        } => {
+            let outcomes = put_files(&common.config(!no_md5), &files, &common.wire())?;
+            let mut failed = 0;
+            for outcome in &outcomes {
+                match &outcome.result {
+                    Ok(stored) => {
+                        println!("{}  {} bytes  md5 {}", stored.name, stored.size, stored.md5)
+                    }
+                    Err(why) => {
+                        failed += 1;
+                        eprintln!("error: {}: {why}", outcome.file.display());
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} file(s) not stored", outcomes.len());
+            }
+            Ok(())
+        }
+        Role::Client {
+            action:
+                Action::Get {
+                    name,
+                    out,
+                    force,
+                    common,
+                },
+        } => {
+            let path = download_path(&name, out.as_deref(), force)?;
+            let fetched = get_file(&common.config(true), &name, &path, &common.wire())?;
+            println!(
+                "{}  {} bytes  md5 {}",
+                fetched.path.display(),
+                fetched.size,
+                fetched.md5
+            );
+            Ok(())
+        }
+    })
+}
+
+/// Keeps the documented default and the library's constant in step.
+const _: () = assert!(DEFAULT_MAX_FILE_SIZE == 16 << 30);

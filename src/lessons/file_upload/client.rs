@@ -1,0 +1,486 @@
+//! The client: `put` any number of files over one connection, pipelined like the tutorial's
+//! client, and `get` one file into a temporary file that is renamed into place only once its MD5
+//! checks out.
+//!
+//! ## Pipelining without a deadlock
+//!
+//! The tutorial's client sends put after put and never reads a reply. socklab's client also sends
+//! all its puts back to back (no round trip per file), but a second thread reads the replies *as
+//! they arrive*. That matters: a client that only reads once it has sent everything relies on
+//! the kernel buffers holding every reply meanwhile (see `server.rs`), which is fine for a handful
+//! of files and not for ten thousand. When every request is sent, the client half-closes the
+//! connection (`shutdown(Write)`: "no more requests"); the server answers what is left and closes,
+//! and the reader thread sees the end of the stream.
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
+use md5::{Digest, Md5};
+use serde_json::{Map, Value};
+
+use super::protocol::{
+    check_name, get_header, parse_reply, put_header, reply_md5, reply_size, ErrorCode, NameError,
+    Reply,
+};
+use crate::framing::{FrameError, Framing};
+use crate::log::Log;
+use crate::net::{self, NetError};
+use crate::transfer::{copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError};
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub host: String,
+    pub port: u16,
+    /// Put the file's MD5 in each put header, so the server refuses to store bytes that arrive
+    /// damaged. Costs one extra read of each local file before sending it.
+    pub send_md5: bool,
+    /// Draw a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+    /// The longest wait for the server: for the next reply, or for room to send more bytes.
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for `host:port`.
+    pub fn new(host: &str, port: u16) -> ClientConfig {
+        ClientConfig {
+            host: host.to_string(),
+            port,
+            send_md5: true,
+            progress: false,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A failure of the whole operation (as opposed to one file of a put).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("connection error: {0}")]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    BadName(#[from] NameError),
+    #[error("the server refused: {code}: {msg}")]
+    Refused { code: String, msg: String },
+    #[error("the server is busy: {0}")]
+    Busy(String),
+    #[error("the server's reply is not this protocol: {0}")]
+    Protocol(String),
+    #[error("{} already exists (use --force to replace it)", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot write {}: {error}", .path.display())]
+    Local { path: PathBuf, error: io::Error },
+    #[error("the download is corrupt: the server announced md5 {announced} but the bytes received have md5 {received}; nothing was saved")]
+    Mismatch { announced: String, received: String },
+    #[error("the download broke off: {0}; nothing was saved")]
+    Transfer(TransferError),
+    #[error("no reply from the server within {0} s")]
+    Timeout(u64),
+}
+
+/// A file the server stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The name it is stored under (the local file's own name).
+    pub name: String,
+    pub size: u64,
+    /// The MD5 the server computed, which is also the MD5 of what was sent.
+    pub md5: String,
+}
+
+/// Why one file of a put was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutFailure {
+    #[error("{0}")]
+    Local(String),
+    #[error("refused by the server: {code}: {msg}")]
+    Refused { code: String, msg: String },
+    #[error("the server reports md5 {stored} but the bytes sent have md5 {sent}")]
+    Mismatch { sent: String, stored: String },
+    #[error("no reply: {0}")]
+    NoReply(String),
+    #[error("not sent: {0}")]
+    NotSent(String),
+}
+
+/// What happened to one file of a put, in the order the files were given.
+#[derive(Debug, Clone)]
+pub struct PutOutcome {
+    pub file: PathBuf,
+    pub result: Result<Stored, PutFailure>,
+}
+
+/// A request that went out whole and waits for its reply.
+struct Sent {
+    index: usize,
+    name: String,
+    size: u64,
+    /// The MD5 of the bytes actually sent (hashed as they went).
+    md5: String,
+    /// Was the whole body sent? (If not, only an error reply makes sense.)
+    complete: bool,
+}
+
+/// Why a file could not be sent.
+enum SendError {
+    /// Nothing was sent (the local file is unreadable, or its name is not allowed).
+    Skipped(String),
+    /// The header went out but the local file could not be read to the end: the connection is
+    /// unusable (the server expects bytes we do not have).
+    LocalMidBody(String),
+    /// The connection failed. `header_sent`: the server may still explain why in a reply.
+    Connection { header_sent: bool, why: String },
+}
+
+/// Uploads `files` over one connection and returns what happened to each, in order.
+///
+/// `wire` gets one line per header sent or received (the `--show-headers` flag, and the tour).
+pub fn put_files(
+    config: &ClientConfig,
+    files: &[PathBuf],
+    wire: &Log,
+) -> Result<Vec<PutOutcome>, ClientError> {
+    let mut stream = net::connect_tcp(&config.host, config.port)?;
+    stream.set_write_timeout(Some(config.timeout))?;
+    let replies = ReplyReader::start(stream.try_clone()?, wire.clone())?;
+    let result = pipeline(&mut stream, &replies.headers, config, files, wire);
+    // However it went, end the connection so the reader thread ends too.
+    let _ = stream.shutdown(Shutdown::Both);
+    replies.join();
+    result
+}
+
+/// Sends every put, then matches the replies to them, in order.
+fn pipeline(
+    stream: &mut TcpStream,
+    replies: &Receiver<Result<Map<String, Value>, FrameError>>,
+    config: &ClientConfig,
+    files: &[PathBuf],
+    wire: &Log,
+) -> Result<Vec<PutOutcome>, ClientError> {
+    let mut results: Vec<Option<Result<Stored, PutFailure>>> = vec![None; files.len()];
+    let mut waiting: Vec<Sent> = Vec::new();
+    let mut broken: Option<String> = None;
+
+    for (index, path) in files.iter().enumerate() {
+        if let Some(why) = &broken {
+            results[index] = Some(Err(PutFailure::NotSent(why.clone())));
+            continue;
+        }
+        match send_put(stream, index, path, config, wire) {
+            Ok(sent) => waiting.push(sent),
+            Err(SendError::Skipped(why)) => results[index] = Some(Err(PutFailure::Local(why))),
+            Err(SendError::LocalMidBody(why)) => {
+                results[index] = Some(Err(PutFailure::Local(why)));
+                broken = Some("an earlier file could not be read to the end".into());
+            }
+            Err(SendError::Connection { header_sent, why }) => {
+                if header_sent {
+                    // The server may have refused the header before reading the body (too large):
+                    // its reply says why better than our broken pipe does.
+                    waiting.push(Sent {
+                        index,
+                        name: String::new(),
+                        size: 0,
+                        md5: String::new(),
+                        complete: false,
+                    });
+                }
+                results[index] = Some(Err(PutFailure::NoReply(why.clone())));
+                broken = Some(format!("the connection failed ({why})"));
+            }
+        }
+    }
+    // "No more requests." The server answers what is queued, then closes.
+    let _ = stream.shutdown(Shutdown::Write);
+
+    let mut lost: Option<String> = None;
+    for sent in waiting {
+        let slot = &mut results[sent.index];
+        if lost.is_none() {
+            match replies.recv_timeout(config.timeout) {
+                Ok(Ok(header)) => match parse_reply(header).map_err(ClientError::Protocol)? {
+                    Reply::Error { code, msg } if code == ErrorCode::TooManyClients.as_str() => {
+                        return Err(ClientError::Busy(msg))
+                    }
+                    Reply::Error { code, msg } => {
+                        *slot = Some(Err(PutFailure::Refused { code, msg }));
+                    }
+                    Reply::Ok(header) if sent.complete => {
+                        *slot = Some(check_stored(&sent, &header))
+                    }
+                    Reply::Ok(_) => {} // keep the connection error already recorded
+                },
+                Ok(Err(e)) => lost = Some(e.to_string()),
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    lost = Some(format!(
+                        "no reply within {} s (--timeout)",
+                        config.timeout.as_secs()
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    lost = Some(match &broken {
+                        Some(why) => format!("the server closed the connection; {why}"),
+                        None => "the server closed the connection".into(),
+                    });
+                }
+            }
+        }
+        if let (None, Some(why)) = (&slot, &lost) {
+            *slot = Some(Err(PutFailure::NoReply(why.clone())));
+        }
+    }
+
+    Ok(files
+        .iter()
+        .zip(results)
+        .map(|(file, result)| PutOutcome {
+            file: file.clone(),
+            result: result.unwrap_or_else(|| Err(PutFailure::NoReply("no reply".into()))),
+        })
+        .collect())
+}
+
+/// An ok reply to a put: does it describe what was sent?
+fn check_stored(sent: &Sent, header: &Map<String, Value>) -> Result<Stored, PutFailure> {
+    let protocol = |why: String| PutFailure::NoReply(format!("unexpected reply: {why}"));
+    let size = reply_size(header, "size").map_err(protocol)?;
+    let md5 = reply_md5(header).map_err(protocol)?;
+    if size != sent.size {
+        return Err(protocol(format!(
+            "the server stored {size} bytes, {} were sent",
+            sent.size
+        )));
+    }
+    if sent.md5 != md5 {
+        return Err(PutFailure::Mismatch {
+            sent: sent.md5.clone(),
+            stored: md5,
+        });
+    }
+    Ok(Stored {
+        name: sent.name.clone(),
+        size,
+        md5,
+    })
+}
+
+/// Sends one put: header, then the file's bytes, hashed as they go.
+fn send_put(
+    stream: &mut TcpStream,
+    index: usize,
+    path: &Path,
+    config: &ClientConfig,
+    wire: &Log,
+) -> Result<Sent, SendError> {
+    let name = upload_name(path).map_err(SendError::Skipped)?;
+    let local = |e: io::Error| format!("{}: {e}", path.display());
+    let mut file = File::open(path).map_err(|e| SendError::Skipped(local(e)))?;
+    let metadata = file.metadata().map_err(|e| SendError::Skipped(local(e)))?;
+    if !metadata.is_file() {
+        return Err(SendError::Skipped(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    let size = metadata.len();
+    let announced = if config.send_md5 {
+        let md5 = hash_prefix(&mut file, size)
+            .map_err(|e| SendError::Skipped(format!("{}: {e}", path.display())))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| SendError::Skipped(local(e)))?;
+        Some(hex_digest(md5))
+    } else {
+        None
+    };
+
+    let header = put_header(&name, size, announced.as_deref());
+    wire.line(format!("send {header} + {size} bytes"));
+    Framing::default()
+        .write_header(stream, &header)
+        .map_err(|e| SendError::Connection {
+            header_sent: false,
+            why: e.to_string(),
+        })?;
+    let progress = Progress::new(size, &name, config.progress);
+    let sent = copy_hashed(&mut file, stream, size, Md5::new(), &progress);
+    progress.finish();
+    let md5 = match sent {
+        Ok(md5) => hex_digest(md5),
+        Err(TransferError::Write { error, .. }) => {
+            return Err(SendError::Connection {
+                header_sent: true,
+                why: error.to_string(),
+            })
+        }
+        Err(e) => return Err(SendError::LocalMidBody(format!("{}: {e}", path.display()))),
+    };
+    Ok(Sent {
+        index,
+        name,
+        size,
+        md5,
+        complete: true,
+    })
+}
+
+/// The name a local file is uploaded under: its own file name, if the server would accept it.
+pub fn upload_name(path: &Path) -> Result<String, String> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{}: has no file name in UTF-8", path.display()))?;
+    check_name(name).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(name.to_string())
+}
+
+/// The thread that reads replies while the main thread sends.
+struct ReplyReader {
+    headers: Receiver<Result<Map<String, Value>, FrameError>>,
+    thread: JoinHandle<()>,
+}
+
+impl ReplyReader {
+    fn start(mut stream: TcpStream, wire: Log) -> io::Result<ReplyReader> {
+        let (tx, headers) = unbounded();
+        let thread = thread::Builder::new()
+            .name("reply reader".into())
+            .spawn(move || loop {
+                match Framing::default().read_header(&mut stream) {
+                    Ok(Some(header)) => {
+                        wire.line(format!("recv {}", Value::Object(header.clone())));
+                        if tx.send(Ok(header)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            })?;
+        Ok(ReplyReader { headers, thread })
+    }
+
+    fn join(self) {
+        drop(self.headers);
+        let _ = self.thread.join();
+    }
+}
+
+/// A downloaded file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub path: PathBuf,
+    pub size: u64,
+    pub md5: String,
+}
+
+/// Where `get NAME [--out PATH]` saves: `./NAME` by default, `PATH/NAME` when PATH is a folder,
+/// else PATH. An existing file is only replaced when `overwrite` is set.
+pub fn download_path(
+    name: &str,
+    out: Option<&Path>,
+    overwrite: bool,
+) -> Result<PathBuf, ClientError> {
+    // The name becomes a local path: the server's rules protect this machine too.
+    check_name(name)?;
+    let path = match out {
+        None => PathBuf::from(name),
+        Some(dir) if dir.is_dir() => dir.join(name),
+        Some(path) => path.to_path_buf(),
+    };
+    if !overwrite && std::fs::symlink_metadata(&path).is_ok() {
+        return Err(ClientError::Exists(path));
+    }
+    Ok(path)
+}
+
+/// Downloads `name` into `out`: into a temporary file beside it, renamed to `out` only after the
+/// bytes' MD5 matches the one the server announced. On any failure nothing is left behind.
+pub fn get_file(
+    config: &ClientConfig,
+    name: &str,
+    out: &Path,
+    wire: &Log,
+) -> Result<Fetched, ClientError> {
+    check_name(name)?;
+    let local = |error| ClientError::Local {
+        path: out.to_path_buf(),
+        error,
+    };
+    // First the local side: an unwritable destination fails before the server is bothered.
+    let mut pending = PendingFile::create(out).map_err(local)?;
+    let mut stream = net::connect_tcp(&config.host, config.port)?;
+    stream.set_read_timeout(Some(config.timeout))?;
+    stream.set_write_timeout(Some(config.timeout))?;
+    let framing = Framing::default();
+
+    let request = get_header(name);
+    wire.line(format!("send {request}"));
+    framing.write_header(&mut stream, &request)?;
+    let header = match framing.read_header(&mut stream) {
+        Ok(Some(header)) => header,
+        Ok(None) => {
+            return Err(ClientError::Protocol(
+                "the server closed the connection without replying".into(),
+            ))
+        }
+        Err(FrameError::Io(e)) if is_timeout(&e) => {
+            return Err(ClientError::Timeout(config.timeout.as_secs()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    wire.line(format!("recv {}", Value::Object(header.clone())));
+    let header = match parse_reply(header).map_err(ClientError::Protocol)? {
+        Reply::Ok(header) => header,
+        Reply::Error { code, msg } if code == ErrorCode::TooManyClients.as_str() => {
+            return Err(ClientError::Busy(msg))
+        }
+        Reply::Error { code, msg } => return Err(ClientError::Refused { code, msg }),
+    };
+    let size = reply_size(&header, "filesize").map_err(ClientError::Protocol)?;
+    let announced = reply_md5(&header).map_err(ClientError::Protocol)?;
+
+    let progress = Progress::new(size, name, config.progress);
+    let received = copy_hashed(&mut stream, pending.file(), size, Md5::new(), &progress);
+    progress.finish();
+    let received = match received {
+        Ok(md5) => hex_digest(md5),
+        Err(TransferError::Write { error, .. }) => return Err(local(error)),
+        Err(e) => return Err(ClientError::Transfer(e)),
+    };
+    wire.line(format!("recv {size} body bytes, md5 {received}"));
+    if received != announced {
+        // `pending` is dropped here: the temporary file is deleted.
+        return Err(ClientError::Mismatch {
+            announced,
+            received,
+        });
+    }
+    pending.commit().map_err(local)?;
+    Ok(Fetched {
+        path: out.to_path_buf(),
+        size,
+        md5: received,
+    })
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}

@@ -1,0 +1,144 @@
+//! Lesson 13: uploading and downloading files with the tutorial's JSON-header protocol, done right.
+//!
+//! Tutorial 004 ends with a file upload: the client sends a 4-byte length, a JSON header
+//! `{"cmd":"put","filename":...,"filesize":...}`, then the file's bytes; the server (first a
+//! plain loop, then a `socketserver.ThreadingTCPServer`) writes them to `file_upload/NAME`. This
+//! lesson keeps that protocol, so the tutorial's own client works against it, and fixes what the
+//! tutorial gets wrong:
+//!
+//! - the server trusts the file name, so `../../x` writes anywhere: here only a bare name is
+//!   stored ([`protocol::check_name`]);
+//! - it writes straight into the final file, so a client that vanishes leaves half a file: here
+//!   bytes go to a temporary file renamed into place when complete ([`crate::transfer::PendingFile`]);
+//! - it reads the body with `recv(8192)` until it has *at least* `filesize` bytes, so it can swallow
+//!   the start of the next header: here exactly `filesize` bytes are read;
+//! - nothing checks the bytes arrived intact, and nothing ever answers: here every request gets a
+//!   reply with the MD5 of what was stored, and a header may carry an MD5 for the server to check.
+//!
+//! It adds `get`, so files come back with their MD5 announced before the bytes.
+//!
+//! Files: [`protocol`] (the wire format), [`server`] (the connection handler), [`digests`] (the
+//! recorded MD5 of each stored file), [`client`] (put and get), [`tour`](mod@tour).
+
+pub mod client;
+pub mod digests;
+pub mod protocol;
+pub mod server;
+mod tour;
+
+pub use tour::tour;
+
+use std::io;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::log::Log;
+use crate::net::NetError;
+use crate::server::{serve, ServerOptions, Shutdown};
+
+/// The default `--max-file-size`: 16 GiB, large enough for any classroom file, small enough that
+/// one client cannot fill a typical disk by accident.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 << 30;
+
+/// What can stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("cannot use the upload folder {}: {error}", .path.display())]
+    Dir { path: PathBuf, error: io::Error },
+    #[error("server error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where files are stored (created if missing).
+    pub dir: PathBuf,
+    /// Largest upload accepted, in bytes; a bigger `filesize` is refused before its body is read.
+    pub max_file_size: u64,
+    /// Most connections served at once.
+    pub max_clients: usize,
+    /// A connection that sends nothing (or reads nothing) for this long is closed. `None`: never.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            dir: PathBuf::from("uploads"),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_clients: 64,
+            idle_timeout: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// Creates the upload folder if needed, so that a server that cannot store anything fails at
+/// once rather than on its first upload.
+pub fn open_store(config: &ServerConfig) -> Result<server::UploadService, UploadError> {
+    server::UploadService::open(config).map_err(|error| UploadError::Dir {
+        path: config.dir.clone(),
+        error,
+    })
+}
+
+/// Serves uploads and downloads, one thread per connection, until `shutdown` is requested.
+pub fn run_server(
+    listener: TcpListener,
+    config: &ServerConfig,
+    log: &Log,
+    shutdown: &Shutdown,
+) -> Result<(), UploadError> {
+    let service = open_store(config)?;
+    log.line(format!("storing files in {}", config.dir.display()));
+    let options = ServerOptions {
+        max_clients: config.max_clients,
+        read_timeout: config.idle_timeout,
+    };
+    serve(listener, service, &options, log, shutdown)?;
+    Ok(())
+}
+
+/// Reads a size such as `--max-file-size 16G`: plain bytes, or a whole number followed by K, M,
+/// G or T (powers of 1024; `KiB`, `KB` and lowercase are read the same way).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let not_a_size = || format!("'{text}' is not a size (examples: 1000000, 512K, 100M, 16G)");
+    let number: u64 = number.parse().map_err(|_| not_a_size())?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(not_a_size()),
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
+        assert_eq!(parse_size("16g"), Ok(16 << 30));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("-5").is_err());
+        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("5X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}
