@@ -17,13 +17,22 @@
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
 pub mod echo_once;
+pub mod sticky;
 
 use crate::tour::Stop;
 
 /// Every lesson in the tour, in order.
-pub const TOUR: &[Stop] = &[Stop {
-    number: "01",
-    binary: "01-echo-once",
-    title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
-    run: echo_once::tour,
-}];
+pub const TOUR: &[Stop] = &[
+    Stop {
+        number: "01",
+        binary: "01-echo-once",
+        title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
+        run: echo_once::tour,
+    },
+    Stop {
+        number: "09",
+        binary: "09-sticky",
+        title: "sticky packets (粘包): TCP merges and splits writes; frames do not care",
+        run: sticky::tour,
+    },
+];
