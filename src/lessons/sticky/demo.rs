@@ -94,7 +94,8 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "(c) proxy --split 1",
             how: "read as pieces arrive",
-            explanation: "The same two writes through the proxy with --split 1, which forwards one \
+            explanation:
+                "The same two writes through the proxy with --split 1, which forwards one \
                 byte per write, to a receiver that reads each piece as it arrives (here the proxy \
                 waits until a piece has been read before sending the next, which a slow network \
                 does by accident). Ten reads of one byte.",
@@ -118,22 +119,23 @@ pub struct Outcome {
 impl Outcome {
     /// What the naive receiver should have shown, as a claim.
     pub fn naive_claim(&self) -> String {
-        let writes = self.scenario.messages.len();
+        let writes = count(self.scenario.messages.len(), "write");
         match self.scenario.naive_shows {
             NaiveShows::Merged => {
-                format!("the naive receiver took {writes} writes for 1 message (merged)")
+                format!("the naive receiver took {writes} for 1 message (merged)")
             }
-            NaiveShows::SplitInto(reads) => {
-                format!("the naive receiver took {writes} write(s) for {reads} messages (split)")
-            }
+            NaiveShows::SplitInto(reads) => format!(
+                "the naive receiver took {writes} for {} (split)",
+                count(reads, "message")
+            ),
         }
     }
 
     /// What the framed receiver should have shown, as a claim.
     pub fn framed_claim(&self) -> String {
         format!(
-            "the framed receiver got the {} original message(s), intact",
-            self.scenario.messages.len()
+            "the framed receiver got the original {}, intact",
+            count(self.scenario.messages.len(), "message")
         )
     }
 
@@ -199,10 +201,7 @@ pub fn run_scenario(
 }
 
 /// Sender and receiver on one connection; the receiver reads only once everything has arrived.
-fn run_direct(
-    messages: &[Vec<u8>],
-    receiver: ReceiverMode,
-) -> Result<Vec<Vec<u8>>, StickyError> {
+fn run_direct(messages: &[Vec<u8>], receiver: ReceiverMode) -> Result<Vec<Vec<u8>>, StickyError> {
     let listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let (written_tx, written_rx) = crossbeam_channel::bounded(1);
     let sender = spawn_sender(listener.local_addr()?, messages, receiver, written_tx);
@@ -542,7 +541,9 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
 /// The real `09-sticky proxy --split 1` between a framed client and a framed server.
 fn real_proxy_stage(t: &mut Tour) -> Result<(), TourError> {
-    t.step("09-sticky client --mode framed hello world, through `proxy --split 1`, to a framed server");
+    t.step(
+        "09-sticky client --mode framed hello world, through `proxy --split 1`, to a framed server",
+    );
     let (server_log, server_lines) = Log::channel();
     let listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     net::announce_listening(listener.local_addr()?, &server_log);

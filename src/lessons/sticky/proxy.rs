@@ -70,7 +70,9 @@ impl Split {
             Split::Range { min, max } => (min, max),
         };
         if min == 0 || max > MAX_CHUNK {
-            return Err(format!("piece sizes must be between 1 and {MAX_CHUNK} bytes"));
+            return Err(format!(
+                "piece sizes must be between 1 and {MAX_CHUNK} bytes"
+            ));
         }
         if min > max {
             return Err(format!("MIN ({min}) is larger than MAX ({max})"));
@@ -525,7 +527,9 @@ mod tests {
         );
         assert!(Split::parse("0").unwrap_err().contains("between 1 and"));
         assert!(Split::parse("9-3").unwrap_err().contains("larger than"));
-        assert!(Split::parse("x").unwrap_err().contains("not a whole number"));
+        assert!(Split::parse("x")
+            .unwrap_err()
+            .contains("not a whole number"));
         assert_eq!(
             Upstream::parse("[::1]:9009"),
             Ok(Upstream {
