@@ -16,6 +16,7 @@
 //!
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
+pub mod auth;
 pub mod echo_once;
 pub mod sticky;
 
@@ -34,5 +35,11 @@ pub const TOUR: &[Stop] = &[
         binary: "09-sticky",
         title: "sticky packets (粘包): TCP merges and splits writes; frames do not care",
         run: sticky::tour,
+    },
+    Stop {
+        number: "12",
+        binary: "12-auth",
+        title: "validating a client (验证合法性): HMAC challenge, then a framed conversation",
+        run: auth::tour,
     },
 ];
