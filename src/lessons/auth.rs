@@ -185,7 +185,7 @@ pub enum Digest {
 
 impl Digest {
     /// Size of the answer, in bytes.
-    pub fn len(self) -> usize {
+    pub fn answer_len(self) -> usize {
         match self {
             Digest::Sha256 => 32,
             Digest::Md5 => 16,
@@ -335,7 +335,7 @@ fn check_client(stream: &mut Traced<TcpStream>, config: &ServerConfig) -> Result
     let challenge = new_challenge()?;
     stream.write_all(&challenge)?;
     let idle_timeout = stream.get_ref().read_timeout()?;
-    let mut answer = vec![0u8; config.digest.len()];
+    let mut answer = vec![0u8; config.digest.answer_len()];
     let got = read_within(stream, &mut answer, config.auth_timeout)?;
     if got < answer.len() {
         return Err(AuthError::Refused(format!(
@@ -368,7 +368,8 @@ fn read_within(
             format!("no answer within {secs} s (--auth-timeout)")
         } else {
             format!(
-                "only {filled} of the {wanted} bytes of its answer within {secs} s                  (another --digest?)"
+                "only {filled} of the {wanted} bytes of its answer within {secs} s \
+                 (another --digest?)"
             )
         })
     };
@@ -560,8 +561,8 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     let mut session = Session::connect("127.0.0.1", port, &client(&key, Digest::Sha256))?;
     t.expect_log("server", &lines, "authenticated")?;
     let reply = session.ask(b"hello")?;
-    t.show("client", &format!("reply: {}", escape_bytes(&reply)));
     t.expect_log("server", &lines, "replied")?;
+    t.show("client", &format!("reply: {}", escape_bytes(&reply)));
     t.check(reply == b"HELLO", "the right key gets a conversation")?;
     drop(session);
     t.expect_log("server", &lines, "gone")?;
@@ -638,8 +639,12 @@ mod tests {
     fn verify_accepts_only_the_right_answer() {
         let challenge = new_challenge().unwrap();
         let right = Digest::Sha256.answer(&key(b"k"), &challenge).unwrap();
-        assert!(Digest::Sha256.verify(&key(b"k"), &challenge, &right).unwrap());
-        assert!(!Digest::Sha256.verify(&key(b"K"), &challenge, &right).unwrap());
+        assert!(Digest::Sha256
+            .verify(&key(b"k"), &challenge, &right)
+            .unwrap());
+        assert!(!Digest::Sha256
+            .verify(&key(b"K"), &challenge, &right)
+            .unwrap());
         assert!(!Digest::Md5.verify(&key(b"k"), &challenge, &right).unwrap());
         assert!(!Digest::Sha256
             .verify(&key(b"k"), &challenge, &right[..31])
