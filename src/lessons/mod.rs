@@ -16,9 +16,11 @@
 //!
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
+pub mod auth;
 pub mod echo_once;
 pub mod file_upload;
 pub mod ftp;
+pub mod sticky;
 
 use crate::tour::Stop;
 
@@ -29,6 +31,18 @@ pub const TOUR: &[Stop] = &[
         binary: "01-echo-once",
         title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
         run: echo_once::tour,
+    },
+    Stop {
+        number: "09",
+        binary: "09-sticky",
+        title: "sticky packets (粘包): TCP merges and splits writes; frames do not care",
+        run: sticky::tour,
+    },
+    Stop {
+        number: "12",
+        binary: "12-auth",
+        title: "validating a client (验证合法性): HMAC challenge, then a framed conversation",
+        run: auth::tour,
     },
     Stop {
         number: "13",

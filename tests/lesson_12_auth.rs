@@ -1,0 +1,320 @@
+//! Lesson 12 (client validation with an HMAC challenge) over real loopback sockets.
+
+mod common;
+
+use std::io::{Cursor, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+
+use common::{connect, run_with_env, ServerProcess, WAIT};
+use hmac::{Hmac, Mac};
+use socklab::lessons::auth::{
+    run_server, AuthError, ClientConfig, Digest, Key, Replies, ServerConfig, Session,
+};
+use socklab::log::Log;
+use socklab::server::Background;
+
+const BIN: &str = env!("CARGO_BIN_EXE_12-auth");
+const KEY: &str = "correct horse battery staple";
+
+/// A key file holding `KEY` and a trailing newline (which the server must ignore).
+fn key_file() -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "{KEY}").unwrap();
+    file
+}
+
+/// An echoing server with the key from a file; extra arguments appended.
+fn start_server(extra: &[&str]) -> (ServerProcess, tempfile::NamedTempFile) {
+    let file = key_file();
+    let path = file.path().to_str().unwrap().to_string();
+    let mut args = vec!["server", "--port", "0", "--echo", "--key-file", &path];
+    args.extend_from_slice(extra);
+    (ServerProcess::start(BIN, &args), file)
+}
+
+/// Runs the client binary with the key in SOCKLAB_KEY.
+fn client(server: &ServerProcess, key: &str, extra: &[&str]) -> common::Finished {
+    let port = server.port_arg();
+    let mut args = vec!["client", "--port", &port];
+    args.extend_from_slice(extra);
+    run_with_env(BIN, &args, "", &[("SOCKLAB_KEY", key)])
+}
+
+fn sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// What a Python client does first: `challenge = s.recv(32)`, in a loop until all 32 are in.
+fn read_challenge(conn: &mut TcpStream) -> [u8; 32] {
+    let mut challenge = [0u8; 32];
+    conn.read_exact(&mut challenge).unwrap();
+    challenge
+}
+
+/// `struct.pack('<i', len(payload)) + payload`
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut wire = (payload.len() as i32).to_le_bytes().to_vec();
+    wire.extend_from_slice(payload);
+    wire
+}
+
+fn read_frame(conn: &mut TcpStream) -> Vec<u8> {
+    let mut len = [0u8; 4];
+    conn.read_exact(&mut len).unwrap();
+    let mut payload = vec![0u8; i32::from_le_bytes(len) as usize];
+    conn.read_exact(&mut payload).unwrap();
+    payload
+}
+
+/// Everything the peer still sends before it closes; a reset counts as "closed, nothing more".
+fn rest_of_stream(conn: &mut TcpStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    match conn.read_to_end(&mut rest) {
+        Ok(_) => rest,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => rest,
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[test]
+fn the_right_key_with_sha256_gets_a_conversation() {
+    let (server, _key) = start_server(&[]);
+    let out = client(&server, KEY, &["hello", "你好 world"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLO\n你好 WORLD\n");
+    assert_eq!(
+        out.stderr,
+        "authenticated with hmac-sha256; the conversation is framed\n"
+    );
+    server.expect_line("authenticated (hmac-sha256)");
+    server.expect_line("says: hello");
+    server.expect_line("replied to");
+}
+
+#[test]
+fn the_right_key_with_md5_gets_a_conversation() {
+    let (server, _key) = start_server(&["--digest", "md5"]);
+    let out = client(&server, KEY, &["--digest", "md5", "hello"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLO\n");
+    server.expect_line("authenticated (hmac-md5)");
+}
+
+#[test]
+fn a_wrong_key_is_refused_and_the_server_keeps_serving() {
+    let (server, _key) = start_server(&[]);
+    let out = client(&server, "a guess", &["hello"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "error: the server refused us: it closed the connection instead of welcoming us \
+         (wrong key, or another --digest than the server's)\n"
+    );
+    server.expect_line("dropped: refused: wrong answer to the challenge");
+    let out = client(&server, KEY, &["still here"]);
+    assert_eq!(out.stdout, "STILL HERE\n");
+}
+
+#[test]
+fn a_client_with_another_digest_is_refused() {
+    // A sha256 client sends 32 bytes to a server that reads a 16-byte md5 answer: wrong answer.
+    let (server, _key) = start_server(&["--digest", "md5"]);
+    let out = client(&server, KEY, &["hello"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("the server refused us"),
+        "{}",
+        out.stderr
+    );
+    server.expect_line("refused: wrong answer to the challenge (wrong key, or not hmac-md5)");
+    // An md5 client sends 16 bytes to a server waiting for 32: refused when the time is up.
+    let (server, _key) = start_server(&["--auth-timeout", "0.3"]);
+    let out = client(&server, KEY, &["--digest", "md5", "hello"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("the server refused us"),
+        "{}",
+        out.stderr
+    );
+    server.expect_line("refused: only 16 of the 32 bytes of its answer within 0.3 s");
+}
+
+#[test]
+fn a_client_that_sends_nothing_is_refused_by_timeout() {
+    let (server, _key) = start_server(&["--auth-timeout", "0.3"]);
+    let mut conn = connect(server.addr);
+    let challenge = read_challenge(&mut conn);
+    assert_ne!(challenge, [0u8; 32]);
+    // We say nothing; the server gives up after 0.3 s and closes: end of stream, no frame.
+    assert_eq!(rest_of_stream(&mut conn), b"");
+    server.expect_line("dropped: refused: no answer within 0.3 s (--auth-timeout)");
+}
+
+#[test]
+fn a_refused_client_never_reaches_the_conversation() {
+    let (server, _key) = start_server(&[]);
+    let mut conn = connect(server.addr);
+    let challenge = read_challenge(&mut conn);
+    // A wrong answer, and a conversation frame right behind it without waiting for a welcome.
+    let mut wire = sha256(b"a guess", &challenge);
+    wire.extend_from_slice(&frame(b"secret"));
+    conn.write_all(&wire).unwrap();
+    // Nothing comes back: no welcome, no reply.
+    assert_eq!(rest_of_stream(&mut conn), b"");
+    let mut seen = Vec::new();
+    loop {
+        let line = server.expect_line("");
+        if line.contains("dropped: refused") {
+            break;
+        }
+        seen.push(line);
+    }
+    // The refusal ends that client's thread, so nothing of its can be logged after it.
+    assert!(
+        seen.iter()
+            .all(|l| !l.contains("secret") && !l.contains("says")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_python_style_client_works() {
+    // The tutorial's client: recv the challenge, send hmac digest, then struct-packed frames.
+    let (server, _key) = start_server(&[]);
+    let mut conn = connect(server.addr);
+    let challenge = read_challenge(&mut conn);
+    conn.write_all(&sha256(KEY.as_bytes(), &challenge)).unwrap();
+    assert_eq!(read_frame(&mut conn), b"welcome");
+    conn.write_all(&frame("hi 你好".as_bytes())).unwrap();
+    assert_eq!(read_frame(&mut conn), "HI 你好".as_bytes());
+    drop(conn);
+    server.expect_line("gone");
+}
+
+#[test]
+fn typed_replies_come_from_the_servers_input_one_line_each() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let key = Key::new(KEY.as_bytes().to_vec(), "test").unwrap();
+    let config = ServerConfig {
+        key: key.clone(),
+        digest: Digest::Sha256,
+        auth_timeout: WAIT,
+        replies: Replies::typed(Cursor::new("first reply\r\nsecond\n")),
+        trace: None,
+    };
+    let (log, lines) = Log::channel();
+    let _server = Background::tcp(listener, move |l, s| run_server(l, &config, &log, &s)).unwrap();
+    let client = ClientConfig {
+        key,
+        digest: Digest::Sha256,
+        timeout: WAIT,
+        trace: None,
+    };
+    let mut session = Session::connect("127.0.0.1", port, &client).unwrap();
+    assert_eq!(session.ask(b"one").unwrap(), b"first reply");
+    assert_eq!(session.ask(b"two").unwrap(), b"second");
+    // The input has ended: the server says so and closes.
+    assert!(matches!(
+        session.ask(b"three"),
+        Err(AuthError::ServerClosed)
+    ));
+    let log: Vec<String> = lines.try_iter().collect();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("type the reply to 127.0.0.1:")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.starts_with("no more replies")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn client_trace_shows_the_challenge_and_the_answer() {
+    let (server, _key) = start_server(&[]);
+    let out = client(&server, KEY, &["--trace", "hi"]);
+    assert!(out.status.success(), "{out:?}");
+    let trace: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        trace[0].starts_with("[client] recv     32 bytes"),
+        "{trace:?}"
+    );
+    assert!(
+        trace[1].starts_with("[client] send     32 bytes"),
+        "{trace:?}"
+    );
+    assert!(
+        trace.contains(&"[client] send      6 bytes  \\x02\\x00\\x00\\x00hi"),
+        "{trace:?}"
+    );
+}
+
+/// Runs the binary with SOCKLAB_KEY surely unset.
+fn run_without_env_key(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("SOCKLAB_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn key_problems_are_one_clear_line() {
+    let (code, stderr) = run_without_env_key(&["server", "--port", "0", "--echo"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr,
+        "error: no key: give --key-file PATH or set the SOCKLAB_KEY environment variable \
+         (never the key itself as an argument: `ps` would show it to everyone)\n"
+    );
+    let (code, stderr) = run_without_env_key(&["client", "--key-file", "/no/such/key/file", "hi"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with("error: could not read the key file /no/such/key/file: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1);
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let path = empty.path().to_str().unwrap();
+    let (code, stderr) = run_without_env_key(&["client", "--key-file", path, "hi"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr, format!("error: the key from {path} is empty\n"));
+    // There is no way to give the key itself as an argument.
+    let (code, _) = run_without_env_key(&["client", "--key", KEY, "hi"]);
+    assert_eq!(code, Some(2));
+}
+
+#[test]
+fn a_server_that_is_not_12_auth_is_reported() {
+    // A server that says something short and closes, instead of sending a 32-byte challenge.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let other = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(b"hello\n").unwrap();
+    });
+    let port = addr.port().to_string();
+    let out = run_with_env(
+        BIN,
+        &["client", "--port", &port, "hi"],
+        "",
+        &[("SOCKLAB_KEY", KEY)],
+    );
+    other.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        "error: the server sent 6 bytes instead of a 32-byte challenge; is it a 12-auth server?\n"
+    );
+}
