@@ -17,13 +17,22 @@
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
 pub mod echo_once;
+pub mod remote_cmd;
 
 use crate::tour::Stop;
 
 /// Every lesson in the tour, in order.
-pub const TOUR: &[Stop] = &[Stop {
-    number: "01",
-    binary: "01-echo-once",
-    title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
-    run: echo_once::tour,
-}];
+pub const TOUR: &[Stop] = &[
+    Stop {
+        number: "01",
+        binary: "01-echo-once",
+        title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
+        run: echo_once::tour,
+    },
+    Stop {
+        number: "07",
+        binary: "07-remote-cmd",
+        title: "a naive remote shell: one recv per answer cuts it, the rest spills over",
+        run: remote_cmd::tour,
+    },
+];
