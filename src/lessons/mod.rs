@@ -18,6 +18,7 @@
 
 pub mod echo_once;
 pub mod remote_cmd;
+pub mod remote_cmd_udp;
 
 use crate::tour::Stop;
 
@@ -34,5 +35,11 @@ pub const TOUR: &[Stop] = &[
         binary: "07-remote-cmd",
         title: "a naive remote shell: one recv per answer cuts it, the rest spills over",
         run: remote_cmd::tour,
+    },
+    Stop {
+        number: "08",
+        binary: "08-remote-cmd-udp",
+        title: "the remote shell over UDP: a short buffer loses the rest, nothing sticks",
+        run: remote_cmd_udp::tour,
     },
 ];
