@@ -18,6 +18,7 @@
 
 pub mod echo_once;
 pub mod remote_cmd;
+pub mod remote_cmd_framed;
 pub mod remote_cmd_udp;
 
 use crate::tour::Stop;
@@ -41,5 +42,11 @@ pub const TOUR: &[Stop] = &[
         binary: "08-remote-cmd-udp",
         title: "the remote shell over UDP: a short buffer loses the rest, nothing sticks",
         run: remote_cmd_udp::tour,
+    },
+    Stop {
+        number: "10",
+        binary: "10-remote-cmd-framed",
+        title: "the remote shell with framed answers: ack, length header, JSON header",
+        run: remote_cmd_framed::tour,
     },
 ];
