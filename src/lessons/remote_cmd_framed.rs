@@ -7,7 +7,8 @@
 //!
 //! - `ack` (tutorials 000, 003): the length as ASCII decimal digits (`23893`); the client answers
 //!   with any acknowledgement (`ok`); then the answer. The wait for the ack keeps the digits and
-//!   the answer from arriving in one `recv`, at the cost of a round trip per answer;
+//!   the answer from arriving in one `recv`, at the cost of a round trip per answer. An empty
+//!   output is sent as `(no output)`, as in lesson 07 (`send_answer` says why);
 //! - `length` (tutorials 003, 004): a 4-byte length, `struct.pack('i', n)` (little-endian signed
 //!   32-bit), then the answer;
 //! - `json` (tutorial 004's final version, 自定义报头): a 4-byte length, that many bytes of a JSON
@@ -29,7 +30,9 @@ use serde_json::{json, Map, Value};
 
 use crate::escape::preview;
 use crate::framing::{self, FrameError, Framing};
-use crate::lessons::remote_cmd::{answer_text, execute, is_timeout, seq_output, Outcome};
+use crate::lessons::remote_cmd::{
+    answer_text, execute, is_timeout, seq_output, Outcome, NO_OUTPUT,
+};
 use crate::log::Log;
 use crate::net::{self, NetError};
 use crate::server::{self, Background, Handler, ServerOptions, Shutdown};
@@ -40,7 +43,8 @@ use crate::trace::{Traced, Tracer};
 /// How the server tells the client where an answer ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum AnswerFraming {
-    /// ASCII decimal length, wait for the client's acknowledgement, then the answer.
+    /// ASCII decimal length, wait for the client's acknowledgement, then the answer (never
+    /// empty: no output is sent as `(no output)`).
     Ack,
     /// 4-byte little-endian signed length (struct.pack('i')), then the answer.
     Length,
@@ -228,7 +232,13 @@ fn send_answer(
 ) -> Result<Option<usize>, FramedError> {
     match framing {
         AnswerFraming::Ack => {
-            let answer = answer_text(outcome, limits);
+            let mut answer = answer_text(outcome, limits);
+            // An empty answer cannot be sent safely this way: with nothing to read after its
+            // ack, the client sends its next command at once, and our ack `recv` may get the
+            // ack and the command glued together. So, like the tutorial, never send 0 bytes.
+            if answer.is_empty() {
+                answer = NO_OUTPUT.to_vec();
+            }
             // 1. the length, as text;
             conn.write_all(answer.len().to_string().as_bytes())?;
             // 2. any acknowledgement (bounded: at most ACK_MAX bytes are read);
