@@ -11,6 +11,7 @@
 //! - [`log`]: where a server's one-line-per-event log goes;
 //! - [`trace`]: `--trace`, one line per `send`/`recv`;
 //! - [`escape`]: showing received bytes to a person;
+//! - [`shell`]: running a command with a time limit and an output cap (the remote-shell lessons);
 //! - [`transfer`]: file bodies streamed, hashed while they move, renamed into place when whole;
 //! - [`tour`]: `00-tour`, which runs and narrates every lesson.
 
@@ -21,6 +22,7 @@ pub mod lessons;
 pub mod log;
 pub mod net;
 pub mod server;
+pub mod shell;
 pub mod tour;
 pub mod trace;
 pub mod transfer;

@@ -20,6 +20,9 @@ pub mod auth;
 pub mod echo_once;
 pub mod file_upload;
 pub mod ftp;
+pub mod remote_cmd;
+pub mod remote_cmd_framed;
+pub mod remote_cmd_udp;
 pub mod sticky;
 
 use crate::tour::Stop;
@@ -33,10 +36,28 @@ pub const TOUR: &[Stop] = &[
         run: echo_once::tour,
     },
     Stop {
+        number: "07",
+        binary: "07-remote-cmd",
+        title: "a naive remote shell: one recv per answer cuts it, the rest spills over",
+        run: remote_cmd::tour,
+    },
+    Stop {
+        number: "08",
+        binary: "08-remote-cmd-udp",
+        title: "the remote shell over UDP: a short buffer loses the rest, nothing sticks",
+        run: remote_cmd_udp::tour,
+    },
+    Stop {
         number: "09",
         binary: "09-sticky",
         title: "sticky packets (粘包): TCP merges and splits writes; frames do not care",
         run: sticky::tour,
+    },
+    Stop {
+        number: "10",
+        binary: "10-remote-cmd-framed",
+        title: "the remote shell with framed answers: ack, length header, JSON header",
+        run: remote_cmd_framed::tour,
     },
     Stop {
         number: "12",

@@ -1,0 +1,114 @@
+//! Lesson 07: the toy remote shell, naive on purpose. See `socklab::lessons::remote_cmd` and
+//! walkthrough.md.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use encoding_rs::Encoding;
+use socklab::cli::{self, BufSize, Endpoint};
+use socklab::lessons::remote_cmd::{
+    parse_encoding, print_answer, run_server, Client, ClientConfig, ServerConfig,
+};
+use socklab::log::Log;
+use socklab::net;
+use socklab::server::Shutdown;
+use socklab::shell::{self, ShellArgs};
+use socklab::trace::Tracer;
+
+/// A remote shell over TCP, naive on purpose: the server runs each command it receives and
+/// sends back the raw output, with nothing to say where it ends; the client reads each answer
+/// with ONE recv of --bufsize bytes. Try `seq 1 5000` then `echo hi`: the first answer is cut,
+/// and the rest spills into the second (sticky packets, 粘包). Lesson 10 fixes it.
+///
+/// The server executes whatever it is sent, so it only listens on loopback unless given
+/// --allow-remote.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Run each command a client sends (sh -c on Unix, cmd /C on Windows) and send back its
+    /// stdout then its stderr, raw. One client at a time.
+    Server {
+        #[command(flatten)]
+        endpoint: Endpoint<9007>,
+        #[command(flatten)]
+        bufsize: BufSize,
+        #[command(flatten)]
+        shell: ShellArgs,
+        /// Print one line per send/recv on stderr.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Send commands and print each answer, read with ONE recv of --bufsize bytes.
+    Client {
+        #[command(flatten)]
+        endpoint: Endpoint<9007>,
+        #[command(flatten)]
+        bufsize: BufSize,
+        /// How the server's output is encoded: utf-8, or gbk for a Chinese Windows server
+        /// (the tutorials' decode('gbk')); any WHATWG encoding label works.
+        #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+        encoding: &'static Encoding,
+        /// Seconds to wait for an answer before giving up.
+        #[arg(long, value_name = "SECS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+        /// Print one line per send/recv on stderr.
+        #[arg(long)]
+        trace: bool,
+        /// Commands to run, one per argument (quote each: "seq 1 5000" "echo hi"). Without
+        /// any, commands are read from stdin, one per line; `quit` ends.
+        commands: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::run(|| match Args::parse().role {
+        Role::Server {
+            endpoint,
+            bufsize,
+            shell,
+            trace,
+        } => {
+            if let Some(warning) = shell::check_bind_host(&endpoint.host, shell.allow_remote)? {
+                eprintln!("{warning}");
+            }
+            let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
+            let log = Log::stdout();
+            net::announce_listening(listener.local_addr()?, &log);
+            let config = ServerConfig {
+                bufsize: bufsize.get(),
+                limits: shell.limits(),
+                tracer: Tracer::stderr("server", trace),
+            };
+            run_server(listener, &config, &log, &Shutdown::new())?;
+            Ok(())
+        }
+        Role::Client {
+            endpoint,
+            bufsize,
+            encoding,
+            timeout,
+            trace,
+            commands,
+        } => {
+            let config = ClientConfig {
+                bufsize: bufsize.get(),
+                timeout: Duration::from_secs(timeout),
+                tracer: Tracer::stderr("client", trace),
+            };
+            let mut client = Client::connect(&endpoint.host, endpoint.port, &config)?;
+            for command in cli::messages(commands) {
+                let answer = client.ask(&command)?;
+                print_answer(&answer, encoding, std::io::stdout())?;
+            }
+            Ok(())
+        }
+    })
+}

@@ -1,0 +1,148 @@
+//! Lesson 10: the remote shell with framed answers. See `socklab::lessons::remote_cmd_framed`
+//! and walkthrough.md.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use encoding_rs::Encoding;
+use socklab::cli::{self, BufSize, Endpoint};
+use socklab::lessons::remote_cmd::{parse_encoding, Decoding};
+use socklab::lessons::remote_cmd_framed::{
+    header_notes, run_server, AnswerFraming, Client, ClientConfig, ServerConfig,
+};
+use socklab::log::Log;
+use socklab::net;
+use socklab::server::{ServerOptions, Shutdown};
+use socklab::shell::{self, ShellArgs};
+use socklab::trace::Tracer;
+
+/// A remote shell whose answers arrive whole: the server says how long each answer is before
+/// sending it, and the client reads exactly that much, in a loop, whatever its --bufsize. Three
+/// framings, as the tutorials build them up: ack, length, json (server and client must agree).
+///
+/// The server executes whatever it is sent, so it only listens on loopback unless given
+/// --allow-remote.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Run each command a client sends (sh -c on Unix, cmd /C on Windows) and send back its
+    /// stdout then stderr, framed. One thread per client.
+    Server {
+        #[command(flatten)]
+        endpoint: Endpoint<9010>,
+        #[command(flatten)]
+        bufsize: BufSize,
+        /// How each answer's length is sent: ack = decimal digits, wait for the client's ack,
+        /// then the answer; length = 4-byte little-endian length, then the answer; json = 4-byte
+        /// header length, JSON header {"data_size": N, ...}, then the answer.
+        #[arg(long, value_enum, default_value_t = AnswerFraming::Json)]
+        framing: AnswerFraming,
+        #[command(flatten)]
+        shell: ShellArgs,
+        /// Most clients served at once (each answer is held in memory while it is sent).
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+        max_clients: u16,
+        /// Print one line per send/recv on stderr.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Send commands and print each whole answer.
+    Client {
+        #[command(flatten)]
+        endpoint: Endpoint<9010>,
+        #[command(flatten)]
+        bufsize: BufSize,
+        /// How the server frames its answers: ack, length or json. Must match the server's.
+        #[arg(long, value_enum, default_value_t = AnswerFraming::Json)]
+        framing: AnswerFraming,
+        /// How the server's output is encoded: utf-8, or gbk for a Chinese Windows server
+        /// (the tutorials' decode('gbk')); any WHATWG encoding label works.
+        #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+        encoding: &'static Encoding,
+        /// Seconds to wait for each read before giving up.
+        #[arg(long, value_name = "SECS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+        /// Longest answer accepted (K and M suffixes work). A larger announced length is
+        /// refused before anything is read. Raise it with the server's --max-output.
+        #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = shell::parse_size)]
+        max_answer: usize,
+        /// Print one line per send/recv on stderr.
+        #[arg(long)]
+        trace: bool,
+        /// Commands to run, one per argument (quote each: "seq 1 5000" "echo hi"). Without
+        /// any, commands are read from stdin, one per line; `quit` ends.
+        commands: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::run(|| match Args::parse().role {
+        Role::Server {
+            endpoint,
+            bufsize,
+            framing,
+            shell,
+            max_clients,
+            trace,
+        } => {
+            if let Some(warning) = shell::check_bind_host(&endpoint.host, shell.allow_remote)? {
+                eprintln!("{warning}");
+            }
+            let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
+            let log = Log::stdout();
+            net::announce_listening(listener.local_addr()?, &log);
+            let config = ServerConfig {
+                bufsize: bufsize.get(),
+                framing,
+                limits: shell.limits(),
+                tracer: Tracer::stderr("server", trace),
+                options: ServerOptions {
+                    max_clients: max_clients.into(),
+                    ..ServerOptions::default()
+                },
+            };
+            run_server(listener, &config, &log, &Shutdown::new())?;
+            Ok(())
+        }
+        Role::Client {
+            endpoint,
+            bufsize,
+            framing,
+            encoding,
+            timeout,
+            max_answer,
+            trace,
+            commands,
+        } => {
+            let config = ClientConfig {
+                bufsize: bufsize.get(),
+                framing,
+                timeout: Duration::from_secs(timeout),
+                max_answer: max_answer as u64,
+                tracer: Tracer::stderr("client", trace),
+            };
+            let mut client = Client::connect(&endpoint.host, endpoint.port, &config)?;
+            for command in cli::messages(commands) {
+                let mut text = Decoding::new(encoding, std::io::stdout().lock());
+                let info = client.ask(&command, &mut text)?;
+                if info.size > 0 && info.last_byte != Some(b'\n') {
+                    text.write_all(b"\n")?;
+                }
+                drop(text.finish()?);
+                for note in header_notes(&info) {
+                    eprintln!("{note}");
+                }
+            }
+            Ok(())
+        }
+    })
+}

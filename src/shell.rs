@@ -1,0 +1,606 @@
+//! Running a command through the system shell, for the remote-shell lessons (07, 08, 10).
+//!
+//! The tutorials do `subprocess.Popen(cmd, shell=True, stdout=PIPE, stderr=PIPE)` and then
+//! `res.stdout.read()` followed by `res.stderr.read()`. On a server that is three bugs waiting:
+//!
+//! - a command that never ends (`sleep 1000`, `cat` waiting for input) blocks the server for ever;
+//! - a command that prints without end (`yes`) fills the server's memory;
+//! - reading stdout to its end before looking at stderr deadlocks as soon as the command writes
+//!   more to stderr than the pipe holds (64 KiB on Linux): the command waits for someone to read
+//!   stderr, the server waits for stdout to end.
+//!
+//! [`run`] fixes all three: each command gets a time limit and an output cap ([`Limits`]), and
+//! stdout and stderr are read at the same time, each on its own thread. The child's stdin is
+//! empty (`/dev/null`), so a command that reads its input ends at once instead of waiting.
+//!
+//! On Unix the shell is `sh -c COMMAND`, started as the leader of a new process group, so that
+//! killing the group (`kill(-pgid, SIGKILL)`) also kills everything the command started:
+//! `sleep 30 & wait` leaves no `sleep` behind. On Windows it is `cmd /C COMMAND`, and the tree is
+//! ended with `taskkill /T /F` (untested: socklab is developed on Unix).
+//!
+//! The same module holds the `--allow-remote` rule ([`check_bind_host`]): a remote shell is a
+//! remote shell, so it listens on loopback unless told otherwise.
+
+use std::io::{self, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::net::{self, NetError};
+
+/// Default `--cmd-timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `--max-output`: 16 MiB.
+pub const DEFAULT_MAX_OUTPUT: usize = 16 * 1024 * 1024;
+/// The largest `--max-output` accepted: 1 GiB, well inside the 4-byte signed length header of
+/// lesson 10 (which stops at 2 GiB).
+pub const MAX_MAX_OUTPUT: usize = 1024 * 1024 * 1024;
+
+/// How often the watcher looks at the child once its output pipes have closed.
+const POLL: Duration = Duration::from_millis(10);
+/// After a kill, how long to wait for the output pipes to close. They close at once unless a
+/// process outside the group (one that called `setsid`) still holds them; then we stop waiting.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+/// Size of each read from a pipe.
+const CHUNK: usize = 8192;
+
+/// How long a command may run and how much it may print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time limit. At the limit the command and its children are killed.
+    pub timeout: Duration,
+    /// Most bytes kept of stdout and stderr together (stdout first). As soon as the command
+    /// is known to have printed more, it is killed: the answer is cut anyway, and a command like
+    /// `yes` would otherwise run until the time limit for nothing.
+    pub max_output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: DEFAULT_TIMEOUT,
+            max_output: DEFAULT_MAX_OUTPUT,
+        }
+    }
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Default)]
+pub struct CommandOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// How the shell ended; `None` only if it could not be waited for.
+    pub status: Option<ExitStatus>,
+    /// The time limit was reached and the command was killed.
+    pub timed_out: bool,
+    /// The command printed more than `max_output` bytes; what is here is the beginning.
+    pub truncated: bool,
+}
+
+impl CommandOutput {
+    /// The exit code, when the shell exited by itself (not killed by a signal).
+    pub fn exit_code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    /// Bytes of output kept (stdout and stderr together).
+    pub fn len(&self) -> usize {
+        self.stdout.len() + self.stderr.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stdout.is_empty() && self.stderr.is_empty()
+    }
+
+    /// stdout then stderr, as the tutorials send them.
+    pub fn combined(&self) -> Vec<u8> {
+        let mut all = Vec::with_capacity(self.len());
+        all.extend_from_slice(&self.stdout);
+        all.extend_from_slice(&self.stderr);
+        all
+    }
+
+    /// One line for a server log: how it ended and how much it printed.
+    pub fn summary(&self) -> String {
+        let ended = if self.timed_out {
+            "killed at the time limit".to_string()
+        } else if self.truncated {
+            "killed: output over the cap".to_string()
+        } else {
+            match self.exit_code() {
+                Some(code) => format!("exit code {code}"),
+                None => "ended by a signal".to_string(),
+            }
+        };
+        format!(
+            "{ended}, {} bytes on stdout, {} on stderr{}",
+            self.stdout.len(),
+            self.stderr.len(),
+            if self.truncated { " (cut)" } else { "" }
+        )
+    }
+}
+
+/// A command could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    #[error("could not start the shell: {0}")]
+    Spawn(io::Error),
+    #[error("could not watch the command: {0}")]
+    Wait(io::Error),
+}
+
+/// Runs `command` through the system shell within `limits` and returns what it printed.
+///
+/// Returns when the command has ended *and* its output pipes are closed (a background job that
+/// still holds them is waited for, up to the time limit), or when it was killed.
+pub fn run(command: &str, limits: &Limits) -> Result<CommandOutput, ShellError> {
+    let mut child = shell_command(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(ShellError::Spawn)?;
+
+    let (events, inbox) = mpsc::channel();
+    let started =
+        Capture::start(child.stdout.take(), limits.max_output, events.clone()).and_then(|out| {
+            Capture::start(child.stderr.take(), limits.max_output, events).map(|err| (out, err))
+        });
+    let (stdout, stderr) = match started {
+        Ok(captures) => captures,
+        Err(e) => {
+            kill_tree(&mut child);
+            let _ = child.wait();
+            return Err(ShellError::Spawn(e));
+        }
+    };
+
+    let watched = watch(&mut child, &inbox, limits.timeout).map_err(ShellError::Wait)?;
+
+    let mut output = CommandOutput {
+        stdout: stdout.take(),
+        stderr: stderr.take(),
+        status: watched.status,
+        timed_out: watched.timed_out,
+        truncated: watched.overflowed,
+    };
+    // Each stream kept up to the cap on its own; together they may still be over it. stdout
+    // comes first in the answer, so stderr gives way.
+    let room = limits.max_output.saturating_sub(output.stdout.len());
+    if output.stderr.len() > room {
+        output.stderr.truncate(room);
+        output.truncated = true;
+    }
+    Ok(output)
+}
+
+/// `sh -c COMMAND` in its own process group.
+#[cfg(unix)]
+fn shell_command(command: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut shell = Command::new("sh");
+    shell.arg("-c").arg(command);
+    // Group id = the shell's pid: everything the shell starts inherits it, so one kill(-pgid)
+    // reaches them all.
+    shell.process_group(0);
+    shell
+}
+
+/// `cmd /C COMMAND`. The command goes to cmd.exe as typed: cmd does not follow the quoting rules
+/// `Command::arg` applies, so it is passed raw.
+#[cfg(windows)]
+fn shell_command(command: &str) -> Command {
+    use std::os::windows::process::CommandExt;
+    let mut shell = Command::new("cmd");
+    shell.arg("/C").raw_arg(command);
+    shell
+}
+
+/// Kills the shell and everything it started.
+///
+/// Called only while the shell has not been reaped (waited for) yet: until then its pid, which
+/// is also the group id, cannot be given to another process, so the signal cannot hit a stranger.
+#[cfg(unix)]
+fn kill_tree(child: &mut Child) {
+    match libc::pid_t::try_from(child.id()) {
+        Ok(pgid) => {
+            // SAFETY: kill(2) takes two integers and touches no memory of ours.
+            let result = unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            if result != 0 {
+                let _ = child.kill();
+            }
+        }
+        Err(_) => {
+            let _ = child.kill();
+        }
+    }
+}
+
+#[cfg(windows)]
+fn kill_tree(child: &mut Child) {
+    // Windows has no process groups to signal; taskkill /T walks the tree of child processes.
+    let _ = Command::new("taskkill")
+        .args(["/T", "/F", "/PID", &child.id().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+}
+
+/// What the pipe readers tell the watcher.
+enum Event {
+    /// A stream went over the cap: the answer will be cut, so the command may be killed.
+    Overflowed,
+    /// A stream reached its end (or failed): one pipe fewer to wait for.
+    Closed,
+}
+
+/// One output stream being read on its own thread, keeping at most `max` bytes.
+struct Capture {
+    kept: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Capture {
+    fn start(
+        pipe: Option<impl Read + Send + 'static>,
+        max: usize,
+        events: Sender<Event>,
+    ) -> io::Result<Capture> {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let Some(pipe) = pipe else {
+            let _ = events.send(Event::Closed);
+            return Ok(Capture { kept });
+        };
+        let shared = Arc::clone(&kept);
+        thread::Builder::new()
+            .name("shell output".into())
+            .spawn(move || pump(pipe, max, &shared, &events))?;
+        Ok(Capture { kept })
+    }
+
+    /// Takes what was kept. (If the reader is still running, which only happens when a process
+    /// outside the group holds the pipe, what it reads later is dropped with it.)
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *lock(&self.kept))
+    }
+}
+
+fn lock(kept: &Mutex<Vec<u8>>) -> MutexGuard<'_, Vec<u8>> {
+    // A reader thread cannot panic while holding the lock (it only extends a Vec), and if it
+    // did, the bytes are still bytes.
+    kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Reads `pipe` to its end, keeping the first `max` bytes.
+///
+/// Past the cap it goes on reading and throwing the bytes away rather than stopping: a reader
+/// that stops leaves the pipe to fill, and the command then blocks in `write` instead of ending.
+/// The watcher kills the command as soon as it hears [`Event::Overflowed`], so this lasts only
+/// until the kill lands.
+fn pump(mut pipe: impl Read, max: usize, kept: &Mutex<Vec<u8>>, events: &Sender<Event>) {
+    let mut chunk = [0u8; CHUNK];
+    let mut overflowed = false;
+    loop {
+        let n = match pipe.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let data = chunk.get(..n).unwrap_or_default();
+        let mut kept = lock(kept);
+        let room = max.saturating_sub(kept.len());
+        let keep = data.get(..room.min(data.len())).unwrap_or_default();
+        kept.extend_from_slice(keep);
+        if keep.len() < data.len() && !overflowed {
+            overflowed = true;
+            let _ = events.send(Event::Overflowed);
+        }
+    }
+    let _ = events.send(Event::Closed);
+}
+
+/// How the watch ended.
+#[derive(Default)]
+struct Watched {
+    status: Option<ExitStatus>,
+    timed_out: bool,
+    overflowed: bool,
+}
+
+/// Waits until the command has ended and both pipes are closed, killing it at the deadline or
+/// when its output goes over the cap.
+fn watch(child: &mut Child, inbox: &Receiver<Event>, timeout: Duration) -> io::Result<Watched> {
+    let deadline = Instant::now() + timeout;
+    let mut watched = Watched::default();
+    let mut open_pipes = 2;
+    let mut killed_at: Option<Instant> = None;
+    loop {
+        // The shell is reaped only once its pipes are closed, never before a kill (see kill_tree).
+        if open_pipes == 0 {
+            if let Some(status) = child.try_wait()? {
+                watched.status = Some(status);
+                return Ok(watched);
+            }
+        }
+        let now = Instant::now();
+        match killed_at {
+            None if now >= deadline => {
+                watched.timed_out = true;
+                kill_tree(child);
+                killed_at = Some(now);
+            }
+            Some(at) if now >= at + KILL_GRACE => break,
+            _ => {}
+        }
+        // While the pipes are open, their events wake us; otherwise look again shortly.
+        let wait = if open_pipes > 0 && killed_at.is_none() {
+            deadline.saturating_duration_since(now)
+        } else {
+            POLL
+        };
+        match inbox.recv_timeout(wait) {
+            Ok(Event::Closed) => open_pipes -= 1,
+            Ok(Event::Overflowed) => {
+                watched.overflowed = true;
+                if killed_at.is_none() {
+                    kill_tree(child);
+                    killed_at = Some(Instant::now());
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => open_pipes = 0,
+        }
+    }
+    // Killed, but something still holds a pipe: stop waiting for it. The shell itself is dead.
+    let _ = child.kill();
+    watched.status = child.wait().ok();
+    Ok(watched)
+}
+
+/// Refusal to serve a remote shell on an address other machines can reach.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteShellRefused {
+    #[error(
+        "refusing to listen on {host}: it is not a loopback address, and this server runs any \
+         command it is sent, for anyone who can reach it. Use 127.0.0.1, or add --allow-remote \
+         if you really mean it"
+    )]
+    NotLoopback { host: String },
+    #[error(transparent)]
+    Resolve(#[from] NetError),
+}
+
+/// The `--allow-remote` rule for the remote-shell servers.
+///
+/// A loopback `host` (127.0.0.1, ::1, or a name that resolves only to loopback) is fine:
+/// `Ok(None)`. Any other host is refused unless `allow_remote`; when allowed, the answer is a
+/// warning line for the server to print.
+pub fn check_bind_host(
+    host: &str,
+    allow_remote: bool,
+) -> Result<Option<String>, RemoteShellRefused> {
+    let addrs = net::resolve(host, 0)?;
+    if addrs.iter().all(|a| a.ip().is_loopback()) {
+        return Ok(None);
+    }
+    if !allow_remote {
+        return Err(RemoteShellRefused::NotLoopback {
+            host: host.to_string(),
+        });
+    }
+    Ok(Some(format!(
+        "warning: --allow-remote: listening on {host}. Anyone who can reach it can run any \
+         command on this machine as this user. Stop the server when you are done."
+    )))
+}
+
+/// The flags every remote-shell server shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ShellArgs {
+    /// Allow --host to be an address other than loopback (127.0.0.1, ::1). This server runs any
+    /// command it receives: with this flag, anyone who can reach the address can run commands on
+    /// this machine as you.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Seconds a command may run. Then it, and every process it started, is killed, and the
+    /// client is told.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub cmd_timeout: u64,
+    /// Most bytes of output (stdout and stderr together) kept per command; past that the command
+    /// is killed and the client is told its answer was cut. Accepts K and M suffixes (KiB, MiB):
+    /// 64K, 16M. At most 1024M.
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    pub max_output: usize,
+}
+
+impl ShellArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            timeout: Duration::from_secs(self.cmd_timeout),
+            max_output: self.max_output,
+        }
+    }
+}
+
+/// Parses a byte count: `1000`, `64K` (KiB), `16M` (MiB), between 1 byte and [`MAX_MAX_OUTPUT`].
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (text.get(..i).unwrap_or(""), text.get(i..).unwrap_or("")),
+        None => (text, ""),
+    };
+    let multiplier: usize = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("unknown unit '{unit}' (use K or M)")),
+    };
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a byte count like 4096, 64K or 16M"))?;
+    let bytes = number
+        .checked_mul(multiplier)
+        .filter(|b| (1..=MAX_MAX_OUTPUT).contains(b))
+        .ok_or_else(|| format!("'{text}' is out of range (1 byte to 1024M)"))?;
+    Ok(bytes)
+}
+
+/// Shows a duration the way a person writes it: `10 s`, `0.5 s`.
+pub fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} s", d.as_secs_f64())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn limits(timeout_ms: u64, max_output: usize) -> Limits {
+        Limits {
+            timeout: Duration::from_millis(timeout_ms),
+            max_output,
+        }
+    }
+
+    #[test]
+    fn captures_stdout_and_stderr_separately() {
+        let out = run("echo out; echo err >&2; exit 3", &Limits::default()).unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.exit_code(), Some(3));
+        assert!(!out.timed_out && !out.truncated);
+    }
+
+    #[test]
+    fn empty_output_is_empty() {
+        let out = run("true", &Limits::default()).unwrap();
+        assert!(out.is_empty());
+        assert_eq!(out.exit_code(), Some(0));
+    }
+
+    #[test]
+    fn stdin_is_empty_so_cat_ends() {
+        let out = run("cat", &limits(5000, 1024)).unwrap();
+        assert!(out.is_empty());
+        assert!(!out.timed_out);
+    }
+
+    #[test]
+    fn a_command_that_never_ends_is_killed_at_the_limit() {
+        let started = Instant::now();
+        let out = run("sleep 30", &limits(300, 1024)).unwrap();
+        assert!(out.timed_out);
+        assert_eq!(out.exit_code(), None, "killed by a signal");
+        // Not a speed test: it shows the 30 s sleep was not waited for.
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_children_are_killed_too() {
+        // The shell starts a background sleep, prints its pid and waits for it.
+        let started = Instant::now();
+        let out = run("sleep 30 & echo $!; wait", &limits(300, 1024)).unwrap();
+        assert!(out.timed_out);
+        // Had the grandchild survived it would hold stdout open for 30 s.
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert!(is_dead(pid), "the background sleep {pid} is still running");
+    }
+
+    /// Dead, or a zombie waiting for its new parent to reap it (killed all the same).
+    fn is_dead(pid: i32) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // SAFETY: kill with signal 0 only checks that the process exists.
+            let exists = unsafe { libc::kill(pid, 0) } == 0;
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+                .unwrap_or(false);
+            if !exists || zombie {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn output_over_the_cap_is_cut_and_the_command_killed() {
+        let out = run("seq 1 100000", &limits(10_000, 1000)).unwrap();
+        assert!(out.truncated);
+        let expected: String = (1..=100000).map(|i| format!("{i}\n")).collect();
+        assert_eq!(out.stdout, expected.as_bytes()[..1000]);
+
+        // `yes` never ends by itself: the cap, not the 10 s limit, must stop it.
+        let started = Instant::now();
+        let out = run("yes", &limits(10_000, 4096)).unwrap();
+        assert!(out.truncated && !out.timed_out);
+        assert_eq!(out.stdout.len(), 4096);
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_cap_counts_stdout_and_stderr_together() {
+        let out = run(
+            "printf 0123456789; printf abcdefghij >&2",
+            &limits(5000, 15),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, b"0123456789");
+        assert_eq!(out.stderr, b"abcde");
+        assert!(out.truncated);
+        assert_eq!(out.combined(), b"0123456789abcde");
+    }
+
+    #[test]
+    fn a_full_stderr_pipe_does_not_deadlock() {
+        // 200 KB on stderr, more than a pipe holds, then stdout.
+        let out = run("seq 1 40000 >&2; echo done", &Limits::default()).unwrap();
+        assert_eq!(out.stdout, b"done\n");
+        assert!(out.stderr.len() > 200_000);
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("16M"), Ok(16 * 1024 * 1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("2048M").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn loopback_is_allowed_and_other_hosts_need_the_flag() {
+        assert_eq!(check_bind_host("127.0.0.1", false).unwrap(), None);
+        assert_eq!(check_bind_host("::1", false).unwrap(), None);
+        let refused = check_bind_host("0.0.0.0", false).unwrap_err().to_string();
+        assert!(refused.contains("--allow-remote"), "{refused}");
+        let warning = check_bind_host("0.0.0.0", true).unwrap().unwrap();
+        assert!(warning.starts_with("warning: --allow-remote"), "{warning}");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(seconds(Duration::from_secs(10)), "10 s");
+        assert_eq!(seconds(Duration::from_millis(500)), "0.5 s");
+    }
+}

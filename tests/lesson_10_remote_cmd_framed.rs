@@ -1,0 +1,405 @@
+//! Lesson 10 over real loopback sockets.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use common::{connect, run, ServerProcess};
+use serde_json::Value;
+use socklab::lessons::remote_cmd::seq_output;
+
+const BIN: &str = env!("CARGO_BIN_EXE_10-remote-cmd-framed");
+
+fn start(framing: &str, extra: &[&str]) -> ServerProcess {
+    let mut args = vec!["server", "--port", "0", "--framing", framing];
+    args.extend_from_slice(extra);
+    ServerProcess::start(BIN, &args)
+}
+
+/// Python's `conn.recv(n)`: one read.
+fn recv(conn: &mut impl Read, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    let got = conn.read(&mut buf).unwrap();
+    buf.truncate(got);
+    buf
+}
+
+/// The tutorials' loop: `while recv_size < size: data = recv(1024)`.
+fn recv_exact(conn: &mut impl Read, size: usize) -> Vec<u8> {
+    let mut data = Vec::new();
+    while data.len() < size {
+        let chunk = recv(conn, (size - data.len()).min(1024));
+        assert!(
+            !chunk.is_empty(),
+            "closed after {} of {size} bytes",
+            data.len()
+        );
+        data.extend(chunk);
+    }
+    data
+}
+
+/// `struct.unpack('<i', head)[0]`
+fn unpack_i32(head: &[u8]) -> i32 {
+    i32::from_le_bytes(head.try_into().unwrap())
+}
+
+/// A tutorial-style `ack` client: send, recv the digits, send b"ok", recv that many bytes.
+/// Returns the digits too, to check them byte for byte.
+fn ask_ack(conn: &mut TcpStream, command: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    conn.write_all(command).unwrap();
+    let digits = recv(conn, 1024);
+    let size: usize = std::str::from_utf8(&digits).unwrap().parse().unwrap();
+    conn.write_all(b"ok").unwrap();
+    (digits, recv_exact(conn, size))
+}
+
+/// A tutorial-style `length` client: 4 bytes, struct.unpack('<i'), then that many bytes.
+/// Returns the 4 header bytes too.
+fn ask_length(conn: &mut TcpStream, command: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    conn.write_all(command).unwrap();
+    let head = recv_exact(conn, 4);
+    let size = unpack_i32(&head);
+    assert!(size >= 0);
+    (head.clone(), recv_exact(conn, size as usize))
+}
+
+/// A tutorial-style `json` client: header length, json.loads(header), data_size bytes.
+fn ask_json(conn: &mut TcpStream, command: &[u8]) -> (Value, Vec<u8>) {
+    conn.write_all(command).unwrap();
+    let head_len = unpack_i32(&recv_exact(conn, 4));
+    let header: Value = serde_json::from_slice(&recv_exact(conn, head_len as usize)).unwrap();
+    let size = header["data_size"].as_u64().unwrap() as usize;
+    (header, recv_exact(conn, size))
+}
+
+#[test]
+fn ack_framing_interoperates_with_a_tutorial_style_client() {
+    let server = start("ack", &[]);
+    let mut conn = connect(server.addr);
+    assert_eq!(
+        ask_ack(&mut conn, b"printf x"),
+        (b"1".to_vec(), b"x".to_vec())
+    );
+    // No output is sent as "(no output)": an empty answer's ack could merge with the next
+    // command (see send_answer).
+    assert_eq!(
+        ask_ack(&mut conn, b"true"),
+        (b"11".to_vec(), b"(no output)".to_vec())
+    );
+    assert_eq!(
+        ask_ack(&mut conn, b"seq 1 5000"),
+        (b"23893".to_vec(), seq_output(5000))
+    );
+    assert_eq!(ask_ack(&mut conn, b"echo next").1, b"next\n");
+}
+
+#[test]
+fn length_framing_interoperates_byte_exact() {
+    let server = start("length", &[]);
+    let mut conn = connect(server.addr);
+    // struct.pack('i', 1) + b'x'
+    conn.write_all(b"printf x").unwrap();
+    assert_eq!(recv_exact(&mut conn, 5), b"\x01\x00\x00\x00x");
+    conn.write_all(b"true").unwrap();
+    assert_eq!(recv_exact(&mut conn, 4), b"\x00\x00\x00\x00");
+    let (head, body) = ask_length(&mut conn, b"seq 1 5000");
+    assert_eq!(head, 23893i32.to_le_bytes());
+    assert_eq!(body, seq_output(5000));
+    assert_eq!(ask_length(&mut conn, b"echo next").1, b"next\n");
+}
+
+#[test]
+fn json_framing_interoperates_with_a_tutorial_style_client() {
+    let server = start("json", &[]);
+    let mut conn = connect(server.addr);
+    let (header, body) = ask_json(&mut conn, b"printf x");
+    assert_eq!(body, b"x");
+    assert_eq!(header["data_size"], 1);
+    assert_eq!(header["exit_code"], 0);
+    assert_eq!(header["timed_out"], false);
+    assert_eq!(header["truncated"], false);
+    let (header, body) = ask_json(&mut conn, b"true");
+    assert_eq!((header["data_size"].as_u64(), body.len()), (Some(0), 0));
+    assert_eq!(ask_json(&mut conn, b"seq 1 5000").1, seq_output(5000));
+    let (header, body) = ask_json(&mut conn, b"ls /no-such-dir");
+    assert_ne!(header["exit_code"], 0);
+    assert!(!body.is_empty(), "stderr is in the answer");
+    assert_eq!(ask_json(&mut conn, b"echo next").1, b"next\n");
+}
+
+/// Over 10 MB through the socklab client, then a short answer that must be its own.
+fn large_output_arrives_whole(framing: &str, bufsize: &str) {
+    let server = start(framing, &[]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--framing",
+            framing,
+            "--bufsize",
+            bufsize,
+            "seq 1 2000000",
+            "echo next",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let mut expected = seq_output(2_000_000);
+    assert!(expected.len() > 10_000_000);
+    expected.extend_from_slice(b"next\n");
+    assert!(out.stdout.as_bytes() == expected, "output differs");
+    server.expect_line("sent a 14888896-byte answer");
+}
+
+#[test]
+fn large_output_arrives_whole_with_ack() {
+    large_output_arrives_whole("ack", "1024");
+}
+
+#[test]
+fn large_output_arrives_whole_with_length() {
+    large_output_arrives_whole("length", "100000");
+}
+
+#[test]
+fn large_output_arrives_whole_with_json() {
+    large_output_arrives_whole("json", "333");
+}
+
+#[test]
+fn one_byte_and_empty_answers_through_the_socklab_client() {
+    for framing in ["ack", "length", "json"] {
+        let server = start(framing, &[]);
+        let out = run(
+            BIN,
+            &[
+                "client",
+                "--port",
+                &server.port_arg(),
+                "--framing",
+                framing,
+                "printf x",
+                "true",
+                "echo next",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{framing}: {}", out.stderr);
+        // "x" gets a newline for the terminal; the empty answer prints nothing, except in ack
+        // framing, which cannot send an empty answer safely.
+        let expected = if framing == "ack" {
+            "x\n(no output)\nnext\n"
+        } else {
+            "x\nnext\n"
+        };
+        assert_eq!(out.stdout, expected, "{framing}");
+    }
+}
+
+#[test]
+fn time_limit_is_in_the_json_header_and_the_client_says_so() {
+    let server = start("json", &["--cmd-timeout", "1"]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "sleep 30",
+            "echo ok",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, "ok\n");
+    assert!(
+        out.stderr
+            .contains("socklab: the command was killed at the server's time limit"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn time_limit_is_a_note_in_the_length_framed_answer() {
+    let server = start("length", &["--cmd-timeout", "1"]);
+    let mut conn = connect(server.addr);
+    let (_, body) = ask_length(&mut conn, b"echo started; sleep 30");
+    assert_eq!(
+        body,
+        b"started\n[socklab: command killed after 1 s (--cmd-timeout)]\n"
+    );
+    assert_eq!(ask_length(&mut conn, b"echo ok").1, b"ok\n");
+}
+
+#[test]
+fn output_cap_is_in_the_json_header() {
+    let server = start("json", &["--max-output", "10"]);
+    let mut conn = connect(server.addr);
+    let (header, body) = ask_json(&mut conn, b"seq 1 100");
+    assert_eq!(body, b"1\n2\n3\n4\n5\n");
+    assert_eq!(header["truncated"], true);
+    assert_eq!(ask_json(&mut conn, b"echo ok").1, b"ok\n");
+}
+
+#[test]
+fn output_cap_is_a_note_in_the_ack_framed_answer() {
+    let server = start("ack", &["--max-output", "10"]);
+    let mut conn = connect(server.addr);
+    assert_eq!(
+        ask_ack(&mut conn, b"seq 1 100").1,
+        b"1\n2\n3\n4\n5\n[socklab: output cut at 10 bytes (--max-output)]\n"
+    );
+    assert_eq!(ask_ack(&mut conn, b"echo ok").1, b"ok\n");
+}
+
+#[test]
+fn garbage_gets_an_error_answer_and_the_conversation_goes_on() {
+    let server = start("json", &[]);
+    let mut conn = connect(server.addr);
+    let (header, body) = ask_json(&mut conn, b"\xff\xfe garbage");
+    assert!(
+        header["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid UTF-8"),
+        "{header}"
+    );
+    assert!(body.starts_with(b"socklab: error: "));
+    assert_eq!(ask_json(&mut conn, b"echo ok").1, b"ok\n");
+}
+
+#[test]
+fn a_client_that_vanishes_mid_answer_does_not_stop_the_server() {
+    let server = start("length", &[]);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"seq 1 300000").unwrap();
+    let size = seq_output(300_000).len() as i32;
+    assert_eq!(recv_exact(&mut conn, 4), size.to_le_bytes());
+    assert!(!recv(&mut conn, 16).is_empty());
+    // Close with a reset (RST), as a crashed client would, while most of the answer is unread.
+    socket2::SockRef::from(&conn)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(conn);
+    server.expect_line("dropped");
+
+    let mut next = connect(server.addr);
+    assert_eq!(ask_length(&mut next, b"echo next").1, b"next\n");
+}
+
+/// A fake server that answers any command with `reply`, to see what the client does with it.
+fn fake_server(reply: &'static [u8]) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(common::WAIT)).unwrap();
+        let _ = recv(&mut conn, 1024);
+        let _ = conn.write_all(reply);
+        let _ = recv(&mut conn, 1024); // until the client closes
+    });
+    (port, thread)
+}
+
+#[test]
+fn an_announced_length_over_the_maximum_is_refused_before_reading() {
+    let (port, fake) = fake_server(b"\xff\xff\xff\x7f"); // 2147483647
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &port.to_string(),
+            "--framing",
+            "length",
+            "ls",
+        ],
+        "",
+    );
+    fake.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        "error: the server announced a 2147483647-byte answer, over --max-answer 67108864; \
+         refusing to read it\n"
+    );
+
+    let (port, fake) = fake_server(b"\xff\xff\xff\xff"); // -1
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &port.to_string(),
+            "--framing",
+            "length",
+            "ls",
+        ],
+        "",
+    );
+    fake.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.contains("negative length -1"), "{}", out.stderr);
+}
+
+#[test]
+fn client_max_answer_is_checked_against_a_real_server() {
+    let server = start("json", &[]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--max-answer",
+            "1000",
+            "seq 1 5000",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr
+            .contains("announced a 23893-byte answer, over --max-answer 1000"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn mismatched_framings_are_a_clear_error() {
+    let server = start("json", &[]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--framing",
+            "ack",
+            "echo hi",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr
+            .starts_with("error: expected the answer's length in decimal digits"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn non_loopback_host_is_refused_without_allow_remote() {
+    let out = run(BIN, &["server", "--host", "0.0.0.0", "--port", "0"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.contains("--allow-remote"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "it never listened: {}", out.stdout);
+}
