@@ -16,14 +16,23 @@
 //!
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
+pub mod echo_loop;
 pub mod echo_once;
 
 use crate::tour::Stop;
 
 /// Every lesson in the tour, in order.
-pub const TOUR: &[Stop] = &[Stop {
-    number: "01",
-    binary: "01-echo-once",
-    title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
-    run: echo_once::tour,
-}];
+pub const TOUR: &[Stop] = &[
+    Stop {
+        number: "01",
+        binary: "01-echo-once",
+        title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
+        run: echo_once::tour,
+    },
+    Stop {
+        number: "02",
+        binary: "02-echo-loop",
+        title: "communication loop: many messages, one client, end of stream vs reset",
+        run: echo_loop::tour,
+    },
+];
