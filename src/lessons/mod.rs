@@ -18,6 +18,7 @@
 
 pub mod echo_loop;
 pub mod echo_once;
+pub mod echo_reconnect;
 
 use crate::tour::Stop;
 
@@ -34,5 +35,11 @@ pub const TOUR: &[Stop] = &[
         binary: "02-echo-loop",
         title: "communication loop: many messages, one client, end of stream vs reset",
         run: echo_loop::tour,
+    },
+    Stop {
+        number: "03",
+        binary: "03-echo-reconnect",
+        title: "link loop: clients one after another; a reset does not stop the server",
+        run: echo_reconnect::tour,
     },
 ];
