@@ -19,6 +19,7 @@
 pub mod echo_loop;
 pub mod echo_once;
 pub mod echo_reconnect;
+pub mod udp_echo;
 
 use crate::tour::Stop;
 
@@ -41,5 +42,11 @@ pub const TOUR: &[Stop] = &[
         binary: "03-echo-reconnect",
         title: "link loop: clients one after another; a reset does not stop the server",
         run: echo_reconnect::tour,
+    },
+    Stop {
+        number: "04",
+        binary: "04-udp-echo",
+        title: "UDP echo: recv_from/send_to, one datagram per read, truncation",
+        run: udp_echo::tour,
     },
 ];
