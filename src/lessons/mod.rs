@@ -20,6 +20,7 @@ pub mod echo_loop;
 pub mod echo_once;
 pub mod echo_reconnect;
 pub mod udp_echo;
+pub mod udp_time;
 
 use crate::tour::Stop;
 
@@ -48,5 +49,11 @@ pub const TOUR: &[Stop] = &[
         binary: "04-udp-echo",
         title: "UDP echo: recv_from/send_to, one datagram per read, truncation",
         run: udp_echo::tour,
+    },
+    Stop {
+        number: "06",
+        binary: "06-udp-time",
+        title: "UDP time server: a request/response protocol, untrusted formats",
+        run: udp_time::tour,
     },
 ];

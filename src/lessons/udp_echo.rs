@@ -80,14 +80,18 @@ impl Datagram {
     /// The log line for this datagram: "received 5 bytes from ADDR: hello", or with truncation
     /// "received 10 of 30 bytes from ADDR (datagram truncated: ...): ...".
     pub fn describe(&self, data: &[u8], bufsize: usize) -> String {
-        let shown = preview(data, 60);
+        let shown = if data.is_empty() {
+            " (an empty datagram)".to_string()
+        } else {
+            format!(": {}", preview(data, 60))
+        };
         match self.length {
             Some(length) if self.truncated() => format!(
                 "received {} of {length} bytes from {} (datagram truncated: --bufsize {bufsize}; \
-                 the rest is lost): {shown}",
+                 the rest is lost){shown}",
                 self.kept, self.from
             ),
-            _ => format!("received {} bytes from {}: {shown}", self.kept, self.from),
+            _ => format!("received {} bytes from {}{shown}", self.kept, self.from),
         }
     }
 }
