@@ -19,6 +19,7 @@
 pub mod echo_loop;
 pub mod echo_once;
 pub mod echo_reconnect;
+pub mod udp_chat;
 pub mod udp_echo;
 pub mod udp_time;
 
@@ -49,6 +50,12 @@ pub const TOUR: &[Stop] = &[
         binary: "04-udp-echo",
         title: "UDP echo: recv_from/send_to, one datagram per read, truncation",
         run: udp_echo::tour,
+    },
+    Stop {
+        number: "05",
+        binary: "05-udp-chat",
+        title: "UDP chat relay: remembered senders, nicknames, idle expiry",
+        run: udp_chat::tour,
     },
     Stop {
         number: "06",
