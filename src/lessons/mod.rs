@@ -19,6 +19,7 @@
 pub mod echo_loop;
 pub mod echo_once;
 pub mod echo_reconnect;
+pub mod threaded_echo;
 pub mod udp_chat;
 pub mod udp_echo;
 pub mod udp_time;
@@ -62,5 +63,11 @@ pub const TOUR: &[Stop] = &[
         binary: "06-udp-time",
         title: "UDP time server: a request/response protocol, untrusted formats",
         run: udp_time::tour,
+    },
+    Stop {
+        number: "11",
+        binary: "11-threaded-echo",
+        title: "threaded echo (ThreadingTCPServer): many clients at once",
+        run: threaded_echo::tour,
     },
 ];
