@@ -16,7 +16,14 @@ fn many_messages_on_one_connection_then_server_exits() {
     let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
     let out = run(
         BIN,
-        &["client", "--port", &server.port_arg(), "hello", "how are you", "你好 ok"],
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "hello",
+            "how are you",
+            "你好 ok",
+        ],
         "",
     );
     assert!(out.status.success(), "{out:?}");
@@ -152,7 +159,11 @@ fn client_times_out_when_no_reply_comes() {
         let mut sink = Vec::new();
         let _ = (&conn).read_to_end(&mut sink);
     });
-    let out = run(BIN, &["client", "--port", &port, "--timeout", "1", "hello"], "");
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "1", "hello"],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         out.stderr.starts_with("error: no reply within 1 s"),

@@ -23,7 +23,13 @@ fn serves_client_after_client() {
     for round in 0..3 {
         let out = run(
             BIN,
-            &["client", "--port", &server.port_arg(), &format!("round {round}"), "ok"],
+            &[
+                "client",
+                "--port",
+                &server.port_arg(),
+                &format!("round {round}"),
+                "ok",
+            ],
             "",
         );
         assert!(out.status.success(), "{out:?}");

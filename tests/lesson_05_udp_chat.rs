@@ -184,7 +184,15 @@ fn client_binary_prints_welcome_nick_relays_and_bye() {
     let watcher = Member::join(&server);
     let out = run(
         BIN,
-        &["client", "--port", &server.port_arg(), "--nick", "bob", "hello", "bye now"],
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--nick",
+            "bob",
+            "hello",
+            "bye now",
+        ],
         "",
     );
     assert!(out.status.success(), "{out:?}");
@@ -213,7 +221,10 @@ fn client_binary_reads_stdin_until_quit() {
         .filter(|l| !l.starts_with("* "))
         .collect();
     assert_eq!(said.len(), 2, "{said:?}");
-    assert!(said[0].ends_with(": one") && said[1].ends_with(": two"), "{said:?}");
+    assert!(
+        said[0].ends_with(": one") && said[1].ends_with(": two"),
+        "{said:?}"
+    );
 }
 
 #[test]
@@ -224,11 +235,16 @@ fn client_without_server_says_so() {
         .unwrap()
         .port()
         .to_string();
-    let out = run(BIN, &["client", "--port", &port, "--timeout", "0.3", "hi"], "");
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "0.3", "hi"],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        out.stderr
-            .starts_with(&format!("error: no reply from 127.0.0.1:{port} within 0.3 s")),
+        out.stderr.starts_with(&format!(
+            "error: no reply from 127.0.0.1:{port} within 0.3 s"
+        )),
         "{}",
         out.stderr
     );

@@ -49,7 +49,10 @@ fn formats_are_applied() {
     assert_eq!(year.len(), 4);
     assert!(year.bytes().all(|b| b.is_ascii_digit()), "{year}");
     let clock = ask(&socket, &server, b"[%H:%M]");
-    assert!(clock.starts_with('[') && clock.ends_with(']') && clock.len() == 7, "{clock}");
+    assert!(
+        clock.starts_with('[') && clock.ends_with(']') && clock.len() == 7,
+        "{clock}"
+    );
     assert_eq!(ask(&socket, &server, b"100%% sure"), "100% sure");
     let long = ask(&socket, &server, b"%Y-%m-%d %H:%M:%S");
     assert!(is_now_in_default_format(&long), "{long}");
@@ -86,7 +89,11 @@ fn format_longer_than_bufsize_is_an_error() {
 #[test]
 fn client_prints_replies_and_empty_line_asks_for_default() {
     let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
-    let out = run(BIN, &["client", "--port", &server.port_arg()], "%Y\n\nquit\n");
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg()],
+        "%Y\n\nquit\n",
+    );
     assert!(out.status.success(), "{out:?}");
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
@@ -103,7 +110,11 @@ fn client_reports_rejected_format_and_exits_1() {
         "",
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stderr.starts_with("error: invalid format '%Q'"), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: invalid format '%Q'"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(out.stderr.lines().count(), 1);
     assert_eq!(out.stdout.trim().len(), 4, "{}", out.stdout);
 }
@@ -111,10 +122,16 @@ fn client_reports_rejected_format_and_exits_1() {
 #[test]
 fn client_without_server_times_out_with_a_clear_message() {
     let port = udp_socket().local_addr().unwrap().port().to_string();
-    let out = run(BIN, &["client", "--port", &port, "--timeout", "0.3", "%Y"], "");
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "0.3", "%Y"],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        out.stderr.starts_with(&format!("error: no reply from 127.0.0.1:{port} within 0.3 s")),
+        out.stderr.starts_with(&format!(
+            "error: no reply from 127.0.0.1:{port} within 0.3 s"
+        )),
         "{}",
         out.stderr
     );

@@ -49,7 +49,11 @@ fn client_binary_and_python_style_client() {
     let n = python.read(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"HELLO");
 
-    let out = run(BIN, &["client", "--port", &server.port_arg(), "one", "two"], "");
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg(), "one", "two"],
+        "",
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, "ONE\nTWO\n");
 }

@@ -97,7 +97,10 @@ fn main() -> ExitCode {
                 client.say(message.as_bytes())?;
             }
             if !client.leave(timeout)? {
-                anyhow::bail!("the server did not answer /leave within {} s", timeout.as_secs_f32());
+                anyhow::bail!(
+                    "the server did not answer /leave within {} s",
+                    timeout.as_secs_f32()
+                );
             }
             Ok(())
         }

@@ -244,7 +244,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     for message in ["hello", "how are you", "bye"] {
         let reply = first.echo(message.as_bytes())?;
         t.expect_log("server", &lines, "received")?;
-        t.show("client", &format!("send: {message}  recv: {}", preview(&reply, 60)));
+        t.show(
+            "client",
+            &format!("send: {message}  recv: {}", preview(&reply, 60)),
+        );
         t.check(
             reply == message.to_ascii_uppercase().as_bytes(),
             format!("'{message}' came back upper-cased on the same connection"),

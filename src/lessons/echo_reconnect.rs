@@ -130,7 +130,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.expect_log("server", &lines, "gone")?;
 
     server.stop().map_err(TourError::new)?;
-    t.check(true, "the server served three clients in turn and was stopped")?;
+    t.check(
+        true,
+        "the server served three clients in turn and was stopped",
+    )?;
     t.say(
         "One at a time is still one at a time: while B talked, C only waited. Lesson 11 \
          serves every client on its own thread.",

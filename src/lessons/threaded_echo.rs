@@ -65,7 +65,12 @@ pub struct EchoHandler {
 impl Handler for EchoHandler {
     type Error = ThreadedError;
 
-    fn handle(&self, mut stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), Self::Error> {
+    fn handle(
+        &self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        log: &Log,
+    ) -> Result<(), Self::Error> {
         // `serve` has set the read timeout to `idle_timeout`, so a silent client makes `read`
         // fail with a timeout instead of blocking this thread for ever.
         match converse(&mut stream, peer, self.bufsize, log) {

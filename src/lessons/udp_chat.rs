@@ -266,7 +266,10 @@ fn handle(
                 last_heard: now,
             },
         );
-        log.line(format!("{from} joined ({} in the chat)", room.members.len()));
+        log.line(format!(
+            "{from} joined ({} in the chat)",
+            room.members.len()
+        ));
     } else if let Some(member) = room.members.get_mut(&from) {
         member.last_heard = now;
     }
@@ -424,7 +427,11 @@ impl Drop for ChatClient {
 }
 
 /// Waits up to `timeout` for a datagram from `server` (ignoring anyone else).
-fn wait_from(socket: &UdpSocket, server: SocketAddr, timeout: Duration) -> Result<Vec<u8>, UdpError> {
+fn wait_from(
+    socket: &UdpSocket,
+    server: SocketAddr,
+    timeout: Duration,
+) -> Result<Vec<u8>, UdpError> {
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let deadline = Instant::now() + timeout;
     loop {
@@ -437,7 +444,9 @@ fn wait_from(socket: &UdpSocket, server: SocketAddr, timeout: Duration) -> Resul
         }
         socket.set_read_timeout(Some(left))?;
         match socket.recv_from(&mut buf) {
-            Ok((n, from)) if from == server => return Ok(buf.get(..n).unwrap_or_default().to_vec()),
+            Ok((n, from)) if from == server => {
+                return Ok(buf.get(..n).unwrap_or_default().to_vec())
+            }
             Ok(_) => {}
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
@@ -535,7 +544,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     ann.say(b"/nick ann")?;
     t.expect_log("server", &lines, "is now ann")?;
     let confirm = next(t, "ann", &ann_rx)?;
-    t.check(confirm == "* you are now ann", "the server confirmed the nickname")?;
+    t.check(
+        confirm == "* you are now ann",
+        "the server confirmed the nickname",
+    )?;
 
     t.step("ann says 'hello everyone'");
     ann.say(b"hello everyone")?;

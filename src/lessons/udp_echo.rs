@@ -38,7 +38,10 @@ pub enum UdpError {
          reply was lost, or no server is running there",
         .waited.as_secs_f32()
     )]
-    NoReply { server: SocketAddr, waited: Duration },
+    NoReply {
+        server: SocketAddr,
+        waited: Duration,
+    },
     #[error("{server} answered that its port is closed; is the server running?")]
     PortClosed { server: SocketAddr },
     #[error("message of {0} bytes is too long for one UDP datagram (at most {MAX_DATAGRAM})")]

@@ -159,7 +159,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     let client = UdpClient::new("127.0.0.1", port, Duration::from_secs(5))?;
 
     for (format, claim) in [
-        ("", "an empty datagram got the default format, %Y-%m-%d %H:%M:%S"),
+        (
+            "",
+            "an empty datagram got the default format, %Y-%m-%d %H:%M:%S",
+        ),
         ("%H:%M", "%H:%M got hours and minutes"),
         ("today is %A", "text around the specifiers is kept"),
     ] {
