@@ -136,7 +136,7 @@ fn leave_says_bye_and_stops_relays() {
     server.expect_line("left (1 in the chat)");
     ann.send("alone?");
     assert!(ann.recv().ends_with(": alone?"));
-    server.expect_line("relayed to 1 clients");
+    server.expect_line("relayed to 1 client");
     bob.assert_nothing_waiting();
 }
 
@@ -155,7 +155,7 @@ fn idle_client_is_forgotten() {
     let talker = Member::join(&server);
     talker.send("anyone?");
     assert!(talker.recv().ends_with(": anyone?"));
-    server.expect_line("relayed to 1 clients: anyone?");
+    server.expect_line("relayed to 1 client: anyone?");
     quiet.assert_nothing_waiting();
 
     // Speaking again joins again. (Only the speaker is checked: after a long enough pause on

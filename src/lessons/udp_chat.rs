@@ -331,8 +331,9 @@ fn relay(socket: &UdpSocket, room: &Room, from: SocketAddr, text: &[u8], log: &L
             delivered += 1;
         }
     }
+    let clients = if delivered == 1 { "client" } else { "clients" };
     log.line(format!(
-        "{label} said {} bytes, relayed to {delivered} clients: {}",
+        "{label} said {} bytes, relayed to {delivered} {clients}: {}",
         text.len(),
         preview(text, 60)
     ));
