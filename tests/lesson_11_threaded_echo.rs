@@ -79,6 +79,17 @@ fn max_clients_refuses_the_next_with_one_line() {
     assert_eq!(lines.read_to_string(&mut rest).unwrap(), 0, "then closed");
     server.expect_line("refused 127.0.0.1:");
 
+    // The lesson's client says what the server said. (Even if the server's close resets the
+    // connection because our message is unread, Linux keeps the refusal bytes that arrived
+    // before the reset readable, so the client always gets the line.)
+    let out = run(BIN, &["client", "--port", &server.port_arg(), "hi"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        "error: the server refused: server busy (2 clients connected, the --max-clients limit); \
+         try again later\n"
+    );
+
     // When one leaves (the server logs "gone" after it stops counting it), there is room.
     drop(a);
     server.expect_line("gone");

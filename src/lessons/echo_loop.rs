@@ -43,6 +43,10 @@ pub enum EchoError {
     ServerClosed { got: usize, expected: usize },
     #[error("the server reset the connection (it exited, or dropped this client unread)")]
     Reset,
+    #[error("the server refused: {0}")]
+    Refused(String),
+    #[error("the reply was not the message upper-cased: {0}")]
+    NotAnEcho(String),
     #[error("connection error: {0}")]
     Io(#[from] io::Error),
 }
@@ -203,9 +207,37 @@ impl EchoClient {
                 }
             }
         }
+        if reply != message.to_ascii_uppercase() {
+            return Err(self.not_an_echo(reply, deadline));
+        }
         Ok(reply)
     }
+
+    /// The reply was not the upper-cased message: most likely the server's one-line refusal
+    /// (lesson 11's `--max-clients`), of which we have read only the first bytes. Reads the rest
+    /// of that line (bounded, until the deadline) and says what the server said.
+    fn not_an_echo(&mut self, mut reply: Vec<u8>, deadline: Instant) -> EchoError {
+        let mut byte = [0u8; 1];
+        while reply.len() < MAX_REFUSAL && !reply.ends_with(b"\n") {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.conn.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match self.conn.read(&mut byte) {
+                Ok(1) => reply.extend_from_slice(&byte),
+                _ => break,
+            }
+        }
+        let text = String::from_utf8_lossy(&reply).trim_end().to_string();
+        match text.strip_prefix("error: ") {
+            Some(why) => EchoError::Refused(why.to_string()),
+            None => EchoError::NotAnEcho(preview(&reply, 60)),
+        }
+    }
 }
+
+/// The longest refusal line the client reads.
+const MAX_REFUSAL: usize = 1024;
 
 /// A read that timed out: `WouldBlock` on Unix, `TimedOut` on Windows.
 pub fn is_timeout(e: &io::Error) -> bool {
