@@ -49,11 +49,31 @@ pub fn messages(args: Vec<String>) -> Box<dyn Iterator<Item = String>> {
         return Box::new(args.into_iter());
     }
     let interactive = std::io::stdin().is_terminal();
-    Box::new(StdinMessages { interactive })
+    Box::new(StdinMessages {
+        interactive,
+        keep_empty: false,
+    })
+}
+
+/// Like [`messages`], but an empty line of stdin is kept and yielded as an empty message.
+///
+/// For UDP lessons where an empty datagram means something: unlike TCP's `send(b"")`, which
+/// sends nothing, `sendto(b"", addr)` sends a real (empty) datagram, and the server's
+/// `recvfrom` returns it.
+pub fn messages_keeping_empty(args: Vec<String>) -> Box<dyn Iterator<Item = String>> {
+    if !args.is_empty() {
+        return Box::new(args.into_iter());
+    }
+    let interactive = std::io::stdin().is_terminal();
+    Box::new(StdinMessages {
+        interactive,
+        keep_empty: true,
+    })
 }
 
 struct StdinMessages {
     interactive: bool,
+    keep_empty: bool,
 }
 
 impl Iterator for StdinMessages {
@@ -71,7 +91,7 @@ impl Iterator for StdinMessages {
                 Ok(_) => {}
             }
             let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
+            if line.is_empty() && !self.keep_empty {
                 continue;
             }
             if line == "quit" {

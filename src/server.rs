@@ -195,8 +195,11 @@ pub fn serve<H: Handler>(
         let spawned = thread::Builder::new()
             .name(format!("client {peer}"))
             .spawn(move || {
-                let _registration = registration;
-                match handler.handle(stream, peer, &thread_log) {
+                let outcome = handler.handle(stream, peer, &thread_log);
+                // Unregister before logging, so that once "gone" is logged the connection no
+                // longer counts against --max-clients (tests and the tour rely on that order).
+                drop(registration);
+                match outcome {
                     Ok(()) => thread_log.line(format!("client {peer} gone")),
                     Err(e) => thread_log.line(format!("client {peer} dropped: {e}")),
                 }

@@ -17,13 +17,19 @@
 //! The binary `src/bin/NN-name.rs` only parses flags and calls these.
 
 pub mod auth;
+pub mod echo_loop;
 pub mod echo_once;
+pub mod echo_reconnect;
 pub mod file_upload;
 pub mod ftp;
 pub mod remote_cmd;
 pub mod remote_cmd_framed;
 pub mod remote_cmd_udp;
 pub mod sticky;
+pub mod threaded_echo;
+pub mod udp_chat;
+pub mod udp_echo;
+pub mod udp_time;
 
 use crate::tour::Stop;
 
@@ -34,6 +40,36 @@ pub const TOUR: &[Stop] = &[
         binary: "01-echo-once",
         title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
         run: echo_once::tour,
+    },
+    Stop {
+        number: "02",
+        binary: "02-echo-loop",
+        title: "communication loop: many messages, one client, end of stream vs reset",
+        run: echo_loop::tour,
+    },
+    Stop {
+        number: "03",
+        binary: "03-echo-reconnect",
+        title: "link loop: clients one after another; a reset does not stop the server",
+        run: echo_reconnect::tour,
+    },
+    Stop {
+        number: "04",
+        binary: "04-udp-echo",
+        title: "UDP echo: recv_from/send_to, one datagram per read, truncation",
+        run: udp_echo::tour,
+    },
+    Stop {
+        number: "05",
+        binary: "05-udp-chat",
+        title: "UDP chat relay: remembered senders, nicknames, idle expiry",
+        run: udp_chat::tour,
+    },
+    Stop {
+        number: "06",
+        binary: "06-udp-time",
+        title: "UDP time server: a request/response protocol, untrusted formats",
+        run: udp_time::tour,
     },
     Stop {
         number: "07",
@@ -58,6 +94,12 @@ pub const TOUR: &[Stop] = &[
         binary: "10-remote-cmd-framed",
         title: "the remote shell with framed answers: ack, length header, JSON header",
         run: remote_cmd_framed::tour,
+    },
+    Stop {
+        number: "11",
+        binary: "11-threaded-echo",
+        title: "threaded echo (ThreadingTCPServer): many clients at once",
+        run: threaded_echo::tour,
     },
     Stop {
         number: "12",

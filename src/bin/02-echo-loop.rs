@@ -1,0 +1,70 @@
+//! Lesson 02: the communication loop. See `socklab::lessons::echo_loop` and walkthrough.md.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use socklab::cli::{self, BufSize, Endpoint};
+use socklab::lessons::echo_loop::{run_server, EchoClient, ServerConfig};
+use socklab::log::Log;
+use socklab::net;
+use socklab::server::Shutdown;
+
+/// TCP echo with a communication loop: the server answers every message of its one client,
+/// upper-cased, until that client disconnects, then exits.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Serve one client for as long as it stays connected, then exit.
+    Server {
+        #[command(flatten)]
+        endpoint: Endpoint<9002>,
+        #[command(flatten)]
+        bufsize: BufSize,
+    },
+    /// Send each message (the arguments, or lines of stdin until `quit`) on one connection and
+    /// print each reply on its own line.
+    Client {
+        #[command(flatten)]
+        endpoint: Endpoint<9002>,
+        /// Seconds to wait for each reply before giving up.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
+        /// The messages to send, one per argument. None: read lines from stdin.
+        messages: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::run(|| match Args::parse().role {
+        Role::Server { endpoint, bufsize } => {
+            let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
+            let log = Log::stdout();
+            net::announce_listening(listener.local_addr()?, &log);
+            let config = ServerConfig {
+                bufsize: bufsize.get(),
+            };
+            run_server(listener, &config, &log, &Shutdown::new())?;
+            Ok(())
+        }
+        Role::Client {
+            endpoint,
+            timeout,
+            messages,
+        } => {
+            let timeout = Duration::from_secs(timeout);
+            let mut client = EchoClient::connect(&endpoint.host, endpoint.port, timeout)?;
+            for message in cli::messages(messages) {
+                let reply = client.echo(message.as_bytes())?;
+                println!("{}", String::from_utf8_lossy(&reply));
+            }
+            Ok(())
+        }
+    })
+}

@@ -1,0 +1,79 @@
+//! Lesson 04: UDP echo. See `socklab::lessons::udp_echo` and walkthrough.md.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use socklab::cli::{self, BufSize, Endpoint};
+use socklab::lessons::udp_echo::{run_server, ServerConfig, UdpClient};
+use socklab::log::Log;
+use socklab::net;
+use socklab::server::Shutdown;
+
+/// UDP echo: the server answers every datagram with its bytes upper-cased. No connection: a
+/// datagram longer than the server's buffer is cut, and a lost one is never sent again.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Answer every datagram, for ever (Ctrl-C stops it).
+    Server {
+        #[command(flatten)]
+        endpoint: Endpoint<9004>,
+        #[command(flatten)]
+        bufsize: BufSize,
+    },
+    /// Send each message (the arguments, or lines of stdin until `quit`) as one datagram and
+    /// print each reply on its own line.
+    Client {
+        #[command(flatten)]
+        endpoint: Endpoint<9004>,
+        /// Seconds to wait for each reply. UDP does not retransmit: if nothing comes back in
+        /// time, the client says so and exits with status 1.
+        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
+        timeout: f64,
+        /// The messages to send, one datagram per argument. None: read lines from stdin.
+        messages: Vec<String>,
+    },
+}
+
+/// A positive number of seconds, at most an hour.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(s),
+        _ => Err("expected a number of seconds between 0 and 3600, such as 2 or 0.5".into()),
+    }
+}
+
+fn main() -> ExitCode {
+    cli::run(|| match Args::parse().role {
+        Role::Server { endpoint, bufsize } => {
+            let socket = net::bind_udp(&endpoint.host, endpoint.port)?;
+            let log = Log::stdout();
+            net::announce_listening(socket.local_addr()?, &log);
+            let config = ServerConfig {
+                bufsize: bufsize.get(),
+            };
+            run_server(socket, &config, &log, &Shutdown::new())?;
+            Ok(())
+        }
+        Role::Client {
+            endpoint,
+            timeout,
+            messages,
+        } => {
+            let timeout = Duration::from_secs_f64(timeout);
+            let client = UdpClient::new(&endpoint.host, endpoint.port, timeout)?;
+            for message in cli::messages(messages) {
+                let reply = client.request(message.as_bytes())?;
+                println!("{}", String::from_utf8_lossy(&reply));
+            }
+            Ok(())
+        }
+    })
+}

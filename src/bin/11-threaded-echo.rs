@@ -1,0 +1,85 @@
+//! Lesson 11: threaded echo server. See `socklab::lessons::threaded_echo` and walkthrough.md.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use socklab::cli::{self, BufSize, Endpoint};
+use socklab::lessons::echo_loop::EchoClient;
+use socklab::lessons::threaded_echo::{run_server, ServerConfig};
+use socklab::log::Log;
+use socklab::net;
+use socklab::server::Shutdown;
+
+/// Threaded TCP echo (Python's ThreadingTCPServer): every client gets its own thread, so many
+/// talk at once; each message comes back upper-cased.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// Serve many clients at once, one thread each, for ever (Ctrl-C stops it).
+    Server {
+        #[command(flatten)]
+        endpoint: Endpoint<9011>,
+        #[command(flatten)]
+        bufsize: BufSize,
+        /// Most clients served at once; the next one gets a one-line refusal and is closed.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        max_clients: u64,
+        /// Seconds a client may stay silent before the server closes its connection (and frees
+        /// its thread).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        idle_timeout: u64,
+    },
+    /// Send each message (the arguments, or lines of stdin until `quit`) on one connection and
+    /// print each reply on its own line.
+    Client {
+        #[command(flatten)]
+        endpoint: Endpoint<9011>,
+        /// Seconds to wait for each reply before giving up.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
+        /// The messages to send, one per argument. None: read lines from stdin.
+        messages: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::run(|| match Args::parse().role {
+        Role::Server {
+            endpoint,
+            bufsize,
+            max_clients,
+            idle_timeout,
+        } => {
+            let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
+            let log = Log::stdout();
+            net::announce_listening(listener.local_addr()?, &log);
+            let config = ServerConfig {
+                bufsize: bufsize.get(),
+                max_clients: usize::try_from(max_clients)?,
+                idle_timeout: Duration::from_secs(idle_timeout),
+            };
+            run_server(listener, &config, &log, &Shutdown::new())?;
+            Ok(())
+        }
+        Role::Client {
+            endpoint,
+            timeout,
+            messages,
+        } => {
+            let timeout = Duration::from_secs(timeout);
+            let mut client = EchoClient::connect(&endpoint.host, endpoint.port, timeout)?;
+            for message in cli::messages(messages) {
+                let reply = client.echo(message.as_bytes())?;
+                println!("{}", String::from_utf8_lossy(&reply));
+            }
+            Ok(())
+        }
+    })
+}

@@ -1,0 +1,192 @@
+//! Lesson 02 over real loopback sockets.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpListener;
+use std::thread;
+use std::time::Duration;
+
+use common::{closed_port, connect, run, ServerProcess, WAIT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_02-echo-loop");
+
+#[test]
+fn many_messages_on_one_connection_then_server_exits() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "hello",
+            "how are you",
+            "你好 ok",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLO\nHOW ARE YOU\n你好 OK\n");
+    server.expect_line("received 5 bytes from 127.0.0.1:");
+    server.expect_line("gone (it closed the connection)");
+    server.expect_line("exiting");
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn python_style_client_loops_send_recv_1024() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let mut conn = connect(server.addr);
+    for i in 0..50 {
+        let message = format!("message number {i}");
+        conn.write_all(message.as_bytes()).unwrap();
+        // Like the tutorial, one recv(1024) per message. This is safe here only because each
+        // reply is read before the next message is sent and a short write arrives whole on
+        // loopback; the lesson's own client reads until it has every byte.
+        let mut buf = [0u8; 1024];
+        let n = conn.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], message.to_uppercase().as_bytes());
+    }
+    drop(conn);
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn client_reads_stdin_lines_skips_empty_and_stops_at_quit() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg()],
+        "first\n\nsecond\nquit\nnever sent\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "FIRST\nSECOND\n");
+}
+
+#[test]
+fn small_bufsize_answers_in_pieces_and_client_reassembles() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--bufsize", "4"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg(), "abcdefghij"],
+        "",
+    );
+    assert_eq!(out.stdout, "ABCDEFGHIJ\n");
+    // However the 10 bytes were split between reads, no read took more than 4 and together
+    // they are all 10.
+    let mut total = 0;
+    loop {
+        let line = server.expect_line("");
+        if line.contains("gone") {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("received ") {
+            let n: usize = rest.split(' ').next().unwrap().parse().unwrap();
+            assert!(n <= 4, "{line}");
+            total += n;
+        }
+    }
+    assert_eq!(total, 10);
+}
+
+#[test]
+fn reset_is_logged_as_vanished_and_server_exits() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"hi").unwrap();
+    let mut buf = [0u8; 2];
+    conn.read_exact(&mut buf).unwrap();
+    // SO_LINGER with a zero timeout makes close() send a reset (RST) instead of a FIN: what a
+    // crashed client looks like to the server.
+    socket2::SockRef::from(&conn)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(conn);
+    server.expect_line("vanished (connection reset)");
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn second_client_waits_in_backlog_and_is_reset_when_server_exits() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let mut first = connect(server.addr);
+    first.write_all(b"one").unwrap();
+    let mut buf = [0u8; 3];
+    first.read_exact(&mut buf).unwrap();
+    server.expect_line("connected");
+
+    // The kernel completes the second handshake by itself: connect succeeds and the bytes are
+    // accepted into the kernel's buffer, though the server never calls accept() for it.
+    let mut second = connect(server.addr);
+    second.write_all(b"two").unwrap();
+
+    // Prove the server is still on the first connection: it answers the first client again.
+    first.write_all(b"again").unwrap();
+    let mut buf = [0u8; 5];
+    first.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"AGAIN");
+
+    drop(first);
+    // Up to its exit, the server never accepts the second client.
+    loop {
+        let line = server.expect_line("");
+        assert!(!line.contains("connected"), "{line}");
+        if line.contains("exiting") {
+            break;
+        }
+    }
+    assert!(server.wait_exit().success());
+
+    // The server exited with the second connection still queued: closing the listening socket
+    // resets it. The read returns a reset (Linux) or end of stream, never a reply.
+    let mut buf = [0u8; 16];
+    match second.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("expected reset or end of stream, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_times_out_when_no_reply_comes() {
+    // A "server" that accepts and then says nothing.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let holder = thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(WAIT)).unwrap();
+        let mut sink = Vec::new();
+        let _ = (&conn).read_to_end(&mut sink);
+    });
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "1", "hello"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.starts_with("error: no reply within 1 s"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+    holder.join().unwrap();
+}
+
+#[test]
+fn refused_connection_is_one_clear_line() {
+    let port = closed_port().to_string();
+    let out = run(BIN, &["client", "--port", &port, "hi"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
+    );
+}
+
+#[test]
+fn bad_bufsize_exits_2() {
+    let out = run(BIN, &["server", "--bufsize", "0"], "");
+    assert_eq!(out.status.code(), Some(2));
+}

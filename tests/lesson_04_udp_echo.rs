@@ -1,0 +1,142 @@
+//! Lesson 04 over real loopback sockets.
+
+mod common;
+
+use std::net::UdpSocket;
+
+use common::{run, ServerProcess, WAIT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_04-udp-echo");
+
+/// A UDP socket as the tutorial's Python client makes it, with a read timeout.
+fn udp_socket() -> UdpSocket {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    socket
+}
+
+/// A UDP port on loopback where nothing listens (bound, read back, then released).
+fn closed_udp_port() -> u16 {
+    udp_socket().local_addr().unwrap().port()
+}
+
+#[test]
+fn client_gets_each_datagram_upper_cased() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg(), "hello", "udp 你好"],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLO\nUDP 你好\n");
+    server.expect_line("received 5 bytes from 127.0.0.1:");
+}
+
+#[test]
+fn client_reads_stdin_lines() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg()],
+        "one\n\ntwo\nquit\nthree\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "ONE\nTWO\n");
+}
+
+#[test]
+fn python_style_sendto_recvfrom_1024() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let socket = udp_socket();
+    for message in ["hello", "second datagram", ""] {
+        socket.send_to(message.as_bytes(), server.addr).unwrap();
+        let mut buf = [0u8; 1024];
+        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(from, server.addr);
+        // Even the empty datagram is answered: unlike TCP's send(b""), sendto(b"") really
+        // sends something.
+        assert_eq!(&buf[..n], message.to_uppercase().as_bytes());
+    }
+    server.expect_line("received 0 bytes");
+}
+
+#[test]
+fn long_datagram_is_truncated_and_reported() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--bufsize", "10"]);
+    let socket = udp_socket();
+    let message = b"abcdefghijklmnopqrstuvwxyz1234"; // 30 bytes
+    socket.send_to(message, server.addr).unwrap();
+    let mut buf = [0u8; 1024];
+    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ABCDEFGHIJ");
+    let line = server.expect_line("received");
+    if cfg!(target_os = "linux") {
+        assert!(
+            line.starts_with("received 10 of 30 bytes from 127.0.0.1:"),
+            "{line}"
+        );
+        assert!(
+            line.contains("(datagram truncated: --bufsize 10; the rest is lost): abcdefghij"),
+            "{line}"
+        );
+    }
+    // The lost 20 bytes do not turn up later: the next datagram is answered on its own.
+    socket.send_to(b"next", server.addr).unwrap();
+    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"NEXT");
+    let line = server.expect_line("received");
+    assert!(line.starts_with("received 4 bytes"), "{line}");
+}
+
+#[test]
+fn datagrams_from_two_clients_are_answered_to_each() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let (a, b) = (udp_socket(), udp_socket());
+    a.send_to(b"from a", server.addr).unwrap();
+    b.send_to(b"from b", server.addr).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = a.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"FROM A");
+    let (n, _) = b.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"FROM B");
+}
+
+#[test]
+fn client_without_server_times_out_with_a_clear_message() {
+    let port = closed_udp_port().to_string();
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "0.5", "hello"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: no reply from 127.0.0.1:{port} within 0.5 s; UDP does not retransmit, so the \
+             datagram or its reply was lost, or no server is running there\n"
+        )
+    );
+}
+
+#[test]
+fn address_in_use_is_one_clear_line() {
+    let taken = udp_socket();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(BIN, &["server", "--port", &port], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("address already in use"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+}
+
+#[test]
+fn bad_timeout_is_a_usage_error() {
+    let out = run(BIN, &["client", "--timeout", "0", "x"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stderr.contains("number of seconds"), "{}", out.stderr);
+}

@@ -1,0 +1,258 @@
+//! Lesson 05 over real loopback sockets.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+
+use common::{run, ServerProcess, WAIT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_05-udp-chat");
+
+/// A chat member played by hand, as the tutorial's Python client would: sendto / recvfrom.
+struct Member {
+    socket: UdpSocket,
+    server: SocketAddr,
+}
+
+impl Member {
+    /// Joins with an empty datagram and checks the welcome.
+    fn join(server: &ServerProcess) -> Member {
+        let member = Member::silent(server);
+        member.send("");
+        let welcome = member.recv();
+        assert!(welcome.starts_with("* welcome 127.0.0.1:"), "{welcome}");
+        member
+    }
+
+    /// A socket that has not said anything yet.
+    fn silent(server: &ServerProcess) -> Member {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(WAIT)).unwrap();
+        Member {
+            socket,
+            server: server.addr,
+        }
+    }
+
+    fn addr(&self) -> String {
+        self.socket.local_addr().unwrap().to_string()
+    }
+
+    fn send(&self, text: &str) {
+        self.socket.send_to(text.as_bytes(), self.server).unwrap();
+    }
+
+    fn recv(&self) -> String {
+        let mut buf = [0u8; 1024];
+        let (n, from) = self.socket.recv_from(&mut buf).unwrap();
+        assert_eq!(from, self.server);
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    /// Asserts nothing is waiting in this socket's receive buffer. Used after the server has
+    /// logged that it is done with a message: on loopback a datagram is in practice in the
+    /// receiver's buffer by the time the sender's sendto returns. A delayed delivery could only
+    /// hide a wrong relay from this check, never fail a correct server.
+    fn assert_nothing_waiting(&self) {
+        self.socket.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 1024];
+        match self.socket.recv_from(&mut buf) {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            other => panic!(
+                "expected nothing, got {:?}",
+                other.map(|(n, _)| String::from_utf8_lossy(&buf[..n]).into_owned())
+            ),
+        }
+        self.socket.set_nonblocking(false).unwrap();
+    }
+}
+
+#[test]
+fn message_is_relayed_to_three_clients_sender_included() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let members: Vec<Member> = (0..3).map(|_| Member::join(&server)).collect();
+    members[1].send("hello all");
+    let expected = format!("{}: hello all", members[1].addr());
+    for member in &members {
+        assert_eq!(member.recv(), expected);
+    }
+    server.expect_line("said 9 bytes, relayed to 3 clients: hello all");
+}
+
+#[test]
+fn tutorial_client_joins_by_speaking() {
+    // The tutorial's client never sends an empty datagram: its first message joins it, and the
+    // one recvfrom after its sendto gets its own message back.
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let python = Member::silent(&server);
+    python.send("hi");
+    assert_eq!(python.recv(), format!("{}: hi", python.addr()));
+}
+
+#[test]
+fn nicknames_label_messages_and_are_validated() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let ann = Member::join(&server);
+    let bob = Member::join(&server);
+    ann.send("/nick ann");
+    assert_eq!(ann.recv(), "* you are now ann");
+    ann.send("hi bob");
+    assert_eq!(bob.recv(), "ann: hi bob");
+    assert_eq!(ann.recv(), "ann: hi bob");
+
+    bob.send("/nick ANN");
+    assert_eq!(bob.recv(), "* error: the nickname 'ANN' is taken");
+    bob.send("/nick two words");
+    assert_eq!(
+        bob.recv(),
+        "* error: a nickname may hold only letters, digits, '-', '_' and '.'"
+    );
+    bob.send("/nick 127.0.0.1:1");
+    assert!(bob.recv().starts_with("* error: "));
+    bob.send("/nick abcdefghijklmnopq");
+    assert_eq!(
+        bob.recv(),
+        "* error: nickname too long (at most 16 characters)"
+    );
+    bob.send("/nick");
+    assert_eq!(bob.recv(), "* error: usage: /nick NAME");
+    bob.send("/who");
+    assert!(bob.recv().starts_with("* error: unknown command '/who'"));
+    bob.send("/nick 小明");
+    assert_eq!(bob.recv(), "* you are now 小明");
+    bob.send("你好");
+    assert_eq!(ann.recv(), "小明: 你好");
+    ann.assert_nothing_waiting(); // no notice about bob's failed attempts reached ann
+}
+
+#[test]
+fn leave_says_bye_and_stops_relays() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let ann = Member::join(&server);
+    let bob = Member::join(&server);
+    bob.send("/leave");
+    assert_eq!(bob.recv(), "* bye");
+    server.expect_line("left (1 in the chat)");
+    ann.send("alone?");
+    assert!(ann.recv().ends_with(": alone?"));
+    server.expect_line("relayed to 1 client");
+    bob.assert_nothing_waiting();
+}
+
+/// With --idle 1, a silent client is forgotten (even though nobody else talks) and no longer
+/// receives relays. We wait for the server's "forgot" log line rather than sleeping.
+#[test]
+fn idle_client_is_forgotten() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--idle", "1"]);
+    let quiet = Member::join(&server);
+    server.expect_line(&format!("forgot {}: silent for 1 s", quiet.addr()));
+    assert_eq!(
+        quiet.recv(),
+        "* you were silent for 1 s and have been forgotten; send anything to rejoin"
+    );
+
+    let talker = Member::join(&server);
+    talker.send("anyone?");
+    assert!(talker.recv().ends_with(": anyone?"));
+    server.expect_line("relayed to 1 client: anyone?");
+    quiet.assert_nothing_waiting();
+
+    // Speaking again joins again. (Only the speaker is checked: after a long enough pause on
+    // a loaded machine the talker could itself have been forgotten by now.)
+    quiet.send("back");
+    assert_eq!(quiet.recv(), format!("{}: back", quiet.addr()));
+}
+
+#[test]
+fn max_clients_bounds_the_room() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--max-clients", "2"]);
+    let _a = Member::join(&server);
+    let _b = Member::join(&server);
+    let c = Member::silent(&server);
+    c.send("let me in");
+    assert_eq!(
+        c.recv(),
+        "* error: the chat is full (2 clients); try again later"
+    );
+    server.expect_line("turned away");
+}
+
+#[test]
+fn client_binary_prints_welcome_nick_relays_and_bye() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let watcher = Member::join(&server);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--nick",
+            "bob",
+            "hello",
+            "bye now",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("* welcome 127.0.0.1:"), "{lines:?}");
+    assert_eq!(
+        &lines[1..],
+        ["* you are now bob", "bob: hello", "bob: bye now", "* bye"],
+    );
+    assert_eq!(watcher.recv(), "bob: hello");
+    assert_eq!(watcher.recv(), "bob: bye now");
+}
+
+#[test]
+fn client_binary_reads_stdin_until_quit() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg()],
+        "one\n\ntwo\nquit\nthree\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let said: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("* "))
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].ends_with(": one") && said[1].ends_with(": two"),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn client_without_server_says_so() {
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "0.3", "hi"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: no reply from 127.0.0.1:{port} within 0.3 s"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+}
+
+#[test]
+fn zero_idle_is_a_usage_error() {
+    let out = run(BIN, &["server", "--idle", "0"], "");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,143 @@
+//! Lesson 11 over real loopback sockets.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+use common::{closed_port, connect, run, ServerProcess};
+
+const BIN: &str = env!("CARGO_BIN_EXE_11-threaded-echo");
+
+fn echo(conn: &mut TcpStream, message: &str) -> String {
+    conn.write_all(message.as_bytes()).unwrap();
+    let mut reply = vec![0u8; message.len()];
+    conn.read_exact(&mut reply).unwrap();
+    String::from_utf8(reply).unwrap()
+}
+
+/// Twenty clients connect, and only then do they talk, in interleaved rounds: every client's
+/// first message is answered while all twenty are connected. A one-at-a-time server (lesson 03)
+/// would never answer the second client while the first is still connected.
+#[test]
+fn twenty_clients_talk_at_the_same_time() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let mut clients: Vec<TcpStream> = (0..20).map(|_| connect(server.addr)).collect();
+    for round in 0..3 {
+        for (i, conn) in clients.iter_mut().enumerate() {
+            let message = format!("client {i} round {round}");
+            assert_eq!(echo(conn, &message), message.to_uppercase());
+        }
+    }
+    // Still all connected: each gets one more answer, in reverse order.
+    for (i, conn) in clients.iter_mut().enumerate().rev() {
+        assert_eq!(echo(conn, &format!("last {i}")), format!("LAST {i}"));
+    }
+    drop(clients);
+    for _ in 0..20 {
+        server.expect_line("gone");
+    }
+}
+
+#[test]
+fn client_binary_and_python_style_client() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    // A raw client holds a connection open while the binary client is served.
+    let mut python = connect(server.addr);
+    python.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 1024];
+    let n = python.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"HELLO");
+
+    let out = run(
+        BIN,
+        &["client", "--port", &server.port_arg(), "one", "two"],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "ONE\nTWO\n");
+}
+
+#[test]
+fn max_clients_refuses_the_next_with_one_line() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--max-clients", "2"]);
+    let mut a = connect(server.addr);
+    let mut b = connect(server.addr);
+    // Answers prove both were admitted before the third arrives.
+    assert_eq!(echo(&mut a, "a"), "A");
+    assert_eq!(echo(&mut b, "b"), "B");
+
+    let third = connect(server.addr);
+    let mut lines = BufReader::new(third);
+    let mut refusal = String::new();
+    lines.read_line(&mut refusal).unwrap();
+    assert_eq!(
+        refusal,
+        "error: server busy (2 clients connected, the --max-clients limit); try again later\n"
+    );
+    let mut rest = String::new();
+    assert_eq!(lines.read_to_string(&mut rest).unwrap(), 0, "then closed");
+    server.expect_line("refused 127.0.0.1:");
+
+    // The lesson's client says what the server said. (Even if the server's close resets the
+    // connection because our message is unread, Linux keeps the refusal bytes that arrived
+    // before the reset readable, so the client always gets the line.)
+    let out = run(BIN, &["client", "--port", &server.port_arg(), "hi"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        "error: the server refused: server busy (2 clients connected, the --max-clients limit); \
+         try again later\n"
+    );
+
+    // When one leaves (the server logs "gone" after it stops counting it), there is room.
+    drop(a);
+    server.expect_line("gone");
+    let mut d = connect(server.addr);
+    assert_eq!(echo(&mut d, "d"), "D");
+    assert_eq!(echo(&mut b, "still b"), "STILL B");
+}
+
+#[test]
+fn silent_client_is_dropped_after_idle_timeout() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--idle-timeout", "1"]);
+    let mut quiet = connect(server.addr);
+    let line = server.expect_line("dropped");
+    assert!(
+        line.ends_with("silent for 1 s (--idle-timeout); closed"),
+        "{line}"
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(quiet.read(&mut buf).unwrap(), 0, "the server closed it");
+}
+
+#[test]
+fn reset_is_logged_and_others_are_unaffected() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let mut stays = connect(server.addr);
+    let mut crasher = connect(server.addr);
+    assert_eq!(echo(&mut crasher, "x"), "X");
+    socket2::SockRef::from(&crasher)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
+    drop(crasher);
+    server.expect_line("dropped: vanished (connection reset)");
+    assert_eq!(echo(&mut stays, "fine"), "FINE");
+}
+
+#[test]
+fn refused_connection_is_one_clear_line() {
+    let port = closed_port().to_string();
+    let out = run(BIN, &["client", "--port", &port, "hi"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stderr,
+        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
+    );
+}
+
+#[test]
+fn zero_max_clients_is_a_usage_error() {
+    let out = run(BIN, &["server", "--max-clients", "0"], "");
+    assert_eq!(out.status.code(), Some(2));
+}
