@@ -23,3 +23,18 @@ pub mod admin;
 pub mod login;
 pub mod scram;
 pub mod users;
+
+// The file service (E2): paths and the home jail, quotas, the wire format, partial uploads,
+// recorded md5s, the server's sessions, the client and its shell, the tour.
+pub mod checksums;
+pub mod client;
+pub mod partials;
+pub mod paths;
+pub mod protocol;
+pub mod quota;
+pub mod server;
+mod session;
+pub mod shell;
+mod tour;
+
+pub use tour::tour;

@@ -1,0 +1,171 @@
+//! The 14-ftp server: settings, what all sessions share, and the thread-per-connection loop.
+//!
+//! Each connection is one [`super::session`] on its own thread ([`crate::server::serve`]). What
+//! sessions share lives in [`Shared`]: the server root, the secret for fake login challenges,
+//! the failed-login brake, and one quota ledger per user (two sessions of the same user must see
+//! each other's uploads).
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::login::{GuardPolicy, LoginError, LoginGuard, ServerSecret};
+use super::partials::{Partials, DEFAULT_TTL};
+use super::protocol::{Code, Refusal};
+use super::quota::Ledgers;
+use super::session::{Session, SessionError};
+use super::users::HOMES_DIR;
+use crate::framing;
+use crate::log::Log;
+use crate::net;
+use crate::server::{serve, Handler, ServerOptions, Shutdown};
+
+/// Default `--port`: 9000 + the lesson number.
+pub const DEFAULT_PORT: u16 = 9014;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Users in `ROOT/users.json`, homes in `ROOT/home/USER`, recorded md5s in `ROOT/md5/USER`.
+    pub root: PathBuf,
+    /// Most connections at once; the next gets `too_many_clients`.
+    pub max_clients: usize,
+    /// A client silent for this long gets `timeout` and is disconnected.
+    pub idle_timeout: Duration,
+    /// Interrupted uploads untouched for this long are deleted.
+    pub partial_ttl: Duration,
+    /// The failed-login brake's numbers.
+    pub login_policy: GuardPolicy,
+}
+
+impl ServerConfig {
+    /// The defaults for a server on `root`.
+    pub fn new(root: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            root: root.into(),
+            max_clients: 64,
+            idle_timeout: Duration::from_secs(300),
+            partial_ttl: DEFAULT_TTL,
+            login_policy: GuardPolicy::default(),
+        }
+    }
+}
+
+/// What can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum FtpServerError {
+    #[error("cannot prepare {path}: {source}")]
+    Root { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Secret(#[from] LoginError),
+    #[error("server error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// What every session of the server shares.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub root: PathBuf,
+    pub secret: ServerSecret,
+    pub guard: LoginGuard,
+    pub ledgers: Ledgers,
+    pub partial_ttl: Duration,
+}
+
+/// Serves 14-ftp on `listener` until `shutdown` is requested.
+pub fn run_server(
+    listener: TcpListener,
+    config: &ServerConfig,
+    log: &Log,
+    shutdown: &Shutdown,
+) -> Result<(), FtpServerError> {
+    let homes = config.root.join(HOMES_DIR);
+    fs::create_dir_all(&homes).map_err(|source| FtpServerError::Root {
+        path: homes.clone(),
+        source,
+    })?;
+    let secret = ServerSecret::load_or_create(&config.root)?;
+    let removed = sweep_partials(&homes, config.partial_ttl);
+    if removed > 0 {
+        log.line(format!(
+            "removed the expired partial uploads of {removed} home(s)"
+        ));
+    }
+    log.line(format!(
+        "serving {} (idle timeout {} s, partial uploads kept {} s, at most {} clients)",
+        config.root.display(),
+        config.idle_timeout.as_secs(),
+        config.partial_ttl.as_secs(),
+        config.max_clients
+    ));
+    let handler = FtpHandler {
+        shared: Arc::new(Shared {
+            root: config.root.clone(),
+            secret,
+            guard: LoginGuard::with_policy(config.login_policy.clone()),
+            ledgers: Ledgers::new(),
+            partial_ttl: config.partial_ttl,
+        }),
+    };
+    let options = ServerOptions {
+        max_clients: config.max_clients.max(1),
+        read_timeout: Some(config.idle_timeout),
+    };
+    serve(listener, handler, &options, log, shutdown)?;
+    Ok(())
+}
+
+/// At start-up no upload is in flight, so every expired partial file can go. Returns how many
+/// homes had some folder to look at; errors only cost a log line's worth of tidiness, so they
+/// are ignored (the next login of that user tries again).
+fn sweep_partials(homes: &Path, ttl: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(homes) else {
+        return 0;
+    };
+    let mut swept = 0;
+    for entry in entries.flatten() {
+        let home = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir())
+            && Partials::new(&home, ttl).remove_expired(|_| false).is_ok()
+        {
+            swept += 1;
+        }
+    }
+    swept
+}
+
+/// The per-connection handler `serve` runs on each connection's thread.
+struct FtpHandler {
+    shared: Arc<Shared>,
+}
+
+impl Handler for FtpHandler {
+    type Error = SessionError;
+
+    fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), SessionError> {
+        Session::new(stream, peer, &self.shared, log).run()
+    }
+
+    /// One `too_many_clients` frame, then a graceful close on a short-lived thread (closing at
+    /// once, with the client's login request unread, could reset the connection and destroy the
+    /// reply before the client reads it; see `net::close_gracefully`). The accept loop does not
+    /// wait for it.
+    fn refuse(&self, stream: &mut TcpStream, max_clients: usize) -> io::Result<()> {
+        let refusal = Refusal::new(
+            Code::TooManyClients,
+            format!(
+                "the server is serving {max_clients} clients, its --max-clients; try again later"
+            ),
+        );
+        framing::write_header(stream, &refusal.to_json()).map_err(io::Error::other)?;
+        stream.flush()?;
+        let mut closing = stream.try_clone()?;
+        std::thread::Builder::new()
+            .name("refused client".into())
+            .spawn(move || net::close_gracefully(&mut closing, Duration::from_secs(1)))?;
+        Ok(())
+    }
+}
