@@ -63,13 +63,14 @@ impl Partials {
         path: &VirtualPath,
         keep: &Path,
         in_use: impl Fn(&Path) -> bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<usize> {
         let prefix = format!("{}.", path_key(path));
         self.remove_where(|file, name| name.starts_with(&prefix) && file != keep && !in_use(file))
     }
 
-    /// Deletes partial files older than the time to live, except those being written.
-    pub fn remove_expired(&self, in_use: impl Fn(&Path) -> bool) -> io::Result<()> {
+    /// Deletes partial files older than the time to live, except those being written. Returns
+    /// how many it deleted.
+    pub fn remove_expired(&self, in_use: impl Fn(&Path) -> bool) -> io::Result<usize> {
         let now = SystemTime::now();
         let ttl = self.ttl;
         self.remove_where(|file, _| {
@@ -81,12 +82,13 @@ impl Partials {
         })
     }
 
-    /// Deletes the files in the folder for which `doomed(path, name)` holds. A missing folder
-    /// has nothing to delete.
-    fn remove_where(&self, doomed: impl Fn(&Path, &str) -> bool) -> io::Result<()> {
+    /// Deletes the files in the folder for which `doomed(path, name)` holds, and says how many.
+    /// A missing folder has nothing to delete.
+    fn remove_where(&self, doomed: impl Fn(&Path, &str) -> bool) -> io::Result<usize> {
+        let mut removed = 0;
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
         for entry in entries {
@@ -96,14 +98,14 @@ impl Partials {
             let Some(name) = name.to_str() else { continue };
             if doomed(&file, name) {
                 match fs::remove_file(&file) {
-                    Ok(()) => {}
+                    Ok(()) => removed += 1,
                     // Another session got there first.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e),
                 }
             }
         }
-        Ok(())
+        Ok(removed)
     }
 }
 

@@ -31,7 +31,11 @@ use super::users::disk_usage;
 /// The quota check failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QuotaError {
-    #[error("{need} more bytes would make {} of a {quota}-byte quota", .used.saturating_add(*.need))]
+    #[error(
+        "not enough room: this needs {need} bytes, and {} of your {quota}-byte quota are free \
+         ({used} used, counting uploads in progress)",
+        .quota.saturating_sub(*.used)
+    )]
     Exceeded { used: u64, need: u64, quota: u64 },
     #[error("i/o error while measuring the home: {0}")]
     Io(#[from] io::Error),

@@ -91,7 +91,7 @@ pub fn run_server(
     let removed = sweep_partials(&homes, config.partial_ttl);
     if removed > 0 {
         log.line(format!(
-            "removed the expired partial uploads of {removed} home(s)"
+            "removed {removed} expired partial upload(s)"
         ));
     }
     log.line(format!(
@@ -119,22 +119,21 @@ pub fn run_server(
 }
 
 /// At start-up no upload is in flight, so every expired partial file can go. Returns how many
-/// homes had some folder to look at; errors only cost a log line's worth of tidiness, so they
-/// are ignored (the next login of that user tries again).
+/// were deleted. Errors are ignored: they only cost tidiness, and the next login of that user
+/// tries again.
 fn sweep_partials(homes: &Path, ttl: Duration) -> usize {
     let Ok(entries) = fs::read_dir(homes) else {
         return 0;
     };
-    let mut swept = 0;
-    for entry in entries.flatten() {
-        let home = entry.path();
-        if entry.file_type().is_ok_and(|t| t.is_dir())
-            && Partials::new(&home, ttl).remove_expired(|_| false).is_ok()
-        {
-            swept += 1;
-        }
-    }
-    swept
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|entry| {
+            Partials::new(&entry.path(), ttl)
+                .remove_expired(|_| false)
+                .unwrap_or(0)
+        })
+        .sum()
 }
 
 /// The per-connection handler `serve` runs on each connection's thread.

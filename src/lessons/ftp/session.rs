@@ -502,7 +502,7 @@ fn ls(user: &User, input: Option<&str>) -> Result<Done, Failure> {
     let note = if truncated {
         format!("{} of {total} entries (truncated)", entries.len())
     } else {
-        format!("{total} entries")
+        format!("{total} entr{}", if total == 1 { "y" } else { "ies" })
     };
     Ok(Done::reply(reply, note))
 }
