@@ -8,16 +8,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use socklab::cli::{self, Endpoint};
+use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::FtpClient;
 use socklab::lessons::ftp::partials::parse_duration;
+use socklab::lessons::ftp::scram::DEFAULT_ITERATIONS;
 use socklab::lessons::ftp::server::{run_server, ServerConfig};
 use socklab::lessons::ftp::shell::{lines_from, Shell};
+use socklab::lessons::ftp::users::{format_size, parse_size, users_file, UserStore};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
-use socklab::lessons::ftp::admin;
-use socklab::lessons::ftp::scram::DEFAULT_ITERATIONS;
-use socklab::lessons::ftp::users::{format_size, parse_size, users_file, UserStore};
 
 /// A multi-user FTP: accounts with SCRAM-style login, a home and a quota per user.
 ///
@@ -171,7 +171,9 @@ fn client(args: ClientArgs) -> anyhow::Result<bool> {
         rpassword::prompt_password(format!("password for {}: ", args.user))
             .context("cannot read the password")?
     } else {
-        bail!("stdin is not a terminal: use --password-stdin to give the password on its first line");
+        bail!(
+            "stdin is not a terminal: use --password-stdin to give the password on its first line"
+        );
     };
     let (host, port) = (&args.endpoint.host, args.endpoint.port);
     let (mut ftp, ok) = FtpClient::connect(host, port, &args.user, &password)?;

@@ -90,9 +90,7 @@ pub fn run_server(
     let secret = ServerSecret::load_or_create(&config.root)?;
     let removed = sweep_partials(&homes, config.partial_ttl);
     if removed > 0 {
-        log.line(format!(
-            "removed {removed} expired partial upload(s)"
-        ));
+        log.line(format!("removed {removed} expired partial upload(s)"));
     }
     log.line(format!(
         "serving {} (idle timeout {} s, partial uploads kept {} s, at most {} clients)",

@@ -656,6 +656,10 @@ fn put(
                 // The reservation is dropped on the way out (its room is given back); the kept
                 // partial bytes stay counted, because they are on disk.
                 let kept = file.metadata().map_or(offset, |m| m.len());
+                if kept == 0 {
+                    // Nothing worth resuming: leave nothing behind.
+                    let _ = fs::remove_file(&partial);
+                }
                 return Err(Failure::Broken(SessionError::UploadInterrupted {
                     path: path.to_string(),
                     kept,
