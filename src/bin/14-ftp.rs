@@ -262,10 +262,11 @@ fn users(args: UsersArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    println!("{:<32}  {:>24}  {:>24}", "USER", "QUOTA", "USED");
+    let width = users.iter().map(|u| u.name.len()).max().unwrap_or(0).max(4);
+    println!("{:<width$}  {:>22}  {:>22}", "USER", "QUOTA", "USED");
     for user in users {
         println!(
-            "{:<32}  {:>24}  {:>24}",
+            "{:<width$}  {:>22}  {:>22}",
             user.name,
             format!("{} ({})", format_size(user.quota), user.quota),
             format!("{} ({})", format_size(user.used), user.used),

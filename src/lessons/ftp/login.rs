@@ -413,6 +413,20 @@ pub struct Verified {
     pub server_signature: String,
 }
 
+impl Verified {
+    /// The reply that completes a successful login:
+    /// `{"status":"ok","server_signature":..,"cwd":"/","used":USED,"quota":..}`.
+    pub fn ok_reply(&self, used: u64) -> Value {
+        json!({
+            "status": "ok",
+            "server_signature": self.server_signature,
+            "cwd": "/",
+            "used": used,
+            "quota": self.record.quota,
+        })
+    }
+}
+
 /// Server side. Called by the session loop with the already-read `{"cmd":"login",...}` header.
 /// Validates it, sends the challenge frame, reads the proof frame, checks it. On success returns
 /// `Ok(Some(Verified))` and sends NOTHING more: the caller then sends
@@ -453,16 +467,11 @@ pub fn server_login<S: Read + Write>(
 
     // An unknown user gets a fake record and goes through exactly the same steps: the same
     // challenge shape, the same proof check (the server side never runs PBKDF2, so the work is
-    // one HMAC and one SHA-256 either way), the same failure.
+    // one HMAC and one SHA-256 either way), the same failure. The fake record is computed for
+    // every login, known name or not, so that not even the time taken depends on the name.
+    let fake = secret.fake_record(user, typical_iterations(store));
     let real = store.user(user);
-    let fake;
-    let record = match real {
-        Some(record) => record,
-        None => {
-            fake = secret.fake_record(user, typical_iterations(store));
-            &fake
-        }
-    };
+    let record = real.unwrap_or(&fake);
 
     let snonce = scram::new_nonce();
     framing::write_header(
@@ -611,4 +620,252 @@ fn read_reply(stream: &mut impl Read) -> Result<Map<String, Value>, LoginError> 
         });
     }
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    use std::thread;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+    }
+
+    fn tiny_policy() -> GuardPolicy {
+        GuardPolicy {
+            free_failures: 2,
+            first_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(25),
+            lockout_failures: 5,
+            lockout: Duration::from_secs(60),
+            forget_after: Duration::from_secs(600),
+            max_tracked: 3,
+        }
+    }
+
+    #[test]
+    fn guard_is_free_then_slow_then_closed_and_success_resets() {
+        let guard = LoginGuard::with_policy(tiny_policy());
+        let now = Instant::now();
+        let verdicts: Vec<_> = (0..7).map(|_| guard.begin_at(ip(1), now)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                GuardVerdict::Allow,
+                GuardVerdict::Allow,
+                GuardVerdict::Delay(Duration::from_millis(10)),
+                GuardVerdict::Delay(Duration::from_millis(20)),
+                GuardVerdict::Delay(Duration::from_millis(25)), // capped
+                GuardVerdict::Refuse(Duration::from_secs(60)),
+                GuardVerdict::Refuse(Duration::from_secs(60)),
+            ]
+        );
+        // Another address is not affected.
+        assert_eq!(guard.begin_at(ip(2), now), GuardVerdict::Allow);
+        // Later in the lockout the remaining time shrinks; after it, the count starts again.
+        assert_eq!(
+            guard.begin_at(ip(1), now + Duration::from_secs(45)),
+            GuardVerdict::Refuse(Duration::from_secs(15))
+        );
+        assert_eq!(
+            guard.begin_at(ip(1), now + Duration::from_secs(61)),
+            GuardVerdict::Allow
+        );
+        assert_eq!(guard.failures(ip(1)), 1);
+        // A success forgets the address.
+        guard.begin_at(ip(1), now + Duration::from_secs(61));
+        guard.succeeded(ip(1));
+        assert_eq!(guard.failures(ip(1)), 0);
+    }
+
+    #[test]
+    fn guard_forgets_old_failures_and_stays_bounded() {
+        let guard = LoginGuard::with_policy(tiny_policy());
+        let now = Instant::now();
+        for _ in 0..4 {
+            guard.begin_at(ip(1), now);
+        }
+        assert_eq!(
+            guard.begin_at(ip(1), now + Duration::from_secs(601)),
+            GuardVerdict::Allow
+        );
+        for last in 10..60 {
+            guard.begin_at(ip(last), now + Duration::from_secs(u64::from(last)));
+            assert!(guard.tracked() <= 3);
+        }
+        // The newest addresses are the ones kept.
+        assert_eq!(guard.failures(ip(59)), 1);
+        assert_eq!(guard.failures(ip(10)), 0);
+    }
+
+    #[test]
+    fn guard_counts_ipv6_per_64_and_mapped_ipv4_as_ipv4() {
+        let guard = LoginGuard::with_policy(tiny_policy());
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        guard.begin(a);
+        guard.begin(b);
+        assert_eq!(guard.failures(a), 2);
+        assert_eq!(guard.failures(other), 0);
+        let mapped: IpAddr = "::ffff:127.0.0.7".parse().unwrap();
+        guard.begin(mapped);
+        assert_eq!(guard.failures(ip(7)), 1);
+    }
+
+    #[test]
+    fn fake_challenges_are_stable_across_reloads_and_differ_across_names() {
+        let root = tempfile::tempdir().unwrap();
+        let first = ServerSecret::load_or_create(root.path()).unwrap();
+        let again = ServerSecret::load_or_create(root.path()).unwrap();
+        let a1 = first.fake_record("mallory", 1000);
+        let a2 = again.fake_record("mallory", 1000);
+        assert_eq!(a1, a2);
+        assert_eq!(a1.check(), Ok(()));
+        let b = first.fake_record("trudy", 1000);
+        assert_ne!(a1.salt, b.salt);
+        assert_ne!(a1.stored_key, b.stored_key);
+        // Another server's secret gives other salts: they cannot be predicted without it.
+        let other = ServerSecret::from_bytes([7; 32]).fake_record("mallory", 1000);
+        assert_ne!(a1.salt, other.salt);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = fs::metadata(root.path().join(SECRET_FILE)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        }
+        let names: Vec<_> = fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn damaged_secret_is_an_error_not_a_new_secret() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join(SECRET_FILE), "short").unwrap();
+        assert!(matches!(
+            ServerSecret::load_or_create(root.path()),
+            Err(LoginError::BadSecret(_))
+        ));
+    }
+
+    #[test]
+    fn fake_iterations_follow_the_real_users() {
+        let root = tempfile::tempdir().unwrap();
+        let mut store = UserStore::load(root.path()).unwrap();
+        assert_eq!(typical_iterations(&store), DEFAULT_ITERATIONS);
+        let mut record = ServerSecret::from_bytes([1; 32]).fake_record("x", 1000);
+        store.upsert("a", record.clone());
+        store.upsert("b", record.clone());
+        record.iterations = 5000;
+        store.upsert("c", record);
+        assert_eq!(typical_iterations(&store), 1000);
+    }
+
+    /// A fake server that runs the real exchange but then sends `signature` instead of the
+    /// real server signature.
+    fn server_with_signature(
+        signature: Option<&'static str>,
+    ) -> (std::net::SocketAddr, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = thread::spawn(move || {
+            let (mut conn, peer) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let root = tempfile::tempdir().unwrap();
+            let mut store = UserStore::load(root.path()).unwrap();
+            store.upsert("alice", scram::new_record("pw", 1000, 10));
+            let login = framing::read_header(&mut conn).unwrap().unwrap();
+            let secret = ServerSecret::from_bytes([3; 32]);
+            let verified = server_login(
+                &mut conn,
+                &login,
+                &store,
+                &secret,
+                &LoginGuard::new(),
+                peer.ip(),
+            )
+            .unwrap()
+            .expect("right password");
+            let mut reply = verified.ok_reply(0);
+            if let Some(signature) = signature {
+                reply["server_signature"] = json!(signature);
+            }
+            framing::write_header(&mut conn, &reply).unwrap();
+        });
+        (addr, handle)
+    }
+
+    fn connect(addr: std::net::SocketAddr) -> TcpStream {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+    }
+
+    #[test]
+    fn client_accepts_the_real_signature() {
+        let (addr, server) = server_with_signature(None);
+        let ok = client_login(&mut connect(addr), "alice", "pw").unwrap();
+        assert_eq!(
+            ok,
+            LoginOk {
+                cwd: "/".into(),
+                used: 0,
+                quota: 10
+            }
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn client_refuses_a_tampered_or_missing_signature() {
+        for bad in [
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "",
+            "zz",
+        ] {
+            let (addr, server) = server_with_signature(Some(bad));
+            let err = client_login(&mut connect(addr), "alice", "pw").unwrap_err();
+            assert!(
+                matches!(err, LoginError::BadServerSignature),
+                "{bad:?}: {err}"
+            );
+            server.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn client_refuses_a_challenge_asking_for_too_much_work() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            framing::read_header(&mut conn).unwrap();
+            framing::write_header(
+                &mut conn,
+                &json!({"status":"challenge","salt":"00","iterations":4_000_000_000u64,"nonce":scram::new_nonce()}),
+            )
+            .unwrap();
+        });
+        let err = client_login(&mut connect(addr), "alice", "pw").unwrap_err();
+        assert!(
+            matches!(err, LoginError::Scram(ScramError::BadIterations(_))),
+            "{err}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn client_checks_its_own_user_name() {
+        let mut nowhere: Vec<u8> = Vec::new();
+        let mut stream = io::Cursor::new(&mut nowhere);
+        assert!(matches!(
+            client_login(&mut stream, "../root", "pw"),
+            Err(LoginError::BadUserName(_))
+        ));
+        assert!(nowhere.is_empty(), "nothing was sent");
+    }
 }

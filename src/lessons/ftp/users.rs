@@ -302,13 +302,21 @@ pub fn valid_user_name(name: &str) -> bool {
         && name.bytes().all(allowed)
 }
 
-/// Bytes in regular files under `dir`, recursively, NOT following symlinks (a symlink counts 0).
+/// Bytes in regular files under `dir`, recursively, NOT following symlinks (a symlink counts 0,
+/// and so does a `dir` that is itself a symlink or a file).
 /// Hidden partial uploads are regular files and so count, as the issue wants.
 ///
 /// A missing `dir` counts 0 (a user whose home was never created stores nothing), and so does an
 /// entry that disappears while we walk (another connection deleting a file). The walk uses its own
 /// stack rather than recursion, so a very deep tree cannot overflow the thread's stack.
 pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+    // `dir` itself is not followed either: a home replaced by a symlink counts 0.
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    }
     let mut total: u64 = 0;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
@@ -594,6 +602,7 @@ mod tests {
             std::os::unix::fs::symlink(outside.path().join("big"), dir.path().join("link-file"))
                 .unwrap();
             assert_eq!(disk_usage(dir.path()).unwrap(), 123);
+            assert_eq!(disk_usage(&dir.path().join("link-dir")).unwrap(), 0);
         }
     }
 
