@@ -318,7 +318,7 @@ impl<'a> Session<'a> {
             ledger: self.shared.ledgers.for_user(&verified.user),
             partials: Partials::new(&home, self.shared.partial_ttl),
             checksums: Checksums::new(&self.shared.root, &verified.user),
-            name: verified.user,
+            name: verified.user.clone(),
         };
         let used = {
             let guard = user.ledger.lock();
@@ -326,16 +326,7 @@ impl<'a> Session<'a> {
             let _ = user.partials.remove_expired(|f| guard.is_uploading(f));
             guard.used(&home).unwrap_or(0)
         };
-        send(
-            &mut self.stream,
-            &json!({
-                "status": "ok",
-                "server_signature": verified.server_signature,
-                "cwd": "/",
-                "used": used,
-                "quota": user.quota,
-            }),
-        )?;
+        send(&mut self.stream, &verified.ok_reply(used))?;
         self.user = Some(user);
         self.note(&format!(
             "logged in (used {used} of {} bytes)",
