@@ -22,9 +22,17 @@ pub mod ftp;
 use crate::tour::Stop;
 
 /// Every lesson in the tour, in order.
-pub const TOUR: &[Stop] = &[Stop {
-    number: "01",
-    binary: "01-echo-once",
-    title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
-    run: echo_once::tour,
-}];
+pub const TOUR: &[Stop] = &[
+    Stop {
+        number: "01",
+        binary: "01-echo-once",
+        title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
+        run: echo_once::tour,
+    },
+    Stop {
+        number: "14",
+        binary: "14-ftp",
+        title: "multi-user FTP: SCRAM login, home jail, quotas, resumable verified transfers",
+        run: ftp::tour,
+    },
+];

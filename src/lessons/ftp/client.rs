@@ -144,6 +144,15 @@ impl FtpClient {
         ))
     }
 
+    /// Wraps a connection on which the login exchange has already succeeded (the tour does the
+    /// exchange by hand, to show each message).
+    pub fn logged_in(stream: TcpStream) -> FtpClient {
+        FtpClient {
+            stream,
+            progress: false,
+        }
+    }
+
     /// Shows a progress bar on every put and get (when stderr is a terminal).
     pub fn set_progress(&mut self, on: bool) {
         self.progress = on;
