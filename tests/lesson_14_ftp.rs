@@ -1115,3 +1115,109 @@ fn server_killed_mid_upload_keeps_the_old_file_and_resumes_after_restart() {
     assert_eq!(raw.recv()["md5"], md5_hex(&new));
     assert_eq!(raw.get("doc"), new);
 }
+
+// ------------------------------------------------------------------------------------------
+// The walkthrough's Python client, run for real
+// ------------------------------------------------------------------------------------------
+
+/// Drives the Python functions of walkthrough.md's 14-ftp section (saved next to it as
+/// `ftp_walkthrough.py`). Phase `start` uploads a file, then starts a second upload and drops
+/// the connection half-way; phase `finish` resumes that upload and a half-done download.
+const PYTHON_DRIVER: &str = r#"
+import os, socket, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ftp_walkthrough import *
+
+phase, port, user, password, work = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+data = bytes((i * 7919 + i // 251) % 256 for i in range(300000))
+other = data[::-1]
+src, src2 = os.path.join(work, 'data.bin'), os.path.join(work, 'other.bin')
+with socket.create_connection(('127.0.0.1', port), timeout=20) as sock:
+    login(sock, user, password)
+    if phase == 'start':
+        open(src, 'wb').write(data)
+        open(src2, 'wb').write(other)
+        print('put', put(sock, src, 'data.bin')['md5'])
+        md5 = hashlib.md5(other).hexdigest()
+        ready = request(sock, {'cmd': 'put', 'filename': 'other.bin', 'filesize': len(other), 'md5': md5})
+        sock.sendall(other[:150000])   # and then the connection is lost
+    else:
+        print('resumed', put(sock, src2, 'other.bin')['md5'])
+        back = os.path.join(work, 'data.back')
+        open(back + '.part', 'wb').write(data[:100000])
+        print('get', get(sock, 'data.bin', back)['offset'])
+        assert open(back, 'rb').read() == data and not os.path.exists(back + '.part')
+        try:
+            request(sock, {'cmd': 'cd', 'path': '../..'})
+        except RuntimeError as e:
+            print('refused', e)
+        request(sock, {'cmd': 'quit'})
+"#;
+
+/// The ```python blocks of the `## 14-ftp` section of walkthrough.md, in order.
+fn walkthrough_python() -> String {
+    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/walkthrough.md")).unwrap();
+    let start = text.find("\n## 14-ftp").expect("a 14-ftp section");
+    let section = &text[start + 1..];
+    let section = match section[3..].find("\n## ") {
+        Some(end) => &section[..end + 3],
+        None => section,
+    };
+    let mut code = String::new();
+    for block in section.split("```python\n").skip(1) {
+        code.push_str(block.split("```").next().unwrap());
+        code.push('\n');
+    }
+    assert!(code.contains("def put(") && code.contains("def login("), "{code}");
+    code
+}
+
+#[test]
+fn the_walkthrough_python_client_puts_and_gets_with_resume() {
+    let available = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!("note: python3 not found; skipping the walkthrough's Python client");
+        return;
+    }
+    let lab = Lab::start();
+    lab.add_user("alice", 1 << 20);
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("ftp_walkthrough.py"), walkthrough_python()).unwrap();
+    let driver = work.path().join("driver.py");
+    fs::write(&driver, PYTHON_DRIVER).unwrap();
+    let port = lab.addr.port().to_string();
+    let args = |phase: &'static str| {
+        [
+            driver.to_str().unwrap().to_string(),
+            phase.to_string(),
+            port.clone(),
+            "alice".to_string(),
+            PASSWORD.to_string(),
+            work.path().to_str().unwrap().to_string(),
+        ]
+    };
+    let run = |phase| {
+        let args = args(phase);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = common::run("python3", &args, "");
+        assert!(out.status.success(), "{out:?}");
+        out.stdout
+    };
+
+    let out = run("start");
+    assert!(out.starts_with("put "), "{out}");
+    // The server has noticed the lost connection and kept the 150 000 bytes.
+    lab.wait_log("stopped");
+    let out = run("finish");
+    lab.wait_log("resumed at 150000");
+    lab.wait_log("get data.bin (from 100000)");
+    assert!(out.contains("get 100000"), "{out}");
+    assert!(out.contains("refused denied: "), "{out}");
+    let data = fs::read(work.path().join("data.bin")).unwrap();
+    let mut reversed = data.clone();
+    reversed.reverse();
+    assert_eq!(fs::read(lab.home("alice").join("other.bin")).unwrap(), reversed);
+}
