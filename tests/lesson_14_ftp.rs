@@ -1168,7 +1168,10 @@ fn walkthrough_python() -> String {
         code.push_str(block.split("```").next().unwrap());
         code.push('\n');
     }
-    assert!(code.contains("def put(") && code.contains("def login("), "{code}");
+    assert!(
+        code.contains("def put(") && code.contains("def login("),
+        "{code}"
+    );
     code
 }
 
@@ -1219,5 +1222,8 @@ fn the_walkthrough_python_client_puts_and_gets_with_resume() {
     let data = fs::read(work.path().join("data.bin")).unwrap();
     let mut reversed = data.clone();
     reversed.reverse();
-    assert_eq!(fs::read(lab.home("alice").join("other.bin")).unwrap(), reversed);
+    assert_eq!(
+        fs::read(lab.home("alice").join("other.bin")).unwrap(),
+        reversed
+    );
 }

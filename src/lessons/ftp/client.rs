@@ -18,6 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use md5::Digest as _;
 use md5::Md5;
@@ -57,6 +58,8 @@ pub enum ClientError {
     Protocol(String),
     #[error("the server closed the connection")]
     Closed,
+    #[error("no reply from the server for {} s; giving up", REPLY_TIMEOUT.as_secs())]
+    Timeout,
 }
 
 impl ClientError {
@@ -69,9 +72,10 @@ impl ClientError {
             ClientError::Login(_) => "login".into(),
             ClientError::Md5Mismatch { .. } => Code::Md5Mismatch.to_string(),
             ClientError::Local(_) => "local".into(),
-            ClientError::Net(_) | ClientError::Frame(_) | ClientError::Closed => {
-                "connection".into()
-            }
+            ClientError::Net(_)
+            | ClientError::Frame(_)
+            | ClientError::Closed
+            | ClientError::Timeout => "connection".into(),
             ClientError::Transfer(_) => "transfer".into(),
             ClientError::Protocol(_) => "protocol".into(),
         }
@@ -119,6 +123,11 @@ pub struct GetDone {
     pub md5: String,
 }
 
+/// How long the client waits for the server to answer or to take more bytes before it gives up.
+/// Generous: before a download of a file whose md5 is not recorded, the server reads the whole
+/// file, and after an upload it flushes it to disk.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// A logged-in connection to a 14-ftp server.
 pub struct FtpClient {
     stream: TcpStream,
@@ -134,6 +143,12 @@ impl FtpClient {
         password: &str,
     ) -> Result<(FtpClient, LoginOk), ClientError> {
         let mut stream = net::connect_tcp(host, port)?;
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .map_err(NetError::Io)?;
+        stream
+            .set_write_timeout(Some(REPLY_TIMEOUT))
+            .map_err(NetError::Io)?;
         let ok = client_login(&mut stream, user, password)?;
         Ok((
             FtpClient {
@@ -147,6 +162,9 @@ impl FtpClient {
     /// Wraps a connection on which the login exchange has already succeeded (the tour does the
     /// exchange by hand, to show each message).
     pub fn logged_in(stream: TcpStream) -> FtpClient {
+        // These only fail for a zero duration or a closed socket; the latter shows at first use.
+        let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
         FtpClient {
             stream,
             progress: false,
@@ -165,7 +183,19 @@ impl FtpClient {
     }
 
     fn reply(&mut self) -> Result<Map<String, Value>, ClientError> {
-        let reply = framing::read_header(&mut self.stream)?.ok_or(ClientError::Closed)?;
+        let reply = match framing::read_header(&mut self.stream) {
+            Ok(Some(reply)) => reply,
+            Ok(None) => return Err(ClientError::Closed),
+            Err(FrameError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ClientError::Timeout)
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(check_reply(reply)?)
     }
 

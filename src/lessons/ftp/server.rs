@@ -73,6 +73,9 @@ pub(super) struct Shared {
     pub guard: LoginGuard,
     pub ledgers: Ledgers,
     pub partial_ttl: Duration,
+    /// Also the write timeout: a client that stops reading a download is as idle as one that
+    /// stops sending.
+    pub idle_timeout: Duration,
 }
 
 /// Serves 14-ftp on `listener` until `shutdown` is requested.
@@ -106,6 +109,7 @@ pub fn run_server(
             guard: LoginGuard::with_policy(config.login_policy.clone()),
             ledgers: Ledgers::new(),
             partial_ttl: config.partial_ttl,
+            idle_timeout: config.idle_timeout,
         }),
     };
     let options = ServerOptions {
@@ -143,6 +147,9 @@ impl Handler for FtpHandler {
     type Error = SessionError;
 
     fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), SessionError> {
+        // `serve` set the read timeout; a write timeout stops a client that never reads a
+        // download from holding its thread for ever.
+        stream.set_write_timeout(Some(self.shared.idle_timeout))?;
         Session::new(stream, peer, &self.shared, log).run()
     }
 

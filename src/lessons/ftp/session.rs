@@ -56,6 +56,8 @@ pub enum SessionError {
     UploadFailed { path: String, error: TransferError },
     #[error("download of {path} stopped: {error}")]
     DownloadInterrupted { path: String, error: FrameError },
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
 }
 
 /// A command that did not succeed.

@@ -58,6 +58,8 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("login: a SCRAM-SHA-256-style exchange; only nonces and proofs cross the wire");
     let stream = net::connect_tcp("127.0.0.1", addr.port())?;
+    // A tour must fail, not hang, if the server does not answer.
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let stream = login_by_hand(t, stream)?;
     t.expect_log("server", &lines, "logged in")?;
     let mut ftp = FtpClient::logged_in(stream);
