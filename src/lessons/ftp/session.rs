@@ -29,7 +29,7 @@ use super::protocol::{Code, Entry, Refusal, Request};
 use super::quota::{QuotaError, Reservation, UserLedger};
 use super::server::Shared;
 use super::users::{home_dir, UserStore};
-use crate::escape::preview;
+use crate::escape::escape_bytes;
 use crate::framing::{self, FrameError, DEFAULT_MAX_HEADER};
 use crate::log::Log;
 use crate::net;
@@ -276,7 +276,7 @@ impl<'a> Session<'a> {
         let claimed = login
             .get("user")
             .and_then(Value::as_str)
-            .map(|u| preview(u.as_bytes(), 40))
+            .map(|u| cut(u, 40))
             .unwrap_or_else(|| "?".into());
         // Read users.json at every login, so `14-ftp adduser` on a running server takes effect.
         let store = match UserStore::load(&self.shared.root) {
@@ -337,8 +337,11 @@ impl<'a> Session<'a> {
         Ok(Flow::Continue)
     }
 
-    /// One log line about this connection: `alice@127.0.0.1:50312 put /a.txt: ...`.
+    /// One log line about this connection: `alice@127.0.0.1:50312 put /a.txt: ...`. Names come
+    /// from clients, so control characters are escaped: a file called "x\nfake log line" must
+    /// not forge a line of the log.
     fn note(&self, text: &str) {
+        let text = escape_bytes(text.as_bytes());
         match &self.user {
             Some(user) => self.log.line(format!("{}@{} {text}", user.name, self.peer)),
             None => self.log.line(format!("{} {text}", self.peer)),
@@ -381,7 +384,7 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// A request in a log line: `put docs/a.txt (1200 bytes)`.
 fn describe(request: &Request) -> String {
-    let arg = |s: &str| preview(s.as_bytes(), 80);
+    let arg = |s: &str| cut(s, 80);
     match request {
         Request::Cd { path } | Request::Mkdir { path } | Request::Rm { path } => {
             format!("{} {}", request.name(), arg(path))
@@ -392,6 +395,20 @@ fn describe(request: &Request) -> String {
         } => format!("put {} ({filesize} bytes)", arg(filename)),
         Request::Get { filename, offset } => format!("get {} (from {offset})", arg(filename)),
         other => other.name().to_string(),
+    }
+}
+
+/// A client's path for a message that leaves this module unescaped (the server loop logs a
+/// session's error as it is): control characters escaped, length bounded.
+fn shown(path: &VirtualPath) -> String {
+    escape_bytes(cut(&path.to_string(), 200).as_bytes())
+}
+
+/// At most `max` characters of `text`, with `…` if it was longer.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
+        None => text.to_string(),
     }
 }
 
@@ -641,7 +658,7 @@ fn put(
                 let refusal = Refusal::new(Code::ServerError, format!("{error}; closing"));
                 let _ = send(stream, &refusal.to_json());
                 return Err(Failure::Broken(SessionError::UploadFailed {
-                    path: path.to_string(),
+                    path: shown(&path),
                     error,
                 }));
             }
@@ -654,7 +671,7 @@ fn put(
                     let _ = fs::remove_file(&partial);
                 }
                 return Err(Failure::Broken(SessionError::UploadInterrupted {
-                    path: path.to_string(),
+                    path: shown(&path),
                     kept,
                     error,
                 }));
@@ -810,7 +827,7 @@ fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Resu
     )?;
     framing::write_body(stream, &mut file, size - offset).map_err(|error| {
         Failure::Broken(SessionError::DownloadInterrupted {
-            path: path.to_string(),
+            path: shown(&path),
             error,
         })
     })?;

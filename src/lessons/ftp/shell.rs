@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::client::{ClientError, FtpClient};
 use super::users::format_size;
+use crate::escape::escape_bytes;
 
 /// The shell's help text.
 pub const HELP: &str = "\
@@ -159,6 +160,8 @@ impl<W: Write, E: Write> Shell<W, E> {
 
     fn fail(&mut self, code: &str, msg: &str) -> Step {
         self.failures += 1;
+        // Server text is shown escaped: a hostile server must not drive the terminal.
+        let msg = escape_bytes(msg.as_bytes());
         let _ = writeln!(self.err, "error: {code}: {msg}");
         Step::Continue
     }
@@ -259,7 +262,12 @@ pub fn format_entries(entries: &[super::protocol::Entry]) -> String {
             } else {
                 e.size.to_string()
             };
-            format!("{:<4} {:>12}  {}", e.kind, size, e.name)
+            let name = escape_bytes(e.name.as_bytes());
+            format!(
+                "{:<4} {:>12}  {name}",
+                escape_bytes(e.kind.as_bytes()),
+                size
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
