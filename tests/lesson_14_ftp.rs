@@ -450,6 +450,37 @@ fn every_error_code_has_its_case() {
 }
 
 #[test]
+fn a_huge_directory_listing_is_cut_to_one_frame() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1000);
+    let dir = lab.home("alice").join("many");
+    fs::create_dir(&dir).unwrap();
+    for i in 0..3000 {
+        fs::write(dir.join(format!("file-number-{i:05}.txt")), b"").unwrap();
+    }
+    let mut raw = lab.raw("alice");
+    let reply = raw.expect_ok(json!({"cmd": "ls", "path": "many"}));
+    assert_eq!(reply["truncated"], true);
+    let entries = reply["entries"].as_array().unwrap();
+    assert!(
+        entries.len() > 500 && entries.len() < 3000,
+        "{}",
+        entries.len()
+    );
+    assert_eq!(entries[0]["name"], "file-number-00000.txt");
+}
+
+#[test]
+fn names_cannot_forge_log_lines() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1000);
+    let mut raw = lab.raw("alice");
+    raw.expect_ok(json!({"cmd": "mkdir", "path": "x\nalice@evil logged in"}));
+    let line = lab.wait_log("mkdir x");
+    assert!(line.contains("x\\nalice@evil"), "{line}");
+}
+
+#[test]
 fn too_many_clients_gets_a_framed_error() {
     let lab = Lab::start_with(|c| c.max_clients = 1);
     lab.add_user("alice", 1000);
