@@ -101,6 +101,14 @@ impl ClientError {
     }
 }
 
+/// An `ls` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// The directory has more entries than fit in one reply; these are the first by name.
+    pub truncated: bool,
+}
+
 /// A finished upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutDone {
@@ -211,15 +219,17 @@ impl FtpClient {
     }
 
     /// Lists a directory (the current one without `path`), sorted by name.
-    pub fn ls(&mut self, path: Option<&str>) -> Result<Vec<Entry>, ClientError> {
+    pub fn ls(&mut self, path: Option<&str>) -> Result<Listing, ClientError> {
         let header = match path {
             Some(path) => json!({"cmd": "ls", "path": path}),
             None => json!({"cmd": "ls"}),
         };
         let reply = self.request(&header)?;
         let entries = reply.get("entries").cloned().unwrap_or(Value::Null);
-        serde_json::from_value(entries)
-            .map_err(|e| ClientError::Protocol(format!("bad \"entries\" in an ls reply: {e}")))
+        let entries = serde_json::from_value(entries)
+            .map_err(|e| ClientError::Protocol(format!("bad \"entries\" in an ls reply: {e}")))?;
+        let truncated = reply.get("truncated").and_then(Value::as_bool) == Some(true);
+        Ok(Listing { entries, truncated })
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<(), ClientError> {

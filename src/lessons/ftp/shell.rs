@@ -8,7 +8,7 @@
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use super::client::{ClientError, FtpClient};
+use super::client::{ClientError, FtpClient, Listing};
 use super::users::format_size;
 use crate::escape::escape_bytes;
 
@@ -111,8 +111,8 @@ impl<W: Write, E: Write> Shell<W, E> {
             return self.fail("connection", "not connected");
         };
         let result: Result<Option<String>, ClientError> = match (command, args) {
-            ("ls", []) => client.ls(None).map(|e| Some(format_entries(&e))),
-            ("ls", [path]) => client.ls(Some(path)).map(|e| Some(format_entries(&e))),
+            ("ls", []) => client.ls(None).map(|l| Some(format_listing(&l))),
+            ("ls", [path]) => client.ls(Some(path)).map(|l| Some(format_listing(&l))),
             ("cd", [path]) => client.cd(path).map(|_| None),
             ("pwd", []) => client.pwd().map(Some),
             ("mkdir", [path]) => client.mkdir(path).map(|()| None),
@@ -253,8 +253,9 @@ fn usage(command: &str) -> String {
 }
 
 /// `ls` output: one line per entry, `dir` or `file`, the size, the name.
-pub fn format_entries(entries: &[super::protocol::Entry]) -> String {
-    entries
+pub fn format_listing(listing: &Listing) -> String {
+    let mut lines: Vec<String> = listing
+        .entries
         .iter()
         .map(|e| {
             let size = if e.kind == "dir" {
@@ -269,8 +270,14 @@ pub fn format_entries(entries: &[super::protocol::Entry]) -> String {
                 size
             )
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    if listing.truncated {
+        lines.push(format!(
+            "(only the first {} entries fit in one reply)",
+            listing.entries.len()
+        ));
+    }
+    lines.join("\n")
 }
 
 /// Splits a line into words; `"..."` or `'...'` keep spaces inside one word.

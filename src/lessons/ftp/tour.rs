@@ -93,7 +93,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         &format!("-> ok, md5 {}, used {} of {}", put.md5, put.used, put.quota),
     );
     t.expect_log("server", &lines, "stored")?;
-    for entry in ftp.ls(None)? {
+    for entry in ftp.ls(None)?.entries {
         t.show(
             "client",
             &format!("ls: {} {} {} bytes", entry.kind, entry.name, entry.size),
