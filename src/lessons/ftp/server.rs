@@ -1,7 +1,7 @@
 //! The 14-ftp server: settings, what all sessions share, and the thread-per-connection loop.
 //!
-//! Each connection is one [`super::session`] on its own thread ([`crate::server::serve`]). What
-//! sessions share lives in [`Shared`]: the server root, the secret for fake login challenges,
+//! Each connection is one `session` on its own thread ([`crate::server::serve`]). What
+//! sessions share lives in `Shared`: the server root, the secret for fake login challenges,
 //! the failed-login brake, and one quota ledger per user (two sessions of the same user must see
 //! each other's uploads).
 
