@@ -3,13 +3,20 @@
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use socklab::cli;
+use socklab::cli::{self, Endpoint};
 use socklab::lessons::ftp::admin;
+use socklab::lessons::ftp::client::FtpClient;
 use socklab::lessons::ftp::scram::DEFAULT_ITERATIONS;
+use socklab::lessons::ftp::server::{parse_duration, run_server, ServerConfig};
+use socklab::lessons::ftp::shell::{lines_from, Shell};
 use socklab::lessons::ftp::users::{format_size, parse_size, users_file, UserStore};
+use socklab::log::Log;
+use socklab::net;
+use socklab::server::Shutdown;
 
 /// A multi-user FTP: accounts with SCRAM-style login, a home and a quota per user.
 ///
@@ -31,6 +38,10 @@ enum Command {
     Deluser(DeluserArgs),
     /// List users with their quota and the space they use.
     Users(UsersArgs),
+    /// Run the server: many users at once, one thread per connection, each jailed in its home.
+    Server(ServerArgs),
+    /// Log in and run commands: an `ftp> ` shell, or -c CMD..., or command lines on stdin.
+    Client(ClientArgs),
 }
 
 /// `--root`, shared by every subcommand.
@@ -74,12 +85,132 @@ struct UsersArgs {
     root: Root,
 }
 
+#[derive(Args)]
+struct ServerArgs {
+    #[command(flatten)]
+    root: Root,
+    #[command(flatten)]
+    endpoint: Endpoint<9014>,
+    /// Most clients connected at once; the next one gets a `too_many_clients` error.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_clients: u32,
+    /// Disconnect a client that sends nothing for this long: 30s, 5m, 1h, or seconds.
+    #[arg(long, default_value = "300", value_parser = parse_timeout)]
+    idle_timeout: Duration,
+    /// Delete kept interrupted uploads untouched for this long: 30s, 90m, 24h, 2d, or seconds.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    partial_ttl: Duration,
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    #[command(flatten)]
+    endpoint: Endpoint<9014>,
+    /// The account to log in as.
+    #[arg(long)]
+    user: String,
+    /// Read the password from the first line of stdin instead of asking for it; the lines after
+    /// it are commands (unless -c is given).
+    #[arg(long)]
+    password_stdin: bool,
+    /// A command to run, e.g. -c 'put a.txt' (repeat for more, run in order); without -c,
+    /// commands come from stdin, with an `ftp> ` prompt on a terminal.
+    #[arg(short = 'c', long = "command", value_name = "CMD")]
+    commands: Vec<String>,
+    /// Do not draw progress bars for put and get (they are drawn only on a terminal anyway).
+    #[arg(long)]
+    no_progress: bool,
+}
+
 fn main() -> ExitCode {
-    cli::run(|| match Cli::parse().command {
+    let mut commands_failed = false;
+    let code = cli::run(|| match Cli::parse().command {
         Command::Adduser(args) => adduser(args),
         Command::Deluser(args) => deluser(args),
         Command::Users(args) => users(args),
-    })
+        Command::Server(args) => server(args),
+        Command::Client(args) => {
+            commands_failed = client(args)?;
+            Ok(())
+        }
+    });
+    // Each failed command already printed its own `error: CODE: msg` line.
+    if commands_failed {
+        ExitCode::FAILURE
+    } else {
+        code
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err("the idle timeout must be at least 1 second".into()),
+        d => Ok(d),
+    }
+}
+
+fn server(args: ServerArgs) -> anyhow::Result<()> {
+    let listener = net::listen_tcp(&args.endpoint.host, args.endpoint.port, &Default::default())?;
+    let log = Log::stdout();
+    net::announce_listening(listener.local_addr()?, &log);
+    let mut config = ServerConfig::new(args.root.root);
+    config.max_clients = args.max_clients as usize;
+    config.idle_timeout = args.idle_timeout;
+    config.partial_ttl = args.partial_ttl;
+    run_server(listener, &config, &log, &Shutdown::new())?;
+    Ok(())
+}
+
+/// Runs the client; `Ok(true)` if some command failed.
+fn client(args: ClientArgs) -> anyhow::Result<bool> {
+    let interactive = std::io::stdin().is_terminal();
+    let password = if args.password_stdin {
+        first_stdin_line()?
+    } else if interactive {
+        rpassword::prompt_password(format!("password for {}: ", args.user))
+            .context("cannot read the password")?
+    } else {
+        bail!(
+            "stdin is not a terminal: use --password-stdin to give the password on its first line"
+        );
+    };
+    let (host, port) = (&args.endpoint.host, args.endpoint.port);
+    let (mut ftp, ok) = FtpClient::connect(host, port, &args.user, &password)?;
+    ftp.set_progress(!args.no_progress);
+    if interactive && args.commands.is_empty() {
+        eprintln!(
+            "logged in to {} as {} (used {} of {}); type help for the commands",
+            net::display_addr(host, port),
+            args.user,
+            format_size(ok.used),
+            format_size(ok.quota)
+        );
+    }
+    let mut shell = Shell::new(ftp, std::io::stdout(), std::io::stderr());
+    if args.commands.is_empty() {
+        shell.run_all(lines_from(std::io::stdin().lock(), interactive));
+    } else {
+        shell.run_all(args.commands);
+    }
+    Ok(shell.failures() > 0)
+}
+
+/// The first line of stdin, without its line end (the rest of stdin stays unread).
+fn first_stdin_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_PASSWORD + 1)
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    if line.len() as u64 > MAX_PASSWORD {
+        bail!("the password line is longer than {MAX_PASSWORD} bytes");
+    }
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password on stdin (give it as the first line)");
+    }
+    Ok(password)
 }
 
 fn parse_quota(text: &str) -> Result<u64, String> {

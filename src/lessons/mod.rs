@@ -113,4 +113,10 @@ pub const TOUR: &[Stop] = &[
         title: "file upload/download: JSON header + exact body, safe names, atomic, md5-checked",
         run: file_upload::tour,
     },
+    Stop {
+        number: "14",
+        binary: "14-ftp",
+        title: "multi-user FTP: SCRAM login, home jail, quotas, resumable verified transfers",
+        run: ftp::tour,
+    },
 ];

@@ -16,6 +16,13 @@
 //! - [`login`]: the login exchange on a connection, fake challenges for unknown users, and the
 //!   per-address brake on failed logins;
 //! - [`admin`]: `adduser`, `deluser`, `users`.
+//! - [`paths`]: virtual paths and the home jail (no `..`, no symlinks out);
+//! - [`quota`]: quotas with reservations, one lock per user;
+//! - [`protocol`]: requests, replies and error codes of the file commands;
+//! - [`partials`]: interrupted uploads kept for resuming (断点续传);
+//! - [`checksums`]: the md5 recorded for each stored file;
+//! - [`server`]: settings and the thread-per-connection server; `session` serves one connection;
+//! - [`client`]: the client library; [`shell`]: the `ftp> ` shell on top of it.
 //!
 //! Tutorials: 000 (the homework), 004 (JSON header upload).
 
@@ -23,3 +30,17 @@ pub mod admin;
 pub mod login;
 pub mod scram;
 pub mod users;
+
+// The file service.
+pub mod checksums;
+pub mod client;
+pub mod partials;
+pub mod paths;
+pub mod protocol;
+pub mod quota;
+pub mod server;
+mod session;
+pub mod shell;
+mod tour;
+
+pub use tour::tour;

@@ -1,0 +1,410 @@
+//! The 14-ftp client library: one method per command, each returning what the server said.
+//!
+//! [`FtpClient::connect`] opens the connection and logs in (E1's SCRAM exchange, which also
+//! checks that the server knows the account: an impostor is refused). Every other method sends
+//! one request header and reads one reply; `put` and `get` move a body in between.
+//!
+//! Resuming (断点续传) works the same way in both directions:
+//! - **put**: the server keeps what it received of an interrupted upload; the next put of the
+//!   same file (same remote path, size and md5) is answered `{"status":"ready","offset":K}` and
+//!   the client sends only the bytes from K.
+//! - **get**: the client writes to `LOCAL.part` and renames it to `LOCAL` only once the md5 of the
+//!   whole file matches. After an interruption, the next get of the same file asks for
+//!   `"offset": <size of LOCAL.part>`, hashes the bytes it already has, and continues the same
+//!   md5 over the rest ([`transfer::hash_prefix`] then [`transfer::copy_hashed`]), so the check
+//!   still covers every byte.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, SeekFrom};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use md5::Digest as _;
+use md5::Md5;
+use serde_json::{json, Map, Value};
+
+use super::login::{client_login, LoginError, LoginOk};
+use super::protocol::{check_reply, Code, Entry, Refusal};
+use crate::framing::{self, FrameError};
+use crate::net::{self, NetError};
+use crate::transfer::{self, Progress, TransferError};
+
+/// What went wrong on the client's side of a command.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error reply. The connection is fine.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("connection: {0}")]
+    Frame(#[from] FrameError),
+    #[error("transfer: {0}")]
+    Transfer(#[from] TransferError),
+    /// A local file could not be read or written. The connection is fine.
+    #[error("{0}")]
+    Local(String),
+    /// A download's md5 did not match; its partial file was removed. The connection is fine.
+    #[error("{path}: the bytes received have md5 {got}, the server announced {expected}; partial download removed")]
+    Md5Mismatch {
+        path: String,
+        expected: String,
+        got: String,
+    },
+    #[error("the server broke the protocol: {0}")]
+    Protocol(String),
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("no reply from the server for {} s; giving up", REPLY_TIMEOUT.as_secs())]
+    Timeout,
+}
+
+impl ClientError {
+    /// The code for an `error: CODE: msg` line: the server's code, or `local`, `connection`...
+    pub fn code(&self) -> String {
+        match self {
+            ClientError::Refused(r) => r.code.to_string(),
+            ClientError::Login(LoginError::AuthFailed(_)) => Code::AuthFailed.to_string(),
+            ClientError::Login(LoginError::Refused { code, .. }) => code.clone(),
+            ClientError::Login(_) => "login".into(),
+            ClientError::Md5Mismatch { .. } => Code::Md5Mismatch.to_string(),
+            ClientError::Local(_) => "local".into(),
+            ClientError::Net(_)
+            | ClientError::Frame(_)
+            | ClientError::Closed
+            | ClientError::Timeout => "connection".into(),
+            ClientError::Transfer(_) => "transfer".into(),
+            ClientError::Protocol(_) => "protocol".into(),
+        }
+    }
+
+    /// The message without the code.
+    pub fn message(&self) -> String {
+        match self {
+            ClientError::Refused(r) => r.msg.clone(),
+            ClientError::Login(LoginError::AuthFailed(msg)) => msg.clone(),
+            ClientError::Login(LoginError::Refused { msg, .. }) => msg.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Can the session go on after this error? (A refusal, a local file problem or a bad md5
+    /// leave the connection in step; a broken connection or a half-sent body do not.)
+    pub fn is_recoverable(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Refused(_) | ClientError::Local(_) | ClientError::Md5Mismatch { .. }
+        )
+    }
+}
+
+/// An `ls` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// The directory has more entries than fit in one reply; these are the first by name.
+    pub truncated: bool,
+}
+
+/// A finished upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutDone {
+    pub remote: String,
+    pub size: u64,
+    /// Where the upload started: more than 0 when it resumed a kept partial upload.
+    pub offset: u64,
+    pub md5: String,
+    pub used: u64,
+    pub quota: u64,
+}
+
+/// A finished download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetDone {
+    pub local: PathBuf,
+    pub size: u64,
+    /// Where the download started: more than 0 when it resumed `LOCAL.part`.
+    pub offset: u64,
+    pub md5: String,
+}
+
+/// How long the client waits for the server to answer or to take more bytes before it gives up.
+/// Generous: before a download of a file whose md5 is not recorded, the server reads the whole
+/// file, and after an upload it flushes it to disk.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A logged-in connection to a 14-ftp server.
+pub struct FtpClient {
+    stream: TcpStream,
+    progress: bool,
+}
+
+impl FtpClient {
+    /// Connects to `host:port` and logs in as `user`.
+    pub fn connect(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &str,
+    ) -> Result<(FtpClient, LoginOk), ClientError> {
+        let mut stream = net::connect_tcp(host, port)?;
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .map_err(NetError::Io)?;
+        stream
+            .set_write_timeout(Some(REPLY_TIMEOUT))
+            .map_err(NetError::Io)?;
+        let ok = client_login(&mut stream, user, password)?;
+        Ok((
+            FtpClient {
+                stream,
+                progress: false,
+            },
+            ok,
+        ))
+    }
+
+    /// Wraps a connection on which the login exchange has already succeeded (the tour does the
+    /// exchange by hand, to show each message).
+    pub fn logged_in(stream: TcpStream) -> FtpClient {
+        // These only fail for a zero duration or a closed socket; the latter shows at first use.
+        let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
+        FtpClient {
+            stream,
+            progress: false,
+        }
+    }
+
+    /// Shows a progress bar on every put and get (when stderr is a terminal).
+    pub fn set_progress(&mut self, on: bool) {
+        self.progress = on;
+    }
+
+    /// Sends one request and reads its reply; an error reply becomes [`ClientError::Refused`].
+    pub fn request(&mut self, header: &Value) -> Result<Map<String, Value>, ClientError> {
+        framing::write_header(&mut self.stream, header)?;
+        self.reply()
+    }
+
+    fn reply(&mut self) -> Result<Map<String, Value>, ClientError> {
+        let reply = match framing::read_header(&mut self.stream) {
+            Ok(Some(reply)) => reply,
+            Ok(None) => return Err(ClientError::Closed),
+            Err(FrameError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ClientError::Timeout)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(check_reply(reply)?)
+    }
+
+    pub fn pwd(&mut self) -> Result<String, ClientError> {
+        let reply = self.request(&json!({"cmd": "pwd"}))?;
+        text(&reply, "cwd")
+    }
+
+    /// Changes the remote directory; returns the new one.
+    pub fn cd(&mut self, path: &str) -> Result<String, ClientError> {
+        let reply = self.request(&json!({"cmd": "cd", "path": path}))?;
+        text(&reply, "cwd")
+    }
+
+    /// Lists a directory (the current one without `path`), sorted by name.
+    pub fn ls(&mut self, path: Option<&str>) -> Result<Listing, ClientError> {
+        let header = match path {
+            Some(path) => json!({"cmd": "ls", "path": path}),
+            None => json!({"cmd": "ls"}),
+        };
+        let reply = self.request(&header)?;
+        let entries = reply.get("entries").cloned().unwrap_or(Value::Null);
+        let entries = serde_json::from_value(entries)
+            .map_err(|e| ClientError::Protocol(format!("bad \"entries\" in an ls reply: {e}")))?;
+        let truncated = reply.get("truncated").and_then(Value::as_bool) == Some(true);
+        Ok(Listing { entries, truncated })
+    }
+
+    pub fn mkdir(&mut self, path: &str) -> Result<(), ClientError> {
+        self.request(&json!({"cmd": "mkdir", "path": path}))?;
+        Ok(())
+    }
+
+    pub fn rm(&mut self, path: &str) -> Result<(), ClientError> {
+        self.request(&json!({"cmd": "rm", "path": path}))?;
+        Ok(())
+    }
+
+    /// `(used, quota)` in bytes.
+    pub fn quota(&mut self) -> Result<(u64, u64), ClientError> {
+        let reply = self.request(&json!({"cmd": "quota"}))?;
+        Ok((number(&reply, "used")?, number(&reply, "quota")?))
+    }
+
+    /// Says goodbye and closes.
+    pub fn quit(mut self) -> Result<(), ClientError> {
+        self.request(&json!({"cmd": "quit"}))?;
+        Ok(())
+    }
+
+    /// Uploads `local` as `remote`, resuming a kept partial upload if the server has one.
+    pub fn put(&mut self, local: &Path, remote: &str) -> Result<PutDone, ClientError> {
+        let local_error = |e: io::Error| ClientError::Local(format!("{}: {e}", local.display()));
+        let mut file = File::open(local).map_err(local_error)?;
+        let meta = file.metadata().map_err(local_error)?;
+        if !meta.is_file() {
+            return Err(ClientError::Local(format!(
+                "{} is not a regular file",
+                local.display()
+            )));
+        }
+        let size = meta.len();
+        // The md5 goes in the header, before the body, so the file is read once for it first.
+        let md5 = transfer::md5_file(local).map_err(local_error)?;
+        let ready =
+            self.request(&json!({"cmd": "put", "filename": remote, "filesize": size, "md5": md5}))?;
+        if ready.get("status").and_then(Value::as_str) != Some("ready") {
+            return Err(ClientError::Protocol(format!(
+                "expected ready, got {}",
+                Value::Object(ready)
+            )));
+        }
+        let offset = number(&ready, "offset")?;
+        if offset > size {
+            return Err(ClientError::Protocol(format!(
+                "the server asked for offset {offset} of a {size}-byte file"
+            )));
+        }
+        file.seek(SeekFrom::Start(offset)).map_err(local_error)?;
+
+        let progress = Progress::new(size, &format!("put {remote}"), self.progress);
+        progress.start_at(offset);
+        // copy_hashed streams with bounded memory and drives the progress bar; the digest of
+        // this tail is not needed (the server checks the whole file against `md5`).
+        let sent = transfer::copy_hashed(
+            &mut file,
+            &mut self.stream,
+            size - offset,
+            Md5::new(),
+            &progress,
+        );
+        progress.finish();
+        sent?;
+
+        let done = self.reply()?;
+        Ok(PutDone {
+            remote: remote.to_string(),
+            size,
+            offset,
+            md5: text(&done, "md5")?,
+            used: number(&done, "used")?,
+            quota: number(&done, "quota")?,
+        })
+    }
+
+    /// Downloads `remote` to `local`, through `LOCAL.part`, resuming it if it exists.
+    pub fn get(&mut self, remote: &str, local: &Path) -> Result<GetDone, ClientError> {
+        let partial = partial_path(local);
+        let local_error = |e: io::Error| ClientError::Local(format!("{}: {e}", partial.display()));
+        let have = match fs::metadata(&partial) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(local_error(e)),
+        };
+        let reply = match self.request(&get_header(remote, have)) {
+            // The remote file is now shorter than what we kept: it changed, so start again.
+            Err(ClientError::Refused(r)) if have > 0 && r.code == Code::BadRequest => {
+                fs::remove_file(&partial).map_err(local_error)?;
+                self.request(&get_header(remote, 0))?
+            }
+            other => other?,
+        };
+        let size = number(&reply, "filesize")?;
+        let offset = number(&reply, "offset")?;
+        let md5 = text(&reply, "md5")?;
+        if offset > size || offset > have {
+            return Err(ClientError::Protocol(format!(
+                "the server sends from offset {offset} of {size} bytes; we asked for {have}"
+            )));
+        }
+
+        // From here the server is sending `size - offset` bytes: any local failure now leaves the
+        // connection out of step, so it is reported as a transfer error and ends the session.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&partial)
+            .map_err(|e| TransferError::Write { after: 0, error: e })?;
+        let md5_so_far = transfer::hash_prefix(&mut file, offset)?;
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.set_len(offset))
+            .map_err(|e| TransferError::Write { after: 0, error: e })?;
+        let progress = Progress::new(size, &format!("get {remote}"), self.progress);
+        progress.start_at(offset);
+        let received = transfer::copy_hashed(
+            &mut self.stream,
+            &mut file,
+            size - offset,
+            md5_so_far,
+            &progress,
+        );
+        progress.finish();
+        let got = transfer::hex_digest(received?);
+
+        if got != md5 {
+            drop(file);
+            let _ = fs::remove_file(&partial);
+            return Err(ClientError::Md5Mismatch {
+                path: remote.to_string(),
+                expected: md5,
+                got,
+            });
+        }
+        file.sync_all().map_err(local_error)?;
+        drop(file);
+        fs::rename(&partial, local).map_err(|e| {
+            ClientError::Local(format!("cannot rename to {}: {e}", local.display()))
+        })?;
+        Ok(GetDone {
+            local: local.to_path_buf(),
+            size,
+            offset,
+            md5,
+        })
+    }
+}
+
+fn get_header(remote: &str, offset: u64) -> Value {
+    json!({"cmd": "get", "filename": remote, "offset": offset})
+}
+
+/// `LOCAL.part`: where a download is written until its md5 is verified.
+pub fn partial_path(local: &Path) -> PathBuf {
+    let mut name = local.as_os_str().to_os_string();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+fn text(reply: &Map<String, Value>, field: &str) -> Result<String, ClientError> {
+    reply
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ClientError::Protocol(format!("the reply has no text \"{field}\"")))
+}
+
+fn number(reply: &Map<String, Value>, field: &str) -> Result<u64, ClientError> {
+    reply
+        .get(field)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ClientError::Protocol(format!("the reply has no number \"{field}\"")))
+}

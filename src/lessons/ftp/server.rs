@@ -1,0 +1,219 @@
+//! The 14-ftp server: settings, what all sessions share, and the thread-per-connection loop.
+//!
+//! Each connection is one `session` on its own thread ([`crate::server::serve`]). What
+//! sessions share lives in `Shared`: the server root, the secret for fake login challenges,
+//! the failed-login brake, and one quota ledger per user (two sessions of the same user must see
+//! each other's uploads).
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::login::{GuardPolicy, LoginError, LoginGuard, ServerSecret};
+use super::partials::{Partials, DEFAULT_TTL};
+use super::protocol::{Code, Refusal};
+use super::quota::Ledgers;
+use super::session::{Session, SessionError};
+use super::users::HOMES_DIR;
+use crate::framing;
+use crate::log::Log;
+use crate::net;
+use crate::server::{serve, Handler, ServerOptions, Shutdown};
+
+/// Default `--port`: 9000 + the lesson number.
+pub const DEFAULT_PORT: u16 = 9014;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Users in `ROOT/users.json`, homes in `ROOT/home/USER`, recorded md5s in `ROOT/md5/USER`.
+    pub root: PathBuf,
+    /// Most connections at once; the next gets `too_many_clients`.
+    pub max_clients: usize,
+    /// A client silent for this long gets `timeout` and is disconnected.
+    pub idle_timeout: Duration,
+    /// Interrupted uploads untouched for this long are deleted.
+    pub partial_ttl: Duration,
+    /// The failed-login brake's numbers.
+    pub login_policy: GuardPolicy,
+}
+
+impl ServerConfig {
+    /// The defaults for a server on `root`.
+    pub fn new(root: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            root: root.into(),
+            max_clients: 64,
+            idle_timeout: Duration::from_secs(300),
+            partial_ttl: DEFAULT_TTL,
+            login_policy: GuardPolicy::default(),
+        }
+    }
+}
+
+/// Parses `--partial-ttl` and similar durations: `30s`, `90m`, `24h`, `2d`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds_per_unit: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a duration (examples: 30s, 90m, 24h, 2d, or seconds)"
+            ))
+        }
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (examples: 30s, 90m, 24h, 2d)"))?;
+    number
+        .checked_mul(seconds_per_unit)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("'{text}' is too long"))
+}
+
+/// What can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum FtpServerError {
+    #[error("cannot prepare {path}: {source}")]
+    Root { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Secret(#[from] LoginError),
+    #[error("server error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// What every session of the server shares.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub root: PathBuf,
+    pub secret: ServerSecret,
+    pub guard: LoginGuard,
+    pub ledgers: Ledgers,
+    pub partial_ttl: Duration,
+    /// Also the write timeout: a client that stops reading a download is as idle as one that
+    /// stops sending.
+    pub idle_timeout: Duration,
+}
+
+/// Serves 14-ftp on `listener` until `shutdown` is requested.
+pub fn run_server(
+    listener: TcpListener,
+    config: &ServerConfig,
+    log: &Log,
+    shutdown: &Shutdown,
+) -> Result<(), FtpServerError> {
+    let homes = config.root.join(HOMES_DIR);
+    fs::create_dir_all(&homes).map_err(|source| FtpServerError::Root {
+        path: homes.clone(),
+        source,
+    })?;
+    let secret = ServerSecret::load_or_create(&config.root)?;
+    let removed = sweep_partials(&homes, config.partial_ttl);
+    if removed > 0 {
+        log.line(format!("removed {removed} expired partial upload(s)"));
+    }
+    log.line(format!(
+        "serving {} (idle timeout {} s, partial uploads kept {} s, at most {} clients)",
+        config.root.display(),
+        config.idle_timeout.as_secs(),
+        config.partial_ttl.as_secs(),
+        config.max_clients
+    ));
+    let handler = FtpHandler {
+        shared: Arc::new(Shared {
+            root: config.root.clone(),
+            secret,
+            guard: LoginGuard::with_policy(config.login_policy.clone()),
+            ledgers: Ledgers::new(),
+            partial_ttl: config.partial_ttl,
+            idle_timeout: config.idle_timeout,
+        }),
+    };
+    let options = ServerOptions {
+        max_clients: config.max_clients.max(1),
+        read_timeout: Some(config.idle_timeout),
+    };
+    serve(listener, handler, &options, log, shutdown)?;
+    Ok(())
+}
+
+/// At start-up no upload is in flight, so every expired partial file can go. Returns how many
+/// were deleted. Errors are ignored: they only cost tidiness, and the next login of that user
+/// tries again.
+fn sweep_partials(homes: &Path, ttl: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(homes) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|entry| {
+            Partials::new(&entry.path(), ttl)
+                .remove_expired(|_| false)
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// The per-connection handler `serve` runs on each connection's thread.
+struct FtpHandler {
+    shared: Arc<Shared>,
+}
+
+impl Handler for FtpHandler {
+    type Error = SessionError;
+
+    fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), SessionError> {
+        // `serve` set the read timeout; a write timeout stops a client that never reads a
+        // download from holding its thread for ever.
+        stream.set_write_timeout(Some(self.shared.idle_timeout))?;
+        Session::new(stream, peer, &self.shared, log).run()
+    }
+
+    /// One `too_many_clients` frame, then a graceful close on a short-lived thread (closing at
+    /// once, with the client's login request unread, could reset the connection and destroy the
+    /// reply before the client reads it; see `net::close_gracefully`). The accept loop does not
+    /// wait for it.
+    fn refuse(&self, stream: &mut TcpStream, max_clients: usize) -> io::Result<()> {
+        let refusal = Refusal::new(
+            Code::TooManyClients,
+            format!(
+                "the server is serving {max_clients} clients, its --max-clients; try again later"
+            ),
+        );
+        framing::write_header(stream, &refusal.to_json()).map_err(io::Error::other)?;
+        stream.flush()?;
+        let mut closing = stream.try_clone()?;
+        std::thread::Builder::new()
+            .name("refused client".into())
+            .spawn(move || net::close_gracefully(&mut closing, Duration::from_secs(1)))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172800)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+}
