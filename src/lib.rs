@@ -13,6 +13,7 @@
 //! - [`escape`]: showing received bytes to a person;
 //! - [`shell`]: running a command with a time limit and an output cap (the remote-shell lessons);
 //! - [`transfer`]: file bodies streamed, hashed while they move, renamed into place when whole;
+//! - [`units`]: sizes and durations as people type them (`10MiB`, `90s`);
 //! - [`tour`]: `00-tour`, which runs and narrates every lesson.
 
 pub mod cli;
@@ -26,3 +27,4 @@ pub mod shell;
 pub mod tour;
 pub mod trace;
 pub mod transfer;
+pub mod units;

@@ -219,6 +219,15 @@ pub fn close_gracefully(stream: &mut TcpStream, linger: Duration) {
     }
 }
 
+/// Did a read fail because its timeout ran out? A socket read timeout shows up as `WouldBlock`
+/// on Unix and as `TimedOut` on Windows, so checking one of the two is a portability bug.
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// Is `host` a loopback address (or a name that resolves only to loopback addresses)?
 /// The remote-shell lessons refuse anything else unless told `--allow-remote`.
 pub fn is_loopback_host(host: &str) -> bool {

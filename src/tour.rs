@@ -7,9 +7,14 @@
 
 use std::fmt::Display;
 use std::io::Write;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use crate::log::Log;
+use crate::net;
+use crate::server::{Background, Shutdown};
 
 /// One lesson's entry in the tour.
 pub struct Stop {
@@ -148,6 +153,55 @@ impl Tour {
             lines.push(line);
         }
         lines
+    }
+}
+
+/// A lesson server the tour started on loopback: the running server and its log lines.
+pub struct TourServer {
+    /// Stops the server when dropped; `join()` waits for a one-shot server to finish.
+    pub server: Background,
+    /// The server's log, one line per event, for [`Tour::expect_log`].
+    pub lines: Receiver<String>,
+}
+
+impl TourServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.addr().port()
+    }
+}
+
+impl Tour {
+    /// Starts a TCP lesson server on `127.0.0.1:0` on a background thread, with its log going to
+    /// the tour, and shows its `listening on` line. `run` is the lesson's server loop.
+    pub fn start_tcp<E: Display>(
+        &mut self,
+        run: impl FnOnce(TcpListener, Log, Shutdown) -> Result<(), E> + Send + 'static,
+    ) -> Result<TourServer, TourError> {
+        let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
+        let (log, lines) = Log::channel();
+        net::announce_listening(listener.local_addr()?, &log);
+        let server = Background::tcp(listener, move |listener, shutdown| {
+            run(listener, log, shutdown)
+        })?;
+        self.expect_log("server", &lines, "listening on")?;
+        Ok(TourServer { server, lines })
+    }
+
+    /// Starts a UDP lesson server on `127.0.0.1:0`, like [`Tour::start_tcp`].
+    pub fn start_udp<E: Display>(
+        &mut self,
+        run: impl FnOnce(UdpSocket, Log, Shutdown) -> Result<(), E> + Send + 'static,
+    ) -> Result<TourServer, TourError> {
+        let socket = net::bind_udp("127.0.0.1", 0)?;
+        let (log, lines) = Log::channel();
+        net::announce_listening(socket.local_addr()?, &log);
+        let server = Background::udp(socket, move |socket, shutdown| run(socket, log, shutdown))?;
+        self.expect_log("server", &lines, "listening on")?;
+        Ok(TourServer { server, lines })
     }
 }
 

@@ -1,5 +1,6 @@
 //! `00-tour`: runs every lesson end to end on loopback and explains what happens.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,17 +23,20 @@ struct Args {
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
+        // `writeln!` and not `println!`: the tour is often piped into `less` or `head`, and
+        // `println!` panics when the reader goes away.
+        let mut out = std::io::stdout();
         if args.list {
             for stop in TOUR {
-                println!("{}  {:<22} {}", stop.number, stop.binary, stop.title);
+                let _ = writeln!(out, "{}  {:<22} {}", stop.number, stop.binary, stop.title);
             }
             return Ok(());
         }
         let summary =
             tour::run(TOUR, args.lesson.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!();
-        println!(
-            "tour: {} passed, {} failed",
+        let _ = writeln!(
+            out,
+            "\ntour: {} passed, {} failed",
             summary.passed.len(),
             summary.failed.len()
         );

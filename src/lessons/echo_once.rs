@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use crate::escape::preview;
 use crate::log::Log;
 use crate::net::{self, NetError};
-use crate::server::{Background, Shutdown};
+use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 
 /// What can go wrong in this lesson.
@@ -104,25 +104,20 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          returns a new socket just for that client. One recv(), one send() of the \
          upper-cased bytes, and both sides close.",
     );
-    let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(listener.local_addr()?, &log);
-    let port = listener.local_addr()?.port();
-    let server = Background::tcp(listener, move |l, s| {
-        run_server(l, &ServerConfig::default(), &log, &s)
+    let server = t.start_tcp(|listener, log, shutdown| {
+        run_server(listener, &ServerConfig::default(), &log, &shutdown)
     })?;
-    t.expect_log("server", &lines, "listening on")?;
 
     t.step("the client connects and sends 'hello world'");
-    let reply = run_client("127.0.0.1", port, b"hello world", 1 << 20)?;
-    t.expect_log("server", &lines, "sent")?;
+    let reply = run_client("127.0.0.1", server.port(), b"hello world", 1 << 20)?;
+    t.expect_log("server", &server.lines, "sent")?;
     t.show("client", &format!("recv: {}", preview(&reply, 60)));
     t.check(
         reply == b"HELLO WORLD",
         "the reply is the message upper-cased",
     )?;
 
-    server.join().map_err(TourError::new)?;
+    server.server.join().map_err(TourError::new)?;
     t.check(true, "the server exited after its one client")?;
     t.say(
         "Run the client a second time and it is refused: nobody is listening any more. \
