@@ -44,6 +44,16 @@ impl Tracer {
         }
     }
 
+    /// The same destination under another label. A server that talks to several clients at once
+    /// gives each connection its own, `[server 127.0.0.1:52814]`, so that their lines, which
+    /// interleave, can be told apart. Off stays off.
+    pub fn labelled(&self, label: &str) -> Tracer {
+        Tracer {
+            log: self.log.clone(),
+            label: label.to_string(),
+        }
+    }
+
     pub fn is_on(&self) -> bool {
         self.log.is_some()
     }
@@ -148,5 +158,15 @@ mod tests {
                 "[client] recv      2 bytes  ab"
             ]
         );
+    }
+
+    #[test]
+    fn a_relabelled_tracer_writes_to_the_same_place() {
+        let (log, lines) = Log::channel();
+        let server = Tracer::to_log("server", log).labelled("server 127.0.0.1:5000");
+        server.sent(b"x");
+        assert!(!Tracer::off().labelled("server").is_on());
+        let got: Vec<String> = lines.try_iter().collect();
+        assert_eq!(got, vec!["[server 127.0.0.1:5000] send      1 bytes  x"]);
     }
 }

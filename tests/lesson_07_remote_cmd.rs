@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::{connect, run, ServerProcess};
-use socklab::lessons::remote_cmd::seq_output;
+use socklab::shell::answer::seq_output;
 
 const BIN: &str = env!("CARGO_BIN_EXE_07-remote-cmd");
 

@@ -5,7 +5,7 @@ mod common;
 use std::net::UdpSocket;
 
 use common::{closed_port, run, ServerProcess, WAIT};
-use socklab::lessons::remote_cmd::seq_output;
+use socklab::shell::answer::seq_output;
 
 const BIN: &str = env!("CARGO_BIN_EXE_08-remote-cmd-udp");
 

@@ -22,6 +22,7 @@ use socklab::lessons::sticky::server::{receive_and_log, ServerConfig};
 use socklab::lessons::sticky::ReceiverMode;
 use socklab::log::Log;
 use socklab::server::Background;
+use socklab::trace::Tracer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_09-sticky");
 
@@ -39,7 +40,7 @@ fn config(mode: ReceiverMode) -> ServerConfig {
         mode,
         read_delay: Duration::ZERO,
         bufsize: 1024,
-        trace: None,
+        tracer: Tracer::off(),
     }
 }
 
@@ -229,7 +230,7 @@ fn traced_proxy(
             port: upstream,
         },
         rechunking,
-        trace: Some(trace),
+        tracer: Tracer::to_log("proxy", trace),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy = Background::tcp(listener, move |l, s| {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{connect, run, ServerProcess};
 use serde_json::Value;
-use socklab::lessons::remote_cmd::seq_output;
+use socklab::shell::answer::seq_output;
 
 const BIN: &str = env!("CARGO_BIN_EXE_10-remote-cmd-framed");
 
@@ -153,7 +153,7 @@ fn large_output_arrives_whole(framing: &str, bufsize: &str) {
     assert!(expected.len() > 10_000_000);
     expected.extend_from_slice(b"next\n");
     assert!(out.stdout.as_bytes() == expected, "output differs");
-    server.expect_line("sent a 14888896-byte answer");
+    server.expect_line(": 14888896 bytes (");
 }
 
 #[test]

@@ -13,6 +13,7 @@ use socklab::lessons::auth::{
 };
 use socklab::log::Log;
 use socklab::server::Background;
+use socklab::trace::Tracer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_12-auth");
 const KEY: &str = "correct horse battery staple";
@@ -112,7 +113,7 @@ fn a_wrong_key_is_refused_and_the_server_keeps_serving() {
     assert_eq!(
         out.stderr,
         "error: the server refused us: it closed the connection instead of welcoming us \
-         (wrong key, or another --digest than the server's)\n"
+         (wrong key, or a different --digest than the server's?)\n"
     );
     server.expect_line("dropped: refused: wrong answer to the challenge");
     let out = client(&server, KEY, &["still here"]);
@@ -205,7 +206,7 @@ fn typed_replies_come_from_the_servers_input_one_line_each() {
         digest: Digest::Sha256,
         auth_timeout: WAIT,
         replies: Replies::typed(Cursor::new("first reply\r\nsecond\n")),
-        trace: None,
+        tracer: Tracer::off(),
     };
     let (log, lines) = Log::channel();
     let _server = Background::tcp(listener, move |l, s| run_server(l, &config, &log, &s)).unwrap();
@@ -213,7 +214,7 @@ fn typed_replies_come_from_the_servers_input_one_line_each() {
         key,
         digest: Digest::Sha256,
         timeout: WAIT,
-        trace: None,
+        tracer: Tracer::off(),
     };
     let mut session = Session::connect("127.0.0.1", port, &client).unwrap();
     assert_eq!(session.ask(b"one").unwrap(), b"first reply");

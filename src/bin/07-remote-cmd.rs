@@ -1,20 +1,21 @@
 //! Lesson 07: the toy remote shell, naive on purpose. See `socklab::lessons::remote_cmd` and
 //! walkthrough.md.
 
+use std::io::ErrorKind;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::remote_cmd::{
-    parse_encoding, print_answer, run_server, Client, ClientConfig, ServerConfig,
-};
+use socklab::lessons::remote_cmd::{run_server, Client, ClientConfig, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
-use socklab::shell::{self, ShellArgs};
+use socklab::shell::safety::{check_bind_host, ShellArgs};
+use socklab::shell::terminal::{parse_encoding, print_answer};
 use socklab::trace::Tracer;
+use socklab::units;
 
 /// A remote shell over TCP, naive on purpose: the server runs each command it receives and
 /// sends back the raw output, with nothing to say where it ends; the client reads each answer
@@ -55,10 +56,10 @@ enum Role {
         /// (the tutorials' decode('gbk')); any WHATWG encoding label works.
         #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
         encoding: &'static Encoding,
-        /// Seconds to wait for an answer before giving up.
-        #[arg(long, value_name = "SECS", default_value_t = 60,
-              value_parser = clap::value_parser!(u64).range(1..))]
-        timeout: u64,
+        /// How long to wait for an answer before giving up: seconds (60, 0.5) or with a unit
+        /// (90s, 5m).
+        #[arg(long, value_name = "DURATION", default_value = "60", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// Print one line per send/recv on stderr.
         #[arg(long)]
         trace: bool,
@@ -76,7 +77,7 @@ fn main() -> ExitCode {
             shell,
             trace,
         } => {
-            if let Some(warning) = shell::check_bind_host(&endpoint.host, shell.allow_remote)? {
+            if let Some(warning) = check_bind_host(&endpoint.host, shell.allow_remote)? {
                 eprintln!("{warning}");
             }
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
@@ -100,13 +101,17 @@ fn main() -> ExitCode {
         } => {
             let config = ClientConfig {
                 bufsize: bufsize.get(),
-                timeout: Duration::from_secs(timeout),
+                timeout,
                 tracer: Tracer::stderr("client", trace),
             };
             let mut client = Client::connect(&endpoint.host, endpoint.port, &config)?;
             for command in cli::messages(commands) {
                 let answer = client.ask(&command)?;
-                print_answer(&answer, encoding, std::io::stdout())?;
+                match print_answer(&answer, encoding, std::io::stdout()) {
+                    // Our reader went away (`... | head`): no one is left to print for.
+                    Err(e) if e.kind() == ErrorKind::BrokenPipe => break,
+                    printed => printed?,
+                }
             }
             Ok(())
         }

@@ -1,19 +1,21 @@
 //! Lesson 08: the remote shell over UDP. See `socklab::lessons::remote_cmd_udp` and
 //! walkthrough.md.
 
+use std::io::ErrorKind;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::remote_cmd::{parse_encoding, print_answer};
 use socklab::lessons::remote_cmd_udp::{lost_note, run_server, Client, ClientConfig, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
-use socklab::shell::{self, ShellArgs};
+use socklab::shell::safety::{check_bind_host, ShellArgs};
+use socklab::shell::terminal::{parse_encoding, print_answer};
 use socklab::trace::Tracer;
+use socklab::units;
 
 /// A remote shell over UDP: one datagram per command, one datagram per answer (at most 65507
 /// bytes). A client whose --bufsize is smaller than an answer gets its beginning and loses the
@@ -52,11 +54,10 @@ enum Role {
         /// (the tutorials' decode('gbk')); any WHATWG encoding label works.
         #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
         encoding: &'static Encoding,
-        /// Seconds to wait for each answer. UDP cannot tell "no server" from "lost", so a
-        /// client can only wait and give up.
-        #[arg(long, value_name = "SECS", default_value_t = 15,
-              value_parser = clap::value_parser!(u64).range(1..))]
-        timeout: u64,
+        /// How long to wait for each answer: seconds (15, 0.5) or with a unit (90s, 5m). UDP
+        /// cannot tell "no server" from "lost", so a client can only wait and give up.
+        #[arg(long, value_name = "DURATION", default_value = "15", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// Print one line per datagram sent or received on stderr.
         #[arg(long)]
         trace: bool,
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
             shell,
             trace,
         } => {
-            if let Some(warning) = shell::check_bind_host(&endpoint.host, shell.allow_remote)? {
+            if let Some(warning) = check_bind_host(&endpoint.host, shell.allow_remote)? {
                 eprintln!("{warning}");
             }
             let socket = net::bind_udp(&endpoint.host, endpoint.port)?;
@@ -96,13 +97,17 @@ fn main() -> ExitCode {
         } => {
             let config = ClientConfig {
                 bufsize: bufsize.get(),
-                timeout: Duration::from_secs(timeout),
+                timeout,
                 tracer: Tracer::stderr("client", trace),
             };
             let mut client = Client::new(&endpoint.host, endpoint.port, &config)?;
             for command in cli::messages(commands) {
                 let answer = client.ask(&command)?;
-                print_answer(&answer.bytes, encoding, std::io::stdout())?;
+                match print_answer(&answer.bytes, encoding, std::io::stdout()) {
+                    // Our reader went away (`... | head`): no one is left to print for.
+                    Err(e) if e.kind() == ErrorKind::BrokenPipe => break,
+                    printed => printed?,
+                }
                 if let Some(note) = lost_note(answer.lost, config.bufsize) {
                     eprintln!("{note}");
                 }

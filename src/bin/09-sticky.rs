@@ -1,5 +1,6 @@
 //! Lesson 09: sticky packets (粘包). See `socklab::lessons::sticky` and walkthrough.md.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use socklab::lessons::sticky::{demo, describe_message, ReceiverMode};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::trace::Tracer;
 
 /// Sticky packets (粘包): watch TCP merge and split messages, and framing put them back.
 ///
@@ -136,7 +138,7 @@ fn main() -> ExitCode {
                 mode,
                 read_delay: Duration::from_millis(read_delay),
                 bufsize: bufsize.get(),
-                trace: trace.then(Log::stderr),
+                tracer: Tracer::stderr("server", trace),
             };
             server::run_server(listener, &config, &log, &Shutdown::new())?;
             Ok(())
@@ -160,11 +162,13 @@ fn main() -> ExitCode {
                 mode,
                 pause: Duration::from_millis(pause),
                 nodelay,
-                trace: trace.then(Log::stderr),
+                tracer: Tracer::stderr("client", trace),
             };
             client::run_client(&endpoint.host, endpoint.port, &messages, &config)?;
+            // `writeln!`, not `println!`, which panics when the reader (`| head`) has gone.
+            let mut out = std::io::stdout();
             for (number, message) in (1..).zip(&messages) {
-                println!("sent {}", describe_message(number, message));
+                let _ = writeln!(out, "sent {}", describe_message(number, message));
             }
             Ok(())
         }
@@ -197,18 +201,20 @@ fn main() -> ExitCode {
                     delay: Duration::from_millis(delay),
                     coalesce: coalesce.map(Duration::from_millis),
                 },
-                trace: trace.then(Log::stderr),
+                tracer: Tracer::stderr("proxy", trace),
             };
             proxy::run_proxy(listener, &config, &log, &Shutdown::new())?;
             Ok(())
         }
         Role::Demo => {
             let outcomes = demo::run_demo()?;
-            println!("{}", demo::table(&outcomes));
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "{}", demo::table(&outcomes));
             for outcome in &outcomes {
                 outcome.check()?;
             }
-            println!(
+            let _ = writeln!(
+                out,
                 "Every scenario showed what it should: the naive receiver's messages are not the \
                  ones sent; the framed receiver's are."
             );

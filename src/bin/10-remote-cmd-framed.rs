@@ -1,22 +1,23 @@
 //! Lesson 10: the remote shell with framed answers. See `socklab::lessons::remote_cmd_framed`
 //! and walkthrough.md.
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::remote_cmd::{parse_encoding, Decoding};
 use socklab::lessons::remote_cmd_framed::{
-    header_notes, run_server, AnswerFraming, Client, ClientConfig, ServerConfig,
+    header_notes, run_server, AnswerFraming, Client, ClientConfig, FramedError, ServerConfig,
 };
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::{ServerOptions, Shutdown};
-use socklab::shell::{self, ShellArgs};
+use socklab::shell::safety::{check_bind_host, ShellArgs};
+use socklab::shell::terminal::{parse_encoding, Decoding};
 use socklab::trace::Tracer;
+use socklab::units;
 
 /// A remote shell whose answers arrive whole: the server says how long each answer is before
 /// sending it, and the client reads exactly that much, in a loop, whatever its --bufsize. Three
@@ -67,14 +68,14 @@ enum Role {
         /// (the tutorials' decode('gbk')); any WHATWG encoding label works.
         #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
         encoding: &'static Encoding,
-        /// Seconds to wait for each read before giving up.
-        #[arg(long, value_name = "SECS", default_value_t = 60,
-              value_parser = clap::value_parser!(u64).range(1..))]
-        timeout: u64,
-        /// Longest answer accepted (K and M suffixes work). A larger announced length is
+        /// How long to wait for each read before giving up: seconds (60, 0.5) or with a unit
+        /// (90s, 5m).
+        #[arg(long, value_name = "DURATION", default_value = "60", value_parser = units::parse_timeout)]
+        timeout: Duration,
+        /// Longest answer accepted (units K, M, G: 64M, 1G). A larger announced length is
         /// refused before anything is read. Raise it with the server's --max-output.
-        #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = shell::parse_size)]
-        max_answer: usize,
+        #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = units::parse_size)]
+        max_answer: u64,
         /// Print one line per send/recv on stderr.
         #[arg(long)]
         trace: bool,
@@ -94,7 +95,7 @@ fn main() -> ExitCode {
             max_clients,
             trace,
         } => {
-            if let Some(warning) = shell::check_bind_host(&endpoint.host, shell.allow_remote)? {
+            if let Some(warning) = check_bind_host(&endpoint.host, shell.allow_remote)? {
                 eprintln!("{warning}");
             }
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
@@ -126,23 +127,38 @@ fn main() -> ExitCode {
             let config = ClientConfig {
                 bufsize: bufsize.get(),
                 framing,
-                timeout: Duration::from_secs(timeout),
-                max_answer: max_answer as u64,
+                timeout,
+                max_answer,
                 tracer: Tracer::stderr("client", trace),
             };
             let mut client = Client::connect(&endpoint.host, endpoint.port, &config)?;
             for command in cli::messages(commands) {
-                let mut text = Decoding::new(encoding, std::io::stdout().lock());
-                let info = client.ask(&command, &mut text)?;
-                if info.size > 0 && info.last_byte != Some(b'\n') {
-                    text.write_all(b"\n")?;
-                }
-                drop(text.finish()?);
-                for note in header_notes(&info) {
-                    eprintln!("{note}");
+                match ask_and_print(&mut client, &command, encoding) {
+                    // Our reader went away (`... | head`): no one is left to print for.
+                    Err(FramedError::Output(e)) if e.kind() == ErrorKind::BrokenPipe => break,
+                    printed => printed?,
                 }
             }
             Ok(())
         }
     })
+}
+
+/// Sends `command`, prints its whole answer as it arrives, and the JSON header's notes (time
+/// limit, output cap) on stderr.
+fn ask_and_print(
+    client: &mut Client,
+    command: &str,
+    encoding: &'static Encoding,
+) -> Result<(), FramedError> {
+    let mut text = Decoding::new(encoding, std::io::stdout().lock());
+    let info = client.ask(command, &mut text)?;
+    if info.size > 0 && info.last_byte != Some(b'\n') {
+        text.write_all(b"\n").map_err(FramedError::Output)?;
+    }
+    drop(text.finish().map_err(FramedError::Output)?);
+    for note in header_notes(&info) {
+        eprintln!("{note}");
+    }
+    Ok(())
 }

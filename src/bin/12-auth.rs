@@ -1,7 +1,7 @@
 //! Lesson 12: validating a client with an HMAC challenge. See `socklab::lessons::auth` and
 //! walkthrough.md.
 
-use std::io::BufReader;
+use std::io::{BufReader, ErrorKind, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,6 +14,8 @@ use socklab::lessons::auth::{
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::trace::Tracer;
+use socklab::units;
 
 /// Client validation (验证合法性): the server sends 32 random bytes, the client answers
 /// HMAC(key, challenge); only a client that knows the key gets a (framed) conversation.
@@ -48,8 +50,9 @@ enum Role {
         endpoint: Endpoint<9012>,
         #[command(flatten)]
         secret: Secret,
-        /// Seconds a client has to answer the challenge (decimals allowed) before it is refused.
-        #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+        /// How long a client has to answer the challenge before it is refused: seconds (5, 0.3)
+        /// or with a unit (90s).
+        #[arg(long, value_name = "DURATION", default_value = "5", value_parser = units::parse_timeout)]
         auth_timeout: Duration,
         /// Answer every line upper-cased instead of asking you to type each reply.
         #[arg(long)]
@@ -65,8 +68,9 @@ enum Role {
         endpoint: Endpoint<9012>,
         #[command(flatten)]
         secret: Secret,
-        /// Seconds to wait for the challenge and for the welcome (decimals allowed).
-        #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+        /// How long to wait for the challenge, and then for the welcome: seconds (10, 0.5) or
+        /// with a unit (90s).
+        #[arg(long, value_name = "DURATION", default_value = "10", value_parser = units::parse_timeout)]
         timeout: Duration,
         /// Print one line per send/recv call on stderr.
         #[arg(long)]
@@ -75,17 +79,6 @@ enum Role {
         /// (`quit` ends).
         messages: Vec<String>,
     },
-}
-
-/// Parses a number of seconds such as `5` or `0.3` (more than 0, at most an hour).
-fn seconds(text: &str) -> Result<Duration, String> {
-    let value: f64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    if !(value > 0.0 && value <= 3600.0) {
-        return Err("must be more than 0 and at most 3600 seconds".into());
-    }
-    Duration::try_from_secs_f64(value).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -111,7 +104,7 @@ fn main() -> ExitCode {
                 digest: secret.digest,
                 auth_timeout,
                 replies,
-                trace: trace.then(Log::stderr),
+                tracer: Tracer::stderr("server", trace),
             };
             run_server(listener, &config, &log, &Shutdown::new())?;
             Ok(())
@@ -127,16 +120,21 @@ fn main() -> ExitCode {
                 key: Key::load(secret.key_file.as_deref())?,
                 digest: secret.digest,
                 timeout,
-                trace: trace.then(Log::stderr),
+                tracer: Tracer::stderr("client", trace),
             };
             let mut session = Session::connect(&endpoint.host, endpoint.port, &config)?;
             eprintln!(
                 "authenticated with {}; the conversation is framed",
                 secret.digest.name()
             );
+            let mut out = std::io::stdout();
             for message in cli::messages(messages) {
                 let reply = session.ask(message.as_bytes())?;
-                println!("{}", String::from_utf8_lossy(&reply));
+                match writeln!(out, "{}", String::from_utf8_lossy(&reply)) {
+                    // Our reader went away (`... | head`): no one is left to print for.
+                    Err(e) if e.kind() == ErrorKind::BrokenPipe => break,
+                    printed => printed?,
+                }
             }
             Ok(())
         }

@@ -39,7 +39,7 @@ use crate::escape::escape_bytes;
 use crate::framing::{read_fully, FrameError, Framing};
 use crate::log::Log;
 use crate::net::{self, NetError};
-use crate::server::{serve, Background, Handler, ServerOptions, Shutdown};
+use crate::server::{serve, Handler, ServerOptions, Shutdown};
 use crate::tour::{Tour, TourError};
 use crate::trace::{Traced, Tracer};
 
@@ -88,9 +88,17 @@ pub enum AuthError {
     /// Client side: the server closed instead of welcoming us.
     #[error(
         "the server refused us: it closed the connection instead of welcoming us \
-         (wrong key, or another --digest than the server's)"
+         (wrong key, or a different --digest than the server's?)"
     )]
     RefusedByServer,
+    /// Client side: our answer went out, and no verdict came back in time. A server that uses a
+    /// longer digest is still waiting for the rest of our answer.
+    #[error(
+        "no welcome from the server within {} s: is it still waiting for the rest of our \
+         answer (a different --digest than the server's?)",
+        .0.as_secs_f64()
+    )]
+    NoWelcome(Duration),
     #[error("the server sent {got} bytes instead of a {CHALLENGE_LEN}-byte challenge; is it a 12-auth server?")]
     NoChallenge { got: usize },
     #[error("the server's first frame was '{0}' instead of the welcome; is it a 12-auth server?")]
@@ -286,8 +294,8 @@ pub struct ServerConfig {
     /// How long a client has to answer the challenge.
     pub auth_timeout: Duration,
     pub replies: Replies,
-    /// Where `--trace` lines go, if anywhere.
-    pub trace: Option<Log>,
+    /// `--trace`: one line per `send`/`recv`, labelled with the client's address.
+    pub tracer: Tracer,
 }
 
 /// Serves clients, one thread each, until `shutdown` is requested.
@@ -313,10 +321,7 @@ impl Handler for Gatekeeper {
     type Error = AuthError;
 
     fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), AuthError> {
-        let tracer = match &self.config.trace {
-            Some(trace) => Tracer::to_log(&format!("server {peer}"), trace.clone()),
-            None => Tracer::off(),
-        };
+        let tracer = self.config.tracer.labelled(&format!("server {peer}"));
         let mut stream = tracer.wrap(stream);
         // A refusal returns here: the stream is dropped (closed) before any conversation, and
         // the server logs `client ... dropped: refused: <why>`.
@@ -360,7 +365,8 @@ fn read_within(
     buf: &mut [u8],
     limit: Duration,
 ) -> Result<usize, AuthError> {
-    let deadline = Instant::now() + limit;
+    // A limit of centuries is past what the clock can add: then there is no deadline.
+    let deadline = Instant::now().checked_add(limit);
     let wanted = buf.len();
     let too_slow = |filled: usize| {
         let secs = limit.as_secs_f64();
@@ -375,7 +381,7 @@ fn read_within(
     };
     let mut filled = 0;
     while let Some(rest) = buf.get_mut(filled..).filter(|r| !r.is_empty()) {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(limit, |at| at.saturating_duration_since(Instant::now()));
         if left.is_zero() {
             return Err(too_slow(filled));
         }
@@ -383,7 +389,7 @@ fn read_within(
         match stream.read(rest) {
             Ok(0) => break,
             Ok(n) => filled += n,
-            Err(e) if is_timeout(&e) => return Err(too_slow(filled)),
+            Err(e) if net::is_timeout(&e) => return Err(too_slow(filled)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
         }
@@ -436,14 +442,6 @@ fn typed_reply(
     Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()))
 }
 
-/// A read timed out (Unix says WouldBlock, Windows TimedOut).
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 /// Client settings.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -451,8 +449,8 @@ pub struct ClientConfig {
     pub digest: Digest,
     /// How long to wait for the challenge, and then for the welcome.
     pub timeout: Duration,
-    /// Where `--trace` lines go, if anywhere.
-    pub trace: Option<Log>,
+    /// `--trace`: one line per `send`/`recv`.
+    pub tracer: Tracer,
 }
 
 /// An authenticated connection: the server has welcomed us.
@@ -466,11 +464,7 @@ impl Session {
     pub fn connect(host: &str, port: u16, config: &ClientConfig) -> Result<Session, AuthError> {
         let stream = net::connect_tcp(host, port)?;
         stream.set_read_timeout(Some(config.timeout))?;
-        let tracer = match &config.trace {
-            Some(trace) => Tracer::to_log("client", trace.clone()),
-            None => Tracer::off(),
-        };
-        let mut stream = tracer.wrap(stream);
+        let mut stream = config.tracer.wrap(stream);
         let timed_out = |waiting_for| AuthError::TimedOut {
             waiting_for,
             after: config.timeout,
@@ -479,7 +473,7 @@ impl Session {
         let mut challenge = [0u8; CHALLENGE_LEN];
         let got = match read_fully(&mut stream, &mut challenge) {
             Ok(got) => got,
-            Err(e) if is_timeout(&e) => return Err(timed_out("challenge")),
+            Err(e) if net::is_timeout(&e) => return Err(timed_out("challenge")),
             Err(e) => return Err(e.into()),
         };
         if got < CHALLENGE_LEN {
@@ -493,7 +487,9 @@ impl Session {
             Ok(Some(welcome)) if welcome == WELCOME => {}
             Ok(Some(other)) => return Err(AuthError::NotWelcome(escape_bytes(&other))),
             Ok(None) | Err(FrameError::Truncated { .. }) => return Err(AuthError::RefusedByServer),
-            Err(FrameError::Io(e)) if is_timeout(&e) => return Err(timed_out("welcome")),
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => {
+                return Err(AuthError::NoWelcome(config.timeout))
+            }
             Err(FrameError::Io(e)) if is_closed(&e) => return Err(AuthError::RefusedByServer),
             Err(e) => return Err(e.into()),
         }
@@ -508,7 +504,7 @@ impl Session {
         match framing.read_frame(&mut self.stream) {
             Ok(Some(reply)) => Ok(reply),
             Ok(None) => Err(AuthError::ServerClosed),
-            Err(FrameError::Io(e)) if is_timeout(&e) => Err(AuthError::TimedOut {
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => Err(AuthError::TimedOut {
                 waiting_for: "reply",
                 after: REPLY_TIMEOUT,
             }),
@@ -537,40 +533,37 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          conversation. Wrong, or silent: closed at once.",
     );
     let key = Key::new(b"classroom secret".to_vec(), "the tour")?;
-    let (log, lines) = Log::channel();
-    let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
-    net::announce_listening(listener.local_addr()?, &log);
-    let port = listener.local_addr()?.port();
     let config = ServerConfig {
         key: key.clone(),
         digest: Digest::Sha256,
         auth_timeout: Duration::from_millis(500),
         replies: Replies::Echo,
-        trace: None,
+        tracer: Tracer::off(),
     };
-    let server = Background::tcp(listener, move |l, s| run_server(l, &config, &log, &s))?;
-    t.expect_log("server", &lines, "listening on")?;
+    let server =
+        t.start_tcp(move |listener, log, shutdown| run_server(listener, &config, &log, &shutdown))?;
+    let (port, lines) = (server.port(), &server.lines);
 
     let client = |key: &Key, digest| ClientConfig {
         key: key.clone(),
         digest,
         timeout: Duration::from_secs(5),
-        trace: None,
+        tracer: Tracer::off(),
     };
     t.step("a client with the right key answers the challenge, then talks");
     let mut session = Session::connect("127.0.0.1", port, &client(&key, Digest::Sha256))?;
-    t.expect_log("server", &lines, "authenticated")?;
+    t.expect_log("server", lines, "authenticated")?;
     let reply = session.ask(b"hello")?;
-    t.expect_log("server", &lines, "replied")?;
+    t.expect_log("server", lines, "replied")?;
     t.show("client", &format!("reply: {}", escape_bytes(&reply)));
     t.check(reply == b"HELLO", "the right key gets a conversation")?;
     drop(session);
-    t.expect_log("server", &lines, "gone")?;
+    t.expect_log("server", lines, "gone")?;
 
     t.step("a client with the wrong key");
     let wrong = Key::new(b"a guess".to_vec(), "the tour")?;
     let refused = Session::connect("127.0.0.1", port, &client(&wrong, Digest::Sha256));
-    let line = t.expect_log("server", &lines, "refused")?;
+    let line = t.expect_log("server", lines, "refused")?;
     t.show("client", &result_text(&refused));
     t.check(
         matches!(refused, Err(AuthError::RefusedByServer)) && line.contains("wrong answer"),
@@ -579,7 +572,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("the right key but --digest md5 against a sha256 server");
     let refused = Session::connect("127.0.0.1", port, &client(&key, Digest::Md5));
-    t.expect_log("server", &lines, "refused")?;
+    t.expect_log("server", lines, "refused")?;
     t.show("client", &result_text(&refused));
     t.check(
         matches!(refused, Err(AuthError::RefusedByServer)),
@@ -589,7 +582,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.step("a client that connects and never answers (--auth-timeout 0.5 s here)");
     let mut silent = net::connect_tcp("127.0.0.1", port)?;
     silent.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let line = t.expect_log("server", &lines, "refused")?;
+    let line = t.expect_log("server", lines, "refused")?;
     let mut rest = Vec::new();
     let _ = silent.read_to_end(&mut rest);
     t.check(
@@ -597,7 +590,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "a silent client gets its challenge, then nothing but the closed connection",
     )?;
 
-    server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
     t.say(
         "A fresh challenge every time means a recorded answer is useless later (no replay). \
          But the conversation after the handshake is plain text, and anyone who can change \

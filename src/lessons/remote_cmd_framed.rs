@@ -30,12 +30,10 @@ use serde_json::{json, Map, Value};
 
 use crate::escape::preview;
 use crate::framing::{self, FrameError, Framing};
-use crate::lessons::remote_cmd::{
-    answer_text, execute, is_timeout, seq_output, Outcome, NO_OUTPUT,
-};
 use crate::log::Log;
 use crate::net::{self, NetError};
-use crate::server::{self, Background, Handler, ServerOptions, Shutdown};
+use crate::server::{self, Handler, ServerOptions, Shutdown};
+use crate::shell::answer::{answer_never_empty, answer_text, execute, seq_output, Outcome};
 use crate::shell::{self, Limits};
 use crate::tour::{Tour, TourError};
 use crate::trace::{Traced, Tracer};
@@ -102,7 +100,7 @@ impl FramedError {
     /// A read that gave up at the socket's timeout, reported as such.
     fn or_no_answer(self, timeout: Duration) -> FramedError {
         match &self {
-            FramedError::Io(e) | FramedError::Frame(FrameError::Io(e)) if is_timeout(e) => {
+            FramedError::Io(e) | FramedError::Frame(FrameError::Io(e)) if net::is_timeout(e) => {
                 FramedError::NoAnswer(timeout)
             }
             _ => self,
@@ -174,7 +172,9 @@ impl Handler for RemoteShell {
         // may hold the second write until the client acknowledges the first, and a client that
         // delays its acknowledgements turns every answer into a 40-200 ms wait.
         stream.set_nodelay(true)?;
-        let mut conn = self.config.tracer.wrap(stream);
+        // Several clients at once: each connection's trace lines carry its address.
+        let tracer = self.config.tracer.labelled(&format!("server {peer}"));
+        let mut conn = tracer.wrap(stream);
         let mut buf = vec![0u8; self.config.bufsize.max(1)];
         loop {
             // The command, raw: one recv, as in the tutorials. Safe only because the client
@@ -193,7 +193,7 @@ impl Handler for RemoteShell {
             )?;
             match sent {
                 Some(size) => log.line(format!(
-                    "sent a {size}-byte answer to {peer} ({} framing)",
+                    "sent the answer to {peer}: {size} bytes ({} framing)",
                     self.config.framing.name()
                 )),
                 None => return Ok(()), // The client left instead of acknowledging.
@@ -232,13 +232,10 @@ fn send_answer(
 ) -> Result<Option<usize>, FramedError> {
     match framing {
         AnswerFraming::Ack => {
-            let mut answer = answer_text(outcome, limits);
-            // An empty answer cannot be sent safely this way: with nothing to read after its
-            // ack, the client sends its next command at once, and our ack `recv` may get the
-            // ack and the command glued together. So, like the tutorial, never send 0 bytes.
-            if answer.is_empty() {
-                answer = NO_OUTPUT.to_vec();
-            }
+            // Never empty: with nothing to read after its ack, the client would send its next
+            // command at once, and our ack `recv` could get the ack and the command glued
+            // together. So, like the tutorial, never send 0 bytes.
+            let answer = answer_never_empty(outcome, limits);
             // 1. the length, as text;
             conn.write_all(answer.len().to_string().as_bytes())?;
             // 2. any acknowledgement (bounded: at most ACK_MAX bytes are read);
@@ -490,14 +487,12 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         AnswerFraming::Json,
     ] {
         t.step(&format!("--framing {}", framing.name()));
-        let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
-        let port = listener.local_addr()?.port();
         let config = ServerConfig {
             framing,
             ..ServerConfig::default()
         };
-        let server = Background::tcp(listener, move |l, s| {
-            run_server(l, &config, &Log::silent(), &s)
+        let server = t.start_tcp(move |listener, log, shutdown| {
+            run_server(listener, &config, &log, &shutdown)
         })?;
         let (trace, traced) = Log::channel();
         let client_config = ClientConfig {
@@ -505,9 +500,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
             tracer: Tracer::to_log("client", trace),
             ..ClientConfig::default()
         };
-        let mut client = Client::connect("127.0.0.1", port, &client_config)?;
+        let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
         let mut answer = Vec::new();
         client.ask("seq 1 200000", &mut answer)?;
+        t.expect_log("server", &server.lines, "sent the answer")?;
         let calls: Vec<String> = traced.try_iter().collect();
         for line in calls.iter().take(4) {
             t.show("client", line);
@@ -522,13 +518,14 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         )?;
         let mut next = Vec::new();
         client.ask("echo next", &mut next)?;
+        t.expect_log("server", &server.lines, "sent the answer")?;
         t.show(
             "client",
             &format!("answer to 'echo next': {}", preview(&next, 40)),
         );
         t.check(next == b"next\n", "the next answer is its own")?;
         drop(client);
-        server.stop().map_err(TourError::new)?;
+        server.server.stop().map_err(TourError::new)?;
     }
     t.say(
         "Only 'length' and 'json' are real fixes: 'ack' costs a round trip per answer and its \

@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 use socket2::{MaybeUninitSlice, SockRef};
 
 use crate::escape::preview;
-use crate::lessons::remote_cmd::{
-    answer_text, execute, is_timeout, push_note, seq_output, timeout_note, Outcome, NO_OUTPUT,
-};
 use crate::log::Log;
 use crate::net::{self, NetError};
-use crate::server::{Background, Shutdown};
+use crate::server::Shutdown;
+use crate::shell::answer::{
+    answer_never_empty, execute, push_note, seq_output, timeout_note, Outcome,
+};
 use crate::shell::{self, Limits};
 use crate::tour::{Tour, TourError};
 use crate::trace::Tracer;
@@ -151,11 +151,8 @@ fn datagram_answer(outcome: &Outcome, limits: &Limits, room: usize, payload_max:
             );
             answer
         }
-        _ => answer_text(outcome, limits),
+        _ => answer_never_empty(outcome, limits),
     };
-    if answer.is_empty() {
-        answer = NO_OUTPUT.to_vec();
-    }
     // The output was capped at `room`, leaving space for the notes; this only guards it.
     answer.truncate(payload_max);
     answer
@@ -230,16 +227,21 @@ impl Client {
     pub fn ask(&mut self, command: &str) -> Result<Answer, UdpCmdError> {
         self.socket.send_to(command.as_bytes(), self.server)?;
         self.config.tracer.sent(command.as_bytes());
-        let deadline = Instant::now() + self.config.timeout;
+        // A timeout of centuries is past what the clock can add: then there is no deadline.
+        let deadline = Instant::now().checked_add(self.config.timeout);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(self.config.timeout, |at| {
+                at.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 return Err(UdpCmdError::NoAnswer(self.config.timeout));
             }
             self.socket.set_read_timeout(Some(left))?;
             let waiting = match self.peek() {
                 Ok(waiting) => waiting,
-                Err(e) if is_timeout(&e) => return Err(UdpCmdError::NoAnswer(self.config.timeout)),
+                Err(e) if net::is_timeout(&e) => {
+                    return Err(UdpCmdError::NoAnswer(self.config.timeout))
+                }
                 Err(e) => return Err(e.into()),
             };
             // Now take it off the queue for real. (socket2's `read` is a plain `recv`; on
@@ -314,23 +316,18 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "The same remote shell over UDP: one datagram per command, one per answer. The \
          client's recvfrom(200) gets at most 200 bytes of each answer.",
     );
-    let socket = net::bind_udp("127.0.0.1", 0)?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(socket.local_addr()?, &log);
-    let port = socket.local_addr()?.port();
-    let server = Background::udp(socket, move |s, stop| {
-        run_server(s, &ServerConfig::default(), &log, &stop)
+    let server = t.start_udp(|socket, log, shutdown| {
+        run_server(socket, &ServerConfig::default(), &log, &shutdown)
     })?;
-    t.expect_log("server", &lines, "listening on")?;
     let config = ClientConfig {
         bufsize: 200,
         ..ClientConfig::default()
     };
-    let mut client = Client::new("127.0.0.1", port, &config)?;
+    let mut client = Client::new("127.0.0.1", server.port(), &config)?;
 
     t.step("the client sends 'seq 1 5000' (23893 bytes of output) and calls recvfrom(200)");
     let first = client.ask("seq 1 5000")?;
-    t.expect_log("server", &lines, "sent")?;
+    t.expect_log("server", &server.lines, "sent")?;
     t.show(
         "client",
         &format!(
@@ -351,7 +348,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("the client sends 'echo hi'");
     let second = client.ask("echo hi")?;
-    t.expect_log("server", &lines, "sent")?;
+    t.expect_log("server", &server.lines, "sent")?;
     t.show(
         "client",
         &format!("recvfrom: {}", preview(&second.bytes, 40)),
@@ -360,7 +357,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         second.bytes == b"hi\n" && second.lost == Lost::Nothing,
         "the next answer is its own: nothing of the first one stuck to it",
     )?;
-    server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
     t.say(
         "TCP is a byte stream: it never loses bytes, but it does not keep your message \
          boundaries (lesson 07). UDP keeps every boundary, but a datagram that does not fit is \
@@ -372,6 +369,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shell::answer::NO_OUTPUT;
     use crate::shell::CommandOutput;
 
     #[test]

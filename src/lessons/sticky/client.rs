@@ -18,7 +18,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::{framed, pause, StickyError};
-use crate::log::Log;
 use crate::net;
 use crate::trace::Tracer;
 
@@ -41,8 +40,8 @@ pub struct ClientConfig {
     pub pause: Duration,
     /// Turn Nagle's algorithm off (TCP_NODELAY).
     pub nodelay: bool,
-    /// Where `--trace` lines go (one per `send`), if anywhere.
-    pub trace: Option<Log>,
+    /// `--trace`: one line per `send`.
+    pub tracer: Tracer,
 }
 
 impl Default for ClientConfig {
@@ -51,7 +50,7 @@ impl Default for ClientConfig {
             mode: SenderMode::Naive,
             pause: Duration::from_millis(500),
             nodelay: false,
-            trace: None,
+            tracer: Tracer::off(),
         }
     }
 }
@@ -112,11 +111,7 @@ pub fn run_client(
 ) -> Result<(), StickyError> {
     let stream = net::connect_tcp(host, port)?;
     stream.set_nodelay(config.nodelay)?;
-    let tracer = match &config.trace {
-        Some(trace) => Tracer::to_log("client", trace.clone()),
-        None => Tracer::off(),
-    };
-    let mut stream = tracer.wrap(stream);
+    let mut stream = config.tracer.wrap(stream);
     send_messages(&mut stream, messages, config)?;
     // Closing right away would lose nothing (the kernel still delivers what was sent), but waiting
     // for the server's close means that when the client exits, the server has printed everything.

@@ -29,9 +29,8 @@ use super::server::{self, ServerConfig};
 use super::{describe_message, framed, naive, ReceiverMode, StickyError};
 use crate::escape::escape_bytes;
 use crate::framing::LENGTH_SIZE;
-use crate::log::Log;
 use crate::net::{self, ListenOptions};
-use crate::server::{Background, Shutdown};
+use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 use crate::trace::Tracer;
 
@@ -544,56 +543,45 @@ fn real_proxy_stage(t: &mut Tour) -> Result<(), TourError> {
     t.step(
         "09-sticky client --mode framed hello world, through `proxy --split 1`, to a framed server",
     );
-    let (server_log, server_lines) = Log::channel();
-    let listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
-    net::announce_listening(listener.local_addr()?, &server_log);
-    let server_port = listener.local_addr()?.port();
     let config = ServerConfig {
         mode: ReceiverMode::Framed,
         read_delay: Duration::ZERO,
         ..ServerConfig::default()
     };
-    let server = Background::tcp(listener, move |l, s| {
-        server::run_server(l, &config, &server_log, &s)
+    let server = t.start_tcp(move |listener, log, shutdown| {
+        server::run_server(listener, &config, &log, &shutdown)
     })?;
-    t.expect_log("server", &server_lines, "listening on")?;
-
-    let (proxy_log, proxy_lines) = Log::channel();
-    let listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
-    net::announce_listening(listener.local_addr()?, &proxy_log);
-    let proxy_port = listener.local_addr()?.port();
     let config = ProxyConfig {
         upstream: Upstream {
             host: "127.0.0.1".into(),
-            port: server_port,
+            port: server.port(),
         },
         rechunking: Rechunking {
             split: Some(Split::Fixed(1)),
             ..Rechunking::default()
         },
-        trace: None,
+        tracer: Tracer::off(),
     };
-    let proxy = Background::tcp(listener, move |l, s| {
-        proxy::run_proxy(l, &config, &proxy_log, &s)
+    let proxy = t.start_tcp(move |listener, log, shutdown| {
+        proxy::run_proxy(listener, &config, &log, &shutdown)
     })?;
-    t.expect_log("proxy", &proxy_lines, "listening on")?;
 
     let messages = [b"hello".to_vec(), b"world".to_vec()];
     let client_config = ClientConfig {
         mode: SenderMode::Framed,
         ..ClientConfig::default()
     };
-    client::run_client("127.0.0.1", proxy_port, &messages, &client_config)?;
-    let first = t.expect_log("server", &server_lines, "#1 ")?;
-    let second = t.expect_log("server", &server_lines, "#2 ")?;
-    t.expect_log("proxy", &proxy_lines, "done")?;
+    client::run_client("127.0.0.1", proxy.port(), &messages, &client_config)?;
+    let first = t.expect_log("server", &server.lines, "#1 ")?;
+    let second = t.expect_log("server", &server.lines, "#2 ")?;
+    t.expect_log("proxy", &proxy.lines, "done")?;
     t.check(
         first.ends_with(&describe_message(1, b"hello"))
             && second.ends_with(&describe_message(2, b"world")),
         "cut into 18 one-byte writes, the frames still give the server 'hello' and 'world'",
     )?;
-    proxy.stop().map_err(TourError::new)?;
-    server.stop().map_err(TourError::new)?;
+    proxy.server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
     t.say(
         "Put the proxy in front of any lesson (or your own Python server) with \
          `09-sticky proxy --listen 9109 --upstream 127.0.0.1:PORT --split 1` and point the \

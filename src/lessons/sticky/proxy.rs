@@ -168,8 +168,8 @@ impl fmt::Display for Rechunking {
 pub struct ProxyConfig {
     pub upstream: Upstream,
     pub rechunking: Rechunking,
-    /// Where `--trace` lines go (one per `recv`/`send` on either socket), if anywhere.
-    pub trace: Option<Log>,
+    /// `--trace`: one line per `recv`/`send` on either socket, labelled with the socket's peer.
+    pub tracer: Tracer,
 }
 
 /// The endless sequence of piece sizes that `--split` cuts into.
@@ -284,7 +284,7 @@ fn read_or_stop(
     loop {
         match source.read(buf) {
             Ok(n) => return Ok(n),
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+            Err(e) if net::is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
                 if shutdown.is_requested() {
                     return Ok(0);
                 }
@@ -319,7 +319,7 @@ fn gather(
         match source.read(space) {
             Ok(0) => return Ok(true),
             Ok(n) => gathered.extend_from_slice(space.get(..n).unwrap_or_default()),
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+            Err(e) if net::is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
                 if shutdown.is_requested() {
                     return Ok(true);
                 }
@@ -347,14 +347,6 @@ fn forward(
         rest = tail;
     }
     Ok(())
-}
-
-/// A read timed out (Unix says WouldBlock, Windows TimedOut).
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// Runs the proxy, one connection per client and two threads per connection, until `shutdown`
@@ -397,12 +389,11 @@ impl Handler for Proxy {
         log.line(format!(
             "{peer} <-> {upstream_addr}: forwarding ({rechunking})"
         ));
-        let tracer = |label: String| match &self.config.trace {
-            Some(trace) => Tracer::to_log(&label, trace.clone()),
-            None => Tracer::off(),
-        };
-        let client_side = tracer(format!("client {peer}"));
-        let upstream_side = tracer(format!("upstream {upstream_addr}"));
+        let client_side = self.config.tracer.labelled(&format!("client {peer}"));
+        let upstream_side = self
+            .config
+            .tracer
+            .labelled(&format!("upstream {upstream_addr}"));
 
         // Server to client, on a thread of its own.
         let mut down_source = upstream_side.wrap(upstream.try_clone()?);

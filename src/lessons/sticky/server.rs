@@ -25,8 +25,8 @@ pub struct ServerConfig {
     pub read_delay: Duration,
     /// Bytes asked for by each naive read.
     pub bufsize: usize,
-    /// Where `--trace` lines go (one per `recv`), if anywhere.
-    pub trace: Option<Log>,
+    /// `--trace`: one line per `recv`, labelled with the client's address.
+    pub tracer: Tracer,
 }
 
 impl Default for ServerConfig {
@@ -35,7 +35,7 @@ impl Default for ServerConfig {
             mode: ReceiverMode::Naive,
             read_delay: Duration::from_millis(200),
             bufsize: 1024,
-            trace: None,
+            tracer: Tracer::off(),
         }
     }
 }
@@ -83,10 +83,7 @@ impl Handler for Receiver {
     type Error = StickyError;
 
     fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), StickyError> {
-        let tracer = match &self.config.trace {
-            Some(trace) => Tracer::to_log(&format!("server {peer}"), trace.clone()),
-            None => Tracer::off(),
-        };
+        let tracer = self.config.tracer.labelled(&format!("server {peer}"));
         let mut stream = tracer.wrap(stream);
         receive_and_log(&mut stream, &self.config, log)?;
         Ok(())

@@ -1,4 +1,13 @@
-//! Running a command through the system shell, for the remote-shell lessons (07, 08, 10).
+//! The remote shell of lessons 07, 08 and 10: running a command safely, and what they share.
+//!
+//! This file runs a command through the system shell ([`run`]). Next to it:
+//!
+//! - [`answer`]: the server side, from a command's bytes to the bytes of its answer;
+//! - [`terminal`]: the client side, printing an answer (`--encoding gbk`);
+//! - [`safety`]: `--allow-remote`, `--cmd-timeout` and `--max-output`, the rules every
+//!   remote-shell server follows.
+//!
+//! ## Running a command
 //!
 //! The tutorials do `subprocess.Popen(cmd, shell=True, stdout=PIPE, stderr=PIPE)` and then
 //! `res.stdout.read()` followed by `res.stderr.read()`. On a server that is three bugs waiting:
@@ -17,9 +26,6 @@
 //! killing the group (`kill(-pgid, SIGKILL)`) also kills everything the command started:
 //! `sleep 30 & wait` leaves no `sleep` behind. On Windows it is `cmd /C COMMAND`, and the tree is
 //! ended with `taskkill /T /F` (untested: socklab is developed on Unix).
-//!
-//! The same module holds the `--allow-remote` rule ([`check_bind_host`]): a remote shell is a
-//! remote shell, so it listens on loopback unless told otherwise.
 
 use std::io::{self, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -28,15 +34,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::net::{self, NetError};
+pub mod answer;
+pub mod safety;
+pub mod terminal;
 
 /// Default `--cmd-timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `--max-output`: 16 MiB.
 pub const DEFAULT_MAX_OUTPUT: usize = 16 * 1024 * 1024;
-/// The largest `--max-output` accepted: 1 GiB, well inside the 4-byte signed length header of
-/// lesson 10 (which stops at 2 GiB).
-pub const MAX_MAX_OUTPUT: usize = 1024 * 1024 * 1024;
 
 /// How often the watcher looks at the child once its output pipes have closed.
 const POLL: Duration = Duration::from_millis(10);
@@ -315,7 +320,8 @@ struct Watched {
 /// Waits until the command has ended and both pipes are closed, killing it at the deadline or
 /// when its output goes over the cap.
 fn watch(child: &mut Child, inbox: &Receiver<Event>, timeout: Duration) -> io::Result<Watched> {
-    let deadline = Instant::now() + timeout;
+    // A timeout of centuries is past what the clock can add: that is no deadline at all.
+    let deadline = Instant::now().checked_add(timeout);
     let mut watched = Watched::default();
     let mut open_pipes = 2;
     let mut killed_at: Option<Instant> = None;
@@ -329,7 +335,7 @@ fn watch(child: &mut Child, inbox: &Receiver<Event>, timeout: Duration) -> io::R
         }
         let now = Instant::now();
         match killed_at {
-            None if now >= deadline => {
+            None if deadline.is_some_and(|at| now >= at) => {
                 watched.timed_out = true;
                 kill_tree(child);
                 killed_at = Some(now);
@@ -339,7 +345,7 @@ fn watch(child: &mut Child, inbox: &Receiver<Event>, timeout: Duration) -> io::R
         }
         // While the pipes are open, their events wake us; otherwise look again shortly.
         let wait = if open_pipes > 0 && killed_at.is_none() {
-            deadline.saturating_duration_since(now)
+            deadline.map_or(Duration::MAX, |at| at.saturating_duration_since(now))
         } else {
             POLL
         };
@@ -360,95 +366,6 @@ fn watch(child: &mut Child, inbox: &Receiver<Event>, timeout: Duration) -> io::R
     let _ = child.kill();
     watched.status = child.wait().ok();
     Ok(watched)
-}
-
-/// Refusal to serve a remote shell on an address other machines can reach.
-#[derive(Debug, thiserror::Error)]
-pub enum RemoteShellRefused {
-    #[error(
-        "refusing to listen on {host}: it is not a loopback address, and this server runs any \
-         command it is sent, for anyone who can reach it. Use 127.0.0.1, or add --allow-remote \
-         if you really mean it"
-    )]
-    NotLoopback { host: String },
-    #[error(transparent)]
-    Resolve(#[from] NetError),
-}
-
-/// The `--allow-remote` rule for the remote-shell servers.
-///
-/// A loopback `host` (127.0.0.1, ::1, or a name that resolves only to loopback) is fine:
-/// `Ok(None)`. Any other host is refused unless `allow_remote`; when allowed, the answer is a
-/// warning line for the server to print.
-pub fn check_bind_host(
-    host: &str,
-    allow_remote: bool,
-) -> Result<Option<String>, RemoteShellRefused> {
-    let addrs = net::resolve(host, 0)?;
-    if addrs.iter().all(|a| a.ip().is_loopback()) {
-        return Ok(None);
-    }
-    if !allow_remote {
-        return Err(RemoteShellRefused::NotLoopback {
-            host: host.to_string(),
-        });
-    }
-    Ok(Some(format!(
-        "warning: --allow-remote: listening on {host}. Anyone who can reach it can run any \
-         command on this machine as this user. Stop the server when you are done."
-    )))
-}
-
-/// The flags every remote-shell server shares.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ShellArgs {
-    /// Allow --host to be an address other than loopback (127.0.0.1, ::1). This server runs any
-    /// command it receives: with this flag, anyone who can reach the address can run commands on
-    /// this machine as you.
-    #[arg(long)]
-    pub allow_remote: bool,
-    /// Seconds a command may run. Then it, and every process it started, is killed, and the
-    /// client is told.
-    #[arg(long, value_name = "SECS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub cmd_timeout: u64,
-    /// Most bytes of output (stdout and stderr together) kept per command; past that the command
-    /// is killed and the client is told its answer was cut. Accepts K and M suffixes (KiB, MiB):
-    /// 64K, 16M. At most 1024M.
-    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
-    pub max_output: usize,
-}
-
-impl ShellArgs {
-    pub fn limits(&self) -> Limits {
-        Limits {
-            timeout: Duration::from_secs(self.cmd_timeout),
-            max_output: self.max_output,
-        }
-    }
-}
-
-/// Parses a byte count: `1000`, `64K` (KiB), `16M` (MiB), between 1 byte and [`MAX_MAX_OUTPUT`].
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => (text.get(..i).unwrap_or(""), text.get(i..).unwrap_or("")),
-        None => (text, ""),
-    };
-    let multiplier: usize = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        _ => return Err(format!("unknown unit '{unit}' (use K or M)")),
-    };
-    let number: usize = digits
-        .parse()
-        .map_err(|_| format!("'{text}' is not a byte count like 4096, 64K or 16M"))?;
-    let bytes = number
-        .checked_mul(multiplier)
-        .filter(|b| (1..=MAX_MAX_OUTPUT).contains(b))
-        .ok_or_else(|| format!("'{text}' is out of range (1 byte to 1024M)"))?;
-    Ok(bytes)
 }
 
 /// Shows a duration the way a person writes it: `10 s`, `0.5 s`.
@@ -575,27 +492,6 @@ mod tests {
         let out = run("seq 1 40000 >&2; echo done", &Limits::default()).unwrap();
         assert_eq!(out.stdout, b"done\n");
         assert!(out.stderr.len() > 200_000);
-    }
-
-    #[test]
-    fn sizes_parse_with_units() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("64K"), Ok(65536));
-        assert_eq!(parse_size("16M"), Ok(16 * 1024 * 1024));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("2048M").is_err());
-        assert!(parse_size("12Q").is_err());
-        assert!(parse_size("lots").is_err());
-    }
-
-    #[test]
-    fn loopback_is_allowed_and_other_hosts_need_the_flag() {
-        assert_eq!(check_bind_host("127.0.0.1", false).unwrap(), None);
-        assert_eq!(check_bind_host("::1", false).unwrap(), None);
-        let refused = check_bind_host("0.0.0.0", false).unwrap_err().to_string();
-        assert!(refused.contains("--allow-remote"), "{refused}");
-        let warning = check_bind_host("0.0.0.0", true).unwrap().unwrap();
-        assert!(warning.starts_with("warning: --allow-remote"), "{warning}");
     }
 
     #[test]
