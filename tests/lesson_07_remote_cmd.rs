@@ -5,7 +5,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::{connect, run, ServerProcess};
+use common::{accept, connect, finish, run, spawn_with_stdout_closed, ServerProcess};
 use socklab::shell::answer::seq_output;
 
 const BIN: &str = env!("CARGO_BIN_EXE_07-remote-cmd");
@@ -196,4 +196,20 @@ fn commands_come_from_stdin_too() {
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, "one\ntwo\n");
+}
+
+#[test]
+fn a_client_whose_reader_has_gone_stops_quietly() {
+    // `07-remote-cmd client ... | head -1` after `head` has exited. The test plays the server and
+    // answers only once the client's stdout is already closed, so printing the answer surely
+    // fails with a broken pipe: the client must stop without an error (and without a panic).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let client = spawn_with_stdout_closed(BIN, &["client", "--port", &port, "echo hi", "true"]);
+    let mut conn = accept(&listener);
+    assert_eq!(recv(&mut conn, 1024), b"echo hi");
+    conn.write_all(b"hi\n").unwrap();
+    let out = finish(client);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }

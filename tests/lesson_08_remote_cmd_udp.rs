@@ -156,3 +156,23 @@ fn non_loopback_host_is_refused_without_allow_remote() {
     assert!(out.stderr.contains("--allow-remote"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "it never listened: {}", out.stdout);
 }
+
+#[test]
+fn a_timeout_too_long_for_the_clock_is_no_deadline_not_a_panic() {
+    // u64::MAX seconds: adding it to "now" overflows the clock. The client must simply wait.
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--timeout",
+            "18446744073709551615",
+            "echo hi",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "hi\n");
+}

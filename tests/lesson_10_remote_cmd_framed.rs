@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use common::{connect, run, ServerProcess};
+use common::{accept, connect, finish, run, spawn_with_stdout_closed, Finished, ServerProcess};
 use serde_json::Value;
 use socklab::shell::answer::seq_output;
 
@@ -39,6 +39,14 @@ fn recv_exact(conn: &mut impl Read, size: usize) -> Vec<u8> {
         data.extend(chunk);
     }
     data
+}
+
+/// Runs the client binary against `port` with `args`.
+fn client(port: u16, args: &[&str]) -> Finished {
+    let port = port.to_string();
+    let mut all = vec!["client", "--port", &port];
+    all.extend_from_slice(args);
+    run(BIN, &all, "")
 }
 
 /// `struct.unpack('<i', head)[0]`
@@ -133,12 +141,9 @@ fn json_framing_interoperates_with_a_tutorial_style_client() {
 /// Over 10 MB through the socklab client, then a short answer that must be its own.
 fn large_output_arrives_whole(framing: &str, bufsize: &str) {
     let server = start(framing, &[]);
-    let out = run(
-        BIN,
+    let out = client(
+        server.port(),
         &[
-            "client",
-            "--port",
-            &server.port_arg(),
             "--framing",
             framing,
             "--bufsize",
@@ -146,7 +151,6 @@ fn large_output_arrives_whole(framing: &str, bufsize: &str) {
             "seq 1 2000000",
             "echo next",
         ],
-        "",
     );
     assert!(out.status.success(), "{}", out.stderr);
     let mut expected = seq_output(2_000_000);
@@ -175,19 +179,9 @@ fn large_output_arrives_whole_with_json() {
 fn one_byte_and_empty_answers_through_the_socklab_client() {
     for framing in ["ack", "length", "json"] {
         let server = start(framing, &[]);
-        let out = run(
-            BIN,
-            &[
-                "client",
-                "--port",
-                &server.port_arg(),
-                "--framing",
-                framing,
-                "printf x",
-                "true",
-                "echo next",
-            ],
-            "",
+        let out = client(
+            server.port(),
+            &["--framing", framing, "printf x", "true", "echo next"],
         );
         assert!(out.status.success(), "{framing}: {}", out.stderr);
         // "x" gets a newline for the terminal; the empty answer prints nothing, except in ack
@@ -204,17 +198,7 @@ fn one_byte_and_empty_answers_through_the_socklab_client() {
 #[test]
 fn time_limit_is_in_the_json_header_and_the_client_says_so() {
     let server = start("json", &["--cmd-timeout", "1"]);
-    let out = run(
-        BIN,
-        &[
-            "client",
-            "--port",
-            &server.port_arg(),
-            "sleep 30",
-            "echo ok",
-        ],
-        "",
-    );
+    let out = client(server.port(), &["sleep 30", "echo ok"]);
     assert!(out.status.success(), "{}", out.stderr);
     assert_eq!(out.stdout, "ok\n");
     assert!(
@@ -310,18 +294,7 @@ fn fake_server(reply: &'static [u8]) -> (u16, std::thread::JoinHandle<()>) {
 #[test]
 fn an_announced_length_over_the_maximum_is_refused_before_reading() {
     let (port, fake) = fake_server(b"\xff\xff\xff\x7f"); // 2147483647
-    let out = run(
-        BIN,
-        &[
-            "client",
-            "--port",
-            &port.to_string(),
-            "--framing",
-            "length",
-            "ls",
-        ],
-        "",
-    );
+    let out = client(port, &["--framing", "length", "ls"]);
     fake.join().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -331,18 +304,7 @@ fn an_announced_length_over_the_maximum_is_refused_before_reading() {
     );
 
     let (port, fake) = fake_server(b"\xff\xff\xff\xff"); // -1
-    let out = run(
-        BIN,
-        &[
-            "client",
-            "--port",
-            &port.to_string(),
-            "--framing",
-            "length",
-            "ls",
-        ],
-        "",
-    );
+    let out = client(port, &["--framing", "length", "ls"]);
     fake.join().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stderr.contains("negative length -1"), "{}", out.stderr);
@@ -351,18 +313,7 @@ fn an_announced_length_over_the_maximum_is_refused_before_reading() {
 #[test]
 fn client_max_answer_is_checked_against_a_real_server() {
     let server = start("json", &[]);
-    let out = run(
-        BIN,
-        &[
-            "client",
-            "--port",
-            &server.port_arg(),
-            "--max-answer",
-            "1000",
-            "seq 1 5000",
-        ],
-        "",
-    );
+    let out = client(server.port(), &["--max-answer", "1000", "seq 1 5000"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         out.stderr
@@ -375,18 +326,7 @@ fn client_max_answer_is_checked_against_a_real_server() {
 #[test]
 fn mismatched_framings_are_a_clear_error() {
     let server = start("json", &[]);
-    let out = run(
-        BIN,
-        &[
-            "client",
-            "--port",
-            &server.port_arg(),
-            "--framing",
-            "ack",
-            "echo hi",
-        ],
-        "",
-    );
+    let out = client(server.port(), &["--framing", "ack", "echo hi"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         out.stderr
@@ -402,4 +342,23 @@ fn non_loopback_host_is_refused_without_allow_remote() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stderr.contains("--allow-remote"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "it never listened: {}", out.stdout);
+}
+
+#[test]
+fn a_client_whose_reader_has_gone_stops_quietly() {
+    // As in lesson 07: the answer arrives only once the client's stdout is closed, so writing it
+    // out fails with a broken pipe, in the middle of `ask`, and the client stops without an error.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let client = spawn_with_stdout_closed(BIN, &["client", "--port", &port, "echo hi", "true"]);
+    let mut conn = accept(&listener);
+    assert_eq!(recv(&mut conn, 1024), b"echo hi");
+    let header = br#"{"data_size":3}"#;
+    conn.write_all(&(header.len() as i32).to_le_bytes())
+        .unwrap();
+    conn.write_all(header).unwrap();
+    conn.write_all(b"hi\n").unwrap();
+    let out = finish(client);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }

@@ -182,18 +182,62 @@ fn a_refused_client_never_reaches_the_conversation() {
     );
 }
 
-#[test]
-fn a_python_style_client_works() {
-    // The tutorial's client: recv the challenge, send hmac digest, then struct-packed frames.
-    let (server, _key) = start_server(&[]);
-    let mut conn = connect(server.addr);
+fn md5(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<md5::Md5>::new_from_slice(key).unwrap();
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The tutorial's client, byte for byte as the walkthrough's Python: recv the challenge, send
+/// `hmac.new(KEY, challenge, digest).digest()` (`mac`), then struct-packed frames.
+fn python_style_conversation(addr: SocketAddr, mac: fn(&[u8], &[u8]) -> Vec<u8>) {
+    let mut conn = connect(addr);
     let challenge = read_challenge(&mut conn);
-    conn.write_all(&sha256(KEY.as_bytes(), &challenge)).unwrap();
+    conn.write_all(&mac(KEY.as_bytes(), &challenge)).unwrap();
     assert_eq!(read_frame(&mut conn), b"welcome");
     conn.write_all(&frame("hi 你好".as_bytes())).unwrap();
     assert_eq!(read_frame(&mut conn), "HI 你好".as_bytes());
-    drop(conn);
+}
+
+#[test]
+fn a_python_style_client_works_with_sha256_and_md5() {
+    let (server, _key) = start_server(&[]);
+    python_style_conversation(server.addr, sha256);
     server.expect_line("gone");
+    let (server, _key) = start_server(&["--digest", "md5"]);
+    python_style_conversation(server.addr, md5);
+    server.expect_line("gone");
+}
+
+#[test]
+fn a_python_style_client_works_through_the_splitting_proxy() {
+    // Both directions are framed (or fixed-size), so one-byte pieces change nothing.
+    let (server, _key) = start_server(&[]);
+    let upstream = format!("127.0.0.1:{}", server.port());
+    let proxy = ServerProcess::start(
+        env!("CARGO_BIN_EXE_09-sticky"),
+        &[
+            "proxy",
+            "--listen",
+            "0",
+            "--upstream",
+            &upstream,
+            "--split",
+            "1",
+        ],
+    );
+    python_style_conversation(proxy.addr, sha256);
+    server.expect_line("gone");
+}
+
+#[test]
+fn timeouts_too_long_for_the_clock_are_no_deadline_not_a_panic() {
+    // u64::MAX seconds: adding it to "now" overflows the clock. Both sides must simply wait.
+    let forever = "18446744073709551615";
+    let (server, _key) = start_server(&["--auth-timeout", forever]);
+    let out = client(&server, KEY, &["--timeout", forever, "hi"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HI\n");
 }
 
 #[test]

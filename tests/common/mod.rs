@@ -226,3 +226,67 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+/// Starts `bin args` with its standard output a pipe whose reading end is already closed, the
+/// way a client runs in `client ... | head -1` once `head` has exited: its next write to stdout
+/// fails with a broken pipe. Wait for it with [`finish`].
+pub fn spawn_with_stdout_closed(bin: &str, args: &[&str]) -> Child {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start client");
+    drop(child.stdout.take());
+    child
+}
+
+/// Waits (at most [`WAIT`]) for a child started with [`spawn_with_stdout_closed`] to exit.
+pub fn finish(mut child: Child) -> Finished {
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the client did not finish within {WAIT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    Finished {
+        status,
+        stdout: String::new(),
+        stderr,
+    }
+}
+
+/// `listener.accept()`, giving up after [`WAIT`] instead of waiting for ever, for tests that
+/// play a server by hand.
+pub fn accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("blocking");
+                stream.set_read_timeout(Some(WAIT)).expect("timeout");
+                stream.set_write_timeout(Some(WAIT)).expect("timeout");
+                return stream;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no client connected within {WAIT:?}"
+                );
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
