@@ -363,3 +363,21 @@ fn a_server_that_is_not_12_auth_is_reported() {
         "error: the server sent 6 bytes instead of a 32-byte challenge; is it a 12-auth server?\n"
     );
 }
+
+#[test]
+fn an_md5_client_that_gives_up_first_says_why_it_may_be_waiting() {
+    // The server waits up to 20 s for the 16 bytes an md5 answer lacks; the client gives up at
+    // 0.3 s, and its error points at the digest.
+    let (server, _key) = start_server(&["--auth-timeout", "20"]);
+    let out = client(
+        &server,
+        KEY,
+        &["--digest", "md5", "--timeout", "0.3", "hello"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: no welcome from the server within 0.3 s: is it still waiting for the rest of our \
+         answer (a different --digest than the server's?)\n"
+    );
+}
