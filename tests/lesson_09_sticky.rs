@@ -149,6 +149,14 @@ fn naive_server_splits_a_message_larger_than_its_buffer() {
     assert_eq!(lengths.iter().sum::<usize>(), 3000);
 }
 
+/// Starts the proxy binary in front of `127.0.0.1:upstream`, with `options` added.
+fn start_proxy(upstream: u16, options: &[&str]) -> ServerProcess {
+    let upstream = format!("127.0.0.1:{upstream}");
+    let mut args = vec!["proxy", "--listen", "0", "--upstream", &upstream];
+    args.extend_from_slice(options);
+    ServerProcess::start(BIN, &args)
+}
+
 /// Starts a server and a proxy in front of it; returns both (the proxy's port for the client).
 fn server_behind_proxy(
     server_args: &[&str],
@@ -157,10 +165,7 @@ fn server_behind_proxy(
     let mut args = vec!["server", "--port", "0", "--read-delay", "0"];
     args.extend_from_slice(server_args);
     let server = ServerProcess::start(BIN, &args);
-    let upstream = format!("127.0.0.1:{}", server.port());
-    let mut args = vec!["proxy", "--listen", "0", "--upstream", &upstream];
-    args.extend_from_slice(proxy_args);
-    let proxy = ServerProcess::start(BIN, &args);
+    let proxy = start_proxy(server.port(), proxy_args);
     (server, proxy)
 }
 
@@ -346,21 +351,7 @@ fn echo_upstream() -> (u16, thread::JoinHandle<()>) {
 #[test]
 fn proxy_passes_10_mb_byte_exact_both_ways() {
     let (echo_port, echo) = echo_upstream();
-    let upstream = format!("127.0.0.1:{echo_port}");
-    let proxy = ServerProcess::start(
-        BIN,
-        &[
-            "proxy",
-            "--listen",
-            "0",
-            "--upstream",
-            &upstream,
-            "--split",
-            "1000-9000",
-            "--seed",
-            "7",
-        ],
-    );
+    let proxy = start_proxy(echo_port, &["--split", "1000-9000", "--seed", "7"]);
     let data: Vec<u8> = (0..10 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
@@ -384,19 +375,7 @@ fn proxy_passes_10_mb_byte_exact_both_ways() {
 #[test]
 fn proxy_without_a_seed_prints_the_one_it_chose() {
     let (echo_port, _echo) = echo_upstream();
-    let upstream = format!("127.0.0.1:{echo_port}");
-    let proxy = ServerProcess::start(
-        BIN,
-        &[
-            "proxy",
-            "--listen",
-            "0",
-            "--upstream",
-            &upstream,
-            "--split",
-            "2-9",
-        ],
-    );
+    let proxy = start_proxy(echo_port, &["--split", "2-9"]);
     let line = proxy.expect_line("seed ");
     let seed = line
         .strip_prefix("seed ")
