@@ -237,6 +237,21 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
+/// One `recv`: whatever has arrived, up to `buf.len()` bytes, like Python's `sock.recv(n)`.
+///
+/// A read that a signal interrupted before any byte arrived (`EINTR`) is simply tried again, as
+/// Python has done since 3.5 (PEP 475). Rust's `read` reports it instead, and a lesson would take
+/// it for a broken connection. On Linux it happens more than one would think: a read with a
+/// timeout (`SO_RCVTIMEO`) is interrupted even when the process is merely stopped and resumed.
+pub fn recv(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

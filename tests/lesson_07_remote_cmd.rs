@@ -13,7 +13,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_07-remote-cmd");
 /// Python's `conn.recv(n)`: one read.
 fn recv(conn: &mut impl Read, n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
-    let got = conn.read(&mut buf).unwrap();
+    // net::recv, not read: a read interrupted by a signal is retried, as Python's recv does.
+    let got = socklab::net::recv(conn, &mut buf).unwrap();
     buf.truncate(got);
     buf
 }

@@ -28,7 +28,13 @@ impl PyClient {
     fn ask(&self, command: &[u8], bufsize: usize) -> Vec<u8> {
         self.socket.send_to(command, self.server).unwrap();
         let mut buf = vec![0u8; bufsize];
-        let (n, from) = self.socket.recv_from(&mut buf).unwrap();
+        // Retried when a signal interrupts it, as Python's recvfrom is.
+        let (n, from) = loop {
+            match self.socket.recv_from(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                received => break received.unwrap(),
+            }
+        };
         assert_eq!(from, self.server);
         buf.truncate(n);
         buf

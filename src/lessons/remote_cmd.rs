@@ -14,7 +14,7 @@
 //!
 //! Tutorials: 000 §3, 001 §6, 002 (TCP remote commands), 003 (the incomplete output).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -114,7 +114,7 @@ fn serve_client(
     loop {
         // The naive part: one read is taken to be one whole command. A command longer than
         // `bufsize` is cut, and its rest is read as the next command.
-        let n = conn.read(&mut buf)?;
+        let n = net::recv(&mut conn, &mut buf)?;
         if n == 0 {
             return Ok(());
         }
@@ -173,7 +173,7 @@ impl Client {
             return Err(RemoteCmdError::EmptyCommand);
         }
         self.conn.write_all(command.as_bytes())?;
-        let n = match self.conn.read(&mut self.buf) {
+        let n = match net::recv(&mut self.conn, &mut self.buf) {
             Ok(n) => n,
             Err(e) if net::is_timeout(&e) => return Err(RemoteCmdError::NoAnswer(self.timeout)),
             Err(e) => return Err(e.into()),

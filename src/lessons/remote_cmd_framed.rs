@@ -179,7 +179,7 @@ impl Handler for RemoteShell {
         loop {
             // The command, raw: one recv, as in the tutorials. Safe only because the client
             // waits for each whole answer before it sends the next command.
-            let n = conn.read(&mut buf)?;
+            let n = net::recv(&mut conn, &mut buf)?;
             if n == 0 {
                 return Ok(());
             }
@@ -240,7 +240,7 @@ fn send_answer(
             conn.write_all(answer.len().to_string().as_bytes())?;
             // 2. any acknowledgement (bounded: at most ACK_MAX bytes are read);
             let mut ack = [0u8; ACK_MAX];
-            if conn.read(&mut ack)? == 0 {
+            if net::recv(conn, &mut ack)? == 0 {
                 return Ok(None);
             }
             // 3. the answer.
@@ -388,7 +388,7 @@ impl Client {
     /// has our acknowledgement (and the digits, a few bytes sent at once, arrive together).
     fn read_decimal_length(&mut self) -> Result<u64, FramedError> {
         let mut digits = [0u8; 20]; // u64::MAX has 20 digits
-        let n = self.conn.read(&mut digits)?;
+        let n = net::recv(&mut self.conn, &mut digits)?;
         if n == 0 {
             return Err(FramedError::Closed);
         }

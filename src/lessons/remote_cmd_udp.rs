@@ -18,7 +18,7 @@
 //!
 //! Tutorial: 002 (基于udp套接字模拟实现UDP远程执行命令, and why TCP sticks while UDP loses).
 
-use std::io::{self, Read};
+use std::io;
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -100,6 +100,7 @@ pub fn run_server(
     loop {
         let (n, peer) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 if shutdown.is_requested() {
                     return Ok(());
@@ -242,11 +243,13 @@ impl Client {
                 Err(e) if net::is_timeout(&e) => {
                     return Err(UdpCmdError::NoAnswer(self.config.timeout))
                 }
+                // A signal, or the process stopped and resumed: look again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
             // Now take it off the queue for real. (socket2's `read` is a plain `recv`; on
             // Windows it, unlike std's, returns the part that fitted instead of an error.)
-            let n = (&*SockRef::from(&self.socket)).read(&mut self.buf)?;
+            let n = net::recv(&mut &*SockRef::from(&self.socket), &mut self.buf)?;
             if waiting.from != Some(self.server) {
                 continue; // Not from our server: anyone can send a datagram to any port.
             }

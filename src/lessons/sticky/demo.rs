@@ -359,7 +359,12 @@ pub fn wait_until_arrived(stream: &TcpStream, n: usize, timeout: Duration) -> io
     // peek blocks while nothing at all has arrived; the timeout bounds that.
     stream.set_read_timeout(Some(timeout))?;
     loop {
-        let waiting = stream.peek(&mut buf)?;
+        let waiting = match stream.peek(&mut buf) {
+            Ok(waiting) => waiting,
+            // A signal, or the process stopped and resumed (see `net::recv`): look again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if waiting >= n {
             return Ok(());
         }
