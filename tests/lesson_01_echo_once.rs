@@ -4,7 +4,7 @@ mod common;
 
 use std::io::{Read, Write};
 
-use common::{closed_port, connect, run, ServerProcess};
+use common::{connect, run, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_01-echo-once");
 
@@ -56,32 +56,24 @@ fn client_reads_message_from_stdin() {
 
 #[test]
 fn refused_connection_is_one_clear_line() {
-    let port = closed_port().to_string();
-    let out = run(BIN, &["client", "--port", &port, "hi"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
-    );
+    common::assert_connection_refused_is_one_clear_line(BIN);
 }
 
 #[test]
 fn address_in_use_is_one_clear_line() {
     let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
-    let out = run(BIN, &["server", "--port", &server.port_arg()], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr
-            .starts_with("error: could not listen on 127.0.0.1:"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("address already in use"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(out.stderr.lines().count(), 1);
+    common::assert_address_in_use_is_one_clear_line(BIN, server.port());
+}
+
+/// `01-echo-once client hello | head -0`: the reply cannot be printed, and the client stops
+/// quietly instead of panicking.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "hi"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }
 
 #[test]

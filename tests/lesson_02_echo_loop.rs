@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
-use common::{closed_port, connect, run, ServerProcess, WAIT};
+use common::{connect, run, ServerProcess, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_02-echo-loop");
 
@@ -176,13 +176,19 @@ fn client_times_out_when_no_reply_comes() {
 
 #[test]
 fn refused_connection_is_one_clear_line() {
-    let port = closed_port().to_string();
-    let out = run(BIN, &["client", "--port", &port, "hi"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
+    common::assert_connection_refused_is_one_clear_line(BIN);
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(
+        BIN,
+        &["client", "--port", &server.port_arg(), "one", "two"],
     );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }
 
 #[test]

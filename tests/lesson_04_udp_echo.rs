@@ -2,23 +2,9 @@
 
 mod common;
 
-use std::net::UdpSocket;
-
-use common::{run, ServerProcess, WAIT};
+use common::{closed_udp_port, run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_04-udp-echo");
-
-/// A UDP socket as the tutorial's Python client makes it, with a read timeout.
-fn udp_socket() -> UdpSocket {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_read_timeout(Some(WAIT)).unwrap();
-    socket
-}
-
-/// A UDP port on loopback where nothing listens (bound, read back, then released).
-fn closed_udp_port() -> u16 {
-    udp_socket().local_addr().unwrap().port()
-}
 
 #[test]
 fn client_gets_each_datagram_upper_cased() {
@@ -136,7 +122,43 @@ fn address_in_use_is_one_clear_line() {
 
 #[test]
 fn bad_timeout_is_a_usage_error() {
-    let out = run(BIN, &["client", "--timeout", "0", "x"], "");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stderr.contains("number of seconds"), "{}", out.stderr);
+    for bad in ["0", "-1", "soon"] {
+        let out = run(BIN, &["client", &format!("--timeout={bad}"), "x"], "");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            out.stderr.contains("examples: 2, 0.5, 90s"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// `--timeout` takes the same spellings as every other duration flag (2, 0.5, 90s, 1m).
+#[test]
+fn timeout_accepts_units() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--timeout",
+            "1m",
+            "x",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "X\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out =
+        common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "a", "b"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }

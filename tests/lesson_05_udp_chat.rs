@@ -5,7 +5,7 @@ mod common;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 
-use common::{run, ServerProcess, WAIT};
+use common::{run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_05-udp-chat");
 
@@ -27,10 +27,8 @@ impl Member {
 
     /// A socket that has not said anything yet.
     fn silent(server: &ServerProcess) -> Member {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(WAIT)).unwrap();
         Member {
-            socket,
+            socket: udp_socket(),
             server: server.addr,
         }
     }
@@ -229,12 +227,7 @@ fn client_binary_reads_stdin_until_quit() {
 
 #[test]
 fn client_without_server_says_so() {
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = common::closed_udp_port().to_string();
     let out = run(
         BIN,
         &["client", "--port", &port, "--timeout", "0.3", "hi"],
@@ -255,4 +248,21 @@ fn client_without_server_says_so() {
 fn zero_idle_is_a_usage_error() {
     let out = run(BIN, &["server", "--idle", "0"], "");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "hi"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
+    server.expect_line("left (0 in the chat)");
+}
+
+#[test]
+fn idle_accepts_units() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--idle", "0.5s"]);
+    let quiet = Member::join(&server);
+    server.expect_line(&format!("forgot {}: silent for 0.5 s", quiet.addr()));
 }

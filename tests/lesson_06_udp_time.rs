@@ -5,15 +5,9 @@ mod common;
 use std::net::UdpSocket;
 
 use chrono::{Local, NaiveDateTime};
-use common::{run, ServerProcess, WAIT};
+use common::{closed_udp_port, run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_06-udp-time");
-
-fn udp_socket() -> UdpSocket {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_read_timeout(Some(WAIT)).unwrap();
-    socket
-}
 
 /// One request as the tutorial's Python client makes it: sendto, then recvfrom(1024).
 fn ask(socket: &UdpSocket, server: &ServerProcess, format: &[u8]) -> String {
@@ -121,7 +115,7 @@ fn client_reports_rejected_format_and_exits_1() {
 
 #[test]
 fn client_without_server_times_out_with_a_clear_message() {
-    let port = udp_socket().local_addr().unwrap().port().to_string();
+    let port = closed_udp_port().to_string();
     let out = run(
         BIN,
         &["client", "--port", &port, "--timeout", "0.3", "%Y"],
@@ -136,4 +130,13 @@ fn client_without_server_times_out_with_a_clear_message() {
         out.stderr
     );
     assert_eq!(out.stderr.lines().count(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "%Y"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }
