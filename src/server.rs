@@ -82,12 +82,16 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// It runs on a short-lived thread of its own, with a write timeout set; afterwards the server
     /// closes the connection gracefully (see `spawn_refusal` in this file for why that matters).
+    ///
+    /// The line is built first and sent with one `write_all`: `writeln!` straight to a socket
+    /// makes one `send` per piece of the format, so a client doing one `recv(1024)` (as in the
+    /// tutorials) could get `error: server busy (` and nothing more.
     fn refuse(&self, stream: &mut TcpStream, max_clients: usize) -> io::Result<()> {
-        writeln!(
-            stream,
-            "error: server busy ({} connected, the --max-clients limit); try again later",
+        let line = format!(
+            "error: server busy ({} connected, the --max-clients limit); try again later\n",
             clients(max_clients)
-        )
+        );
+        stream.write_all(line.as_bytes())
     }
 }
 
@@ -479,19 +483,22 @@ mod tests {
         assert_eq!(clients[0].read(&mut buf).unwrap_or(0), 0);
     }
 
+    /// The refusal is one line, sent with one `send`, so that the tutorials' single
+    /// `recv(1024)` gets all of it. (On loopback the bytes of one `send` this small arrive
+    /// together: a `read` that returns any of them returns them all.)
     #[test]
-    fn refuses_past_max_clients_with_a_message() {
+    fn refuses_past_max_clients_with_one_line_in_one_piece() {
         let server = start(ServerOptions {
             max_clients: 1,
             ..ServerOptions::default()
         });
         let mut first = connect(server.addr());
         echo(&mut first, "x");
-        let second = connect(server.addr());
-        let mut line = String::new();
-        BufReader::new(second).read_line(&mut line).unwrap();
+        let mut second = connect(server.addr());
+        let mut buf = [0u8; 1024];
+        let n = second.read(&mut buf).unwrap();
         assert_eq!(
-            line,
+            String::from_utf8_lossy(&buf[..n]),
             "error: server busy (1 client connected, the --max-clients limit); try again later\n"
         );
         drop(first);
