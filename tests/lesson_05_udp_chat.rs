@@ -266,3 +266,26 @@ fn idle_accepts_units() {
     let quiet = Member::join(&server);
     server.expect_line(&format!("forgot {}: silent for 0.5 s", quiet.addr()));
 }
+
+/// A message cannot pose as a line from the server, or reach the terminal as control codes:
+/// the client shows other people's newlines and escapes as `\n`, `\x1b`.
+#[test]
+fn client_binary_escapes_what_others_send() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "hi\n* bye",
+            "\u{1b}[2J",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[1].ends_with(": hi\\n* bye"), "{lines:?}");
+    assert!(lines[2].ends_with(": \\x1b[2J"), "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+}

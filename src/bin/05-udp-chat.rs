@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::cli::{self, BufSize, Endpoint};
+use socklab::escape::escape_bytes;
 use socklab::lessons::udp_chat::{run_server, ChatClient, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
@@ -79,12 +80,14 @@ fn main() -> ExitCode {
             timeout,
             messages,
         } => {
-            // Messages are printed by the receiving thread. If our stdout is closed (`| head`),
-            // it raises this flag and the main thread stops sending.
+            // Messages are printed by the receiving thread. Other people's text is escaped
+            // (`\n`, `\x1b`): raw, a message could fake a line from the server or send escape
+            // codes to our terminal. If our stdout is closed (`| head`), the thread raises this
+            // flag and the main thread stops sending.
             let stdout_closed = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stdout_closed);
             let client = ChatClient::join(&endpoint.host, endpoint.port, timeout, move |data| {
-                if cli::print_line(String::from_utf8_lossy(data)).is_err() {
+                if cli::print_line(escape_bytes(data)).is_err() {
                     flag.store(true, Ordering::Relaxed);
                 }
             })?;
