@@ -16,7 +16,8 @@
 //! The communication loop ([`converse`]) and the client ([`EchoClient`], [`echo_each`]) are
 //! reused by lessons 03 and 11.
 //!
-//! Tutorials: 000 §2 (循环通信, ConnectionResetError), 001 §5.2.
+//! Tutorials: 000 §1 (one user sending many times, catching ConnectionResetError), 001 §5.2
+//! (循环通信).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

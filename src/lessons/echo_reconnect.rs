@@ -12,7 +12,7 @@
 //! - `--no-reuseaddr`: leave SO_REUSEADDR off, as Python does, so that restarting the server
 //!   while old connections sit in TIME_WAIT fails with "Address already in use".
 //!
-//! Tutorials: 000 §2, 001 §4 (listen, 半连接池) and §5.3 (循环连接), 002 (SO_REUSEADDR).
+//! Tutorials: 000 §1, 001 §4 (listen, 半连接池) and §5.3 (循环连接), 002 (SO_REUSEADDR).
 
 use std::io::{self, Write};
 use std::net::TcpListener;

@@ -10,7 +10,7 @@
 //! one-line refusal), and a client that stays silent for `--idle-timeout`, or leaves our replies
 //! unread that long, is dropped so that it does not hold a thread for ever.
 //!
-//! Tutorials: 000 §3 (socketserver), 003 §3, 004 (socketserver 的类结构).
+//! Tutorials: 000 §2 (socketserver), 003 (socketserver 多线程服务), 004 (socketserver 的类结构).
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
