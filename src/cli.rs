@@ -31,7 +31,8 @@ pub struct Endpoint<const PORT: u16> {
 /// `--bufsize`: how many bytes one `recv` asks for, in lessons that read with a fixed buffer.
 #[derive(Args, Debug, Clone)]
 pub struct BufSize {
-    /// Bytes asked for by each read (the tutorials' `recv(1024)`). Make it small to watch what
+    /// Bytes asked for by each read (the tutorials' `recv(1024)`); over UDP, the longest
+    /// datagram kept whole (the rest of a longer one is lost). Make it small to watch what
     /// changes.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
     pub bufsize: u32,
