@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{closed_udp_port, run, udp_socket, ServerProcess};
+use common::{run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_04-udp-echo");
 
@@ -90,20 +90,7 @@ fn datagrams_from_two_clients_are_answered_to_each() {
 
 #[test]
 fn client_without_server_times_out_with_a_clear_message() {
-    let port = closed_udp_port().to_string();
-    let out = run(
-        BIN,
-        &["client", "--port", &port, "--timeout", "0.5", "hello"],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!(
-            "error: no reply from 127.0.0.1:{port} within 0.5 s; UDP does not retransmit, so the \
-             datagram or its reply was lost, or no server is running there\n"
-        )
-    );
+    common::assert_udp_no_reply_is_one_clear_line(BIN, "hello");
 }
 
 #[test]

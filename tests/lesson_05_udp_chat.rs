@@ -227,21 +227,7 @@ fn client_binary_reads_stdin_until_quit() {
 
 #[test]
 fn client_without_server_says_so() {
-    let port = common::closed_udp_port().to_string();
-    let out = run(
-        BIN,
-        &["client", "--port", &port, "--timeout", "0.3", "hi"],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr.starts_with(&format!(
-            "error: no reply from 127.0.0.1:{port} within 0.3 s"
-        )),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(out.stderr.lines().count(), 1);
+    common::assert_udp_no_reply_is_one_clear_line(BIN, "hi");
 }
 
 #[test]

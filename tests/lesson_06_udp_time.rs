@@ -5,7 +5,7 @@ mod common;
 use std::net::UdpSocket;
 
 use chrono::{Local, NaiveDateTime};
-use common::{closed_udp_port, run, udp_socket, ServerProcess};
+use common::{run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_06-udp-time");
 
@@ -115,21 +115,7 @@ fn client_reports_rejected_format_and_exits_1() {
 
 #[test]
 fn client_without_server_times_out_with_a_clear_message() {
-    let port = closed_udp_port().to_string();
-    let out = run(
-        BIN,
-        &["client", "--port", &port, "--timeout", "0.3", "%Y"],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr.starts_with(&format!(
-            "error: no reply from 127.0.0.1:{port} within 0.3 s"
-        )),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(out.stderr.lines().count(), 1);
+    common::assert_udp_no_reply_is_one_clear_line(BIN, "%Y");
 }
 
 #[cfg(unix)]

@@ -307,3 +307,22 @@ pub fn udp_socket() -> std::net::UdpSocket {
 pub fn closed_udp_port() -> u16 {
     udp_socket().local_addr().expect("addr").port()
 }
+
+/// Asserts that a UDP client of `bin` sending `message` to a port where nothing listens gives up
+/// after its `--timeout` with the one clear line every UDP lesson promises, and exit code 1.
+pub fn assert_udp_no_reply_is_one_clear_line(bin: &str, message: &str) {
+    let port = closed_udp_port().to_string();
+    let out = run(
+        bin,
+        &["client", "--port", &port, "--timeout", "0.3", message],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: no reply from 127.0.0.1:{port} within 0.3 s; UDP does not retransmit, so the \
+             datagram or its reply was lost, or no server is running there\n"
+        )
+    );
+}
