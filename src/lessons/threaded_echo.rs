@@ -12,7 +12,7 @@
 //!
 //! Tutorials: 000 §2 (socketserver), 003 (socketserver 多线程服务), 004 (socketserver 的类结构).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -140,17 +140,24 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         }
     }
 
-    t.step("a fourth client connects");
+    t.step("a fourth client connects and sends 'hello?' at once, as the tutorial's client does");
     let mut fourth = net::connect_tcp("127.0.0.1", port)?;
+    fourth.write_all(b"hello?")?;
     t.expect_log("server", lines, "refused")?;
     fourth.set_read_timeout(Some(timeout))?;
+    // `read_to_string` reads until the end of the stream: a reset would make it fail.
     let mut refusal = String::new();
     fourth.read_to_string(&mut refusal)?;
     t.show("client", &format!("recv: {}", refusal.trim_end()));
     t.check(
-        refusal.starts_with("error: server busy"),
-        "the client too many got a one-line refusal and was closed",
+        refusal.starts_with("error: server busy") && refusal.lines().count() == 1,
+        "the client too many got a one-line refusal, then a clean end of stream, not a reset",
     )?;
+    t.say(
+        "Closing a socket whose unread bytes ('hello?') sit in its buffer sends a reset, which \
+         the client would see as ConnectionResetError. So the server ends with shutdown(Write) \
+         (a FIN) and reads what is left before it closes.",
+    );
 
     t.step("one client leaves; now there is room again");
     clients.pop();
