@@ -98,3 +98,28 @@ fn bad_arguments_exit_2_with_usage() {
         out.stderr
     );
 }
+
+/// `--host ::1`: the listening line shows an IPv6 address the way Rust and browsers write it,
+/// `[::1]:PORT`, and the client reaches it. Skipped on a machine without IPv6 loopback.
+#[test]
+fn ipv6_listening_line_is_bracketed() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("note: no IPv6 loopback here; skipping");
+        return;
+    }
+    let server = ServerProcess::start(BIN, &["server", "--host", "::1", "--port", "0"]);
+    assert!(server.addr.is_ipv6(), "{}", server.addr);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--host",
+            "::1",
+            "--port",
+            &server.port_arg(),
+            "v6",
+        ],
+        "",
+    );
+    assert_eq!(out.stdout, "V6\n", "{out:?}");
+}
