@@ -7,7 +7,8 @@
 //!
 //! - a cap on concurrent connections (`--max-clients`): one thread per client is simple and fine
 //!   for a class, but unbounded it lets one script exhaust the machine, so the next client gets a
-//!   clear refusal instead;
+//!   clear refusal instead, on a short-lived thread that closes the connection without a reset
+//!   (`spawn_refusal` says why that takes care);
 //! - a read timeout per connection, so a client that goes silent does not hold a thread for ever;
 //! - a clean shutdown: [`Shutdown::request`] stops the accept loop, closes every open connection
 //!   and joins every thread, so tests and the tour leave nothing running behind them.
@@ -203,28 +204,20 @@ pub fn serve<H: Handler>(
                 log.line(format!("client {peer} connected"));
                 let registration = Registration::new(&served, id);
                 let handler = Arc::clone(&handler);
-                spawn_connection(handler, stream, peer, registration, options, log)
+                spawn_connection(handler, stream, peer, registration, options, log).map(Some)
             }
             Ok(None) => {
                 log.line(format!(
                     "refused {peer}: already serving {} (--max-clients)",
                     clients(options.max_clients)
                 ));
-                match refusing.admit(&stream, MAX_REFUSING) {
-                    Ok(Some(id)) => {
-                        let registration = Registration::new(&refusing, id);
-                        let handler = Arc::clone(&handler);
-                        spawn_refusal(handler, stream, peer, registration, options.max_clients)
-                    }
-                    // Already busy refusing: close without a word (dropping `stream`).
-                    Ok(None) => continue,
-                    Err(e) => Err(e),
-                }
+                start_refusal(&handler, &refusing, stream, peer, options.max_clients)
             }
             Err(e) => Err(e),
         };
         match started {
-            Ok(worker) => workers.push(worker),
+            Ok(Some(worker)) => workers.push(worker),
+            Ok(None) => {}
             Err(e) => log.line(format!("dropped {peer}: {e}")),
         }
     }
@@ -270,6 +263,23 @@ fn spawn_connection<H: Handler>(
                 Err(e) => log.line(format!("client {peer} dropped: {e}")),
             }
         })
+}
+
+/// Refuses a client over `--max-clients` on a thread of its own ([`spawn_refusal`]), unless
+/// [`MAX_REFUSING`] refusals are already under way: then the connection is just closed, and
+/// `Ok(None)` says no thread was started.
+fn start_refusal<H: Handler>(
+    handler: &Arc<H>,
+    refusing: &Arc<Connections>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    max_clients: usize,
+) -> io::Result<Option<JoinHandle<()>>> {
+    let Some(id) = refusing.admit(&stream, MAX_REFUSING)? else {
+        return Ok(None); // dropping `stream` closes it
+    };
+    let registration = Registration::new(refusing, id);
+    spawn_refusal(Arc::clone(handler), stream, peer, registration, max_clients).map(Some)
 }
 
 /// Starts a short-lived thread that tells a client over `--max-clients` it is refused, then
