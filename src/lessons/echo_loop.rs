@@ -201,10 +201,15 @@ impl EchoClient {
             self.conn.set_read_timeout(Some(left))?;
             match self.conn.read(rest) {
                 Ok(0) => {
+                    // A refusal shorter than our message arrives whole, followed by the end.
+                    reply.truncate(got);
+                    if reply.starts_with(b"error: ") {
+                        return Err(self.not_an_echo(reply, deadline));
+                    }
                     return Err(EchoError::ServerClosed {
                         got,
                         expected: message.len(),
-                    })
+                    });
                 }
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
