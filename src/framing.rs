@@ -709,8 +709,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let payloads: [&[u8]; 3] = [b"one", b"", "三".as_bytes()];
         let wire = encoded(&Framing::default(), &payloads);
+        // Connected before `accept`, so that `accept` cannot wait for a writer that failed.
+        let mut conn = TcpStream::connect(addr).unwrap();
         let writer = std::thread::spawn(move || {
-            let mut conn = TcpStream::connect(addr).unwrap();
             conn.write_all(&wire).unwrap();
             for byte in encoded(&Framing::default(), &[b"split"]) {
                 conn.write_all(&[byte]).unwrap();

@@ -216,14 +216,22 @@ pub fn close_gracefully(stream: &mut TcpStream, linger: Duration) {
             break;
         }
         match stream.read(&mut sink) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         }
     }
 }
 
 /// Did a read fail because its timeout ran out? A socket read timeout shows up as `WouldBlock`
 /// on Unix and as `TimedOut` on Windows, so checking one of the two is a portability bug.
+///
+/// Not to be confused with `Interrupted` (EINTR), which a loop around `read` or `recv_from`
+/// must simply retry. On Linux a socket call *with a timeout* fails with EINTR instead of
+/// resuming when a signal wakes its thread, even a signal whose action is to be ignored: a
+/// process that starts child programs on one thread (the remote-shell lessons, the test
+/// harness) gets SIGCHLD, and a timed `recv` on another thread may return EINTR.
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),

@@ -448,11 +448,22 @@ mod tests {
             let _serving = Serving(Arc::clone(&self.serving));
             let mut buf = [0u8; 64];
             loop {
-                let n = stream.read(&mut buf)?;
+                let n = read_once(&mut stream, &mut buf)?;
                 if n == 0 {
                     return Ok(());
                 }
                 stream.write_all(&buf[..n].to_ascii_uppercase())?;
+            }
+        }
+    }
+
+    /// One `read`, retrying an interruption: this test binary also runs tests that start child
+    /// processes, and their SIGCHLD can make a timed socket read fail with EINTR.
+    fn read_once(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match stream.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
             }
         }
     }
@@ -490,7 +501,7 @@ mod tests {
         // The clients are still connected: stop must close them rather than wait for them.
         server.stop().unwrap();
         let mut buf = [0u8; 1];
-        assert_eq!(clients[0].read(&mut buf).unwrap_or(0), 0);
+        assert_eq!(read_once(&mut clients[0], &mut buf).unwrap_or(0), 0);
     }
 
     /// The refusal is one line, sent with one `send`, so that the tutorials' single
@@ -506,7 +517,7 @@ mod tests {
         echo(&mut first, "x");
         let mut second = connect(server.addr());
         let mut buf = [0u8; 1024];
-        let n = second.read(&mut buf).unwrap();
+        let n = read_once(&mut second, &mut buf).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&buf[..n]),
             "error: server busy (1 client connected, the --max-clients limit); try again later\n"
@@ -557,7 +568,11 @@ mod tests {
         );
         let mut quiet = connect(server.addr());
         let mut buf = [0u8; 1];
-        assert_eq!(quiet.read(&mut buf).unwrap(), 0, "the server closed it");
+        assert_eq!(
+            read_once(&mut quiet, &mut buf).unwrap(),
+            0,
+            "the server closed it"
+        );
         let wait = Duration::from_secs(20);
         let dropped = std::iter::from_fn(|| lines.recv_timeout(wait).ok())
             .find(|line| line.contains("dropped"))

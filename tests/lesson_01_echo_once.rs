@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use common::{connect, run, ServerProcess};
 
@@ -28,7 +28,7 @@ fn python_style_client_send_then_recv_1024() {
     let mut conn = connect(server.addr);
     conn.write_all("hello 你好".as_bytes()).unwrap();
     let mut buf = [0u8; 1024];
-    let n = conn.read(&mut buf).unwrap();
+    let n = common::read_once(&mut conn, &mut buf).unwrap();
     assert_eq!(&buf[..n], "HELLO 你好".as_bytes());
 }
 

@@ -45,7 +45,7 @@ fn python_style_client_loops_send_recv_1024() {
         // reply is read before the next message is sent and a short write arrives whole on
         // loopback; the lesson's own client reads until it has every byte.
         let mut buf = [0u8; 1024];
-        let n = conn.read(&mut buf).unwrap();
+        let n = common::read_once(&mut conn, &mut buf).unwrap();
         assert_eq!(&buf[..n], message.to_uppercase().as_bytes());
     }
     drop(conn);
@@ -141,7 +141,7 @@ fn second_client_waits_in_backlog_and_is_reset_when_server_exits() {
     // The server exited with the second connection still queued: closing the listening socket
     // resets it. The read returns a reset (Linux) or end of stream, never a reply.
     let mut buf = [0u8; 16];
-    match second.read(&mut buf) {
+    match common::read_once(&mut second, &mut buf) {
         Ok(0) => {}
         Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
         other => panic!("expected reset or end of stream, got {other:?}"),

@@ -86,7 +86,7 @@ fn python_style_client_send_recv_1024() {
         for message in ["hello", "世界 abc"] {
             conn.write_all(message.as_bytes()).unwrap();
             let mut buf = [0u8; 1024];
-            let n = conn.read(&mut buf).unwrap();
+            let n = common::read_once(&mut conn, &mut buf).unwrap();
             assert_eq!(&buf[..n], message.to_uppercase().as_bytes());
         }
     }
@@ -108,7 +108,11 @@ fn restart_while_time_wait_needs_reuseaddr() {
     assert_eq!(echo(&mut conn, "x"), "X");
     drop(server); // kills the process: its kernel closes the connection first
     let mut buf = [0u8; 1];
-    assert_eq!(conn.read(&mut buf).unwrap(), 0, "server side sent FIN");
+    assert_eq!(
+        common::read_once(&mut conn, &mut buf).unwrap(),
+        0,
+        "server side sent FIN"
+    );
     drop(conn); // our FIN: the server side goes from FIN_WAIT_2 to TIME_WAIT
     wait_for_time_wait(port);
 

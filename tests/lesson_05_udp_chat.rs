@@ -43,7 +43,7 @@ impl Member {
 
     fn recv(&self) -> String {
         let mut buf = [0u8; 1024];
-        let (n, from) = self.socket.recv_from(&mut buf).unwrap();
+        let (n, from) = common::recv_from_once(&self.socket, &mut buf).unwrap();
         assert_eq!(from, self.server);
         String::from_utf8(buf[..n].to_vec()).unwrap()
     }
@@ -55,7 +55,7 @@ impl Member {
     fn assert_nothing_waiting(&self) {
         self.socket.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 1024];
-        match self.socket.recv_from(&mut buf) {
+        match common::recv_from_once(&self.socket, &mut buf) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             other => panic!(
                 "expected nothing, got {:?}",

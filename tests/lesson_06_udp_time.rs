@@ -13,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_06-udp-time");
 fn ask(socket: &UdpSocket, server: &ServerProcess, format: &[u8]) -> String {
     socket.send_to(format, server.addr).unwrap();
     let mut buf = [0u8; 1024];
-    let (n, from) = socket.recv_from(&mut buf).unwrap();
+    let (n, from) = common::recv_from_once(socket, &mut buf).unwrap();
     assert_eq!(from, server.addr);
     String::from_utf8(buf[..n].to_vec()).unwrap()
 }

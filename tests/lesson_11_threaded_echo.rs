@@ -39,7 +39,7 @@ fn client_binary_and_python_style_client() {
     let mut python = connect(server.addr);
     python.write_all(b"hello").unwrap();
     let mut buf = [0u8; 1024];
-    let n = python.read(&mut buf).unwrap();
+    let n = common::read_once(&mut python, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"HELLO");
 
     let out = run(
@@ -114,7 +114,11 @@ fn silent_client_is_dropped_after_idle_timeout() {
         "{line}"
     );
     let mut buf = [0u8; 8];
-    assert_eq!(quiet.read(&mut buf).unwrap(), 0, "the server closed it");
+    assert_eq!(
+        common::read_once(&mut quiet, &mut buf).unwrap(),
+        0,
+        "the server closed it"
+    );
 }
 
 /// A client that sends and sends but never reads the replies: once its receive buffer and the

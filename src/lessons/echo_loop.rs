@@ -239,6 +239,7 @@ impl EchoClient {
             }
             match self.conn.read(&mut byte) {
                 Ok(1) => reply.extend_from_slice(&byte),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 _ => break,
             }
         }
@@ -328,7 +329,13 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     second.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut buf = [0u8; 64];
-    let outcome = match second.read(&mut buf) {
+    let read = loop {
+        match second.read(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    let outcome = match read {
         Ok(0) => "end of stream".to_string(),
         Ok(n) => format!("{n} bytes"),
         Err(e) if is_reset(&e) => "connection reset".to_string(),

@@ -326,3 +326,30 @@ pub fn assert_udp_no_reply_is_one_clear_line(bin: &str, message: &str) {
         )
     );
 }
+
+/// One `read`, like the tutorials' `recv(1024)`: whatever has arrived, at most `buf.len()`
+/// bytes. Only an interruption (EINTR) is retried: Linux returns it to a socket read with a
+/// timeout when a signal arrives, and a test process gets SIGCHLD whenever a test on another
+/// thread starts or ends a child process (see `socklab::net::is_timeout`).
+pub fn read_once(conn: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match conn.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// One `recv_from`, like the tutorials' `recvfrom(1024)`, retrying only an interruption (see
+/// [`read_once`]).
+pub fn recv_from_once(
+    socket: &std::net::UdpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    loop {
+        match socket.recv_from(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
