@@ -4,8 +4,12 @@
 //! `NN-name client` in another, `--host`/`--port` to choose where (port 9000 + the lesson number
 //! by default), messages as arguments or typed at a `>>: ` prompt. The pieces here are flattened
 //! into each binary's clap parser so the flags are spelled the same everywhere.
+//!
+//! Clients print what came back with [`print_line`], not `println!`: a client piped into
+//! `head -1` must stop quietly when `head` goes away, where `println!` would panic.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::fmt::Display;
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -14,7 +18,8 @@ use clap::Args;
 #[derive(Args, Debug, Clone)]
 pub struct Endpoint<const PORT: u16> {
     /// Address to listen on (server) or connect to (client). Use 0.0.0.0 or :: on a server to let
-    /// the whole classroom LAN connect.
+    /// the whole classroom LAN connect (the remote-shell lessons 07, 08 and 10 also need
+    /// --allow-remote for that).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// TCP/UDP port. On a server, 0 lets the operating system choose a free one (the
@@ -26,7 +31,8 @@ pub struct Endpoint<const PORT: u16> {
 /// `--bufsize`: how many bytes one `recv` asks for, in lessons that read with a fixed buffer.
 #[derive(Args, Debug, Clone)]
 pub struct BufSize {
-    /// Bytes asked for by each read (the tutorials' `recv(1024)`). Make it small to watch what
+    /// Bytes asked for by each read (the tutorials' `recv(1024)`); over UDP, the longest
+    /// datagram kept whole (the rest of a longer one is lost). Make it small to watch what
     /// changes.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
     pub bufsize: u32,
@@ -82,8 +88,10 @@ impl Iterator for StdinMessages {
     fn next(&mut self) -> Option<String> {
         loop {
             if self.interactive {
-                print!(">>: ");
-                let _ = std::io::stdout().flush();
+                // `write!`, not `print!`: a closed stdout must not panic (see [`print_line`]).
+                let mut out = io::stdout().lock();
+                let _ = write!(out, ">>: ");
+                let _ = out.flush();
             }
             let mut line = String::new();
             match std::io::stdin().lock().read_line(&mut line) {
@@ -103,14 +111,39 @@ impl Iterator for StdinMessages {
 }
 
 /// Runs a binary's body and turns any error into one line on stderr and exit code 1, instead of
-/// a panic and a backtrace.
+/// a panic and a backtrace. [`StdoutClosed`] is not an error: the reader of our output went
+/// away (`| head -1`), so we stop quietly, with exit code 0.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     match body() {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            // `writeln!`, not `eprintln!`, which would panic if stderr were closed too.
+            let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Standard output was closed by whoever reads it, say `head -1` after its one line. Not a
+/// failure: the client should stop, quietly. [`run`] exits with code 0 when it sees this.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
+/// Prints one line on standard output, flushed at once, for a client's replies.
+///
+/// `println!` panics ("failed printing to stdout") when the program reading our output has gone
+/// away: Rust ignores SIGPIPE, so a write to a closed pipe fails with `BrokenPipe` instead of
+/// killing the process, and `println!` turns that failure into a panic. This returns
+/// [`StdoutClosed`] instead, which `?` carries up to [`run`]. Other write errors (a full disk
+/// behind `> file`) are real errors.
+pub fn print_line(line: impl Display) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("could not write to standard output")),
     }
 }
 

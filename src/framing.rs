@@ -22,7 +22,9 @@
 //! moves with bounded memory.
 //!
 //! Nothing read from the network is trusted: a length is checked against a maximum *before*
-//! anything is allocated for it, and every way a frame can be wrong is a distinct [`FrameError`].
+//! anything is read for it, memory then grows only with the bytes that really arrive (a peer
+//! that announces 64 MiB and sends 10 bytes costs 10 bytes), and every way a frame can be wrong
+//! is a distinct [`FrameError`].
 
 use std::io::{self, Read, Write};
 
@@ -38,6 +40,13 @@ pub const DEFAULT_MAX_HEADER: u32 = 64 * 1024;
 
 /// Size of the length prefix, in bytes.
 pub const LENGTH_SIZE: usize = 4;
+
+/// Payloads up to this size are copied behind their prefix and sent with one `write_all`;
+/// larger ones are sent as two writes rather than copied.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// The most memory reserved for a payload before any of it has arrived.
+const FIRST_RESERVATION: usize = 8 * 1024;
 
 /// How the 4-byte length is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,6 +80,8 @@ pub enum FrameError {
     },
     #[error("the header is not valid JSON: {0}")]
     NotJson(serde_json::Error),
+    #[error("the header cannot be written as JSON: {0}")]
+    Unserializable(serde_json::Error),
     #[error("the header is JSON but not an object (got {0})")]
     NotObject(&'static str),
     #[error("the header does not have the expected fields: {0}")]
@@ -168,18 +179,29 @@ impl Framing {
         self.decode_length(buf).map(Some)
     }
 
-    /// Writes `payload` as one frame. Prefix and payload go out in a single `write_all` where
-    /// possible, so a small frame is one TCP segment rather than two.
+    /// Writes `payload` as one frame.
+    ///
+    /// A small frame goes out in a single `write_all`, prefix and payload together. Written
+    /// separately, the 4-byte prefix would leave at once and Nagle's algorithm would hold the
+    /// payload back until the peer acknowledged the prefix, which a peer that delays its ACKs
+    /// does only after some 40 ms: every small message would pay that delay. A large payload is
+    /// not worth copying for that; it is written after its prefix.
     pub fn write_frame(&self, w: &mut impl Write, payload: &[u8]) -> Result<(), FrameError> {
         let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLong {
             part: "frame",
             len: payload.len() as u64,
             max: u32::MAX as u64,
         })?;
-        let mut message = Vec::with_capacity(LENGTH_SIZE + payload.len());
-        message.extend_from_slice(&self.encode_length(len)?);
-        message.extend_from_slice(payload);
-        w.write_all(&message)?;
+        let prefix = self.encode_length(len)?;
+        if payload.len() <= COALESCE_LIMIT {
+            let mut message = Vec::with_capacity(LENGTH_SIZE + payload.len());
+            message.extend_from_slice(&prefix);
+            message.extend_from_slice(payload);
+            w.write_all(&message)?;
+        } else {
+            w.write_all(&prefix)?;
+            w.write_all(payload)?;
+        }
         w.flush()?;
         Ok(())
     }
@@ -190,7 +212,11 @@ impl Framing {
     }
 
     /// Reads a length prefix and exactly that many bytes, checking the length against `max`
-    /// before allocating anything for it.
+    /// before reading anything for it.
+    ///
+    /// Even a length under `max` is only the peer's claim, so the buffer is not allocated at that
+    /// size up front: it starts small and grows as bytes arrive. Otherwise every connection
+    /// could make the server reserve `max` bytes with four bytes of lies.
     fn read_sized(
         &self,
         r: &mut impl Read,
@@ -207,26 +233,35 @@ impl Framing {
                 max: max.into(),
             });
         }
-        let mut payload = vec![0u8; len as usize];
-        let got = read_fully(r, &mut payload)?;
-        if got < payload.len() {
+        let expected = u64::from(len);
+        let first = usize::try_from(len).map_or(FIRST_RESERVATION, |n| n.min(FIRST_RESERVATION));
+        let mut payload = Vec::with_capacity(first);
+        // `take` stops at `len` bytes; `read_to_end` loops over short reads and retries
+        // interrupted ones, growing `payload` only as data comes in.
+        let got = r.take(expected).read_to_end(&mut payload)? as u64;
+        if got < expected {
             return Err(FrameError::Truncated {
                 part,
-                expected: len.into(),
-                got: got as u64,
+                expected,
+                got,
             });
         }
         Ok(Some(payload))
     }
 
     /// Writes a JSON header frame (4-byte length, then the JSON text). Anything serde can
-    /// serialize to a JSON object will do: a `serde_json::json!({...})` or a struct.
+    /// serialize to a JSON object will do: a `serde_json::json!({...})` or a struct. Anything
+    /// else is refused here, since [`Framing::read_header`] on the other side would refuse it.
     pub fn write_header(
         &self,
         w: &mut impl Write,
         header: &impl Serialize,
     ) -> Result<(), FrameError> {
-        let json = serde_json::to_vec(header).map_err(FrameError::NotJson)?;
+        let value = serde_json::to_value(header).map_err(FrameError::Unserializable)?;
+        if let Some(kind) = not_an_object(&value) {
+            return Err(FrameError::NotObject(kind));
+        }
+        let json = serde_json::to_vec(&value).map_err(FrameError::Unserializable)?;
         if json.len() as u64 > u64::from(self.max_header) {
             return Err(FrameError::TooLong {
                 part: "header",
@@ -305,11 +340,21 @@ pub fn read_body(r: &mut impl Read, w: &mut impl Write, len: u64) -> Result<u64,
 pub fn parse_header(bytes: &[u8]) -> Result<Map<String, Value>, FrameError> {
     match serde_json::from_slice::<Value>(bytes).map_err(FrameError::NotJson)? {
         Value::Object(map) => Ok(map),
-        Value::Array(_) => Err(FrameError::NotObject("an array")),
-        Value::String(_) => Err(FrameError::NotObject("a string")),
-        Value::Number(_) => Err(FrameError::NotObject("a number")),
-        Value::Bool(_) => Err(FrameError::NotObject("a boolean")),
-        Value::Null => Err(FrameError::NotObject("null")),
+        other => Err(FrameError::NotObject(
+            not_an_object(&other).unwrap_or("something else"),
+        )),
+    }
+}
+
+/// What kind of JSON value `value` is, if it is not an object.
+fn not_an_object(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("an array"),
+        Value::String(_) => Some("a string"),
+        Value::Number(_) => Some("a number"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Null => Some("null"),
     }
 }
 
@@ -589,5 +634,271 @@ mod tests {
                 got: 3
             }
         ));
+    }
+    /// Header + streamed body + another header: the whole "custom header" conversation.
+    fn header_body_wire(framing: &Framing) -> Vec<u8> {
+        let mut wire = Vec::new();
+        let body = b"0123456789 body bytes";
+        framing
+            .write_header_and_body(
+                &mut wire,
+                &json!({"cmd": "put", "filename": "a.txt", "filesize": body.len()}),
+                &mut &body[..],
+                body.len() as u64,
+            )
+            .unwrap();
+        framing
+            .write_header(&mut wire, &json!({"cmd": "quit"}))
+            .unwrap();
+        wire
+    }
+
+    /// Reads what [`header_body_wire`] wrote: (filename, body, second command).
+    fn read_header_body(framing: &Framing, r: &mut impl Read) -> (String, Vec<u8>, String) {
+        let header = framing.read_header(r).unwrap().unwrap();
+        let size = header["filesize"].as_u64().unwrap();
+        let mut body = Vec::new();
+        read_body(r, &mut body, size).unwrap();
+        let next = framing.read_header(r).unwrap().unwrap();
+        assert!(
+            framing.read_header(r).unwrap().is_none(),
+            "then a clean end"
+        );
+        (
+            header["filename"].as_str().unwrap().to_string(),
+            body,
+            next["cmd"].as_str().unwrap().to_string(),
+        )
+    }
+
+    #[test]
+    fn header_and_body_decode_the_same_split_at_every_byte_boundary() {
+        for framing in [Framing::default(), Framing::with_order(LengthOrder::Big)] {
+            let wire = header_body_wire(&framing);
+            let whole = read_header_body(&framing, &mut &wire[..]);
+            assert_eq!(whole.0, "a.txt");
+            assert_eq!(whole.1, b"0123456789 body bytes");
+            assert_eq!(whole.2, "quit");
+            for cut in 1..wire.len() {
+                let mut r = Chunked {
+                    data: wire.clone(),
+                    pos: 0,
+                    chunks: vec![cut, usize::MAX],
+                    next: 0,
+                };
+                assert_eq!(read_header_body(&framing, &mut r), whole, "cut at {cut}");
+            }
+            let mut r = Chunked {
+                data: wire.clone(),
+                pos: 0,
+                chunks: vec![1; wire.len()],
+                next: 0,
+            };
+            assert_eq!(read_header_body(&framing, &mut r), whole);
+        }
+    }
+
+    /// The same over a real loopback connection: several frames written with one `write_all`
+    /// (so they can only arrive merged), then one frame written a byte at a time.
+    #[test]
+    fn frames_cross_a_real_tcp_connection_merged_or_split() {
+        use std::net::{TcpListener, TcpStream};
+        use std::time::Duration;
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let payloads: [&[u8]; 3] = [b"one", b"", "三".as_bytes()];
+        let wire = encoded(&Framing::default(), &payloads);
+        // Connected before `accept`, so that `accept` cannot wait for a writer that failed.
+        let mut conn = TcpStream::connect(addr).unwrap();
+        let writer = std::thread::spawn(move || {
+            conn.write_all(&wire).unwrap();
+            for byte in encoded(&Framing::default(), &[b"split"]) {
+                conn.write_all(&[byte]).unwrap();
+                conn.flush().unwrap();
+            }
+        });
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let got = decode_all(&Framing::default(), &mut conn);
+        writer.join().unwrap();
+        let expected: Vec<&[u8]> = vec![b"one", b"", "三".as_bytes(), b"split"];
+        assert_eq!(got, expected);
+    }
+
+    /// A reader that announces a huge frame and then sends little, and remembers the largest
+    /// buffer it was asked to fill: how much memory the reader set aside at once.
+    struct Liar {
+        data: Vec<u8>,
+        pos: usize,
+        largest_request: usize,
+    }
+
+    impl Read for Liar {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.largest_request = self.largest_request.max(buf.len());
+            let n = buf.len().min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_lying_length_costs_only_the_bytes_that_arrive() {
+        let mut data = (60u32 * 1024 * 1024).to_le_bytes().to_vec();
+        data.extend_from_slice(b"only ten b");
+        let mut liar = Liar {
+            data,
+            pos: 0,
+            largest_request: 0,
+        };
+        let err = read_frame(&mut liar).unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::Truncated {
+                part: "frame",
+                expected: 62_914_560,
+                got: 10
+            }
+        ));
+        assert!(
+            liar.largest_request <= 64 * 1024,
+            "asked for {} bytes at once",
+            liar.largest_request
+        );
+    }
+
+    #[test]
+    fn every_negative_length_is_refused() {
+        for bytes in [[0x00, 0x00, 0x00, 0x80], [0xfe, 0xff, 0xff, 0xff]] {
+            let err = read_frame(&mut &bytes[..]).unwrap_err();
+            assert!(
+                matches!(err, FrameError::NegativeLength(n) if n < 0),
+                "{err}"
+            );
+        }
+        // Big-endian lengths are unsigned: the same bytes are a (too) long frame instead.
+        let err = Framing::with_order(LengthOrder::Big)
+            .read_frame(&mut &[0xff, 0xff, 0xff, 0xff][..])
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::TooLong {
+                len: 4_294_967_295,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn lengths_that_cannot_be_encoded_are_refused() {
+        assert!(matches!(
+            Framing::default().encode_length(u32::MAX).unwrap_err(),
+            FrameError::TooLong { .. }
+        ));
+        assert_eq!(
+            Framing::with_order(LengthOrder::Big)
+                .encode_length(u32::MAX)
+                .unwrap(),
+            [0xff; 4]
+        );
+        assert!(matches!(
+            Framing::default()
+                .write_length(&mut Vec::new(), u64::from(u32::MAX) + 1)
+                .unwrap_err(),
+            FrameError::TooLong { .. }
+        ));
+    }
+
+    #[test]
+    fn every_non_object_header_is_refused_with_its_kind() {
+        for (json, kind) in [
+            (&b"[1]"[..], "an array"),
+            (b"\"put\"", "a string"),
+            (b"42", "a number"),
+            (b"true", "a boolean"),
+            (b"null", "null"),
+        ] {
+            let mut wire = Vec::new();
+            write_frame(&mut wire, json).unwrap();
+            let err = read_header(&mut &wire[..]).unwrap_err();
+            assert!(
+                matches!(err, FrameError::NotObject(k) if k == kind),
+                "{err}"
+            );
+        }
+        let mut wire = Vec::new();
+        write_frame(&mut wire, b"\xff\xfe").unwrap();
+        assert!(matches!(
+            read_header(&mut &wire[..]).unwrap_err(),
+            FrameError::NotJson(_)
+        ));
+    }
+
+    #[test]
+    fn writing_a_header_that_is_not_an_object_is_refused() {
+        let mut wire = Vec::new();
+        assert!(matches!(
+            write_header(&mut wire, &json!(["put"])).unwrap_err(),
+            FrameError::NotObject("an array")
+        ));
+        assert!(wire.is_empty(), "nothing was sent");
+        let too_big = json!({"pad": "x".repeat(DEFAULT_MAX_HEADER as usize)});
+        assert!(matches!(
+            write_header(&mut wire, &too_big).unwrap_err(),
+            FrameError::TooLong { part: "header", .. }
+        ));
+        assert!(wire.is_empty(), "nothing was sent");
+    }
+
+    #[test]
+    fn end_inside_a_header_is_truncated() {
+        let mut wire = Vec::new();
+        write_header(&mut wire, &json!({"cmd": "get"})).unwrap();
+        wire.truncate(wire.len() - 3);
+        assert!(matches!(
+            read_header(&mut &wire[..]).unwrap_err(),
+            FrameError::Truncated { part: "header", .. }
+        ));
+        assert!(read_header(&mut &b""[..]).unwrap().is_none());
+        assert!(Framing::default()
+            .read_header_as::<Map<String, Value>>(&mut &b""[..])
+            .unwrap()
+            .is_none());
+    }
+
+    /// A reader that fails the way a socket does, after an interruption the reader must retry.
+    struct Failing {
+        interrupted: bool,
+    }
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            if !self.interrupted {
+                self.interrupted = true;
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            Err(io::ErrorKind::ConnectionReset.into())
+        }
+    }
+
+    #[test]
+    fn socket_errors_are_io_errors_and_interruptions_are_retried() {
+        let err = read_frame(&mut Failing { interrupted: false }).unwrap_err();
+        assert!(
+            matches!(&err, FrameError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn large_frames_round_trip() {
+        let big = vec![7u8; COALESCE_LIMIT * 2 + 3];
+        let mut wire = Vec::new();
+        write_frame(&mut wire, &big).unwrap();
+        assert_eq!(wire.len(), LENGTH_SIZE + big.len());
+        assert_eq!(read_frame(&mut &wire[..]).unwrap().unwrap(), big);
     }
 }

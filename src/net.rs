@@ -6,7 +6,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -204,28 +204,47 @@ pub fn reachable(addr: SocketAddr) -> SocketAddr {
 /// reset (RST) instead of a normal end (FIN), and the peer may lose data it had not read yet: the
 /// one-shot servers would sometimes destroy their own reply. So: say "no more from me"
 /// (`shutdown(Write)`), read and discard what the peer still sends until it closes too, then
-/// close. `linger` bounds the wait.
+/// close. `linger` bounds the whole wait, however slowly the peer trickles bytes in.
 pub fn close_gracefully(stream: &mut TcpStream, linger: Duration) {
     use std::io::Read;
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(linger));
-    let deadline = std::time::Instant::now() + linger;
+    let deadline = deadline_after(linger);
     let mut sink = [0u8; 4096];
-    while std::time::Instant::now() < deadline {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
         match stream.read(&mut sink) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         }
     }
 }
 
 /// Did a read fail because its timeout ran out? A socket read timeout shows up as `WouldBlock`
 /// on Unix and as `TimedOut` on Windows, so checking one of the two is a portability bug.
+///
+/// Not to be confused with `Interrupted` (EINTR), which a loop around `read` or `recv_from`
+/// must simply retry. On Linux a socket call *with a timeout* fails with EINTR instead of
+/// resuming when a signal wakes its thread, even a signal whose action is to be ignored: a
+/// process that starts child programs on one thread (the remote-shell lessons, the test
+/// harness) gets SIGCHLD, and a timed `recv` on another thread may return EINTR.
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
+}
+
+/// The moment `timeout` from now. `Instant::now() + timeout` panics when the sum does not fit,
+/// and a user may well type `--timeout 100000000d`; such a deadline is simply far away.
+pub fn deadline_after(timeout: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    let now = Instant::now();
+    now.checked_add(timeout.min(FAR)).unwrap_or(now)
 }
 
 /// Is `host` a loopback address (or a name that resolves only to loopback addresses)?

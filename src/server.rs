@@ -7,7 +7,8 @@
 //!
 //! - a cap on concurrent connections (`--max-clients`): one thread per client is simple and fine
 //!   for a class, but unbounded it lets one script exhaust the machine, so the next client gets a
-//!   clear refusal instead;
+//!   clear refusal instead, on a short-lived thread that closes the connection without a reset
+//!   (`spawn_refusal` says why that takes care);
 //! - a read timeout per connection, so a client that goes silent does not hold a thread for ever;
 //! - a clean shutdown: [`Shutdown::request`] stops the accept loop, closes every open connection
 //!   and joins every thread, so tests and the tour leave nothing running behind them.
@@ -25,7 +26,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::log::Log;
-use crate::net::reachable;
+use crate::net::{self, reachable};
 
 /// A flag that asks a server to stop. Cloning shares the flag.
 #[derive(Debug, Clone, Default)]
@@ -79,11 +80,19 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Tells a client that arrived when `max_clients` were already connected that it is refused.
     /// The default writes one line of text; lessons with a framed protocol send their own error.
+    ///
+    /// It runs on a short-lived thread of its own, with a write timeout set; afterwards the server
+    /// closes the connection gracefully (see `spawn_refusal` in this file for why that matters).
+    ///
+    /// The line is built first and sent with one `write_all`: `writeln!` straight to a socket
+    /// makes one `send` per piece of the format, so a client doing one `recv(1024)` (as in the
+    /// tutorials) could get `error: server busy (` and nothing more.
     fn refuse(&self, stream: &mut TcpStream, max_clients: usize) -> io::Result<()> {
-        writeln!(
-            stream,
-            "error: server busy ({max_clients} clients connected, the --max-clients limit); try again later"
-        )
+        let line = format!(
+            "error: server busy ({} connected, the --max-clients limit); try again later\n",
+            clients(max_clients)
+        );
+        stream.write_all(line.as_bytes())
     }
 }
 
@@ -127,11 +136,45 @@ struct Registration {
     id: u64,
 }
 
+impl Registration {
+    fn new(connections: &Arc<Connections>, id: u64) -> Registration {
+        Registration {
+            connections: Arc::clone(connections),
+            id,
+        }
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         self.connections.lock().remove(&self.id);
     }
 }
+
+/// Waits for the next connection on `listener` and returns it with the client's address.
+///
+/// A failed `accept` concerns one connection (the client gave up before we took it) or a passing
+/// shortage ("too many open files"), not the server: it is logged, and after a short pause we
+/// wait again rather than crash. Used by [`serve`] and by the one-at-a-time servers.
+pub fn accept(listener: &TcpListener, log: &Log) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept() {
+            Ok(accepted) => return accepted,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log.line(format!("accept failed: {e}"));
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// How long a refused client is given to read its refusal and close before we close anyway.
+pub const REFUSAL_LINGER: Duration = Duration::from_secs(2);
+
+/// Most refusals in progress at once. Each takes a short-lived thread; past this many, a client
+/// is closed without a word, so that a flood of connections cannot become a flood of threads.
+pub const MAX_REFUSING: usize = 32;
 
 /// Accepts connections on `listener` until `shutdown` is requested, serving each on its own thread
 /// with `handler`. Returns once every connection thread has finished.
@@ -143,79 +186,128 @@ pub fn serve<H: Handler>(
     shutdown: &Shutdown,
 ) -> io::Result<()> {
     let handler = Arc::new(handler);
-    let connections = Arc::new(Connections::default());
+    let served = Arc::new(Connections::default());
+    let refusing = Arc::new(Connections::default());
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
 
     while !shutdown.is_requested() {
-        let (mut stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // Usually "too many open files": wait a little and try again rather than crash.
-                log.line(format!("accept failed: {e}"));
-                thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
+        let (stream, peer) = accept(&listener, log);
         if shutdown.is_requested() {
             break;
         }
         workers.retain(|w| !w.is_finished());
 
-        // Trouble with one connection (the OS refusing to clone a handle, say) is that
-        // connection's problem: drop it and go on serving everyone else.
-        let admitted = connections.admit(&stream, options.max_clients);
-        let id = match admitted {
-            Ok(Some(id)) => id,
+        // Trouble with one connection (the OS refusing to clone a handle or start a thread, say)
+        // is that connection's problem: drop it and go on serving everyone else.
+        let started = match served.admit(&stream, options.max_clients) {
+            Ok(Some(id)) => {
+                log.line(format!("client {peer} connected"));
+                let registration = Registration::new(&served, id);
+                let handler = Arc::clone(&handler);
+                spawn_connection(handler, stream, peer, registration, options, log).map(Some)
+            }
             Ok(None) => {
                 log.line(format!(
-                    "refused {peer}: already serving {} clients (--max-clients)",
-                    options.max_clients
+                    "refused {peer}: already serving {} (--max-clients)",
+                    clients(options.max_clients)
                 ));
-                let _ = handler.refuse(&mut stream, options.max_clients);
-                continue;
+                start_refusal(&handler, &refusing, stream, peer, options.max_clients)
             }
-            Err(e) => {
-                log.line(format!("dropped {peer}: {e}"));
-                continue;
-            }
+            Err(e) => Err(e),
         };
-        let registration = Registration {
-            connections: Arc::clone(&connections),
-            id,
-        };
-        if let Err(e) = stream.set_read_timeout(options.read_timeout) {
-            log.line(format!("dropped {peer}: {e}"));
-            continue;
-        }
-        log.line(format!("client {peer} connected"));
-
-        let handler = Arc::clone(&handler);
-        let thread_log = log.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("client {peer}"))
-            .spawn(move || {
-                let outcome = handler.handle(stream, peer, &thread_log);
-                // Unregister before logging, so that once "gone" is logged the connection no
-                // longer counts against --max-clients (tests and the tour rely on that order).
-                drop(registration);
-                match outcome {
-                    Ok(()) => thread_log.line(format!("client {peer} gone")),
-                    Err(e) => thread_log.line(format!("client {peer} dropped: {e}")),
-                }
-            });
-        match spawned {
-            Ok(worker) => workers.push(worker),
-            Err(e) => log.line(format!("could not start a thread for {peer}: {e}")),
+        match started {
+            Ok(Some(worker)) => workers.push(worker),
+            Ok(None) => {}
+            Err(e) => log.line(format!("dropped {peer}: {e}")),
         }
     }
 
-    connections.close_all();
+    served.close_all();
+    refusing.close_all();
     for worker in workers {
         // A handler that panicked has already printed its panic; the server goes on shutting down.
         let _ = worker.join();
     }
     Ok(())
+}
+
+/// "1 client", "256 clients".
+fn clients(n: usize) -> String {
+    if n == 1 {
+        "1 client".to_string()
+    } else {
+        format!("{n} clients")
+    }
+}
+
+/// Starts the thread that serves one admitted connection.
+fn spawn_connection<H: Handler>(
+    handler: Arc<H>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    registration: Registration,
+    options: &ServerOptions,
+    log: &Log,
+) -> io::Result<JoinHandle<()>> {
+    stream.set_read_timeout(options.read_timeout)?;
+    let log = log.clone();
+    thread::Builder::new()
+        .name(format!("client {peer}"))
+        .spawn(move || {
+            let outcome = handler.handle(stream, peer, &log);
+            // Unregister before logging, so that once "gone" is logged the connection no
+            // longer counts against --max-clients (tests and the tour rely on that order).
+            drop(registration);
+            match outcome {
+                Ok(()) => log.line(format!("client {peer} gone")),
+                Err(e) => log.line(format!("client {peer} dropped: {e}")),
+            }
+        })
+}
+
+/// Refuses a client over `--max-clients` on a thread of its own ([`spawn_refusal`]), unless
+/// [`MAX_REFUSING`] refusals are already under way: then the connection is just closed, and
+/// `Ok(None)` says no thread was started.
+fn start_refusal<H: Handler>(
+    handler: &Arc<H>,
+    refusing: &Arc<Connections>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    max_clients: usize,
+) -> io::Result<Option<JoinHandle<()>>> {
+    let Some(id) = refusing.admit(&stream, MAX_REFUSING)? else {
+        return Ok(None); // dropping `stream` closes it
+    };
+    let registration = Registration::new(refusing, id);
+    spawn_refusal(Arc::clone(handler), stream, peer, registration, max_clients).map(Some)
+}
+
+/// Starts a short-lived thread that tells a client over `--max-clients` it is refused, then
+/// closes its connection without destroying that message.
+///
+/// Closing at once would be wrong: the client has often sent its first message already, and
+/// closing a socket with unread bytes in its receive buffer makes the kernel answer with a
+/// reset (RST) instead of a normal end (FIN). A reset can destroy the refusal before the client
+/// reads it: a Python client gets `ConnectionResetError` instead of the explanation. So the
+/// thread writes the refusal, sends FIN (`shutdown(Write)`), and reads and discards whatever the
+/// client still sends until it closes, at most [`REFUSAL_LINGER`]: all on its own thread, so the
+/// accept loop never waits for a client it is not serving.
+fn spawn_refusal<H: Handler>(
+    handler: Arc<H>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    registration: Registration,
+    max_clients: usize,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("refusing {peer}"))
+        .spawn(move || {
+            // A client that reads nothing cannot hold this thread: the write is bounded too.
+            let _ = stream.set_write_timeout(Some(REFUSAL_LINGER));
+            let _ = handler.refuse(&mut stream, max_clients);
+            net::close_gracefully(&mut stream, REFUSAL_LINGER);
+            drop(registration);
+        })
 }
 
 /// A server running on a background thread, for the tour and for tests. Dropping it stops the
@@ -332,15 +424,31 @@ impl Drop for Background {
 mod tests {
     use super::*;
     use std::io::{BufRead, BufReader, Read};
+    use std::sync::atomic::AtomicUsize;
 
-    struct Upper;
+    /// Echoes upper-cased bytes; counts the connections it is serving.
+    #[derive(Default)]
+    struct Upper {
+        serving: Arc<AtomicUsize>,
+    }
+
+    /// Decrements the count however `handle` ends.
+    struct Serving(Arc<AtomicUsize>);
+
+    impl Drop for Serving {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 
     impl Handler for Upper {
         type Error = io::Error;
         fn handle(&self, mut stream: TcpStream, _: SocketAddr, _: &Log) -> io::Result<()> {
+            self.serving.fetch_add(1, Ordering::SeqCst);
+            let _serving = Serving(Arc::clone(&self.serving));
             let mut buf = [0u8; 64];
             loop {
-                let n = stream.read(&mut buf)?;
+                let n = read_once(&mut stream, &mut buf)?;
                 if n == 0 {
                     return Ok(());
                 }
@@ -349,18 +457,38 @@ mod tests {
         }
     }
 
-    fn start(options: ServerOptions) -> Background {
+    /// One `read`, retrying an interruption: this test binary also runs tests that start child
+    /// processes, and their SIGCHLD can make a timed socket read fail with EINTR.
+    fn read_once(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match stream.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn start_with(handler: Upper, options: ServerOptions, log: Log) -> Background {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        Background::tcp(listener, move |l, s| {
-            serve(l, Upper, &options, &Log::silent(), &s)
-        })
-        .unwrap()
+        Background::tcp(listener, move |l, s| serve(l, handler, &options, &log, &s)).unwrap()
+    }
+
+    fn start(options: ServerOptions) -> Background {
+        start_with(Upper::default(), options, Log::silent())
     }
 
     fn connect(addr: SocketAddr) -> TcpStream {
         let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         s
+    }
+
+    /// Sends `message` and reads its upper-cased echo: proof that a thread serves `conn`.
+    fn echo(conn: &mut TcpStream, message: &str) {
+        conn.write_all(message.as_bytes()).unwrap();
+        let mut reply = vec![0u8; message.len()];
+        conn.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, message.to_ascii_uppercase().as_bytes());
     }
 
     #[test]
@@ -368,32 +496,124 @@ mod tests {
         let server = start(ServerOptions::default());
         let mut clients: Vec<TcpStream> = (0..5).map(|_| connect(server.addr())).collect();
         for (i, c) in clients.iter_mut().enumerate() {
-            c.write_all(format!("hi{i}").as_bytes()).unwrap();
-            let mut buf = [0u8; 3];
-            c.read_exact(&mut buf).unwrap();
-            assert_eq!(&buf, format!("HI{i}").as_bytes());
+            echo(c, &format!("hi{i}"));
         }
         // The clients are still connected: stop must close them rather than wait for them.
         server.stop().unwrap();
         let mut buf = [0u8; 1];
-        assert_eq!(clients[0].read(&mut buf).unwrap_or(0), 0);
+        assert_eq!(read_once(&mut clients[0], &mut buf).unwrap_or(0), 0);
     }
 
+    /// The refusal is one line, sent with one `send`, so that the tutorials' single
+    /// `recv(1024)` gets all of it. (On loopback the bytes of one `send` this small arrive
+    /// together: a `read` that returns any of them returns them all.)
     #[test]
-    fn refuses_past_max_clients_with_a_message() {
+    fn refuses_past_max_clients_with_one_line_in_one_piece() {
         let server = start(ServerOptions {
             max_clients: 1,
             ..ServerOptions::default()
         });
         let mut first = connect(server.addr());
-        first.write_all(b"x").unwrap();
-        let mut buf = [0u8; 1];
-        first.read_exact(&mut buf).unwrap();
-        let second = connect(server.addr());
-        let mut line = String::new();
-        BufReader::new(second).read_line(&mut line).unwrap();
-        assert!(line.starts_with("error: server busy"), "{line}");
+        echo(&mut first, "x");
+        let mut second = connect(server.addr());
+        let mut buf = [0u8; 1024];
+        let n = read_once(&mut second, &mut buf).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&buf[..n]),
+            "error: server busy (1 client connected, the --max-clients limit); try again later\n"
+        );
         drop(first);
         server.stop().unwrap();
+    }
+
+    /// A refused client has usually sent its first message already. Closing a socket with unread
+    /// bytes makes the kernel send a reset, which can destroy the refusal (Python's client then
+    /// gets ConnectionResetError). The server must instead end with FIN: the client reads the
+    /// whole line and then a clean end of stream, every time.
+    ///
+    /// Deterministic: the server closes only after our side has closed (or after
+    /// REFUSAL_LINGER), and by then we have read the end of stream, which a later reset could
+    /// no longer turn into an error.
+    #[test]
+    fn a_refused_client_with_unread_data_gets_the_message_and_a_clean_end() {
+        let server = start(ServerOptions {
+            max_clients: 1,
+            ..ServerOptions::default()
+        });
+        let mut first = connect(server.addr());
+        echo(&mut first, "x");
+        for _ in 0..10 {
+            let mut refused = connect(server.addr());
+            refused.write_all(b"hello, are you there?").unwrap();
+            let mut reply = Vec::new();
+            match refused.read_to_end(&mut reply) {
+                Ok(_) => {}
+                Err(e) => panic!("after {reply:?}: {e}"),
+            }
+            assert!(reply.starts_with(b"error: server busy"), "{reply:?}");
+        }
+        echo(&mut first, "still served");
+    }
+
+    #[test]
+    fn a_silent_client_is_closed_after_the_read_timeout() {
+        let (log, lines) = Log::channel();
+        let server = start_with(
+            Upper::default(),
+            ServerOptions {
+                read_timeout: Some(Duration::from_millis(200)),
+                ..ServerOptions::default()
+            },
+            log,
+        );
+        let mut quiet = connect(server.addr());
+        let mut buf = [0u8; 1];
+        assert_eq!(
+            read_once(&mut quiet, &mut buf).unwrap(),
+            0,
+            "the server closed it"
+        );
+        let wait = Duration::from_secs(20);
+        let dropped = std::iter::from_fn(|| lines.recv_timeout(wait).ok())
+            .find(|line| line.contains("dropped"))
+            .unwrap();
+        assert!(dropped.starts_with("client 127.0.0.1:"), "{dropped}");
+    }
+
+    /// After `stop`, nothing of the server is left: no connection thread, no refusal thread
+    /// (each holds a clone of the handler, so the handler's count of owners is back to one),
+    /// and no listening port.
+    #[test]
+    fn stop_leaves_no_thread_and_no_port_behind() {
+        let handler = Upper::default();
+        let serving = Arc::clone(&handler.serving);
+        let server = start_with(
+            handler,
+            ServerOptions {
+                max_clients: 3,
+                ..ServerOptions::default()
+            },
+            Log::silent(),
+        );
+        let addr = server.addr();
+        let mut clients: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
+        for c in &mut clients {
+            echo(c, "here");
+        }
+        assert_eq!(serving.load(Ordering::SeqCst), 3);
+        // A fourth client is being refused, and keeps its connection open.
+        let mut refused = BufReader::new(connect(addr));
+        let mut line = String::new();
+        refused.read_line(&mut line).unwrap();
+        assert!(line.starts_with("error: server busy"), "{line}");
+
+        server.stop().unwrap();
+        assert_eq!(serving.load(Ordering::SeqCst), 0, "every handler returned");
+        assert_eq!(Arc::strong_count(&serving), 1, "every thread is gone");
+        let again = TcpStream::connect(addr);
+        assert!(
+            matches!(&again, Err(e) if e.kind() == io::ErrorKind::ConnectionRefused),
+            "{again:?}"
+        );
     }
 }

@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 
-use common::{closed_port, connect, run, ServerProcess};
+use common::{connect, run, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_01-echo-once");
 
@@ -28,7 +28,7 @@ fn python_style_client_send_then_recv_1024() {
     let mut conn = connect(server.addr);
     conn.write_all("hello 你好".as_bytes()).unwrap();
     let mut buf = [0u8; 1024];
-    let n = conn.read(&mut buf).unwrap();
+    let n = common::read_once(&mut conn, &mut buf).unwrap();
     assert_eq!(&buf[..n], "HELLO 你好".as_bytes());
 }
 
@@ -56,32 +56,24 @@ fn client_reads_message_from_stdin() {
 
 #[test]
 fn refused_connection_is_one_clear_line() {
-    let port = closed_port().to_string();
-    let out = run(BIN, &["client", "--port", &port, "hi"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
-    );
+    common::assert_connection_refused_is_one_clear_line(BIN);
 }
 
 #[test]
 fn address_in_use_is_one_clear_line() {
     let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
-    let out = run(BIN, &["server", "--port", &server.port_arg()], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr
-            .starts_with("error: could not listen on 127.0.0.1:"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("address already in use"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(out.stderr.lines().count(), 1);
+    common::assert_address_in_use_is_one_clear_line(BIN, server.port());
+}
+
+/// `01-echo-once client hello | head -0`: the reply cannot be printed, and the client stops
+/// quietly instead of panicking.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "hi"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }
 
 #[test]
@@ -105,4 +97,29 @@ fn bad_arguments_exit_2_with_usage() {
         "{}",
         out.stderr
     );
+}
+
+/// `--host ::1`: the listening line shows an IPv6 address the way Rust and browsers write it,
+/// `[::1]:PORT`, and the client reaches it. Skipped on a machine without IPv6 loopback.
+#[test]
+fn ipv6_listening_line_is_bracketed() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("note: no IPv6 loopback here; skipping");
+        return;
+    }
+    let server = ServerProcess::start(BIN, &["server", "--host", "::1", "--port", "0"]);
+    assert!(server.addr.is_ipv6(), "{}", server.addr);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--host",
+            "::1",
+            "--port",
+            &server.port_arg(),
+            "v6",
+        ],
+        "",
+    );
+    assert_eq!(out.stdout, "V6\n", "{out:?}");
 }

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
-use common::{closed_port, connect, run, ServerProcess, WAIT};
+use common::{connect, run, ServerProcess, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_02-echo-loop");
 
@@ -45,7 +45,7 @@ fn python_style_client_loops_send_recv_1024() {
         // reply is read before the next message is sent and a short write arrives whole on
         // loopback; the lesson's own client reads until it has every byte.
         let mut buf = [0u8; 1024];
-        let n = conn.read(&mut buf).unwrap();
+        let n = common::read_once(&mut conn, &mut buf).unwrap();
         assert_eq!(&buf[..n], message.to_uppercase().as_bytes());
     }
     drop(conn);
@@ -141,7 +141,7 @@ fn second_client_waits_in_backlog_and_is_reset_when_server_exits() {
     // The server exited with the second connection still queued: closing the listening socket
     // resets it. The read returns a reset (Linux) or end of stream, never a reply.
     let mut buf = [0u8; 16];
-    match second.read(&mut buf) {
+    match common::read_once(&mut second, &mut buf) {
         Ok(0) => {}
         Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
         other => panic!("expected reset or end of stream, got {other:?}"),
@@ -176,13 +176,19 @@ fn client_times_out_when_no_reply_comes() {
 
 #[test]
 fn refused_connection_is_one_clear_line() {
-    let port = closed_port().to_string();
-    let out = run(BIN, &["client", "--port", &port, "hi"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
+    common::assert_connection_refused_is_one_clear_line(BIN);
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(
+        BIN,
+        &["client", "--port", &server.port_arg(), "one", "two"],
     );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }
 
 #[test]

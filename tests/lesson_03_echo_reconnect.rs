@@ -3,19 +3,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{closed_port, connect, run, ServerProcess};
+use common::{connect, echo, run, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_03-echo-reconnect");
-
-fn echo(conn: &mut TcpStream, message: &str) -> String {
-    conn.write_all(message.as_bytes()).unwrap();
-    let mut reply = vec![0u8; message.len()];
-    conn.read_exact(&mut reply).unwrap();
-    String::from_utf8(reply).unwrap()
-}
 
 #[test]
 fn serves_client_after_client() {
@@ -94,7 +86,7 @@ fn python_style_client_send_recv_1024() {
         for message in ["hello", "世界 abc"] {
             conn.write_all(message.as_bytes()).unwrap();
             let mut buf = [0u8; 1024];
-            let n = conn.read(&mut buf).unwrap();
+            let n = common::read_once(&mut conn, &mut buf).unwrap();
             assert_eq!(&buf[..n], message.to_uppercase().as_bytes());
         }
     }
@@ -116,7 +108,11 @@ fn restart_while_time_wait_needs_reuseaddr() {
     assert_eq!(echo(&mut conn, "x"), "X");
     drop(server); // kills the process: its kernel closes the connection first
     let mut buf = [0u8; 1];
-    assert_eq!(conn.read(&mut buf).unwrap(), 0, "server side sent FIN");
+    assert_eq!(
+        common::read_once(&mut conn, &mut buf).unwrap(),
+        0,
+        "server side sent FIN"
+    );
     drop(conn); // our FIN: the server side goes from FIN_WAIT_2 to TIME_WAIT
     wait_for_time_wait(port);
 
@@ -161,25 +157,13 @@ fn wait_for_time_wait(port: u16) {
 
 #[test]
 fn refused_connection_is_one_clear_line() {
-    let port = closed_port().to_string();
-    let out = run(BIN, &["client", "--port", &port, "hi"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
-    );
+    common::assert_connection_refused_is_one_clear_line(BIN);
 }
 
 #[test]
 fn address_in_use_is_one_clear_line() {
     let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
-    let out = run(BIN, &["server", "--port", &server.port_arg()], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr.contains("address already in use"),
-        "{}",
-        out.stderr
-    );
+    common::assert_address_in_use_is_one_clear_line(BIN, server.port());
 }
 
 #[test]

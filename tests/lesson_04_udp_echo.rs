@@ -2,23 +2,9 @@
 
 mod common;
 
-use std::net::UdpSocket;
-
-use common::{run, ServerProcess, WAIT};
+use common::{run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_04-udp-echo");
-
-/// A UDP socket as the tutorial's Python client makes it, with a read timeout.
-fn udp_socket() -> UdpSocket {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_read_timeout(Some(WAIT)).unwrap();
-    socket
-}
-
-/// A UDP port on loopback where nothing listens (bound, read back, then released).
-fn closed_udp_port() -> u16 {
-    udp_socket().local_addr().unwrap().port()
-}
 
 #[test]
 fn client_gets_each_datagram_upper_cased() {
@@ -52,7 +38,7 @@ fn python_style_sendto_recvfrom_1024() {
     for message in ["hello", "second datagram", ""] {
         socket.send_to(message.as_bytes(), server.addr).unwrap();
         let mut buf = [0u8; 1024];
-        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        let (n, from) = common::recv_from_once(&socket, &mut buf).unwrap();
         assert_eq!(from, server.addr);
         // Even the empty datagram is answered: unlike TCP's send(b""), sendto(b"") really
         // sends something.
@@ -68,7 +54,7 @@ fn long_datagram_is_truncated_and_reported() {
     let message = b"abcdefghijklmnopqrstuvwxyz1234"; // 30 bytes
     socket.send_to(message, server.addr).unwrap();
     let mut buf = [0u8; 1024];
-    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    let (n, _) = common::recv_from_once(&socket, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"ABCDEFGHIJ");
     let line = server.expect_line("received");
     if cfg!(target_os = "linux") {
@@ -83,7 +69,7 @@ fn long_datagram_is_truncated_and_reported() {
     }
     // The lost 20 bytes do not turn up later: the next datagram is answered on its own.
     socket.send_to(b"next", server.addr).unwrap();
-    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    let (n, _) = common::recv_from_once(&socket, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"NEXT");
     let line = server.expect_line("received");
     assert!(line.starts_with("received 4 bytes"), "{line}");
@@ -96,28 +82,15 @@ fn datagrams_from_two_clients_are_answered_to_each() {
     a.send_to(b"from a", server.addr).unwrap();
     b.send_to(b"from b", server.addr).unwrap();
     let mut buf = [0u8; 64];
-    let (n, _) = a.recv_from(&mut buf).unwrap();
+    let (n, _) = common::recv_from_once(&a, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"FROM A");
-    let (n, _) = b.recv_from(&mut buf).unwrap();
+    let (n, _) = common::recv_from_once(&b, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"FROM B");
 }
 
 #[test]
 fn client_without_server_times_out_with_a_clear_message() {
-    let port = closed_udp_port().to_string();
-    let out = run(
-        BIN,
-        &["client", "--port", &port, "--timeout", "0.5", "hello"],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!(
-            "error: no reply from 127.0.0.1:{port} within 0.5 s; UDP does not retransmit, so the \
-             datagram or its reply was lost, or no server is running there\n"
-        )
-    );
+    common::assert_udp_no_reply_is_one_clear_line(BIN, "hello");
 }
 
 #[test]
@@ -136,7 +109,43 @@ fn address_in_use_is_one_clear_line() {
 
 #[test]
 fn bad_timeout_is_a_usage_error() {
-    let out = run(BIN, &["client", "--timeout", "0", "x"], "");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stderr.contains("number of seconds"), "{}", out.stderr);
+    for bad in ["0", "-1", "soon"] {
+        let out = run(BIN, &["client", &format!("--timeout={bad}"), "x"], "");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            out.stderr.contains("examples: 2, 0.5, 90s"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// `--timeout` takes the same spellings as every other duration flag (2, 0.5, 90s, 1m).
+#[test]
+fn timeout_accepts_units() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--timeout",
+            "1m",
+            "x",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "X\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out =
+        common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "a", "b"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }

@@ -5,7 +5,7 @@ mod common;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 
-use common::{run, ServerProcess, WAIT};
+use common::{run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_05-udp-chat");
 
@@ -27,10 +27,8 @@ impl Member {
 
     /// A socket that has not said anything yet.
     fn silent(server: &ServerProcess) -> Member {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(WAIT)).unwrap();
         Member {
-            socket,
+            socket: udp_socket(),
             server: server.addr,
         }
     }
@@ -45,7 +43,7 @@ impl Member {
 
     fn recv(&self) -> String {
         let mut buf = [0u8; 1024];
-        let (n, from) = self.socket.recv_from(&mut buf).unwrap();
+        let (n, from) = common::recv_from_once(&self.socket, &mut buf).unwrap();
         assert_eq!(from, self.server);
         String::from_utf8(buf[..n].to_vec()).unwrap()
     }
@@ -57,7 +55,7 @@ impl Member {
     fn assert_nothing_waiting(&self) {
         self.socket.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 1024];
-        match self.socket.recv_from(&mut buf) {
+        match common::recv_from_once(&self.socket, &mut buf) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             other => panic!(
                 "expected nothing, got {:?}",
@@ -229,30 +227,51 @@ fn client_binary_reads_stdin_until_quit() {
 
 #[test]
 fn client_without_server_says_so() {
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
-    let out = run(
-        BIN,
-        &["client", "--port", &port, "--timeout", "0.3", "hi"],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr.starts_with(&format!(
-            "error: no reply from 127.0.0.1:{port} within 0.3 s"
-        )),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(out.stderr.lines().count(), 1);
+    common::assert_udp_no_reply_is_one_clear_line(BIN, "hi");
 }
 
 #[test]
 fn zero_idle_is_a_usage_error() {
     let out = run(BIN, &["server", "--idle", "0"], "");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "hi"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
+    server.expect_line("left (0 in the chat)");
+}
+
+#[test]
+fn idle_accepts_units() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--idle", "0.5s"]);
+    let quiet = Member::join(&server);
+    server.expect_line(&format!("forgot {}: silent for 0.5 s", quiet.addr()));
+}
+
+/// A message cannot pose as a line from the server, or reach the terminal as control codes:
+/// the client shows other people's newlines and escapes as `\n`, `\x1b`.
+#[test]
+fn client_binary_escapes_what_others_send() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "hi\n* bye",
+            "\u{1b}[2J",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[1].ends_with(": hi\\n* bye"), "{lines:?}");
+    assert!(lines[2].ends_with(": \\x1b[2J"), "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
 }

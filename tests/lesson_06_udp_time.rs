@@ -5,21 +5,15 @@ mod common;
 use std::net::UdpSocket;
 
 use chrono::{Local, NaiveDateTime};
-use common::{run, ServerProcess, WAIT};
+use common::{run, udp_socket, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_06-udp-time");
-
-fn udp_socket() -> UdpSocket {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_read_timeout(Some(WAIT)).unwrap();
-    socket
-}
 
 /// One request as the tutorial's Python client makes it: sendto, then recvfrom(1024).
 fn ask(socket: &UdpSocket, server: &ServerProcess, format: &[u8]) -> String {
     socket.send_to(format, server.addr).unwrap();
     let mut buf = [0u8; 1024];
-    let (n, from) = socket.recv_from(&mut buf).unwrap();
+    let (n, from) = common::recv_from_once(socket, &mut buf).unwrap();
     assert_eq!(from, server.addr);
     String::from_utf8(buf[..n].to_vec()).unwrap()
 }
@@ -121,19 +115,14 @@ fn client_reports_rejected_format_and_exits_1() {
 
 #[test]
 fn client_without_server_times_out_with_a_clear_message() {
-    let port = udp_socket().local_addr().unwrap().port().to_string();
-    let out = run(
-        BIN,
-        &["client", "--port", &port, "--timeout", "0.3", "%Y"],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr.starts_with(&format!(
-            "error: no reply from 127.0.0.1:{port} within 0.3 s"
-        )),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(out.stderr.lines().count(), 1);
+    common::assert_udp_no_reply_is_one_clear_line(BIN, "%Y");
+}
+
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let out = common::run_with_closed_stdout(BIN, &["client", "--port", &server.port_arg(), "%Y"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stderr, "");
 }

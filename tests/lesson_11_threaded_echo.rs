@@ -5,16 +5,9 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
-use common::{closed_port, connect, run, ServerProcess};
+use common::{connect, echo, run, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_11-threaded-echo");
-
-fn echo(conn: &mut TcpStream, message: &str) -> String {
-    conn.write_all(message.as_bytes()).unwrap();
-    let mut reply = vec![0u8; message.len()];
-    conn.read_exact(&mut reply).unwrap();
-    String::from_utf8(reply).unwrap()
-}
 
 /// Twenty clients connect, and only then do they talk, in interleaved rounds: every client's
 /// first message is answered while all twenty are connected. A one-at-a-time server (lesson 03)
@@ -46,7 +39,7 @@ fn client_binary_and_python_style_client() {
     let mut python = connect(server.addr);
     python.write_all(b"hello").unwrap();
     let mut buf = [0u8; 1024];
-    let n = python.read(&mut buf).unwrap();
+    let n = common::read_once(&mut python, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"HELLO");
 
     let out = run(
@@ -79,16 +72,29 @@ fn max_clients_refuses_the_next_with_one_line() {
     assert_eq!(lines.read_to_string(&mut rest).unwrap(), 0, "then closed");
     server.expect_line("refused 127.0.0.1:");
 
-    // The lesson's client says what the server said. (Even if the server's close resets the
-    // connection because our message is unread, Linux keeps the refusal bytes that arrived
-    // before the reset readable, so the client always gets the line.)
-    let out = run(BIN, &["client", "--port", &server.port_arg(), "hi"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        "error: the server refused: server busy (2 clients connected, the --max-clients limit); \
-         try again later\n"
+    // A client that sent its message before it was refused (as the tutorial's client does)
+    // gets the refusal and then a clean end of stream, not a reset: the server reads what is
+    // left and closes only after the client (src/server.rs, spawn_refusal).
+    let mut python = connect(server.addr);
+    python.write_all(b"hello").unwrap();
+    let mut said = Vec::new();
+    python.read_to_end(&mut said).unwrap();
+    assert!(
+        said.starts_with(b"error: server busy (2 clients"),
+        "{said:?}"
     );
+
+    // The lesson's client says what the server said.
+    // A message shorter or longer than the refusal line: either way the client reports it.
+    for message in ["hi".to_string(), "a long message ".repeat(20)] {
+        let out = run(BIN, &["client", "--port", &server.port_arg(), &message], "");
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            out.stderr,
+            "error: the server refused: server busy (2 clients connected, the --max-clients \
+             limit); try again later\n"
+        );
+    }
 
     // When one leaves (the server logs "gone" after it stops counting it), there is room.
     drop(a);
@@ -108,7 +114,32 @@ fn silent_client_is_dropped_after_idle_timeout() {
         "{line}"
     );
     let mut buf = [0u8; 8];
-    assert_eq!(quiet.read(&mut buf).unwrap(), 0, "the server closed it");
+    assert_eq!(
+        common::read_once(&mut quiet, &mut buf).unwrap(),
+        0,
+        "the server closed it"
+    );
+}
+
+/// A client that sends and sends but never reads the replies: once its receive buffer and the
+/// server's send buffer are full, the server's `send` blocks. The write timeout (the same
+/// --idle-timeout) ends that instead of holding the thread for ever. Deterministic: the writer
+/// keeps writing until the server gives up, however large the kernel's buffers are.
+#[test]
+fn client_that_never_reads_is_dropped_after_idle_timeout() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--idle-timeout", "1"]);
+    let mut greedy = connect(server.addr);
+    let writer = std::thread::spawn(move || {
+        let chunk = [b'x'; 64 * 1024];
+        // Ends with an error once the server has closed the connection (or after WAIT).
+        while greedy.write_all(&chunk).is_ok() {}
+    });
+    let line = server.expect_line("dropped");
+    assert!(
+        line.ends_with("the client stopped reading its replies (send timed out)"),
+        "{line}"
+    );
+    writer.join().unwrap();
 }
 
 #[test]
@@ -127,13 +158,7 @@ fn reset_is_logged_and_others_are_unaffected() {
 
 #[test]
 fn refused_connection_is_one_clear_line() {
-    let port = closed_port().to_string();
-    let out = run(BIN, &["client", "--port", &port, "hi"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        out.stderr,
-        format!("error: could not connect to 127.0.0.1:{port}: connection refused; is the server running?\n")
-    );
+    common::assert_connection_refused_is_one_clear_line(BIN);
 }
 
 #[test]

@@ -58,8 +58,7 @@ fn main() -> ExitCode {
                 anyhow::bail!("nothing to send (give a message as an argument or on stdin)");
             }
             let reply = run_client(&endpoint.host, endpoint.port, message.as_bytes(), 1 << 20)?;
-            println!("{}", String::from_utf8_lossy(&reply));
-            Ok(())
+            cli::print_line(String::from_utf8_lossy(&reply))
         }
     })
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::echo_loop::{run_server, EchoClient, ServerConfig};
+use socklab::lessons::echo_loop::{echo_each, run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units;
 
 /// TCP echo with a communication loop: the server answers every message of its one client,
 /// upper-cased, until that client disconnects, then exits.
@@ -33,9 +34,9 @@ enum Role {
     Client {
         #[command(flatten)]
         endpoint: Endpoint<9002>,
-        /// Seconds to wait for each reply before giving up.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        timeout: u64,
+        /// How long to wait for each reply before giving up: seconds (2, 0.5) or 90s, 10m.
+        #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// The messages to send, one per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
@@ -58,13 +59,10 @@ fn main() -> ExitCode {
             timeout,
             messages,
         } => {
-            let timeout = Duration::from_secs(timeout);
-            let mut client = EchoClient::connect(&endpoint.host, endpoint.port, timeout)?;
-            for message in cli::messages(messages) {
-                let reply = client.echo(message.as_bytes())?;
-                println!("{}", String::from_utf8_lossy(&reply));
-            }
-            Ok(())
+            let messages = cli::messages(messages);
+            echo_each(&endpoint.host, endpoint.port, timeout, messages, |reply| {
+                cli::print_line(String::from_utf8_lossy(reply))
+            })
         }
     })
 }

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::echo_loop::EchoClient;
+use socklab::lessons::echo_loop::echo_each;
 use socklab::lessons::echo_reconnect::{run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::net::{self, ListenOptions};
 use socklab::server::Shutdown;
+use socklab::units;
 
 /// TCP echo with a link loop: the server serves clients one after another, for ever, answering
 /// every message upper-cased.
@@ -45,10 +46,10 @@ enum Role {
     Client {
         #[command(flatten)]
         endpoint: Endpoint<9003>,
-        /// Seconds to wait for each reply before giving up (a client waiting in the backlog
-        /// is answered only when the clients before it have left).
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        timeout: u64,
+        /// How long to wait for each reply before giving up: seconds (2, 0.5) or 90s, 10m. A
+        /// client waiting in the backlog is answered only when the clients before it have left.
+        #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// The messages to send, one per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
@@ -80,13 +81,10 @@ fn main() -> ExitCode {
             timeout,
             messages,
         } => {
-            let timeout = Duration::from_secs(timeout);
-            let mut client = EchoClient::connect(&endpoint.host, endpoint.port, timeout)?;
-            for message in cli::messages(messages) {
-                let reply = client.echo(message.as_bytes())?;
-                println!("{}", String::from_utf8_lossy(&reply));
-            }
-            Ok(())
+            let messages = cli::messages(messages);
+            echo_each(&endpoint.host, endpoint.port, timeout, messages, |reply| {
+                cli::print_line(String::from_utf8_lossy(reply))
+            })
         }
     })
 }

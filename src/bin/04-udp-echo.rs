@@ -9,6 +9,7 @@ use socklab::lessons::udp_echo::{run_server, ServerConfig, UdpClient};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units;
 
 /// UDP echo: the server answers every datagram with its bytes upper-cased. No connection: a
 /// datagram longer than the server's buffer is cut, and a lost one is never sent again.
@@ -33,21 +34,13 @@ enum Role {
     Client {
         #[command(flatten)]
         endpoint: Endpoint<9004>,
-        /// Seconds to wait for each reply. UDP does not retransmit: if nothing comes back in
-        /// time, the client says so and exits with status 1.
-        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
-        timeout: f64,
+        /// How long to wait for each reply: seconds (2, 0.5) or 90s, 1m. UDP does not
+        /// retransmit: if nothing comes back in time, the client says so and exits with status 1.
+        #[arg(long, default_value = "2", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// The messages to send, one datagram per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
-}
-
-/// A positive number of seconds, at most an hour.
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(s),
-        _ => Err("expected a number of seconds between 0 and 3600, such as 2 or 0.5".into()),
-    }
 }
 
 fn main() -> ExitCode {
@@ -67,11 +60,10 @@ fn main() -> ExitCode {
             timeout,
             messages,
         } => {
-            let timeout = Duration::from_secs_f64(timeout);
             let client = UdpClient::new(&endpoint.host, endpoint.port, timeout)?;
             for message in cli::messages(messages) {
                 let reply = client.request(message.as_bytes())?;
-                println!("{}", String::from_utf8_lossy(&reply));
+                cli::print_line(String::from_utf8_lossy(&reply))?;
             }
             Ok(())
         }

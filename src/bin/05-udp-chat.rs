@@ -1,14 +1,18 @@
 //! Lesson 05: UDP chat relay. See `socklab::lessons::udp_chat` and walkthrough.md.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::cli::{self, BufSize, Endpoint};
+use socklab::escape::escape_bytes;
 use socklab::lessons::udp_chat::{run_server, ChatClient, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units;
 
 /// UDP chat: the server relays every message to everyone who has written to it, labelled with
 /// the sender's address or nickname (/nick NAME).
@@ -27,9 +31,9 @@ enum Role {
         endpoint: Endpoint<9005>,
         #[command(flatten)]
         bufsize: BufSize,
-        /// Forget a client that has sent nothing for this many seconds.
-        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-        idle: u64,
+        /// Forget a client that has sent nothing for this long: seconds (600) or 90s, 10m, 1h.
+        #[arg(long, default_value = "600", value_parser = units::parse_timeout)]
+        idle: Duration,
         /// Most clients remembered at once; a new one beyond that is told the chat is full.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         max_clients: u64,
@@ -42,20 +46,13 @@ enum Role {
         /// Choose a nickname on joining (same as sending /nick NAME).
         #[arg(long)]
         nick: Option<String>,
-        /// Seconds to wait for the server's welcome, and on leaving for the last messages.
-        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
-        timeout: f64,
+        /// How long to wait for the server's welcome, and on leaving for its `* bye`: seconds
+        /// (2, 0.5) or 90s, 1m.
+        #[arg(long, default_value = "2", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// The messages to send, one datagram per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
-}
-
-/// A positive number of seconds, at most an hour.
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(s),
-        _ => Err("expected a number of seconds between 0 and 3600, such as 2 or 0.5".into()),
-    }
 }
 
 fn main() -> ExitCode {
@@ -71,7 +68,7 @@ fn main() -> ExitCode {
             net::announce_listening(socket.local_addr()?, &log);
             let config = ServerConfig {
                 bufsize: bufsize.get(),
-                idle: Duration::from_secs(idle),
+                idle,
                 max_clients: usize::try_from(max_clients)?,
             };
             run_server(socket, &config, &log, &Shutdown::new())?;
@@ -83,20 +80,31 @@ fn main() -> ExitCode {
             timeout,
             messages,
         } => {
-            let timeout = Duration::from_secs_f64(timeout);
-            let client = ChatClient::join(&endpoint.host, endpoint.port, timeout, |data| {
-                println!("{}", String::from_utf8_lossy(data));
+            // Messages are printed by the receiving thread. Other people's text is escaped
+            // (`\n`, `\x1b`): raw, a message could fake a line from the server or send escape
+            // codes to our terminal. If our stdout is closed (`| head`), the thread raises this
+            // flag and the main thread stops sending.
+            let stdout_closed = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&stdout_closed);
+            let client = ChatClient::join(&endpoint.host, endpoint.port, timeout, move |data| {
+                if cli::print_line(escape_bytes(data)).is_err() {
+                    flag.store(true, Ordering::Relaxed);
+                }
             })?;
             if let Some(nick) = nick {
                 client.say(format!("/nick {nick}").as_bytes())?;
             }
             for message in cli::messages(messages) {
-                if message.trim_end() == "/leave" {
+                if message.trim_end() == "/leave" || stdout_closed.load(Ordering::Relaxed) {
                     break;
                 }
                 client.say(message.as_bytes())?;
             }
-            if !client.leave(timeout)? {
+            let said_bye = client.leave(timeout)?;
+            if stdout_closed.load(Ordering::Relaxed) {
+                return Err(cli::StdoutClosed.into());
+            }
+            if !said_bye {
                 anyhow::bail!(
                     "the server did not answer /leave within {} s",
                     timeout.as_secs_f32()

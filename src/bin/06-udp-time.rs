@@ -1,5 +1,6 @@
 //! Lesson 06: UDP time server. See `socklab::lessons::udp_time` and walkthrough.md.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use socklab::lessons::udp_time::{ask, run_server, ServerConfig, ERROR_PREFIX};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units;
 
 /// UDP time server: send a strftime format (such as %H:%M), get the server's local time in that
 /// format. An empty datagram gets %Y-%m-%d %H:%M:%S.
@@ -35,20 +37,13 @@ enum Role {
     Client {
         #[command(flatten)]
         endpoint: Endpoint<9006>,
-        /// Seconds to wait for each reply (UDP does not retransmit).
-        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
-        timeout: f64,
+        /// How long to wait for each reply: seconds (2, 0.5) or 90s, 1m. UDP does not retransmit:
+        /// if nothing comes back in time, the client says so and exits with status 1.
+        #[arg(long, default_value = "2", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// strftime formats, one datagram each, e.g. '%H:%M:%S' or 'today is %A'.
         formats: Vec<String>,
     },
-}
-
-/// A positive number of seconds, at most an hour.
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(s),
-        _ => Err("expected a number of seconds between 0 and 3600, such as 2 or 0.5".into()),
-    }
 }
 
 fn main() -> ExitCode {
@@ -69,16 +64,15 @@ fn main() -> ExitCode {
             timeout,
             formats,
         } => {
-            let timeout = Duration::from_secs_f64(timeout);
             let client = UdpClient::new(&endpoint.host, endpoint.port, timeout)?;
             for format in cli::messages_keeping_empty(formats) {
                 let reply = ask(&client, &format)?;
                 if reply.starts_with(ERROR_PREFIX) {
                     // The server's own words, already one line starting with "error: ".
-                    eprintln!("{reply}");
+                    let _ = writeln!(std::io::stderr().lock(), "{reply}");
                     rejected = true;
                 } else {
-                    println!("{reply}");
+                    cli::print_line(reply)?;
                 }
             }
             Ok(())

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::echo_loop::EchoClient;
+use socklab::lessons::echo_loop::echo_each;
 use socklab::lessons::threaded_echo::{run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units;
 
 /// Threaded TCP echo (Python's ThreadingTCPServer): every client gets its own thread, so many
 /// talk at once; each message comes back upper-cased.
@@ -31,19 +32,19 @@ enum Role {
         /// Most clients served at once; the next one gets a one-line refusal and is closed.
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         max_clients: u64,
-        /// Seconds a client may stay silent before the server closes its connection (and frees
-        /// its thread).
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-        idle_timeout: u64,
+        /// How long a client may stay silent (or leave our replies unread) before the server
+        /// closes its connection and frees its thread: seconds (300) or 90s, 10m.
+        #[arg(long, default_value = "300", value_parser = units::parse_timeout)]
+        idle_timeout: Duration,
     },
     /// Send each message (the arguments, or lines of stdin until `quit`) on one connection and
     /// print each reply on its own line.
     Client {
         #[command(flatten)]
         endpoint: Endpoint<9011>,
-        /// Seconds to wait for each reply before giving up.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        timeout: u64,
+        /// How long to wait for each reply before giving up: seconds (2, 0.5) or 90s, 10m.
+        #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
+        timeout: Duration,
         /// The messages to send, one per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
             let config = ServerConfig {
                 bufsize: bufsize.get(),
                 max_clients: usize::try_from(max_clients)?,
-                idle_timeout: Duration::from_secs(idle_timeout),
+                idle_timeout,
             };
             run_server(listener, &config, &log, &Shutdown::new())?;
             Ok(())
@@ -73,13 +74,10 @@ fn main() -> ExitCode {
             timeout,
             messages,
         } => {
-            let timeout = Duration::from_secs(timeout);
-            let mut client = EchoClient::connect(&endpoint.host, endpoint.port, timeout)?;
-            for message in cli::messages(messages) {
-                let reply = client.echo(message.as_bytes())?;
-                println!("{}", String::from_utf8_lossy(&reply));
-            }
-            Ok(())
+            let messages = cli::messages(messages);
+            echo_each(&endpoint.host, endpoint.port, timeout, messages, |reply| {
+                cli::print_line(String::from_utf8_lossy(reply))
+            })
         }
     })
 }

@@ -13,10 +13,11 @@
 //! connects meanwhile is not refused: the kernel completes its handshake and keeps it in the
 //! listen backlog, where nobody will ever `accept` it.
 //!
-//! The communication loop ([`converse`]) and the client ([`EchoClient`]) are reused by lessons 03
-//! and 11.
+//! The communication loop ([`converse`]) and the client ([`EchoClient`], [`echo_each`]) are
+//! reused by lessons 03 and 11.
 //!
-//! Tutorials: 000 §2 (循环通信, ConnectionResetError), 001 §5.2.
+//! Tutorials: 000 §1 (one user sending many times, catching ConnectionResetError), 001 §5.2
+//! (循环通信).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::escape::preview;
 use crate::log::Log;
-use crate::net::{self, NetError};
-use crate::server::{Background, Shutdown};
+use crate::net::{self, is_timeout, NetError};
+use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 
 /// What can go wrong in this lesson.
@@ -92,6 +93,9 @@ pub fn is_reset(e: &io::Error) -> bool {
 ///
 /// Each read is answered at once, whatever it holds: if a message arrives in two pieces, it is
 /// answered in two pieces. That is why the client reads until it has the whole reply.
+///
+/// If the caller set a write timeout (lesson 11 does) and the client leaves our replies unread
+/// until it runs out, that is an error saying so.
 pub fn converse(
     conn: &mut TcpStream,
     peer: SocketAddr,
@@ -115,6 +119,11 @@ pub fn converse(
         match conn.write_all(&data.to_ascii_uppercase()) {
             Ok(()) => {}
             Err(e) if is_reset(&e) => return Ok(Ending::Reset),
+            Err(e) if is_timeout(&e) => {
+                return Err(io::Error::other(
+                    "the client stopped reading its replies (send timed out)",
+                ))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -183,7 +192,7 @@ impl EchoClient {
         self.conn.write_all(message).map_err(classify)?;
         let mut reply = vec![0u8; message.len()];
         let mut got = 0;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = net::deadline_after(self.timeout);
         while let Some(rest) = reply.get_mut(got..).filter(|rest| !rest.is_empty()) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -192,10 +201,15 @@ impl EchoClient {
             self.conn.set_read_timeout(Some(left))?;
             match self.conn.read(rest) {
                 Ok(0) => {
+                    // A refusal shorter than our message arrives whole, followed by the end.
+                    reply.truncate(got);
+                    if reply.starts_with(b"error: ") {
+                        return Err(self.not_an_echo(reply, deadline));
+                    }
                     return Err(EchoError::ServerClosed {
                         got,
                         expected: message.len(),
-                    })
+                    });
                 }
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -225,6 +239,7 @@ impl EchoClient {
             }
             match self.conn.read(&mut byte) {
                 Ok(1) => reply.extend_from_slice(&byte),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 _ => break,
             }
         }
@@ -239,12 +254,22 @@ impl EchoClient {
 /// The longest refusal line the client reads.
 const MAX_REFUSAL: usize = 1024;
 
-/// A read that timed out: `WouldBlock` on Unix, `TimedOut` on Windows.
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+/// The client of lessons 02, 03 and 11: connects to `host:port`, sends each message on that one
+/// connection and hands each reply to `on_reply` (the binaries print it). Stops at the first
+/// error, including one from `on_reply`.
+pub fn echo_each<E: From<EchoError>>(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    messages: impl IntoIterator<Item = String>,
+    mut on_reply: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut client = EchoClient::connect(host, port, timeout)?;
+    for message in messages {
+        let reply = client.echo(message.as_bytes())?;
+        on_reply(&reply)?;
+    }
+    Ok(())
 }
 
 fn classify(e: io::Error) -> EchoError {
@@ -262,20 +287,16 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          answers each read, until recv() returns 0 bytes (the client closed) or fails with a \
          reset (the client vanished). It serves one client, then exits.",
     );
-    let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(listener.local_addr()?, &log);
-    let port = listener.local_addr()?.port();
-    let server = Background::tcp(listener, move |l, s| {
-        run_server(l, &ServerConfig::default(), &log, &s)
+    let server = t.start_tcp(|listener, log, shutdown| {
+        run_server(listener, &ServerConfig::default(), &log, &shutdown)
     })?;
-    t.expect_log("server", &lines, "listening on")?;
+    let (port, lines) = (server.port(), &server.lines);
 
     t.step("one client, three messages on the same connection");
     let mut first = EchoClient::connect("127.0.0.1", port, Duration::from_secs(5))?;
     for message in ["hello", "how are you", "bye"] {
         let reply = first.echo(message.as_bytes())?;
-        t.expect_log("server", &lines, "received")?;
+        t.expect_log("server", lines, "received")?;
         t.show(
             "client",
             &format!("send: {message}  recv: {}", preview(&reply, 60)),
@@ -301,14 +322,20 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("the first client closes its connection");
     drop(first);
-    t.expect_log("server", &lines, "gone")?;
-    server.join().map_err(TourError::new)?;
-    t.expect_log("server", &lines, "exiting")?;
+    t.expect_log("server", lines, "gone")?;
+    t.expect_log("server", lines, "exiting")?;
+    server.server.join().map_err(TourError::new)?;
     t.check(true, "recv() returned 0 bytes and the server exited")?;
 
     second.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut buf = [0u8; 64];
-    let outcome = match second.read(&mut buf) {
+    let read = loop {
+        match second.read(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    let outcome = match read {
         Ok(0) => "end of stream".to_string(),
         Ok(n) => format!("{n} bytes"),
         Err(e) if is_reset(&e) => "connection reset".to_string(),

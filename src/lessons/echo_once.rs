@@ -5,7 +5,7 @@
 //! `send` the upper-cased bytes back (Python's `data.upper()`), close, exit. The client does
 //! `connect`, `send`, `recv`, close. Everything later in the course is this, repeated and fixed.
 //!
-//! Tutorials: 000 §1 (socket_server 基础版), 001 §2.
+//! Tutorials: 000 §1 (the first server and client), 001 §4 (打电话 example) and §5.1.
 
 use std::io::{self, Read, Write};
 use std::net::TcpListener;

@@ -12,18 +12,17 @@
 //! - `--no-reuseaddr`: leave SO_REUSEADDR off, as Python does, so that restarting the server
 //!   while old connections sit in TIME_WAIT fails with "Address already in use".
 //!
-//! Tutorials: 000 §2, 001 §4 (listen, 半连接池) and §5.3 (循环连接), 002 (SO_REUSEADDR).
+//! Tutorials: 000 §1, 001 §4 (listen, 半连接池) and §5.3 (循环连接), 002 (SO_REUSEADDR).
 
 use std::io::{self, Write};
 use std::net::TcpListener;
-use std::thread;
 use std::time::Duration;
 
 use crate::escape::preview;
 use crate::lessons::echo_loop::{converse, log_ending, EchoClient, EchoError};
 use crate::log::Log;
 use crate::net;
-use crate::server::{Background, Shutdown};
+use crate::server::{self, Shutdown};
 use crate::tour::{Tour, TourError};
 
 /// Server settings.
@@ -42,8 +41,10 @@ impl Default for ServerConfig {
 /// Serves clients one after another until `shutdown` is requested.
 ///
 /// The shutdown flag is checked after every `accept`, because that is where this server waits
-/// between clients ([`Background::stop`] wakes it by connecting). A client being served keeps
-/// the server until that client leaves.
+/// between clients ([`Background::stop`](crate::server::Background::stop) wakes it by
+/// connecting). A client being served keeps the server until that client leaves: a client that
+/// connects and says nothing holds everyone else in the backlog (lesson 11's read timeout is the
+/// cure).
 pub fn run_server(
     listener: TcpListener,
     config: &ServerConfig,
@@ -51,17 +52,7 @@ pub fn run_server(
     shutdown: &Shutdown,
 ) -> Result<(), EchoError> {
     loop {
-        let (mut conn, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // A failed accept concerns one connection (or a passing shortage, such as "too
-                // many open files"), not the server: log it, pause, and go on.
-                log.line(format!("accept failed: {e}"));
-                thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
+        let (mut conn, peer) = server::accept(&listener, log);
         if shutdown.is_requested() {
             return Ok(());
         }
@@ -79,26 +70,22 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          server serves clients one after another; a client that vanishes with a reset is \
          logged, and the next one is accepted.",
     );
-    let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(listener.local_addr()?, &log);
-    let port = listener.local_addr()?.port();
-    let server = Background::tcp(listener, move |l, s| {
-        run_server(l, &ServerConfig::default(), &log, &s)
+    let server = t.start_tcp(|listener, log, shutdown| {
+        run_server(listener, &ServerConfig::default(), &log, &shutdown)
     })?;
-    t.expect_log("server", &lines, "listening on")?;
+    let (port, lines) = (server.port(), &server.lines);
     let timeout = Duration::from_secs(5);
 
     t.step("client A talks, then crashes (its close sends a reset, RST)");
     let mut a = EchoClient::connect("127.0.0.1", port, timeout)?;
     let reply = a.echo(b"I am A")?;
-    t.expect_log("server", &lines, "received")?;
+    t.expect_log("server", lines, "received")?;
     t.show("client", &format!("A recv: {}", preview(&reply, 60)));
     // SO_LINGER with a zero timeout: close() sends RST instead of FIN, like a killed process
     // whose socket still had unread data.
     socket2::SockRef::from(a.stream()).set_linger(Some(Duration::ZERO))?;
     drop(a);
-    t.expect_log("server", &lines, "vanished")?;
+    t.expect_log("server", lines, "vanished")?;
     t.check(
         true,
         "the server logged the reset (Python's ConnectionResetError) and kept running",
@@ -107,7 +94,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.step("clients B and C connect; C must wait until B leaves");
     let mut b = EchoClient::connect("127.0.0.1", port, timeout)?;
     let reply_b = b.echo(b"I am B")?;
-    t.expect_log("server", &lines, "received")?;
+    t.expect_log("server", lines, "received")?;
     t.show("client", &format!("B recv: {}", preview(&reply_b, 60)));
     let mut c = net::connect_tcp("127.0.0.1", port)?;
     c.write_all(b"I am C")?;
@@ -116,20 +103,20 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "C connected and sent 'I am C'; it waits in the backlog",
     );
     drop(b);
-    t.expect_log("server", &lines, "gone")?;
+    t.expect_log("server", lines, "gone")?;
     let mut reply_c = [0u8; 6];
     c.set_read_timeout(Some(timeout))?;
     io::Read::read_exact(&mut c, &mut reply_c)?;
-    t.expect_log("server", &lines, "received")?;
+    t.expect_log("server", lines, "received")?;
     t.show("client", &format!("C recv: {}", preview(&reply_c, 60)));
     t.check(
         &reply_c == b"I AM C",
         "C was accepted and answered as soon as B left",
     )?;
     drop(c);
-    t.expect_log("server", &lines, "gone")?;
+    t.expect_log("server", lines, "gone")?;
 
-    server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
     t.check(
         true,
         "the server served three clients in turn and was stopped",

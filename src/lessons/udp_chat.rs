@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::escape::preview;
-use crate::lessons::udp_echo::{is_timeout, recv_datagram, UdpError, MAX_DATAGRAM};
+use crate::lessons::udp_echo::{recv_datagram, UdpError, MAX_DATAGRAM};
 use crate::log::Log;
-use crate::net;
-use crate::server::{Background, Shutdown};
+use crate::net::{self, is_timeout};
+use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 
 /// Longest nickname, in characters.
@@ -407,7 +407,7 @@ impl ChatClient {
     /// the server's `* bye` arrives, or `grace` has passed. Returns whether `* bye` came.
     pub fn leave(mut self, grace: Duration) -> Result<bool, UdpError> {
         if let Some(stop) = &self.stop {
-            let _ = stop.send(Instant::now() + grace);
+            let _ = stop.send(net::deadline_after(grace));
         }
         self.socket.send_to(b"/leave", self.server)?;
         let said_bye = match self.receiver.take() {
@@ -434,7 +434,7 @@ fn wait_from(
     timeout: Duration,
 ) -> Result<Vec<u8>, UdpError> {
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-    let deadline = Instant::now() + timeout;
+    let deadline = net::deadline_after(timeout);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -521,29 +521,25 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          sends each message on to all of them. Each client has a receiving thread, so it \
          sees messages as they arrive, not only after it speaks.",
     );
-    let socket = net::bind_udp("127.0.0.1", 0)?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(socket.local_addr()?, &log);
-    let port = socket.local_addr()?.port();
-    let server = Background::udp(socket, move |s, stop| {
-        run_server(s, &ServerConfig::default(), &log, &stop)
+    let server = t.start_udp(|socket, log, shutdown| {
+        run_server(socket, &ServerConfig::default(), &log, &shutdown)
     })?;
-    t.expect_log("server", &lines, "listening on")?;
+    let (port, lines) = (server.port(), &server.lines);
 
     t.step("ann, bob and cat join (each sends an empty datagram and gets a welcome)");
     let (ann, ann_rx) = channel_client(port)?;
-    t.expect_log("server", &lines, "joined")?;
+    t.expect_log("server", lines, "joined")?;
     next(t, "ann", &ann_rx)?;
     let (bob, bob_rx) = channel_client(port)?;
-    t.expect_log("server", &lines, "joined")?;
+    t.expect_log("server", lines, "joined")?;
     next(t, "bob", &bob_rx)?;
     let (cat, cat_rx) = channel_client(port)?;
-    t.expect_log("server", &lines, "joined")?;
+    t.expect_log("server", lines, "joined")?;
     next(t, "cat", &cat_rx)?;
 
     t.step("ann sends '/nick ann'");
     ann.say(b"/nick ann")?;
-    t.expect_log("server", &lines, "is now ann")?;
+    t.expect_log("server", lines, "is now ann")?;
     let confirm = next(t, "ann", &ann_rx)?;
     t.check(
         confirm == "* you are now ann",
@@ -552,7 +548,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("ann says 'hello everyone'");
     ann.say(b"hello everyone")?;
-    t.expect_log("server", &lines, "relayed")?;
+    t.expect_log("server", lines, "relayed")?;
     for (who, rx) in [("ann", &ann_rx), ("bob", &bob_rx), ("cat", &cat_rx)] {
         let got = next(t, who, rx)?;
         t.check(
@@ -563,11 +559,11 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("cat leaves ('/leave', answered by '* bye'); bob, who has no nickname, speaks");
     let said_bye = cat.leave(Duration::from_secs(5))?;
-    t.expect_log("server", &lines, "left")?;
+    t.expect_log("server", lines, "left")?;
     next(t, "cat", &cat_rx)?;
     t.check(said_bye, "cat got '* bye' and stopped listening")?;
     bob.say(b"is cat gone?")?;
-    let relayed = t.expect_log("server", &lines, "relayed")?;
+    let relayed = t.expect_log("server", lines, "relayed")?;
     t.check(
         relayed.contains("relayed to 2 clients"),
         "the message went to ann and bob only",
@@ -580,28 +576,27 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     )?;
     drop(ann);
     drop(bob);
-    server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
 
     t.step("a second server forgets clients after 0.3 s of silence (--idle); dan joins");
-    let socket = net::bind_udp("127.0.0.1", 0)?;
-    let (log, lines) = Log::channel();
-    let port = socket.local_addr()?.port();
     let config = ServerConfig {
         idle: Duration::from_millis(300),
         ..ServerConfig::default()
     };
-    let server = Background::udp(socket, move |s, stop| run_server(s, &config, &log, &stop))?;
-    let (dan, dan_rx) = channel_client(port)?;
-    t.expect_log("server", &lines, "joined")?;
+    let server =
+        t.start_udp(move |socket, log, shutdown| run_server(socket, &config, &log, &shutdown))?;
+    let lines = &server.lines;
+    let (dan, dan_rx) = channel_client(server.port())?;
+    t.expect_log("server", lines, "joined")?;
     next(t, "dan", &dan_rx)?;
-    t.expect_log("server", &lines, "forgot")?;
+    t.expect_log("server", lines, "forgot")?;
     let notice = next(t, "dan", &dan_rx)?;
     t.check(
         notice.starts_with("* you were silent"),
         "nobody spoke, yet the server forgot dan on time (its recv_from has a timeout)",
     )?;
     drop(dan);
-    server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
     Ok(())
 }
 

@@ -10,18 +10,19 @@
 //! is thrown away (Linux does it silently; Windows raises an error). This server asks the kernel
 //! for the real length of each datagram, so it can say when that happened.
 //!
-//! [`recv_datagram`] and [`UdpClient`] are reused by lessons 05 and 06.
+//! [`recv_datagram`], [`answer_datagrams`] and [`UdpClient`] are reused by lessons 05 and 06.
 //!
 //! Tutorials: 001 §7.1, §7.2 and §7.4 (recvfrom 的参数), 002 (UDP).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::escape::preview;
 use crate::log::Log;
-use crate::net::{self, NetError};
-use crate::server::{Background, Shutdown};
+use crate::net::{self, is_timeout, NetError};
+use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 
 /// The largest payload one UDP datagram can carry over IPv4 (65535 minus the IP and UDP
@@ -123,14 +124,6 @@ fn peek_length(_socket: &UdpSocket) -> io::Result<Option<usize>> {
     Ok(None)
 }
 
-/// Was this `recv_from` error a read timeout (`WouldBlock` on Unix, `TimedOut` on Windows)?
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 /// Answers every datagram with its upper-cased bytes until `shutdown` is requested.
 pub fn run_server(
     socket: UdpSocket,
@@ -138,24 +131,46 @@ pub fn run_server(
     log: &Log,
     shutdown: &Shutdown,
 ) -> Result<(), UdpError> {
-    let mut buf = vec![0u8; config.bufsize.max(1)];
+    answer_datagrams(&socket, config.bufsize, log, shutdown, |datagram, data| {
+        log.line(datagram.describe(data, config.bufsize));
+        data.to_ascii_uppercase()
+    })
+}
+
+/// The loop of a request/response UDP server (lessons 04 and 06): take one datagram into a
+/// buffer of `bufsize` bytes, send back to its sender whatever `answer` makes of it (`answer`
+/// also logs), and again, until `shutdown` is requested.
+///
+/// There is no connection and no per-client state: every datagram is a request on its own, so
+/// one thread serves everyone, and nothing one sender does can stop the loop.
+pub fn answer_datagrams(
+    socket: &UdpSocket,
+    bufsize: usize,
+    log: &Log,
+    shutdown: &Shutdown,
+    mut answer: impl FnMut(&Datagram, &[u8]) -> Vec<u8>,
+) -> Result<(), UdpError> {
+    let mut buf = vec![0u8; bufsize.max(1)];
     loop {
-        let datagram = match recv_datagram(&socket, &mut buf) {
+        let datagram = match recv_datagram(socket, &mut buf) {
             Ok(datagram) => datagram,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 // One bad datagram (or, on Windows, an ICMP "port unreachable" from an earlier
-                // reply) must not stop the server.
+                // reply) must not stop the server. The pause keeps an error that repeats from
+                // turning into a busy loop.
                 log.line(format!("recv_from failed: {e}"));
+                thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
+        // Checked before answering: an empty datagram is also how `Background::stop` wakes us.
         if shutdown.is_requested() {
             return Ok(());
         }
         let data = buf.get(..datagram.kept).unwrap_or_default();
-        log.line(datagram.describe(data, config.bufsize));
-        if let Err(e) = socket.send_to(&data.to_ascii_uppercase(), datagram.from) {
+        let reply = answer(&datagram, data);
+        if let Err(e) = socket.send_to(&reply, datagram.from) {
             log.line(format!("could not reply to {}: {e}", datagram.from));
         }
     }
@@ -194,7 +209,7 @@ impl UdpClient {
         }
         self.socket.send_to(message, self.server)?;
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-        let deadline = Instant::now() + self.timeout;
+        let deadline = net::deadline_after(self.timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -239,25 +254,22 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          recv_from(), which returns one whole datagram and the sender's address; send_to() \
          answers that address.",
     );
-    let socket = net::bind_udp("127.0.0.1", 0)?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(socket.local_addr()?, &log);
-    let port = socket.local_addr()?.port();
     let config = ServerConfig { bufsize: 16 };
-    let server = Background::udp(socket, move |s, stop| run_server(s, &config, &log, &stop))?;
-    t.expect_log("server", &lines, "listening on")?;
-    let client = UdpClient::new("127.0.0.1", port, Duration::from_secs(5))?;
+    let server =
+        t.start_udp(move |socket, log, shutdown| run_server(socket, &config, &log, &shutdown))?;
+    let lines = &server.lines;
+    let client = UdpClient::new("127.0.0.1", server.port(), Duration::from_secs(5))?;
 
     t.step("the client sends one datagram, 'hello udp'");
     let reply = client.request(b"hello udp")?;
-    t.expect_log("server", &lines, "received")?;
+    t.expect_log("server", lines, "received")?;
     t.show("client", &format!("recvfrom: {}", preview(&reply, 60)));
     t.check(reply == b"HELLO UDP", "the datagram came back upper-cased")?;
 
     t.step("the server reads with a 16-byte buffer (--bufsize 16); the client sends 40 bytes");
     let long = b"this datagram is forty bytes long, see?!";
     let reply = client.request(long)?;
-    let line = t.expect_log("server", &lines, "received")?;
+    let line = t.expect_log("server", lines, "received")?;
     t.show("client", &format!("recvfrom: {}", preview(&reply, 60)));
     t.check(
         reply == b"THIS DATAGRAM IS",
@@ -273,6 +285,6 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "With TCP the other 24 bytes would wait for the next recv() (and stick to the next \
          message). With UDP they are gone: one recv_from() takes exactly one datagram.",
     );
-    server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
     Ok(())
 }

@@ -14,7 +14,6 @@
 //! Tutorial: 002 (实现ntp时间服务器).
 
 use std::fmt::Write as _;
-use std::io;
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -22,10 +21,9 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Local, TimeZone};
 
 use crate::escape::preview;
-use crate::lessons::udp_echo::{recv_datagram, UdpClient, UdpError, MAX_DATAGRAM};
+use crate::lessons::udp_echo::{answer_datagrams, UdpClient, UdpError, MAX_DATAGRAM};
 use crate::log::Log;
-use crate::net;
-use crate::server::{Background, Shutdown};
+use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 
 /// The format used for an empty request.
@@ -104,35 +102,27 @@ pub fn run_server(
     log: &Log,
     shutdown: &Shutdown,
 ) -> Result<(), UdpError> {
-    let mut buf = vec![0u8; config.bufsize.max(1)];
-    loop {
-        let datagram = match recv_datagram(&socket, &mut buf) {
-            Ok(datagram) => datagram,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                log.line(format!("recv_from failed: {e}"));
-                continue;
-            }
-        };
-        // Checked before answering: an empty datagram is also how `Background::stop` wakes us.
-        if shutdown.is_requested() {
-            return Ok(());
-        }
-        let request = buf.get(..datagram.kept).unwrap_or_default();
-        let reply = if datagram.truncated() {
-            format!("{ERROR_PREFIX}{}", FormatError::Truncated(config.bufsize))
-        } else {
-            reply_to(request, &Local::now())
-        };
-        log.line(format!(
-            "{}; replied: {}",
-            datagram.describe(request, config.bufsize),
-            preview(reply.as_bytes(), 100)
-        ));
-        if let Err(e) = socket.send_to(reply.as_bytes(), datagram.from) {
-            log.line(format!("could not reply to {}: {e}", datagram.from));
-        }
-    }
+    answer_datagrams(
+        &socket,
+        config.bufsize,
+        log,
+        shutdown,
+        |datagram, request| {
+            // A cut format would be answered wrongly (`%H:%` is invalid, `%H:%M:%` not what was
+            // asked), so a truncated request gets an error, not a guess.
+            let reply = if datagram.truncated() {
+                format!("{ERROR_PREFIX}{}", FormatError::Truncated(config.bufsize))
+            } else {
+                reply_to(request, &Local::now())
+            };
+            log.line(format!(
+                "{}; replied: {}",
+                datagram.describe(request, config.bufsize),
+                preview(reply.as_bytes(), 100)
+            ));
+            reply.into_bytes()
+        },
+    )
 }
 
 /// Asks the server at `client` for the time in `format` and returns its reply as text.
@@ -148,15 +138,11 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          server answers with its local time in that format. An empty datagram asks for the \
          default format.",
     );
-    let socket = net::bind_udp("127.0.0.1", 0)?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(socket.local_addr()?, &log);
-    let port = socket.local_addr()?.port();
-    let server = Background::udp(socket, move |s, stop| {
-        run_server(s, &ServerConfig::default(), &log, &stop)
+    let server = t.start_udp(|socket, log, shutdown| {
+        run_server(socket, &ServerConfig::default(), &log, &shutdown)
     })?;
-    t.expect_log("server", &lines, "listening on")?;
-    let client = UdpClient::new("127.0.0.1", port, Duration::from_secs(5))?;
+    let lines = &server.lines;
+    let client = UdpClient::new("127.0.0.1", server.port(), Duration::from_secs(5))?;
 
     for (format, claim) in [
         (
@@ -172,7 +158,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
             t.step(&format!("the client sends '{format}'"));
         }
         let reply = ask(&client, format)?;
-        t.expect_log("server", &lines, "replied")?;
+        t.expect_log("server", lines, "replied")?;
         t.show("client", &format!("recvfrom: {reply}"));
         let expected = format_time(format.as_bytes(), &Local::now()).map_err(TourError::from)?;
         t.check(
@@ -183,19 +169,19 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("the client sends an invalid format, '%Q'");
     let reply = ask(&client, "%Q")?;
-    t.expect_log("server", &lines, "replied")?;
+    t.expect_log("server", lines, "replied")?;
     t.show("client", &format!("recvfrom: {reply}"));
     t.check(
         reply.starts_with(ERROR_PREFIX),
         "the server answered with an error instead of crashing",
     )?;
     let reply = ask(&client, "%Y")?;
-    t.expect_log("server", &lines, "replied")?;
+    t.expect_log("server", lines, "replied")?;
     t.check(
         reply.len() == 4 && reply.bytes().all(|b| b.is_ascii_digit()),
         "and it still answers the next request",
     )?;
-    server.stop().map_err(TourError::new)?;
+    server.server.stop().map_err(TourError::new)?;
     Ok(())
 }
 

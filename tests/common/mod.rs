@@ -113,17 +113,7 @@ impl ServerProcess {
 
     /// Waits for the process to exit by itself (one-shot servers).
     pub fn wait_exit(mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("server did not exit within {WAIT:?}");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        wait_or_kill(&mut self.child, "the server")
     }
 
     /// Is the process still running?
@@ -136,6 +126,21 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits for `child` to exit; kills it and panics after [`WAIT`].
+fn wait_or_kill(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not finish within {WAIT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -193,17 +198,7 @@ pub fn run_in(
         let _ = err.read_to_end(&mut s);
         s
     });
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{bin} {args:?} did not finish within {WAIT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_or_kill(&mut child, &format!("{bin} {args:?}"));
     let _ = writer.join();
     Finished {
         status,
@@ -287,6 +282,138 @@ pub fn accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
                 thread::sleep(Duration::from_millis(5));
             }
             Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// Runs `bin args` with its standard output already closed, as when it is piped into a program
+/// that has gone away (`client ... | head -1` once `head` has its line): every write to stdout
+/// fails with `BrokenPipe`. Deterministic: the pipe's read end is closed before the client
+/// starts.
+#[cfg(unix)]
+pub fn run_with_closed_stdout(bin: &str, args: &[&str]) -> Finished {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills `fds` with two new descriptors, each then owned by one OwnedFd.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start client");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let err_reader = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let status = wait_or_kill(&mut child, &format!("{bin} {args:?}"));
+    Finished {
+        status,
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
+    }
+}
+
+/// Asserts that a client of `bin` run against a port where nothing listens fails with the one
+/// clear line every TCP lesson promises, and exit code 1.
+pub fn assert_connection_refused_is_one_clear_line(bin: &str) {
+    let port = closed_port().to_string();
+    let out = run(bin, &["client", "--port", &port, "hi"], "");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: could not connect to 127.0.0.1:{port}: connection refused; is the server \
+             running?\n"
+        )
+    );
+}
+
+/// Asserts that a second server of `bin` on the port of a running one fails with one line
+/// saying the address is in use, and exit code 1.
+pub fn assert_address_in_use_is_one_clear_line(bin: &str, port: u16) {
+    let out = run(bin, &["server", "--port", &port.to_string()], "");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: could not listen on ")
+            && out.stderr.contains("address already in use"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+/// Sends `message` on `conn` and reads exactly as many bytes back: one round of the echo
+/// lessons (02, 03, 11), whose replies have the message's length.
+pub fn echo(conn: &mut std::net::TcpStream, message: &str) -> String {
+    conn.write_all(message.as_bytes()).expect("send");
+    let mut reply = vec![0u8; message.len()];
+    conn.read_exact(&mut reply).expect("reply");
+    String::from_utf8(reply).expect("UTF-8 reply")
+}
+
+/// A UDP socket on loopback with a read timeout, as a tutorial's Python client would make it
+/// (plus the timeout the tutorials forget).
+pub fn udp_socket() -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.set_read_timeout(Some(WAIT)).expect("timeout");
+    socket
+}
+
+/// A UDP port on loopback where nothing listens (bound, read back, then released).
+pub fn closed_udp_port() -> u16 {
+    udp_socket().local_addr().expect("addr").port()
+}
+
+/// Asserts that a UDP client of `bin` sending `message` to a port where nothing listens gives up
+/// after its `--timeout` with the one clear line every UDP lesson promises, and exit code 1.
+pub fn assert_udp_no_reply_is_one_clear_line(bin: &str, message: &str) {
+    let port = closed_udp_port().to_string();
+    let out = run(
+        bin,
+        &["client", "--port", &port, "--timeout", "0.3", message],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: no reply from 127.0.0.1:{port} within 0.3 s; UDP does not retransmit, so the \
+             datagram or its reply was lost, or no server is running there\n"
+        )
+    );
+}
+
+/// One `read`, like the tutorials' `recv(1024)`: whatever has arrived, at most `buf.len()`
+/// bytes. Only an interruption (EINTR) is retried: Linux returns it to a socket read with a
+/// timeout when a signal arrives, and a test process gets SIGCHLD whenever a test on another
+/// thread starts or ends a child process (see `socklab::net::is_timeout`).
+pub fn read_once(conn: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match conn.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// One `recv_from`, like the tutorials' `recvfrom(1024)`, retrying only an interruption (see
+/// [`read_once`]).
+pub fn recv_from_once(
+    socket: &std::net::UdpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    loop {
+        match socket.recv_from(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
         }
     }
 }
