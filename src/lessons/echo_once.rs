@@ -54,7 +54,7 @@ pub fn run_server(
     // One read, as in the tutorial: whatever has arrived, up to `bufsize` bytes. A longer
     // message is cut here; lesson 02 reads in a loop.
     let mut buf = vec![0u8; config.bufsize.max(1)];
-    let n = conn.read(&mut buf)?;
+    let n = net::recv(&mut conn, &mut buf)?;
     let data = buf.get(..n).unwrap_or_default();
     if n == 0 {
         log.line(format!("client {peer} closed without sending anything"));
