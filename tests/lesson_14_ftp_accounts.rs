@@ -205,7 +205,7 @@ fn adduser_refuses_bad_input_with_one_line_errors() {
         "pw\n",
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(out.stderr.contains("invalid size"), "{out:?}");
+    assert!(out.stderr.contains("is not a size"), "{out:?}");
     // Nothing was created by any of these.
     assert!(UserStore::load(dir.path()).unwrap().is_empty());
     assert!(!dir.path().join("users.json").exists());

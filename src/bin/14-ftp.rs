@@ -11,12 +11,13 @@ use socklab::cli::{self, Endpoint};
 use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::FtpClient;
 use socklab::lessons::ftp::scram::DEFAULT_ITERATIONS;
-use socklab::lessons::ftp::server::{parse_duration, run_server, ServerConfig};
+use socklab::lessons::ftp::server::{run_server, ServerConfig};
 use socklab::lessons::ftp::shell::{lines_from, Shell};
-use socklab::lessons::ftp::users::{format_size, parse_size, users_file, UserStore};
+use socklab::lessons::ftp::users::{users_file, UserStore};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units::{self, format_size};
 
 /// A multi-user FTP: accounts with SCRAM-style login, a home and a quota per user.
 ///
@@ -60,7 +61,7 @@ struct AdduserArgs {
     root: Root,
     /// Most bytes the user may store: 512K, 10MiB, 2G, 1.5G or plain bytes (K/M/G/T are
     /// binary: K = KB = KiB = 1024).
-    #[arg(long, value_parser = parse_quota)]
+    #[arg(long, value_parser = units::parse_size)]
     quota: u64,
     /// PBKDF2 iterations: each password guess costs this many HMACs. Keep the default for real
     /// accounts; a low value (e.g. 1000) makes tests fast.
@@ -94,11 +95,12 @@ struct ServerArgs {
     /// Most clients connected at once; the next one gets a `too_many_clients` error.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_clients: u32,
-    /// Disconnect a client that sends nothing for this long: 30s, 5m, 1h, or seconds.
-    #[arg(long, default_value = "300", value_parser = parse_timeout)]
+    /// Disconnect a client that sends nothing (or reads nothing) for this long: seconds, or
+    /// 30s, 5m, 1h.
+    #[arg(long, default_value = "300", value_parser = units::parse_timeout)]
     idle_timeout: Duration,
-    /// Delete kept interrupted uploads untouched for this long: 30s, 90m, 24h, 2d, or seconds.
-    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    /// Delete kept interrupted uploads untouched for this long: seconds, or 30s, 90m, 24h, 2d.
+    #[arg(long, default_value = "24h", value_parser = units::parse_duration)]
     partial_ttl: Duration,
 }
 
@@ -139,13 +141,6 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         code
-    }
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        d if d.is_zero() => Err("the idle timeout must be at least 1 second".into()),
-        d => Ok(d),
     }
 }
 
@@ -211,10 +206,6 @@ fn first_stdin_line() -> anyhow::Result<String> {
         bail!("no password on stdin (give it as the first line)");
     }
     Ok(password)
-}
-
-fn parse_quota(text: &str) -> Result<u64, String> {
-    parse_size(text).map_err(|e| e.to_string())
 }
 
 fn adduser(args: AdduserArgs) -> anyhow::Result<()> {

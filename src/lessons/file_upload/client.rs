@@ -84,8 +84,8 @@ pub enum ClientError {
     Mismatch { announced: String, received: String },
     #[error("the download broke off: {0}; nothing was saved")]
     Transfer(TransferError),
-    #[error("no reply from the server within {0} s")]
-    Timeout(u64),
+    #[error("no reply from the server within {} s (--timeout)", .0.as_secs_f64())]
+    Timeout(Duration),
 }
 
 /// A file the server stored.
@@ -226,7 +226,7 @@ fn pipeline(
                     let _ = stream.shutdown(Shutdown::Both);
                     lost = Some(format!(
                         "no reply within {} s (--timeout)",
-                        config.timeout.as_secs()
+                        config.timeout.as_secs_f64()
                     ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -438,8 +438,8 @@ pub fn get_file(
                 "the server closed the connection without replying".into(),
             ))
         }
-        Err(FrameError::Io(e)) if is_timeout(&e) => {
-            return Err(ClientError::Timeout(config.timeout.as_secs()))
+        Err(FrameError::Io(e)) if net::is_timeout(&e) => {
+            return Err(ClientError::Timeout(config.timeout))
         }
         Err(e) => return Err(e.into()),
     };
@@ -476,11 +476,4 @@ pub fn get_file(
         size,
         md5: received,
     })
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

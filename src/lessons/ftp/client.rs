@@ -1,6 +1,6 @@
 //! The 14-ftp client library: one method per command, each returning what the server said.
 //!
-//! [`FtpClient::connect`] opens the connection and logs in (E1's SCRAM exchange, which also
+//! [`FtpClient::connect`] opens the connection and logs in (the SCRAM exchange of [`super::login`], which also
 //! checks that the server knows the account: an impostor is refused). Every other method sends
 //! one request header and reads one reply; `put` and `get` move a body in between.
 //!
@@ -194,14 +194,7 @@ impl FtpClient {
         let reply = match framing::read_header(&mut self.stream) {
             Ok(Some(reply)) => reply,
             Ok(None) => return Err(ClientError::Closed),
-            Err(FrameError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ClientError::Timeout)
-            }
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => return Err(ClientError::Timeout),
             Err(e) => return Err(e.into()),
         };
         Ok(check_reply(reply)?)

@@ -54,33 +54,6 @@ impl ServerConfig {
     }
 }
 
-/// Parses `--partial-ttl` and similar durations: `30s`, `90m`, `24h`, `2d`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let seconds_per_unit: u64 = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => {
-            return Err(format!(
-                "'{text}' is not a duration (examples: 30s, 90m, 24h, 2d, or seconds)"
-            ))
-        }
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (examples: 30s, 90m, 24h, 2d)"))?;
-    number
-        .checked_mul(seconds_per_unit)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("'{text}' is too long"))
-}
-
 /// What can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum FtpServerError {
@@ -198,22 +171,5 @@ impl Handler for FtpHandler {
             .name("refused client".into())
             .spawn(move || net::close_gracefully(&mut closing, Duration::from_secs(1)))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
-        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172800)));
-        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("5 weeks").is_err());
-        assert!(parse_duration("-5s").is_err());
     }
 }

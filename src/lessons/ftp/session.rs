@@ -190,7 +190,7 @@ impl<'a> Session<'a> {
     fn read_request(&mut self) -> Result<Option<Map<String, Value>>, SessionError> {
         match framing::read_header(&mut self.stream) {
             Ok(header) => Ok(header),
-            Err(FrameError::Io(e)) if is_timeout(&e) => {
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => {
                 let refusal = Refusal::new(
                     Code::Timeout,
                     "no request for longer than the server's --idle-timeout; closing",
@@ -271,7 +271,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// The login exchange (E1's [`server_login`]), then the session's own `ok` reply.
+    /// The login exchange ([`server_login`]), then the session's own `ok` reply.
     fn login(&mut self, login: &Map<String, Value>) -> Result<Flow, SessionError> {
         let claimed = login
             .get("user")
@@ -371,15 +371,6 @@ fn prepare_home(home: &Path) -> io::Result<()> {
 fn send(stream: &mut TcpStream, reply: &Value) -> Result<(), SessionError> {
     framing::write_header(stream, reply)?;
     Ok(())
-}
-
-/// A read that gave up because of the socket's read timeout (Unix says `WouldBlock`, Windows
-/// `TimedOut`).
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// A request in a log line: `put docs/a.txt (1200 bytes)`.

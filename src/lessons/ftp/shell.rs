@@ -9,8 +9,8 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::client::{ClientError, FtpClient, Listing};
-use super::users::format_size;
 use crate::escape::escape_bytes;
+use crate::units::format_size;
 
 /// The shell's help text.
 pub const HELP: &str = "\

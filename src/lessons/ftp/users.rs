@@ -110,8 +110,6 @@ pub enum UsersError {
     BadName(String),
     #[error("no user named {0:?}")]
     NoSuchUser(String),
-    #[error("invalid size {text:?}: {reason} (examples: 512K, 10MiB, 2G, 1.5G, 4096)")]
-    BadSize { text: String, reason: &'static str },
     #[error("iterations must be between {min} and {max}, not {got}")]
     BadIterations { got: u32, min: u32, max: u32 },
     #[error("the password is empty")]
@@ -343,74 +341,6 @@ pub fn disk_usage(dir: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
-/// "512K", "10MiB", "2G", "1.5G", plain bytes → bytes.
-///
-/// Units are binary and case-insensitive: K = KB = KiB = 1024, M = MB = MiB = 1024², G = GB = GiB,
-/// T = TB = TiB; `B` alone (or nothing) is bytes. A fraction is allowed (`1.5G`) and rounded down
-/// to a whole byte. (Disk makers use KB = 1000; for a quota the difference does not matter, and one
-/// rule is easier to remember than two.)
-pub fn parse_size(text: &str) -> Result<u64, UsersError> {
-    let bad = |reason| UsersError::BadSize {
-        text: text.to_string(),
-        reason,
-    };
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let multiplier: u128 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(bad("unknown unit (use K, M, G, T, with or without B/iB)")),
-    };
-    let (whole, fraction) = match number.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (number, ""),
-    };
-    if whole.is_empty() && fraction.is_empty() {
-        return Err(bad("no number"));
-    }
-    if fraction.contains('.') {
-        return Err(bad("more than one '.'"));
-    }
-    if whole.len() > 20 || fraction.len() > 9 {
-        return Err(bad("too many digits"));
-    }
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad("not a number"))?
-    };
-    let mut bytes = whole * multiplier;
-    if !fraction.is_empty() {
-        let digits: u128 = fraction.parse().map_err(|_| bad("not a number"))?;
-        let scale = 10u128.pow(fraction.len() as u32);
-        bytes += digits * multiplier / scale;
-    }
-    u64::try_from(bytes).map_err(|_| bad("too large"))
-}
-
-/// A size for people: `0 B`, `512 B`, `1.5 KiB`, `10 MiB`, `2.3 GiB`.
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if unit == 0 || value.fract() == 0.0 {
-        format!("{value:.0} {name}")
-    } else {
-        format!("{value:.1} {name}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,64 +385,6 @@ mod tests {
         ] {
             assert!(!valid_user_name(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn sizes() {
-        let cases: &[(&str, u64)] = &[
-            ("0", 0),
-            ("4096", 4096),
-            ("512K", 512 * 1024),
-            ("512k", 512 * 1024),
-            ("512KB", 512 * 1024),
-            ("512KiB", 512 * 1024),
-            ("10MiB", 10 << 20),
-            ("10 MB", 10 << 20),
-            ("2G", 2 << 30),
-            ("1.5G", 3 << 29),
-            ("0.5K", 512),
-            (".5K", 512),
-            ("1.0009K", 1024),
-            ("3T", 3 << 40),
-            ("7B", 7),
-            (" 1M ", 1 << 20),
-            ("1.5", 1),
-            ("18446744073709551615", u64::MAX),
-        ];
-        for &(text, want) in cases {
-            assert_eq!(parse_size(text).unwrap(), want, "{text:?}");
-        }
-        for bad in [
-            "",
-            " ",
-            "K",
-            "-1",
-            "1X",
-            "1.2.3",
-            "1..5",
-            "ten",
-            "18446744073709551616",
-            "99999999T",
-            "1e6",
-            "1,5G",
-            "0x10",
-            "+5",
-        ] {
-            assert!(
-                matches!(parse_size(bad), Err(UsersError::BadSize { .. })),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn formatted_sizes() {
-        assert_eq!(format_size(0), "0 B");
-        assert_eq!(format_size(1023), "1023 B");
-        assert_eq!(format_size(1024), "1 KiB");
-        assert_eq!(format_size(1536), "1.5 KiB");
-        assert_eq!(format_size(10 << 20), "10 MiB");
-        assert_eq!(format_size(u64::MAX), "16777216 TiB");
     }
 
     #[test]
