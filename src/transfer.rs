@@ -142,21 +142,46 @@ pub fn hex_digest(md5: Md5) -> String {
 
 /// A file being written under a temporary name, renamed into place by [`PendingFile::commit`].
 /// Dropped without `commit`, the temporary file is deleted: nothing half-written is left.
+///
+/// Permissions: [`PendingFile::create`] gives the finished file the permissions `File::create`
+/// would (on Unix 0666 minus the process umask, usually 0644), because an uploaded or downloaded
+/// file is the user's file and should behave like any other. [`PendingFile::create_private`]
+/// gives 0600 (owner only), for the server's own records and secrets. Either way the temporary
+/// file is created with its final permissions, so there is never a moment when it is more open
+/// than it will end up.
 pub struct PendingFile {
     temp: tempfile::NamedTempFile,
     target: PathBuf,
 }
 
 impl PendingFile {
-    /// Starts a file that will become `target`. The temporary file lives in the same folder, so
-    /// the final rename never crosses filesystems (which would not be atomic). Its name starts
-    /// with a dot and ends in `.part` so a directory listing can skip it.
+    /// Starts a file that will become `target`, with ordinary permissions (see above). The
+    /// temporary file lives in the same folder, so the final rename never crosses filesystems
+    /// (which would not be atomic). Its name starts with a dot and ends in `.part` so a directory
+    /// listing can skip it.
     pub fn create(target: &Path) -> io::Result<PendingFile> {
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Passed to open(2) as the mode, so the kernel applies the umask, as for File::create.
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        PendingFile::create_with(target, &mut builder)
+    }
+
+    /// Starts a file that will become `target`, readable and writable by its owner only.
+    pub fn create_private(target: &Path) -> io::Result<PendingFile> {
+        // tempfile's own default is 0600.
+        PendingFile::create_with(target, &mut tempfile::Builder::new())
+    }
+
+    fn create_with(target: &Path, builder: &mut tempfile::Builder) -> io::Result<PendingFile> {
         let folder = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let temp = tempfile::Builder::new()
+        let temp = builder
             .prefix(".socklab-")
             .suffix(".part")
             .tempfile_in(folder)?;
@@ -314,5 +339,27 @@ mod tests {
         drop(abandoned);
         assert_eq!(std::fs::read(&target).unwrap(), b"new contents");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pending_files_get_ordinary_or_private_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // What File::create gives under this process's umask (usually 0644).
+        let reference = dir.path().join("reference");
+        File::create(&reference).unwrap();
+
+        let ordinary = dir.path().join("ordinary");
+        PendingFile::create(&ordinary).unwrap().commit().unwrap();
+        assert_eq!(mode(&ordinary), mode(&reference));
+
+        let private = dir.path().join("private");
+        PendingFile::create_private(&private)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(mode(&private), 0o600);
     }
 }

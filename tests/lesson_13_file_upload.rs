@@ -252,6 +252,16 @@ fn the_binary_client_puts_and_gets_end_to_end() {
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.contains("100000 bytes  md5"), "{}", out.stdout);
     assert!(fs::read(downloads.join("b.bin")).unwrap() == data(100_000, 3));
+    // Uploaded and downloaded files get the permissions any new file gets here (0666 minus the
+    // umask, like Python's open('wb')), not the 0600 of a temporary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let reference = setup.local("reference", b"");
+        assert_eq!(mode(&setup.dir().join("b.bin")), mode(&reference));
+        assert_eq!(mode(&downloads.join("b.bin")), mode(&reference));
+    }
 
     // An existing file is not replaced without --force.
     let out = run(

@@ -110,7 +110,7 @@ impl DigestRecords {
             md5: md5.to_string(),
             file: *file,
         };
-        let mut pending = PendingFile::create(&self.folder.join(name))?;
+        let mut pending = PendingFile::create_private(&self.folder.join(name))?;
         serde_json::to_writer(pending.file(), &record)?;
         pending.file().flush()?;
         pending.commit()

@@ -83,7 +83,7 @@ impl Checksums {
             md5: md5.to_string(),
         };
         fs::create_dir_all(&self.dir)?;
-        let mut pending = PendingFile::create(&self.record_file(path))?;
+        let mut pending = PendingFile::create_private(&self.record_file(path))?;
         pending
             .file()
             .write_all(&serde_json::to_vec(&record).map_err(io::Error::other)?)?;
