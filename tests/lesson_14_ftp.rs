@@ -12,6 +12,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,6 +24,7 @@ use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::{partial_path, ClientError, FtpClient};
 use socklab::lessons::ftp::login::{client_login, LoginError};
 use socklab::lessons::ftp::partials::PARTIAL_DIR;
+use socklab::lessons::ftp::scram;
 use socklab::lessons::ftp::server::{run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::server::Background;
@@ -894,24 +896,25 @@ fn expired_partial_uploads_are_removed_at_login() {
     assert_eq!(client.quota().unwrap().0, 30);
 }
 
+/// Twenty students behind one NAT router: twenty accounts log in at the same moment from one
+/// address (127.0.0.1), and all of them get in, then transfer at once. (A brake that counted
+/// every attempt in progress against the address would refuse the eleventh.)
 #[test]
-fn twenty_users_transfer_at_once() {
+fn twenty_users_log_in_and_transfer_at_once() {
     let lab = Lab::start();
     let names: Vec<String> = (0..20).map(|i| format!("user{i:02}")).collect();
     for name in &names {
         lab.add_user(name, 1 << 20);
     }
-    // Logins one after the other (the failed-login brake counts an attempt as a failure until
-    // it succeeds, and all of these come from 127.0.0.1); the transfers all at once.
-    let clients: Vec<(String, FtpClient)> = names
-        .iter()
-        .map(|name| (name.clone(), lab.client(name)))
-        .collect();
     let local = tempfile::tempdir().unwrap();
     let local = local.path();
+    let challenged = AtomicUsize::new(0);
+    let (challenged, addr, together) = (&challenged, lab.addr, names.len());
     thread::scope(|scope| {
-        for (i, (name, mut client)) in clients.into_iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             scope.spawn(move || {
+                let stream = login_together(addr, name, challenged, together);
+                let mut client = FtpClient::logged_in(stream);
                 let data = pattern(50_000 + i * 1000, i as u8);
                 let src = local.join(format!("{name}.src"));
                 fs::write(&src, &data).unwrap();
@@ -931,6 +934,35 @@ fn twenty_users_transfer_at_once() {
             pattern(50_000 + i * 1000, i as u8)
         );
     }
+}
+
+/// Logs in as `name`, but sends the proof only once all `together` logins have received their
+/// challenge, so that every one of them is surely in progress at the same moment (no timing luck).
+fn login_together(
+    addr: SocketAddr,
+    name: &str,
+    challenged: &AtomicUsize,
+    together: usize,
+) -> TcpStream {
+    let mut raw = Raw::connect(addr);
+    let cnonce = scram::new_nonce();
+    let challenge = raw.request(json!({"cmd": "login", "user": name, "nonce": cnonce}));
+    assert_eq!(challenge["status"], "challenge", "{name}: {challenge:?}");
+    challenged.fetch_add(1, Ordering::SeqCst);
+    let deadline = Instant::now() + common::WAIT;
+    while challenged.load(Ordering::SeqCst) < together {
+        assert!(Instant::now() < deadline, "not every login got a challenge");
+        thread::sleep(Duration::from_millis(2));
+    }
+    let salt = challenge["salt"].as_str().unwrap();
+    let iterations = challenge["iterations"].as_u64().unwrap() as u32;
+    let snonce = challenge["nonce"].as_str().unwrap();
+    let message = scram::auth_message(name, &cnonce, snonce, salt, iterations);
+    let (proof, signature) = scram::client_proof(PASSWORD, salt, iterations, &message).unwrap();
+    let ok = raw.request(json!({"cmd": "proof", "proof": proof}));
+    assert_eq!(ok["status"], "ok", "{name}: {ok:?}");
+    assert_eq!(ok["server_signature"], signature.as_str());
+    raw.stream
 }
 
 // ------------------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use socklab::framing;
 use socklab::lessons::ftp::admin;
+use socklab::lessons::ftp::guard::{GuardPolicy, LoginGuard, LoginPolicy};
 use socklab::lessons::ftp::login::{
-    client_login, server_login, GuardPolicy, LoginError, LoginGuard, ServerSecret, AUTH_FAILED_MSG,
+    client_login, server_login, LoginError, ServerSecret, AUTH_FAILED_MSG,
 };
 use socklab::lessons::ftp::users::{home_dir, UserStore};
 
@@ -421,10 +422,9 @@ fn malformed_login_and_proof_frames_get_auth_failed_and_the_server_goes_on() {
     let total = bad_logins.len() + bad_proofs.len() + 2;
     // Every bad frame counts as a failed login; a lenient guard keeps the brake out of this test
     // (the brake has its own test below).
-    let lenient = LoginGuard::with_policy(GuardPolicy {
-        free_failures: 100,
-        lockout_failures: 100,
-        ..GuardPolicy::default()
+    let lenient = LoginGuard::with_policy(LoginPolicy {
+        per_account: GuardPolicy::off(),
+        per_address: GuardPolicy::off(),
     });
     let (addr, server) = login_server(root.path(), lenient, total);
 
@@ -455,28 +455,47 @@ fn malformed_login_and_proof_frames_get_auth_failed_and_the_server_goes_on() {
     assert!(outcomes[..total - 1].iter().all(Option::is_none));
 }
 
-#[test]
-fn repeated_failures_are_slowed_then_refused_and_success_resets() {
-    let root = root_with_alice();
-    let policy = GuardPolicy {
+/// A brake with tiny numbers: one free failure, then 1-2 ms delays, refused after three.
+fn tiny_brake() -> GuardPolicy {
+    GuardPolicy {
         free_failures: 1,
         first_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
         lockout_failures: 3,
         lockout: Duration::from_secs(3600),
-        ..GuardPolicy::default()
-    };
-    let guard = LoginGuard::with_policy(policy.clone());
-    let (addr, server) = login_server(root.path(), guard.clone(), 6);
+        ..GuardPolicy::per_account()
+    }
+}
+
+fn assert_locked_out(err: LoginError) {
+    match err {
+        LoginError::AuthFailed(msg) => assert!(
+            msg.starts_with("too many failed logins; try again in 3600 s"),
+            "{msg}"
+        ),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn repeated_failures_on_one_account_are_slowed_then_refused_and_success_resets() {
+    let root = root_with_alice();
+    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 1000).unwrap();
+    let guard = LoginGuard::with_policy(LoginPolicy {
+        per_account: tiny_brake(),
+        per_address: GuardPolicy::off(),
+    });
+    let (addr, server) = login_server(root.path(), guard.clone(), 7);
+    let localhost = "127.0.0.1".parse().unwrap();
 
     // First a success after one failure: the failure is forgotten.
     let err = client_login(&mut common::connect(addr), "alice", "nope").unwrap_err();
     assert!(matches!(err, LoginError::AuthFailed(_)));
     client_login(&mut common::connect(addr), "alice", PASSWORD).unwrap();
-    assert_eq!(guard.failures("127.0.0.1".parse().unwrap()), 0);
+    assert_eq!(guard.account_failures(localhost, "alice"), 0);
 
-    // Three failures (one free, two slowed), then the address is refused, even with the right
-    // password, with a message saying for how long.
+    // Three failures (one free, two slowed), then alice is refused from this address, even
+    // with the right password, with a message saying for how long.
     for _ in 0..3 {
         let err = client_login(&mut common::connect(addr), "alice", "nope").unwrap_err();
         assert!(
@@ -484,20 +503,45 @@ fn repeated_failures_are_slowed_then_refused_and_success_resets() {
             "{err}"
         );
     }
-    let err = client_login(&mut common::connect(addr), "alice", PASSWORD).unwrap_err();
-    match err {
-        LoginError::AuthFailed(msg) => {
-            assert!(
-                msg.starts_with("too many failed logins; try again in 3600 s"),
-                "{msg}"
-            )
-        }
-        other => panic!("{other}"),
-    }
+    assert_locked_out(client_login(&mut common::connect(addr), "alice", PASSWORD).unwrap_err());
+    // Another account from the same address is not affected.
+    client_login(&mut common::connect(addr), "bob", PASSWORD).unwrap();
     assert_eq!(
         server.join().unwrap(),
-        [None, Some("alice".into()), None, None, None, None]
+        [
+            None,
+            Some("alice".into()),
+            None,
+            None,
+            None,
+            None,
+            Some("bob".into())
+        ]
     );
+}
+
+/// Password spraying: a few guesses at many names from one address. Logging in to one's own
+/// account in between (bob here) does not reset the brake.
+#[test]
+fn failures_on_many_accounts_from_one_address_are_braked_and_a_success_does_not_reset_them() {
+    let root = root_with_alice();
+    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 1000).unwrap();
+    let guard = LoginGuard::with_policy(LoginPolicy {
+        per_account: GuardPolicy::off(),
+        per_address: tiny_brake(),
+    });
+    let (addr, server) = login_server(root.path(), guard, 5);
+    for (user, password) in [
+        ("alice", "guess"),
+        ("carol", "guess"),
+        ("bob", PASSWORD),
+        ("dave", "guess"),
+    ] {
+        let result = client_login(&mut common::connect(addr), user, password);
+        assert_eq!(result.is_ok(), user == "bob", "{user}: {result:?}");
+    }
+    assert_locked_out(client_login(&mut common::connect(addr), "bob", PASSWORD).unwrap_err());
+    server.join().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@
 //! The parts, one purpose per file:
 //! - [`users`]: users.json, user names, homes, sizes, disk usage;
 //! - [`scram`]: the SCRAM computations, pure functions;
-//! - [`login`]: the login exchange on a connection, fake challenges for unknown users, and the
-//!   per-address brake on failed logins;
+//! - [`login`]: the login exchange on a connection, and fake challenges for unknown users;
+//! - [`guard`]: the brake on failed logins (per account and per address);
 //! - [`admin`]: `adduser`, `deluser`, `users`.
 //! - [`paths`]: virtual paths and the home jail (no `..`, no symlinks out);
 //! - [`quota`]: quotas with reservations, one lock per user;
@@ -27,6 +27,7 @@
 //! Tutorials: 000 (the homework), 004 (JSON header upload).
 
 pub mod admin;
+pub mod guard;
 pub mod login;
 pub mod scram;
 pub mod users;

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::login::{GuardPolicy, LoginError, LoginGuard, ServerSecret};
+use super::guard::{LoginGuard, LoginPolicy};
+use super::login::{LoginError, ServerSecret};
 use super::partials::{Partials, DEFAULT_TTL};
 use super::protocol::{Code, Refusal};
 use super::quota::Ledgers;
@@ -37,8 +38,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Interrupted uploads untouched for this long are deleted.
     pub partial_ttl: Duration,
-    /// The failed-login brake's numbers.
-    pub login_policy: GuardPolicy,
+    /// The failed-login brakes' numbers.
+    pub login_policy: LoginPolicy,
 }
 
 impl ServerConfig {
@@ -49,7 +50,7 @@ impl ServerConfig {
             max_clients: 64,
             idle_timeout: Duration::from_secs(300),
             partial_ttl: DEFAULT_TTL,
-            login_policy: GuardPolicy::default(),
+            login_policy: LoginPolicy::default(),
         }
     }
 }
