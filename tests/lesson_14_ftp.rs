@@ -405,6 +405,8 @@ fn every_error_code_has_its_case() {
         ),
         (json!({"cmd": "get", "filename": "f\u{0}.txt"}), "denied"),
         (json!({"cmd": "ls", "path": ".socklab-partial"}), "denied"),
+        // On a case-insensitive filesystem this would be the same folder.
+        (json!({"cmd": "ls", "path": ".SOCKLAB-Partial"}), "denied"),
         (
             json!({"cmd": "put", "filename": "../x", "filesize": 1, "md5": md5}),
             "denied",
@@ -508,6 +510,78 @@ fn idle_client_gets_timeout_and_is_disconnected() {
     lab.wait_log("idle");
 }
 
+#[test]
+fn a_connection_that_never_logs_in_is_closed_even_if_it_keeps_talking() {
+    let lab = Lab::start_with(|c| c.login_timeout = Duration::from_millis(300));
+    lab.add_user("alice", 1000);
+    let mut raw = Raw::connect(lab.addr);
+    // A request every 20 ms keeps the connection from ever being idle; what ends it is the
+    // login deadline, 300 ms after connecting. (The loop is bounded by common::WAIT.)
+    let deadline = Instant::now() + common::WAIT;
+    let reply = loop {
+        assert!(Instant::now() < deadline, "never disconnected");
+        let reply = raw.request(json!({"cmd": "pwd"}));
+        if reply["code"] != "not_logged_in" {
+            break reply;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(reply["code"], "timeout", "{reply:?}");
+    assert!(raw.is_closed());
+    lab.wait_log("no login in time");
+    // A client that logs in is not affected, however long it stays afterwards.
+    let mut raw = lab.raw("alice");
+    thread::sleep(Duration::from_millis(400));
+    raw.expect_ok(json!({"cmd": "pwd"}));
+}
+
+// ------------------------------------------------------------------------------------------
+// Accounts changed while their users are logged in
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn a_deleted_account_is_logged_out_at_its_next_command() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1000);
+    lab.add_user("bob", 1000);
+    let mut alice = lab.raw("alice");
+    let mut bob = lab.raw("bob");
+    alice.expect_ok(json!({"cmd": "pwd"}));
+    admin::delete_user(lab.root.path(), "alice").unwrap();
+    let msg = alice.expect_error(json!({"cmd": "ls"}), "auth_failed");
+    assert!(msg.contains("no longer exists"), "{msg}");
+    assert!(alice.is_closed());
+    lab.wait_log("logged out");
+    // Nobody else notices, and alice cannot come back.
+    bob.expect_ok(json!({"cmd": "pwd"}));
+    let mut raw = Raw::connect(lab.addr);
+    assert!(client_login(&mut raw.stream, "alice", PASSWORD).is_err());
+}
+
+#[test]
+fn a_new_password_logs_old_sessions_out_and_a_new_quota_applies_at_once() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1000);
+    let mut raw = lab.raw("alice");
+    // adduser on an existing name sets a new password (with a new salt and keys): every session
+    // opened with the old one is logged out at its next command.
+    admin::add_user(lab.root.path(), "alice", "new password", 5000, ITERATIONS).unwrap();
+    let msg = raw.expect_error(json!({"cmd": "quota"}), "auth_failed");
+    assert!(msg.contains("password was changed"), "{msg}");
+    assert!(raw.is_closed());
+
+    let mut raw = Raw::connect(lab.addr);
+    client_login(&mut raw.stream, "alice", "new password").unwrap();
+    assert_eq!(raw.expect_ok(json!({"cmd": "quota"}))["quota"], 5000);
+    // An administrator lowers the quota by editing users.json: the session sees it at once.
+    let path = lab.root.path().join("users.json");
+    let mut users: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    users["users"]["alice"]["quota"] = json!(10);
+    fs::write(&path, serde_json::to_vec(&users).unwrap()).unwrap();
+    assert_eq!(raw.expect_ok(json!({"cmd": "quota"}))["quota"], 10);
+    raw.expect_error(put_header("big", &pattern(11, 1)), "quota_exceeded");
+}
+
 // ------------------------------------------------------------------------------------------
 // The home jail
 // ------------------------------------------------------------------------------------------
@@ -600,6 +674,30 @@ fn quota_exact_fit_and_one_byte_over() {
     raw.expect_ok(json!({"cmd": "rm", "path": "full"}));
     assert_eq!(raw.put("one", b"1")["used"], 1);
     assert_eq!(raw.expect_ok(json!({"cmd": "quota"}))["used"], 1);
+}
+
+#[test]
+fn the_number_of_files_and_directories_is_limited_too() {
+    let lab = Lab::start_with(|c| c.max_files = 3);
+    lab.add_user("alice", 1 << 20);
+    let mut raw = lab.raw("alice");
+    raw.expect_ok(json!({"cmd": "mkdir", "path": "a"}));
+    raw.put("a/empty", b"");
+    raw.put("f", b"x");
+    // Three entries: no fourth, whether a directory or a file, empty or not.
+    let msg = raw.expect_error(json!({"cmd": "mkdir", "path": "b"}), "quota_exceeded");
+    assert!(msg.contains("--max-files"), "{msg}");
+    raw.expect_error(put_header("g", b""), "quota_exceeded");
+    raw.expect_ok(json!({"cmd": "rm", "path": "a/empty"}));
+    raw.expect_ok(json!({"cmd": "mkdir", "path": "b"}));
+    assert_eq!(
+        raw.expect_ok(json!({"cmd": "ls"}))["entries"],
+        json!([
+            {"name": "a", "type": "dir", "size": 0},
+            {"name": "b", "type": "dir", "size": 0},
+            {"name": "f", "type": "file", "size": 1},
+        ])
+    );
 }
 
 #[test]
@@ -1145,6 +1243,30 @@ fn bin_client_wrong_password_is_one_line() {
         out.stderr,
         "error: login failed: wrong user name or password\n"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_servers_files_are_private_and_loose_permissions_are_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let root = tempfile::tempdir().unwrap();
+    bin_adduser(root.path(), "alice", "1M");
+    let users = root.path().join("users.json");
+    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
+    let server = bin_server(root.path());
+    let warning = server.expect_line("warning:");
+    assert!(
+        warning.contains("users.json can be read by other users (mode 644)"),
+        "{warning}"
+    );
+    let mut raw = Raw::connect(server.addr);
+    client_login(&mut raw.stream, "alice", PASSWORD).unwrap();
+    raw.put("diary", b"dear diary");
+    for dir in ["home", "home/alice", "md5", "md5/alice"] {
+        assert_eq!(mode(&root.path().join(dir)), 0o700, "{dir}");
+    }
+    assert_eq!(mode(&root.path().join(".server-secret")), 0o600);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use socklab::cli::{self, Endpoint};
 use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::FtpClient;
 use socklab::lessons::ftp::scram::DEFAULT_ITERATIONS;
-use socklab::lessons::ftp::server::{run_server, ServerConfig};
+use socklab::lessons::ftp::server::{run_server, ServerConfig, DEFAULT_MAX_FILES};
 use socklab::lessons::ftp::shell::{lines_from, Shell};
 use socklab::lessons::ftp::users::{users_file, UserStore};
 use socklab::log::Log;
@@ -102,6 +102,10 @@ struct ServerArgs {
     /// Delete kept interrupted uploads untouched for this long: seconds, or 30s, 90m, 24h, 2d.
     #[arg(long, default_value = "24h", value_parser = units::parse_duration)]
     partial_ttl: Duration,
+    /// Most files and directories one user may have, on top of the quota in bytes (each costs
+    /// the disk an inode even when empty); past it, put and mkdir get quota_exceeded.
+    #[arg(long, default_value_t = DEFAULT_MAX_FILES, value_parser = clap::value_parser!(u64).range(1..))]
+    max_files: u64,
 }
 
 #[derive(Args)]
@@ -152,6 +156,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
     config.max_clients = args.max_clients as usize;
     config.idle_timeout = args.idle_timeout;
     config.partial_ttl = args.partial_ttl;
+    config.max_files = args.max_files;
     run_server(listener, &config, &log, &Shutdown::new())?;
     Ok(())
 }
@@ -272,20 +277,7 @@ const MAX_PASSWORD: u64 = 4096;
 /// terminal without echo.
 fn read_password(name: &str, from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .take(MAX_PASSWORD + 1)
-            .read_line(&mut line)
-            .context("cannot read the password from stdin")?;
-        if line.len() as u64 > MAX_PASSWORD {
-            bail!("the password line is longer than {MAX_PASSWORD} bytes");
-        }
-        let password = line.trim_end_matches(['\r', '\n']).to_string();
-        if password.is_empty() {
-            bail!("no password on stdin (give it as the first line)");
-        }
-        return Ok(password);
+        return first_stdin_line();
     }
     if !std::io::stdin().is_terminal() {
         bail!("stdin is not a terminal: use --password-stdin to read the password from it");

@@ -25,7 +25,9 @@ use serde_json::{json, Map, Value};
 
 use super::guard::{GuardVerdict, LoginGuard};
 use super::scram::{self, ScramError, DEFAULT_ITERATIONS, SALT_LEN};
-use super::users::{set_owner_only, sync_dir, valid_user_name, UserRecord, UserStore};
+use super::users::{
+    create_private_dir_all, set_owner_only, sync_dir, valid_user_name, UserRecord, UserStore,
+};
 use crate::framing::{self, FrameError};
 
 /// The one message every failed login gets, whatever the reason (unknown user, wrong password,
@@ -112,7 +114,7 @@ impl ServerSecret {
             Err(LoginError::Secret { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        fs::create_dir_all(root).map_err(io_err)?;
+        create_private_dir_all(root).map_err(io_err)?;
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let mut temp = tempfile::Builder::new()

@@ -15,20 +15,18 @@ use std::io::{self, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
 use super::checksums::Checksums;
 use super::login::{server_login, LoginError};
 use super::partials::Partials;
-use super::paths::{
-    open_no_follow, Jail, JailError, Kind, PathError, VirtualPath, RESERVED_PREFIX,
-};
+use super::paths::{is_reserved, open_no_follow, Jail, JailError, Kind, PathError, VirtualPath};
 use super::protocol::{Code, Entry, Refusal, Request};
-use super::quota::{QuotaError, Reservation, UserLedger};
+use super::quota::{Limits, QuotaError, Reservation, UserLedger};
 use super::server::Shared;
-use super::users::{home_dir, UserStore};
+use super::users::{create_private_dir_all, home_dir};
 use crate::escape::escape_bytes;
 use crate::framing::{self, FrameError, DEFAULT_MAX_HEADER};
 use crate::log::Log;
@@ -99,7 +97,9 @@ impl From<JailError> for Failure {
 impl From<QuotaError> for Failure {
     fn from(e: QuotaError) -> Failure {
         match e {
-            QuotaError::Exceeded { .. } => refused(Code::QuotaExceeded, e.to_string()),
+            QuotaError::Exceeded { .. } | QuotaError::TooManyEntries { .. } => {
+                refused(Code::QuotaExceeded, e.to_string())
+            }
             QuotaError::Io(e) => disk(e),
         }
     }
@@ -146,9 +146,13 @@ enum Flow {
 /// A logged-in user, as one session sees it.
 struct User {
     name: String,
+    /// The account's key at login: if users.json later holds another (a new password), the
+    /// session ends.
+    stored_key: String,
     jail: Jail,
     cwd: VirtualPath,
-    quota: u64,
+    /// The quota and file limit, refreshed from users.json before every command.
+    limits: Limits,
     ledger: Arc<UserLedger>,
     partials: Partials,
     checksums: Checksums,
@@ -161,6 +165,10 @@ pub(super) struct Session<'a> {
     shared: &'a Shared,
     log: &'a Log,
     user: Option<User>,
+    /// A connection must have logged in by then, or it is closed: a connection that never logs
+    /// in (a port scanner, a stuck script, someone trickling one byte per minute) must not hold
+    /// one of the `--max-clients` places for ever.
+    login_deadline: Instant,
 }
 
 impl<'a> Session<'a> {
@@ -171,6 +179,7 @@ impl<'a> Session<'a> {
             shared,
             log,
             user: None,
+            login_deadline: Instant::now() + shared.login_timeout,
         }
     }
 
@@ -188,17 +197,24 @@ impl<'a> Session<'a> {
 
     /// The next request header, or `None` when the session should end quietly.
     fn read_request(&mut self) -> Result<Option<Map<String, Value>>, SessionError> {
+        let waiting_for_login = self.user.is_none();
+        if waiting_for_login {
+            // Before login, a read may last only until the login deadline (and the login
+            // exchange's own reads inherit this timeout).
+            let left = self
+                .login_deadline
+                .saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(self.time_out(true));
+            }
+            self.stream
+                .set_read_timeout(Some(left.min(self.shared.idle_timeout)))?;
+        }
         match framing::read_header(&mut self.stream) {
             Ok(header) => Ok(header),
             Err(FrameError::Io(e)) if net::is_timeout(&e) => {
-                let refusal = Refusal::new(
-                    Code::Timeout,
-                    "no request for longer than the server's --idle-timeout; closing",
-                );
-                // The client may be gone already; the goodbye is a courtesy.
-                let _ = send(&mut self.stream, &refusal.to_json());
-                self.note("idle for too long: disconnected");
-                Ok(None)
+                let past_deadline = waiting_for_login && Instant::now() >= self.login_deadline;
+                Ok(self.time_out(past_deadline))
             }
             Err(
                 e @ (FrameError::TooLong { .. }
@@ -214,6 +230,28 @@ impl<'a> Session<'a> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Says goodbye to a client that waited too long, and ends the session.
+    fn time_out(&mut self, no_login: bool) -> Option<Map<String, Value>> {
+        let (msg, note) = if no_login {
+            (
+                "no successful login within the time allowed; closing",
+                "no login in time: disconnected",
+            )
+        } else {
+            (
+                "no request for longer than the server's --idle-timeout; closing",
+                "idle for too long: disconnected",
+            )
+        };
+        // The client may be gone already; the goodbye is a courtesy.
+        let _ = send(
+            &mut self.stream,
+            &Refusal::new(Code::Timeout, msg).to_json(),
+        );
+        self.note(note);
+        None
     }
 
     fn dispatch(&mut self, header: Map<String, Value>) -> Result<Flow, SessionError> {
@@ -249,6 +287,11 @@ impl<'a> Session<'a> {
             }
             request => request,
         };
+        if let Some(refusal) = self.refresh_account() {
+            send(&mut self.stream, &refusal.to_json())?;
+            self.note(&format!("{refusal}; logged out"));
+            return Ok(Flow::Close);
+        }
         let Some(user) = self.user.as_mut() else {
             return Ok(Flow::Close); // not reached: checked before parsing
         };
@@ -271,6 +314,33 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Looks the logged-in user up in users.json again (it may have changed since the last
+    /// command). `Some(refusal)` if the session must end: the account was deleted, or its
+    /// password changed. Otherwise the quota is brought up to date.
+    fn refresh_account(&mut self) -> Option<Refusal> {
+        let user = self.user.as_mut()?;
+        let store = match self.shared.accounts.current() {
+            Ok(store) => store,
+            // A damaged users.json is the administrator's to fix; sessions carry on meanwhile
+            // with what they knew.
+            Err(_) => return None,
+        };
+        match store.user(&user.name) {
+            None => Some(Refusal::new(
+                Code::AuthFailed,
+                "your account no longer exists; the server closes this connection",
+            )),
+            Some(record) if record.stored_key != user.stored_key => Some(Refusal::new(
+                Code::AuthFailed,
+                "your password was changed; log in again with the new one",
+            )),
+            Some(record) => {
+                user.limits.bytes = record.quota;
+                None
+            }
+        }
+    }
+
     /// The login exchange ([`server_login`]), then the session's own `ok` reply.
     fn login(&mut self, login: &Map<String, Value>) -> Result<Flow, SessionError> {
         let claimed = login
@@ -278,8 +348,8 @@ impl<'a> Session<'a> {
             .and_then(Value::as_str)
             .map(|u| cut(u, 40))
             .unwrap_or_else(|| "?".into());
-        // Read users.json at every login, so `14-ftp adduser` on a running server takes effect.
-        let store = match UserStore::load(&self.shared.root) {
+        // users.json as it is now, so `14-ftp adduser` on a running server takes effect.
+        let store = match self.shared.accounts.current() {
             Ok(store) => store,
             Err(e) => {
                 self.note(&format!("login refused: cannot read the accounts: {e}"));
@@ -301,6 +371,9 @@ impl<'a> Session<'a> {
         )?;
         let Some(verified) = verified else {
             self.note(&format!("login as '{claimed}' failed"));
+            // Whatever the client sent after its proof must not reset the connection before
+            // it has read the auth_failed reply.
+            net::close_gracefully(&mut self.stream, LINGER);
             return Ok(Flow::Close);
         };
         let home = home_dir(&self.shared.root, &verified.user);
@@ -314,9 +387,13 @@ impl<'a> Session<'a> {
             return Ok(Flow::Close);
         }
         let user = User {
+            stored_key: verified.record.stored_key.clone(),
             jail: Jail::new(&home),
             cwd: VirtualPath::root(),
-            quota: verified.record.quota,
+            limits: Limits {
+                bytes: verified.record.quota,
+                entries: self.shared.max_files,
+            },
             ledger: self.shared.ledgers.for_user(&verified.user),
             partials: Partials::new(&home, self.shared.partial_ttl),
             checksums: Checksums::new(&self.shared.root, &verified.user),
@@ -329,6 +406,8 @@ impl<'a> Session<'a> {
             guard.used(&home).unwrap_or(0)
         };
         send(&mut self.stream, &verified.ok_reply(used))?;
+        self.stream
+            .set_read_timeout(Some(self.shared.idle_timeout))?;
         self.user = Some(user);
         self.note(&format!(
             "logged in (used {used} of {} bytes)",
@@ -355,15 +434,7 @@ fn prepare_home(home: &Path) -> io::Result<()> {
     match fs::symlink_metadata(home) {
         Ok(meta) if meta.is_dir() => Ok(()),
         Ok(_) => Err(io::Error::other("it is not a directory")),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(home)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(home, fs::Permissions::from_mode(0o700))?;
-            }
-            Ok(())
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_private_dir_all(home),
         Err(e) => Err(e),
     }
 }
@@ -417,8 +488,8 @@ fn execute(user: &mut User, stream: &mut TcpStream, request: Request) -> Result<
         Request::Quota => {
             let used = user.ledger.lock().used(user.jail.home()).map_err(disk)?;
             Ok(Done::reply(
-                json!({"status": "ok", "used": used, "quota": user.quota}),
-                format!("used {used} of {}", user.quota),
+                json!({"status": "ok", "used": used, "quota": user.limits.bytes}),
+                format!("used {used} of {}", user.limits.bytes),
             ))
         }
         Request::Put {
@@ -474,7 +545,7 @@ fn ls(user: &User, input: Option<&str>) -> Result<Done, Failure> {
         let Ok(name) = entry.file_name().into_string() else {
             continue; // not UTF-8: no client could name it anyway
         };
-        if name.starts_with(RESERVED_PREFIX) {
+        if is_reserved(&name) {
             continue;
         }
         // `DirEntry::metadata` does not follow symlinks; links and special files are not shown
@@ -536,6 +607,9 @@ fn mkdir(user: &User, input: &str) -> Result<Done, Failure> {
     if resolved.kind != Kind::Missing {
         return Err(refused(Code::Exists, format!("{path} already exists")));
     }
+    // Under the user's lock: two sessions must not both take the last free entry.
+    let guard = user.ledger.lock();
+    guard.check_new_entry(user.jail.home(), user.limits.entries)?;
     match fs::create_dir(&resolved.host) {
         Ok(()) => Ok(Done::reply(json!({"status": "ok"}), "created")),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -689,7 +763,7 @@ fn put(
         String::new()
     };
     Ok(Done::reply(
-        json!({"status": "ok", "md5": md5_whole, "used": used, "quota": user.quota}),
+        json!({"status": "ok", "md5": md5_whole, "used": used, "quota": user.limits.bytes}),
         format!("stored {size} bytes{resumed}, md5 {md5_whole}"),
     ))
 }
@@ -727,7 +801,7 @@ fn reserve_upload(
     }
     let reservation = guard.reserve(
         user.jail.home(),
-        user.quota,
+        user.limits,
         partial.to_path_buf(),
         offset,
         size,

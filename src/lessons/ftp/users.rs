@@ -29,8 +29,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+
+use super::paths::is_reserved;
 
 /// The account file's name inside ROOT.
 pub const USERS_FILE: &str = "users.json";
@@ -235,7 +239,7 @@ impl UserStore {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(write_err)?;
+        create_private_dir_all(dir).map_err(write_err)?;
         let file = UsersFile {
             users: self.users.clone(),
         };
@@ -279,6 +283,87 @@ pub fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
+/// Creates `dir` and any missing parents with owner-only permissions (0700 on Unix), so that other
+/// local users cannot list the server's files. Directories that already exist are left as they
+/// are (the administrator may have chosen otherwise).
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The accounts as a running server sees them: users.json, read again whenever it changes.
+///
+/// A session asks before every command, so `14-ftp deluser` or a new quota takes effect at once,
+/// not at the next login. Reading and parsing the file each time would let anyone who can connect
+/// make the server parse it over and over, so it is only read again when its size, modification
+/// time or inode changed (`adduser` replaces the file, so its inode changes every time).
+#[derive(Debug)]
+pub struct Accounts {
+    root: PathBuf,
+    cached: Mutex<Option<(FileVersion, Arc<UserStore>)>>,
+}
+
+/// What tells one version of users.json from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileVersion {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl FileVersion {
+    /// `None` when the file does not exist.
+    fn of(path: &Path) -> io::Result<Option<FileVersion>> {
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Ok(Some(FileVersion {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        }))
+    }
+}
+
+impl Accounts {
+    pub fn new(root: &Path) -> Accounts {
+        Accounts {
+            root: root.to_path_buf(),
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The accounts as users.json holds them now.
+    pub fn current(&self) -> Result<Arc<UserStore>, UsersError> {
+        let path = users_file(&self.root);
+        let version = FileVersion::of(&path).map_err(|source| UsersError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(version), Some((seen, store))) = (&version, cached.as_ref()) {
+            if version == seen {
+                return Ok(Arc::clone(store));
+            }
+        }
+        let store = Arc::new(UserStore::load(&self.root)?);
+        *cached = version.map(|version| (version, Arc::clone(&store)));
+        Ok(store)
+    }
+}
+
 /// ROOT/users.json.
 pub fn users_file(root: &Path) -> PathBuf {
     root.join(USERS_FILE)
@@ -300,22 +385,39 @@ pub fn valid_user_name(name: &str) -> bool {
         && name.bytes().all(allowed)
 }
 
+/// What a home holds: bytes in regular files, and entries (files, directories, anything else)
+/// below the home itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes: u64,
+    pub entries: u64,
+}
+
 /// Bytes in regular files under `dir`, recursively, NOT following symlinks (a symlink counts 0,
 /// and so does a `dir` that is itself a symlink or a file).
 /// Hidden partial uploads are regular files and so count, as the issue wants.
+pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+    Ok(home_usage(dir)?.bytes)
+}
+
+/// Bytes and entries under `dir` (see [`Usage`]), recursively, NOT following symlinks.
+///
+/// Entries are counted because every file and directory costs the disk an inode and a block even
+/// when it holds no byte: a quota on bytes alone would let a user create empty directories until
+/// the disk has no inode left, for everyone.
 ///
 /// A missing `dir` counts 0 (a user whose home was never created stores nothing), and so does an
 /// entry that disappears while we walk (another connection deleting a file). The walk uses its own
 /// stack rather than recursion, so a very deep tree cannot overflow the thread's stack.
-pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+pub fn home_usage(dir: &Path) -> io::Result<Usage> {
+    let mut usage = Usage::default();
     // `dir` itself is not followed either: a home replaced by a symlink counts 0.
     match fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Ok(0),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Ok(_) => return Ok(usage),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(usage),
         Err(e) => return Err(e),
     }
-    let mut total: u64 = 0;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         let entries = match fs::read_dir(&current) {
@@ -331,14 +433,19 @@ pub fn disk_usage(dir: &Path) -> io::Result<u64> {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
+            // The server's own hidden folders (partial uploads) hold user bytes, which count,
+            // but are not themselves something the user made.
+            if !is_reserved(&entry.file_name().to_string_lossy()) {
+                usage.entries = usage.entries.saturating_add(1);
+            }
             if meta.is_dir() {
                 pending.push(entry.path());
             } else if meta.is_file() {
-                total = total.saturating_add(meta.len());
+                usage.bytes = usage.bytes.saturating_add(meta.len());
             }
         }
     }
-    Ok(total)
+    Ok(usage)
 }
 
 #[cfg(test)]
@@ -465,7 +572,15 @@ mod tests {
         fs::write(dir.path().join("a"), vec![0u8; 100]).unwrap();
         fs::create_dir_all(dir.path().join("d/e")).unwrap();
         fs::write(dir.path().join("d/e/.partial"), vec![0u8; 23]).unwrap();
+        fs::create_dir(dir.path().join(".socklab-partial")).unwrap();
         assert_eq!(disk_usage(dir.path()).unwrap(), 123);
+        assert_eq!(
+            home_usage(dir.path()).unwrap(),
+            Usage {
+                bytes: 123,
+                entries: 4
+            }
+        );
         #[cfg(unix)]
         {
             let outside = tempfile::tempdir().unwrap();
@@ -475,6 +590,42 @@ mod tests {
                 .unwrap();
             assert_eq!(disk_usage(dir.path()).unwrap(), 123);
             assert_eq!(disk_usage(&dir.path().join("link-dir")).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn accounts_follow_users_json_as_it_changes() {
+        let root = tempfile::tempdir().unwrap();
+        let accounts = Accounts::new(root.path());
+        assert!(accounts.current().unwrap().is_empty());
+        let mut store = UserStore::load(root.path()).unwrap();
+        store.upsert("alice", sample_record(7));
+        store.save().unwrap();
+        let first = accounts.current().unwrap();
+        assert_eq!(first.user("alice"), Some(&sample_record(7)));
+        // Unchanged file: the same parsed store, not read again.
+        assert!(Arc::ptr_eq(&first, &accounts.current().unwrap()));
+        store.upsert("alice", sample_record(9));
+        store.save().unwrap();
+        assert_eq!(
+            accounts.current().unwrap().user("alice"),
+            Some(&sample_record(9))
+        );
+        store.remove("alice");
+        store.save().unwrap();
+        assert_eq!(accounts.current().unwrap().user("alice"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_dirs_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        create_private_dir_all(&deep).unwrap();
+        for dir in [root.path().join("a"), deep] {
+            let mode = fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
         }
     }
 
