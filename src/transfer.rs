@@ -91,19 +91,8 @@ fn copy_chunks(
     let mut done: u64 = 0;
     while done < len {
         let mut buffer = empty.recv().map_err(|_| TransferError::Hasher)?;
-        let want = usize::try_from(len - done).unwrap_or(CHUNK).min(CHUNK);
-        buffer.resize(want, 0);
-        let got = match from.read(&mut buffer) {
-            Ok(0) => {
-                return Err(TransferError::Truncated {
-                    expected: len,
-                    got: done,
-                })
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(TransferError::Read { after: done, error }),
-        };
+        buffer.resize(CHUNK, 0);
+        let got = read_chunk(from, &mut buffer, len, done)?;
         buffer.truncate(got);
         to.write_all(&buffer)
             .map_err(|error| TransferError::Write { after: done, error })?;
@@ -114,6 +103,54 @@ fn copy_chunks(
     to.flush()
         .map_err(|error| TransferError::Write { after: done, error })?;
     Ok(())
+}
+
+/// Copies exactly `len` bytes from `from` to `to`, without hashing them: for a sender that
+/// already knows the digest (it had to put it in the header), hashing again would only cost time.
+pub fn copy_exact(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    len: u64,
+    progress: &Progress,
+) -> Result<(), TransferError> {
+    let mut buffer = vec![0u8; CHUNK];
+    let mut done: u64 = 0;
+    while done < len {
+        let got = read_chunk(from, &mut buffer, len, done)?;
+        let chunk = buffer.get(..got).unwrap_or_default();
+        to.write_all(chunk)
+            .map_err(|error| TransferError::Write { after: done, error })?;
+        done += got as u64;
+        progress.advance(got as u64);
+    }
+    to.flush()
+        .map_err(|error| TransferError::Write { after: done, error })?;
+    Ok(())
+}
+
+/// One `read` into `buffer`, never asking for more than the `len - done` bytes still due (so the
+/// next message on a stream is never swallowed). Returns how many bytes came; the end of the
+/// stream before `len` is [`TransferError::Truncated`].
+fn read_chunk(
+    from: &mut impl Read,
+    buffer: &mut [u8],
+    len: u64,
+    done: u64,
+) -> Result<usize, TransferError> {
+    let left = usize::try_from(len - done).unwrap_or(usize::MAX);
+    let want = buffer.len().min(left);
+    let window = buffer.get_mut(..want).unwrap_or_default();
+    loop {
+        return match from.read(window) {
+            Ok(0) => Err(TransferError::Truncated {
+                expected: len,
+                got: done,
+            }),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => Err(TransferError::Read { after: done, error }),
+        };
+    }
 }
 
 /// The MD5 of the first `len` bytes of `reader`, streamed, as a hasher to go on feeding.
@@ -292,6 +329,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(hex_digest(md5), hex::encode(Md5::digest(&input)));
+    }
+
+    #[test]
+    fn copy_exact_copies_exactly_len_bytes() {
+        for len in [0, 1, CHUNK, 2 * CHUNK + 5] {
+            let input = data(len + 3);
+            let mut from = &input[..];
+            let mut out = Vec::new();
+            copy_exact(&mut from, &mut out, len as u64, &Progress::hidden()).unwrap();
+            assert_eq!(out, input[..len]);
+            assert_eq!(from.len(), 3, "the bytes after len are left unread");
+        }
+        let err = copy_exact(&mut &b"ab"[..], &mut io::sink(), 5, &Progress::hidden());
+        assert!(matches!(
+            err,
+            Err(TransferError::Truncated {
+                expected: 5,
+                got: 2
+            })
+        ));
     }
 
     #[test]

@@ -30,7 +30,9 @@ use super::protocol::{
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
 use crate::net::{self, NetError};
-use crate::transfer::{copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError};
+use crate::transfer::{
+    copy_exact, copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError,
+};
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -314,10 +316,15 @@ fn send_put(
             why: e.to_string(),
         })?;
     let progress = Progress::new(size, &name, config.progress);
-    let sent = copy_hashed(&mut file, stream, size, Md5::new(), &progress);
+    // With an md5 in the header the bytes were hashed already; without, hash them as they go, to
+    // compare with the md5 the server reports.
+    let sent = match announced {
+        Some(md5) => copy_exact(&mut file, stream, size, &progress).map(|()| md5),
+        None => copy_hashed(&mut file, stream, size, Md5::new(), &progress).map(hex_digest),
+    };
     progress.finish();
     let md5 = match sent {
-        Ok(md5) => hex_digest(md5),
+        Ok(md5) => md5,
         Err(TransferError::Write { error, .. }) => {
             return Err(SendError::Connection {
                 header_sent: true,

@@ -20,8 +20,6 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use md5::Digest as _;
-use md5::Md5;
 use serde_json::{json, Map, Value};
 
 use super::login::{client_login, LoginError, LoginOk};
@@ -279,15 +277,8 @@ impl FtpClient {
 
         let progress = Progress::new(size, &format!("put {remote}"), self.progress);
         progress.start_at(offset);
-        // copy_hashed streams with bounded memory and drives the progress bar; the digest of
-        // this tail is not needed (the server checks the whole file against `md5`).
-        let sent = transfer::copy_hashed(
-            &mut file,
-            &mut self.stream,
-            size - offset,
-            Md5::new(),
-            &progress,
-        );
+        // The md5 is known already (it is in the header): the bytes are only copied.
+        let sent = transfer::copy_exact(&mut file, &mut self.stream, size - offset, &progress);
         progress.finish();
         sent?;
 
