@@ -1341,18 +1341,7 @@ with socket.create_connection(('127.0.0.1', port), timeout=20) as sock:
 
 /// The ```python blocks of the `## 14-ftp` section of walkthrough.md, in order.
 fn walkthrough_python() -> String {
-    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/walkthrough.md")).unwrap();
-    let start = text.find("\n## 14-ftp").expect("a 14-ftp section");
-    let section = &text[start + 1..];
-    let section = match section[3..].find("\n## ") {
-        Some(end) => &section[..end + 3],
-        None => section,
-    };
-    let mut code = String::new();
-    for block in section.split("```python\n").skip(1) {
-        code.push_str(block.split("```").next().unwrap());
-        code.push('\n');
-    }
+    let code = common::walkthrough_python("## 14-ftp");
     assert!(
         code.contains("def put(") && code.contains("def login("),
         "{code}"
@@ -1362,12 +1351,7 @@ fn walkthrough_python() -> String {
 
 #[test]
 fn the_walkthrough_python_client_puts_and_gets_with_resume() {
-    let available = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        eprintln!("note: python3 not found; skipping the walkthrough's Python client");
+    if !common::have_python() {
         return;
     }
     let lab = Lab::start();

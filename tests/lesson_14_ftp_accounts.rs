@@ -8,7 +8,6 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -634,87 +633,16 @@ fn a_client_written_from_the_formulas_logs_in() {
     assert_eq!(server.join().unwrap(), [Some("alice".into()), None, None]);
 }
 
-/// The Python client of the walkthrough, word for word.
-const PYTHON_CLIENT: &str = r#""""A 14-ftp login in plain Python: only the standard library."""
-import hashlib
-import hmac
-import json
-import os
-import socket
-import struct
-import sys
-
-
-def send(sock, obj):
-    data = json.dumps(obj).encode()
-    sock.sendall(struct.pack('<i', len(data)) + data)  # '<i' = struct.pack('i', n) on x86/ARM
-
-
-def recv_exactly(sock, n):
-    buf = b''
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError('the server closed the connection')
-        buf += chunk
-    return buf
-
-
-def recv(sock):
-    (n,) = struct.unpack('<i', recv_exactly(sock, 4))
-    return json.loads(recv_exactly(sock, n))
-
-
-def login(sock, user, password):
-    cnonce = os.urandom(16).hex()
-    send(sock, {'cmd': 'login', 'user': user, 'nonce': cnonce})
-    challenge = recv(sock)
-    if challenge['status'] != 'challenge':
-        raise PermissionError(challenge['msg'])
-    salt, n, snonce = challenge['salt'], challenge['iterations'], challenge['nonce']
-
-    salted = hashlib.pbkdf2_hmac('sha256', password.encode(), bytes.fromhex(salt), n, 32)
-    client_key = hmac.new(salted, b'Client Key', hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b'Server Key', hashlib.sha256).digest()
-    auth_message = f'{user},{cnonce},{snonce},{salt},{n}'.encode()
-    client_signature = hmac.new(stored_key, auth_message, hashlib.sha256).digest()
-    proof = bytes(a ^ b for a, b in zip(client_key, client_signature))
-    send(sock, {'cmd': 'proof', 'proof': proof.hex()})
-
-    reply = recv(sock)
-    if reply['status'] != 'ok':
-        raise PermissionError(reply['msg'])
-    expected = hmac.new(server_key, auth_message, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(reply['server_signature'], expected):
-        raise ConnectionError('wrong server signature: this is not the real server')
-    return reply
-
-
-if __name__ == '__main__':
-    host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    with socket.create_connection((host, port), timeout=20) as sock:
-        try:
-            reply = login(sock, user, password)
-        except PermissionError as e:
-            print('login failed:', e)
-            sys.exit(1)
-        print('logged in; server signature verified; cwd', reply['cwd'], 'quota', reply['quota'])
-"#;
-
 #[test]
 fn the_walkthrough_python_client_logs_in() {
-    let available = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        eprintln!("note: python3 not found; skipping the real Python client test");
+    if !common::have_python() {
         return;
     }
     let root = root_with_alice();
     let script = root.path().join("scram_client.py");
-    fs::write(&script, PYTHON_CLIENT).unwrap();
+    // The walkthrough's login script, exactly as printed there (the put/get functions that
+    // follow it in the section are defined after its `__main__` part and do not run).
+    fs::write(&script, common::walkthrough_python("## 14-ftp")).unwrap();
     let (addr, server) = login_server(root.path(), LoginGuard::new(), 2);
     let port = addr.port().to_string();
     let script = script.to_str().unwrap();
