@@ -33,27 +33,32 @@ fn root_arg(root: &Path) -> String {
     root.to_str().unwrap().to_string()
 }
 
+/// `14-ftp adduser alice --root ROOT --quota QUOTA --iterations 1000 --password-stdin`.
+fn bin_adduser(root: &str, quota: &str, password: &str) -> common::Finished {
+    common::run(
+        BIN,
+        &[
+            "adduser",
+            "alice",
+            "--root",
+            root,
+            "--quota",
+            quota,
+            "--iterations",
+            "1000",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
+}
+
 #[test]
 fn adduser_users_deluser_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ftp-root");
     let r = root_arg(&root);
 
-    let out = common::run(
-        BIN,
-        &[
-            "adduser",
-            "alice",
-            "--root",
-            &r,
-            "--quota",
-            "10MiB",
-            "--iterations",
-            "1000",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    let out = bin_adduser(&r, "10MiB", PASSWORD);
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.contains("created user alice"), "{out:?}");
 
@@ -92,21 +97,7 @@ fn adduser_users_deluser_end_to_end() {
     );
 
     // adduser on an existing name updates it: new salt, new quota, files kept.
-    let out = common::run(
-        BIN,
-        &[
-            "adduser",
-            "alice",
-            "--root",
-            &r,
-            "--quota",
-            "1G",
-            "--iterations",
-            "1000",
-            "--password-stdin",
-        ],
-        "another password\n",
-    );
+    let out = bin_adduser(&r, "1G", "another password");
     assert!(
         out.status.success() && out.stdout.contains("updated user alice"),
         "{out:?}"

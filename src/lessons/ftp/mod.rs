@@ -21,7 +21,8 @@
 //! - [`protocol`]: requests, replies and error codes of the file commands;
 //! - [`partials`]: interrupted uploads kept for resuming (断点续传);
 //! - [`checksums`]: the md5 recorded for each stored file;
-//! - [`server`]: settings and the thread-per-connection server; `session` serves one connection;
+//! - [`server`]: settings and the thread-per-connection server; `session` serves one connection
+//!   (login, then one request at a time) and `commands` runs each command;
 //! - [`client`]: the client library; [`shell`]: the `ftp> ` shell on top of it.
 //!
 //! Tutorials: 000 (the homework), 004 (JSON header upload).
@@ -35,6 +36,7 @@ pub mod users;
 // The file service.
 pub mod checksums;
 pub mod client;
+mod commands;
 pub mod partials;
 pub mod paths;
 pub mod protocol;
