@@ -33,9 +33,11 @@ struct Cli {
 /// One variant per subcommand; each has its own argument struct and its own function below.
 #[derive(Subcommand)]
 enum Command {
-    /// Create a user, or update its password and quota; creates its home ROOT/home/NAME.
+    /// Create a user, or update its password and quota (which logs out its open sessions);
+    /// creates its home ROOT/home/NAME.
     Adduser(AdduserArgs),
-    /// Delete a user's account. Its home and files are kept: remove ROOT/home/NAME yourself.
+    /// Delete a user's account (its open sessions end at their next command). Its home and files
+    /// are kept: remove ROOT/home/NAME yourself.
     Deluser(DeluserArgs),
     /// List users with their quota and the space they use.
     Users(UsersArgs),
