@@ -599,8 +599,23 @@ fn planted_symlinks_lead_nowhere() {
     std::os::unix::fs::symlink(&secret, home.join("link.txt")).unwrap();
     fs::create_dir(home.join("d")).unwrap();
     std::os::unix::fs::symlink(outside.path(), home.join("d/deeper")).unwrap();
+    // The server's own hidden folder, replaced by a link to a folder holding an old file: the
+    // expiry sweep at login must not delete it, and no upload may be written there.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let old_file = elsewhere.path().join("old-but-precious");
+    fs::write(&old_file, b"keep").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&old_file)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(3 * 24 * 3600))
+        .unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), home.join(PARTIAL_DIR)).unwrap();
 
     let mut raw = lab.raw("alice");
+    raw.expect_error(put_header("new.txt", b"data"), "denied");
+    assert_eq!(fs::read(&old_file).unwrap(), b"keep");
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 1);
     let md5 = md5_hex(b"evil");
     for header in [
         json!({"cmd": "ls", "path": "out"}),

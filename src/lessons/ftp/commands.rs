@@ -350,17 +350,16 @@ fn put(
 ) -> Result<Done, Failure> {
     let path = VirtualPath::parse(&user.cwd, filename)?;
     put_target(user, &path)?;
-    user.partials.ensure_dir().map_err(disk)?;
+    user.partials
+        .ensure_dir()
+        .map_err(|e| partial_failure(&path, e))?;
     let partial = user.partials.file_for(&path, size, md5);
     let (reservation, offset) = reserve_upload(user, &path, &partial, size)?;
 
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
+    let mut file = user
+        .partials
         .open(&partial)
-        .map_err(disk)?;
+        .map_err(|e| partial_failure(&path, e))?;
     // A resumed upload: the md5 of the whole file is the md5 of the bytes kept, continued with
     // the bytes still to come. Reading the kept bytes back is the price of resuming.
     let md5_so_far = transfer::hash_prefix(&mut file, offset).map_err(|e| {
@@ -562,6 +561,25 @@ fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Resu
             size - offset
         ),
     })
+}
+
+/// The partial file of an upload cannot be used: a link or something odd planted in the hidden
+/// folder is `denied` (to the user it is just their upload that is refused).
+fn partial_failure(path: &VirtualPath, e: io::Error) -> Failure {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return refused(
+            Code::Denied,
+            format!("the upload of {path} cannot be stored: {e}"),
+        );
+    }
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        return refused(
+            Code::Denied,
+            format!("the upload of {path} cannot be stored: {e}"),
+        );
+    }
+    disk(e)
 }
 
 /// Opening a file to read failed: a symlink swapped in since the check is `denied`.
