@@ -7,11 +7,13 @@
 //! - **Integrity.** The tutorials check an MD5 after the transfer, reading the file a second time.
 //!   Here the digest is computed *while* the bytes move, on a second thread fed over a
 //!   crossbeam channel, so hashing chunk k overlaps reading and writing chunk k+1 and a transfer
-//!   runs at the speed of the slower of the two, not their sum.
+//!   runs at the speed of the slower of the two, not their sum ([`copy_hashed`]). A sender that
+//!   already knows the digest (it had to put it in the header) only copies ([`copy_exact`]).
 //! - **Half-written files.** A client that vanishes mid-upload must not leave a truncated file
 //!   under the finished name. [`PendingFile`] writes to a temporary file in the same folder and
 //!   renames it into place only when it is complete; a rename within one filesystem is atomic, so
-//!   readers see the old file or the new one, never a mix.
+//!   readers see the old file or the new one, never a mix. The finished file gets the permissions
+//!   a new file normally gets, or owner-only ones for the server's own records.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
