@@ -26,7 +26,7 @@ use super::protocol::{Code, Entry, Refusal, Request};
 use super::quota::{Limits, QuotaError, Reservation, UserLedger};
 use super::session::{cut, send, SessionError};
 use crate::escape::escape_bytes;
-use crate::framing::{self, DEFAULT_MAX_HEADER};
+use crate::framing::DEFAULT_MAX_HEADER;
 use crate::transfer::{self, Progress, TransferError};
 
 /// A command that did not succeed.
@@ -548,12 +548,18 @@ fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Resu
         stream,
         &json!({"status": "ok", "filesize": size, "md5": md5, "offset": offset}),
     )?;
-    framing::write_body(stream, &mut file, size - offset).map_err(|error| {
-        Failure::Broken(SessionError::DownloadInterrupted {
-            path: shown(&path),
-            error,
-        })
-    })?;
+    // A loop of read and write_all rather than io::copy: io::copy may hand the work to the
+    // kernel (sendfile), which is faster but can give up with "interrupted" part-way on a socket
+    // with a timeout, and then nobody knows how much was sent. The server is not the slow side
+    // of a download anyway: the client's MD5 is.
+    transfer::copy_exact(&mut file, stream, size - offset, &Progress::hidden()).map_err(
+        |error| {
+            Failure::Broken(SessionError::DownloadInterrupted {
+                path: shown(&path),
+                error,
+            })
+        },
+    )?;
     Ok(Done {
         reply: None,
         note: format!(

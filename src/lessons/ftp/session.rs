@@ -48,7 +48,7 @@ pub enum SessionError {
     #[error("upload of {path} failed writing to disk: {error}")]
     UploadFailed { path: String, error: TransferError },
     #[error("download of {path} stopped: {error}")]
-    DownloadInterrupted { path: String, error: FrameError },
+    DownloadInterrupted { path: String, error: TransferError },
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
 }
