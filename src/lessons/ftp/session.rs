@@ -106,7 +106,8 @@ impl<'a> Session<'a> {
                 .login_deadline
                 .saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Ok(self.time_out(true));
+                self.say_timed_out(true);
+                return Ok(None);
             }
             self.stream
                 .set_read_timeout(Some(left.min(self.shared.idle_timeout)))?;
@@ -115,7 +116,8 @@ impl<'a> Session<'a> {
             Ok(header) => Ok(header),
             Err(FrameError::Io(e)) if net::is_timeout(&e) => {
                 let past_deadline = waiting_for_login && Instant::now() >= self.login_deadline;
-                Ok(self.time_out(past_deadline))
+                self.say_timed_out(past_deadline);
+                Ok(None)
             }
             Err(
                 e @ (FrameError::TooLong { .. }
@@ -133,8 +135,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Says goodbye to a client that waited too long, and ends the session.
-    fn time_out(&mut self, no_login: bool) -> Option<Map<String, Value>> {
+    /// Says goodbye to a client that took too long (to log in, or to send its next request).
+    fn say_timed_out(&mut self, no_login: bool) {
         let (msg, note) = if no_login {
             (
                 "no successful login within the time allowed; closing",
@@ -152,7 +154,6 @@ impl<'a> Session<'a> {
             &Refusal::new(Code::Timeout, msg).to_json(),
         );
         self.note(note);
-        None
     }
 
     fn dispatch(&mut self, header: Map<String, Value>) -> Result<Flow, SessionError> {
