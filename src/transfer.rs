@@ -7,11 +7,13 @@
 //! - **Integrity.** The tutorials check an MD5 after the transfer, reading the file a second time.
 //!   Here the digest is computed *while* the bytes move, on a second thread fed over a
 //!   crossbeam channel, so hashing chunk k overlaps reading and writing chunk k+1 and a transfer
-//!   runs at the speed of the slower of the two, not their sum.
+//!   runs at the speed of the slower of the two, not their sum ([`copy_hashed`]). A sender that
+//!   already knows the digest (it had to put it in the header) only copies ([`copy_exact`]).
 //! - **Half-written files.** A client that vanishes mid-upload must not leave a truncated file
 //!   under the finished name. [`PendingFile`] writes to a temporary file in the same folder and
 //!   renames it into place only when it is complete; a rename within one filesystem is atomic, so
-//!   readers see the old file or the new one, never a mix.
+//!   readers see the old file or the new one, never a mix. The finished file gets the permissions
+//!   a new file normally gets, or owner-only ones for the server's own records.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
@@ -91,19 +93,8 @@ fn copy_chunks(
     let mut done: u64 = 0;
     while done < len {
         let mut buffer = empty.recv().map_err(|_| TransferError::Hasher)?;
-        let want = usize::try_from(len - done).unwrap_or(CHUNK).min(CHUNK);
-        buffer.resize(want, 0);
-        let got = match from.read(&mut buffer) {
-            Ok(0) => {
-                return Err(TransferError::Truncated {
-                    expected: len,
-                    got: done,
-                })
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(TransferError::Read { after: done, error }),
-        };
+        buffer.resize(CHUNK, 0);
+        let got = read_chunk(from, &mut buffer, len, done)?;
         buffer.truncate(got);
         to.write_all(&buffer)
             .map_err(|error| TransferError::Write { after: done, error })?;
@@ -114,6 +105,54 @@ fn copy_chunks(
     to.flush()
         .map_err(|error| TransferError::Write { after: done, error })?;
     Ok(())
+}
+
+/// Copies exactly `len` bytes from `from` to `to`, without hashing them: for a sender that
+/// already knows the digest (it had to put it in the header), hashing again would only cost time.
+pub fn copy_exact(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    len: u64,
+    progress: &Progress,
+) -> Result<(), TransferError> {
+    let mut buffer = vec![0u8; CHUNK];
+    let mut done: u64 = 0;
+    while done < len {
+        let got = read_chunk(from, &mut buffer, len, done)?;
+        let chunk = buffer.get(..got).unwrap_or_default();
+        to.write_all(chunk)
+            .map_err(|error| TransferError::Write { after: done, error })?;
+        done += got as u64;
+        progress.advance(got as u64);
+    }
+    to.flush()
+        .map_err(|error| TransferError::Write { after: done, error })?;
+    Ok(())
+}
+
+/// One `read` into `buffer`, never asking for more than the `len - done` bytes still due (so the
+/// next message on a stream is never swallowed). Returns how many bytes came; the end of the
+/// stream before `len` is [`TransferError::Truncated`].
+fn read_chunk(
+    from: &mut impl Read,
+    buffer: &mut [u8],
+    len: u64,
+    done: u64,
+) -> Result<usize, TransferError> {
+    let left = usize::try_from(len - done).unwrap_or(usize::MAX);
+    let want = buffer.len().min(left);
+    let window = buffer.get_mut(..want).unwrap_or_default();
+    loop {
+        return match from.read(window) {
+            Ok(0) => Err(TransferError::Truncated {
+                expected: len,
+                got: done,
+            }),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => Err(TransferError::Read { after: done, error }),
+        };
+    }
 }
 
 /// The MD5 of the first `len` bytes of `reader`, streamed, as a hasher to go on feeding.
@@ -142,21 +181,46 @@ pub fn hex_digest(md5: Md5) -> String {
 
 /// A file being written under a temporary name, renamed into place by [`PendingFile::commit`].
 /// Dropped without `commit`, the temporary file is deleted: nothing half-written is left.
+///
+/// Permissions: [`PendingFile::create`] gives the finished file the permissions `File::create`
+/// would (on Unix 0666 minus the process umask, usually 0644), because an uploaded or downloaded
+/// file is the user's file and should behave like any other. [`PendingFile::create_private`]
+/// gives 0600 (owner only), for the server's own records and secrets. Either way the temporary
+/// file is created with its final permissions, so there is never a moment when it is more open
+/// than it will end up.
 pub struct PendingFile {
     temp: tempfile::NamedTempFile,
     target: PathBuf,
 }
 
 impl PendingFile {
-    /// Starts a file that will become `target`. The temporary file lives in the same folder, so
-    /// the final rename never crosses filesystems (which would not be atomic). Its name starts
-    /// with a dot and ends in `.part` so a directory listing can skip it.
+    /// Starts a file that will become `target`, with ordinary permissions (see above). The
+    /// temporary file lives in the same folder, so the final rename never crosses filesystems
+    /// (which would not be atomic). Its name starts with a dot and ends in `.part` so a directory
+    /// listing can skip it.
     pub fn create(target: &Path) -> io::Result<PendingFile> {
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Passed to open(2) as the mode, so the kernel applies the umask, as for File::create.
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        PendingFile::create_with(target, &mut builder)
+    }
+
+    /// Starts a file that will become `target`, readable and writable by its owner only.
+    pub fn create_private(target: &Path) -> io::Result<PendingFile> {
+        // tempfile's own default is 0600.
+        PendingFile::create_with(target, &mut tempfile::Builder::new())
+    }
+
+    fn create_with(target: &Path, builder: &mut tempfile::Builder) -> io::Result<PendingFile> {
         let folder = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let temp = tempfile::Builder::new()
+        let temp = builder
             .prefix(".socklab-")
             .suffix(".part")
             .tempfile_in(folder)?;
@@ -270,6 +334,26 @@ mod tests {
     }
 
     #[test]
+    fn copy_exact_copies_exactly_len_bytes() {
+        for len in [0, 1, CHUNK, 2 * CHUNK + 5] {
+            let input = data(len + 3);
+            let mut from = &input[..];
+            let mut out = Vec::new();
+            copy_exact(&mut from, &mut out, len as u64, &Progress::hidden()).unwrap();
+            assert_eq!(out, input[..len]);
+            assert_eq!(from.len(), 3, "the bytes after len are left unread");
+        }
+        let err = copy_exact(&mut &b"ab"[..], &mut io::sink(), 5, &Progress::hidden());
+        assert!(matches!(
+            err,
+            Err(TransferError::Truncated {
+                expected: 5,
+                got: 2
+            })
+        ));
+    }
+
+    #[test]
     fn early_end_is_truncated() {
         let err = copy_hashed(
             &mut &b"abc"[..],
@@ -314,5 +398,27 @@ mod tests {
         drop(abandoned);
         assert_eq!(std::fs::read(&target).unwrap(), b"new contents");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pending_files_get_ordinary_or_private_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // What File::create gives under this process's umask (usually 0644).
+        let reference = dir.path().join("reference");
+        File::create(&reference).unwrap();
+
+        let ordinary = dir.path().join("ordinary");
+        PendingFile::create(&ordinary).unwrap().commit().unwrap();
+        assert_eq!(mode(&ordinary), mode(&reference));
+
+        let private = dir.path().join("private");
+        PendingFile::create_private(&private)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(mode(&private), 0o600);
     }
 }

@@ -144,6 +144,41 @@ mod tests {
     }
 
     #[test]
+    fn sizes_every_spelling() {
+        let cases: &[(&str, u64)] = &[
+            ("0", 0),
+            ("512k", 512 * 1024),
+            ("512KB", 512 * 1024),
+            ("512KiB", 512 * 1024),
+            ("10 MB", 10 << 20),
+            ("1.5G", 3 << 29),
+            ("0.5K", 512),
+            (".5K", 512),
+            ("1.0009K", 1024),
+            ("3T", 3 << 40),
+            ("7B", 7),
+            ("1.5", 1),
+            ("18446744073709551615", u64::MAX),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(parse_size(text), Ok(want), "{text:?}");
+        }
+        for bad in [
+            " ",
+            "1X",
+            "1.2.3",
+            "ten",
+            "18446744073709551616",
+            "99999999T",
+            "1,5G",
+            "0x10",
+            "+5",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn size_errors_say_what_to_type() {
         let err = parse_size("12Q").unwrap_err().to_string();
         assert_eq!(
@@ -155,8 +190,11 @@ mod tests {
     #[test]
     fn sizes_for_people() {
         assert_eq!(format_size(0), "0 B");
+        assert_eq!(format_size(1023), "1023 B");
+        assert_eq!(format_size(1024), "1 KiB");
         assert_eq!(format_size(1536), "1.5 KiB");
         assert_eq!(format_size(10 << 20), "10 MiB");
+        assert_eq!(format_size(u64::MAX), "16777216 TiB");
     }
 
     #[test]
@@ -167,8 +205,10 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        for bad in ["", "-1", "5w", "1.2.3", "s"] {
+        for bad in ["", "-1", "5w", "1.2.3", "s", "5 weeks", "-5s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(parse_timeout("0").is_err());

@@ -157,6 +157,48 @@ fn tutorial_client_sends_two_puts_back_to_back_then_reads_both_replies() {
     assert_eq!(fs::read(setup.dir().join("b.bin")).unwrap(), second);
 }
 
+/// The tutorial's client exactly: it never reads a reply at all, and keeps the connection open
+/// (it waits at its `>>:` prompt) until the person quits. Both files are stored. (It must not
+/// close the very moment its last `send` returns: see walkthrough.md, "Pipelining".)
+#[test]
+fn tutorial_client_that_never_reads_a_reply_still_stores_everything() {
+    let setup = Setup::new(&[]);
+    let mut conn = setup.connect();
+    let first = data(70_000, 5);
+    let second = data(200_000, 6);
+    send_put(&mut conn, "one.bin", &first, None);
+    send_put(&mut conn, "two.bin", &second, None);
+    // The person is still at the prompt: wait (with a timeout) until the server has stored both.
+    setup.server.expect_line("put 'two.bin'");
+    drop(conn);
+    assert_eq!(fs::read(setup.dir().join("one.bin")).unwrap(), first);
+    assert_eq!(fs::read(setup.dir().join("two.bin")).unwrap(), second);
+    // ...and the server goes on serving.
+    let mut conn = setup.connect();
+    send_put(&mut conn, "three.txt", b"3", None);
+    assert_eq!(read_reply(&mut conn)["status"], "ok");
+}
+
+/// The Python client of walkthrough.md's 13 section, run as printed (only its port changed).
+#[test]
+fn the_walkthrough_python_client_puts_and_gets() {
+    if !common::have_python() {
+        return;
+    }
+    let setup = Setup::new(&[]);
+    let code = common::walkthrough_python("## 13-file-upload");
+    assert!(code.contains("9013"), "{code}");
+    let script = setup.root.path().join("client.py");
+    fs::write(&script, code.replace("9013", &setup.server.port_arg())).unwrap();
+    let out = run("python3", &[script.to_str().unwrap()], "");
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.contains("'status': 'ok'"), "{out:?}");
+    assert_eq!(
+        fs::read(setup.dir().join("py.txt")).unwrap(),
+        b"hello from python\n"
+    );
+}
+
 #[test]
 fn a_hundred_puts_without_reading_any_reply_do_not_wedge_the_server() {
     // 100 replies of ~80 bytes wait in the socket buffers (tens of KiB at the least), so the
@@ -252,6 +294,16 @@ fn the_binary_client_puts_and_gets_end_to_end() {
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.contains("100000 bytes  md5"), "{}", out.stdout);
     assert!(fs::read(downloads.join("b.bin")).unwrap() == data(100_000, 3));
+    // Uploaded and downloaded files get the permissions any new file gets here (0666 minus the
+    // umask, like Python's open('wb')), not the 0600 of a temporary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let reference = setup.local("reference", b"");
+        assert_eq!(mode(&setup.dir().join("b.bin")), mode(&reference));
+        assert_eq!(mode(&downloads.join("b.bin")), mode(&reference));
+    }
 
     // An existing file is not replaced without --force.
     let out = run(

@@ -12,6 +12,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,6 +24,7 @@ use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::{partial_path, ClientError, FtpClient};
 use socklab::lessons::ftp::login::{client_login, LoginError};
 use socklab::lessons::ftp::partials::PARTIAL_DIR;
+use socklab::lessons::ftp::scram;
 use socklab::lessons::ftp::server::{run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::server::Background;
@@ -403,6 +405,8 @@ fn every_error_code_has_its_case() {
         ),
         (json!({"cmd": "get", "filename": "f\u{0}.txt"}), "denied"),
         (json!({"cmd": "ls", "path": ".socklab-partial"}), "denied"),
+        // On a case-insensitive filesystem this would be the same folder.
+        (json!({"cmd": "ls", "path": ".SOCKLAB-Partial"}), "denied"),
         (
             json!({"cmd": "put", "filename": "../x", "filesize": 1, "md5": md5}),
             "denied",
@@ -506,6 +510,78 @@ fn idle_client_gets_timeout_and_is_disconnected() {
     lab.wait_log("idle");
 }
 
+#[test]
+fn a_connection_that_never_logs_in_is_closed_even_if_it_keeps_talking() {
+    let lab = Lab::start_with(|c| c.login_timeout = Duration::from_millis(300));
+    lab.add_user("alice", 1000);
+    let mut raw = Raw::connect(lab.addr);
+    // A request every 20 ms keeps the connection from ever being idle; what ends it is the
+    // login deadline, 300 ms after connecting. (The loop is bounded by common::WAIT.)
+    let deadline = Instant::now() + common::WAIT;
+    let reply = loop {
+        assert!(Instant::now() < deadline, "never disconnected");
+        let reply = raw.request(json!({"cmd": "pwd"}));
+        if reply["code"] != "not_logged_in" {
+            break reply;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(reply["code"], "timeout", "{reply:?}");
+    assert!(raw.is_closed());
+    lab.wait_log("no login in time");
+    // A client that logs in is not affected, however long it stays afterwards.
+    let mut raw = lab.raw("alice");
+    thread::sleep(Duration::from_millis(400));
+    raw.expect_ok(json!({"cmd": "pwd"}));
+}
+
+// ------------------------------------------------------------------------------------------
+// Accounts changed while their users are logged in
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn a_deleted_account_is_logged_out_at_its_next_command() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1000);
+    lab.add_user("bob", 1000);
+    let mut alice = lab.raw("alice");
+    let mut bob = lab.raw("bob");
+    alice.expect_ok(json!({"cmd": "pwd"}));
+    admin::delete_user(lab.root.path(), "alice").unwrap();
+    let msg = alice.expect_error(json!({"cmd": "ls"}), "auth_failed");
+    assert!(msg.contains("no longer exists"), "{msg}");
+    assert!(alice.is_closed());
+    lab.wait_log("logged out");
+    // Nobody else notices, and alice cannot come back.
+    bob.expect_ok(json!({"cmd": "pwd"}));
+    let mut raw = Raw::connect(lab.addr);
+    assert!(client_login(&mut raw.stream, "alice", PASSWORD).is_err());
+}
+
+#[test]
+fn a_new_password_logs_old_sessions_out_and_a_new_quota_applies_at_once() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1000);
+    let mut raw = lab.raw("alice");
+    // adduser on an existing name sets a new password (with a new salt and keys): every session
+    // opened with the old one is logged out at its next command.
+    admin::add_user(lab.root.path(), "alice", "new password", 5000, ITERATIONS).unwrap();
+    let msg = raw.expect_error(json!({"cmd": "quota"}), "auth_failed");
+    assert!(msg.contains("password was changed"), "{msg}");
+    assert!(raw.is_closed());
+
+    let mut raw = Raw::connect(lab.addr);
+    client_login(&mut raw.stream, "alice", "new password").unwrap();
+    assert_eq!(raw.expect_ok(json!({"cmd": "quota"}))["quota"], 5000);
+    // An administrator lowers the quota by editing users.json: the session sees it at once.
+    let path = lab.root.path().join("users.json");
+    let mut users: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    users["users"]["alice"]["quota"] = json!(10);
+    fs::write(&path, serde_json::to_vec(&users).unwrap()).unwrap();
+    assert_eq!(raw.expect_ok(json!({"cmd": "quota"}))["quota"], 10);
+    raw.expect_error(put_header("big", &pattern(11, 1)), "quota_exceeded");
+}
+
 // ------------------------------------------------------------------------------------------
 // The home jail
 // ------------------------------------------------------------------------------------------
@@ -523,8 +599,23 @@ fn planted_symlinks_lead_nowhere() {
     std::os::unix::fs::symlink(&secret, home.join("link.txt")).unwrap();
     fs::create_dir(home.join("d")).unwrap();
     std::os::unix::fs::symlink(outside.path(), home.join("d/deeper")).unwrap();
+    // The server's own hidden folder, replaced by a link to a folder holding an old file: the
+    // expiry sweep at login must not delete it, and no upload may be written there.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let old_file = elsewhere.path().join("old-but-precious");
+    fs::write(&old_file, b"keep").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&old_file)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(3 * 24 * 3600))
+        .unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), home.join(PARTIAL_DIR)).unwrap();
 
     let mut raw = lab.raw("alice");
+    raw.expect_error(put_header("new.txt", b"data"), "denied");
+    assert_eq!(fs::read(&old_file).unwrap(), b"keep");
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 1);
     let md5 = md5_hex(b"evil");
     for header in [
         json!({"cmd": "ls", "path": "out"}),
@@ -598,6 +689,30 @@ fn quota_exact_fit_and_one_byte_over() {
     raw.expect_ok(json!({"cmd": "rm", "path": "full"}));
     assert_eq!(raw.put("one", b"1")["used"], 1);
     assert_eq!(raw.expect_ok(json!({"cmd": "quota"}))["used"], 1);
+}
+
+#[test]
+fn the_number_of_files_and_directories_is_limited_too() {
+    let lab = Lab::start_with(|c| c.max_files = 3);
+    lab.add_user("alice", 1 << 20);
+    let mut raw = lab.raw("alice");
+    raw.expect_ok(json!({"cmd": "mkdir", "path": "a"}));
+    raw.put("a/empty", b"");
+    raw.put("f", b"x");
+    // Three entries: no fourth, whether a directory or a file, empty or not.
+    let msg = raw.expect_error(json!({"cmd": "mkdir", "path": "b"}), "quota_exceeded");
+    assert!(msg.contains("--max-files"), "{msg}");
+    raw.expect_error(put_header("g", b""), "quota_exceeded");
+    raw.expect_ok(json!({"cmd": "rm", "path": "a/empty"}));
+    raw.expect_ok(json!({"cmd": "mkdir", "path": "b"}));
+    assert_eq!(
+        raw.expect_ok(json!({"cmd": "ls"}))["entries"],
+        json!([
+            {"name": "a", "type": "dir", "size": 0},
+            {"name": "b", "type": "dir", "size": 0},
+            {"name": "f", "type": "file", "size": 1},
+        ])
+    );
 }
 
 #[test]
@@ -894,24 +1009,25 @@ fn expired_partial_uploads_are_removed_at_login() {
     assert_eq!(client.quota().unwrap().0, 30);
 }
 
+/// Twenty students behind one NAT router: twenty accounts log in at the same moment from one
+/// address (127.0.0.1), and all of them get in, then transfer at once. (A brake that counted
+/// every attempt in progress against the address would refuse the eleventh.)
 #[test]
-fn twenty_users_transfer_at_once() {
+fn twenty_users_log_in_and_transfer_at_once() {
     let lab = Lab::start();
     let names: Vec<String> = (0..20).map(|i| format!("user{i:02}")).collect();
     for name in &names {
         lab.add_user(name, 1 << 20);
     }
-    // Logins one after the other (the failed-login brake counts an attempt as a failure until
-    // it succeeds, and all of these come from 127.0.0.1); the transfers all at once.
-    let clients: Vec<(String, FtpClient)> = names
-        .iter()
-        .map(|name| (name.clone(), lab.client(name)))
-        .collect();
     let local = tempfile::tempdir().unwrap();
     let local = local.path();
+    let challenged = AtomicUsize::new(0);
+    let (challenged, addr, together) = (&challenged, lab.addr, names.len());
     thread::scope(|scope| {
-        for (i, (name, mut client)) in clients.into_iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             scope.spawn(move || {
+                let stream = login_together(addr, name, challenged, together);
+                let mut client = FtpClient::logged_in(stream);
                 let data = pattern(50_000 + i * 1000, i as u8);
                 let src = local.join(format!("{name}.src"));
                 fs::write(&src, &data).unwrap();
@@ -931,6 +1047,35 @@ fn twenty_users_transfer_at_once() {
             pattern(50_000 + i * 1000, i as u8)
         );
     }
+}
+
+/// Logs in as `name`, but sends the proof only once all `together` logins have received their
+/// challenge, so that every one of them is surely in progress at the same moment (no timing luck).
+fn login_together(
+    addr: SocketAddr,
+    name: &str,
+    challenged: &AtomicUsize,
+    together: usize,
+) -> TcpStream {
+    let mut raw = Raw::connect(addr);
+    let cnonce = scram::new_nonce();
+    let challenge = raw.request(json!({"cmd": "login", "user": name, "nonce": cnonce}));
+    assert_eq!(challenge["status"], "challenge", "{name}: {challenge:?}");
+    challenged.fetch_add(1, Ordering::SeqCst);
+    let deadline = Instant::now() + common::WAIT;
+    while challenged.load(Ordering::SeqCst) < together {
+        assert!(Instant::now() < deadline, "not every login got a challenge");
+        thread::sleep(Duration::from_millis(2));
+    }
+    let salt = challenge["salt"].as_str().unwrap();
+    let iterations = challenge["iterations"].as_u64().unwrap() as u32;
+    let snonce = challenge["nonce"].as_str().unwrap();
+    let message = scram::auth_message(name, &cnonce, snonce, salt, iterations);
+    let (proof, signature) = scram::client_proof(PASSWORD, salt, iterations, &message).unwrap();
+    let ok = raw.request(json!({"cmd": "proof", "proof": proof}));
+    assert_eq!(ok["status"], "ok", "{name}: {ok:?}");
+    assert_eq!(ok["server_signature"], signature.as_str());
+    raw.stream
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1115,6 +1260,30 @@ fn bin_client_wrong_password_is_one_line() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn the_servers_files_are_private_and_loose_permissions_are_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let root = tempfile::tempdir().unwrap();
+    bin_adduser(root.path(), "alice", "1M");
+    let users = root.path().join("users.json");
+    fs::set_permissions(&users, fs::Permissions::from_mode(0o644)).unwrap();
+    let server = bin_server(root.path());
+    let warning = server.expect_line("warning:");
+    assert!(
+        warning.contains("users.json can be read by other users (mode 644)"),
+        "{warning}"
+    );
+    let mut raw = Raw::connect(server.addr);
+    client_login(&mut raw.stream, "alice", PASSWORD).unwrap();
+    raw.put("diary", b"dear diary");
+    for dir in ["home", "home/alice", "md5", "md5/alice"] {
+        assert_eq!(mode(&root.path().join(dir)), 0o700, "{dir}");
+    }
+    assert_eq!(mode(&root.path().join(".server-secret")), 0o600);
+}
+
 #[test]
 fn server_killed_mid_upload_keeps_the_old_file_and_resumes_after_restart() {
     let root = tempfile::tempdir().unwrap();
@@ -1187,18 +1356,7 @@ with socket.create_connection(('127.0.0.1', port), timeout=20) as sock:
 
 /// The ```python blocks of the `## 14-ftp` section of walkthrough.md, in order.
 fn walkthrough_python() -> String {
-    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/walkthrough.md")).unwrap();
-    let start = text.find("\n## 14-ftp").expect("a 14-ftp section");
-    let section = &text[start + 1..];
-    let section = match section[3..].find("\n## ") {
-        Some(end) => &section[..end + 3],
-        None => section,
-    };
-    let mut code = String::new();
-    for block in section.split("```python\n").skip(1) {
-        code.push_str(block.split("```").next().unwrap());
-        code.push('\n');
-    }
+    let code = common::walkthrough_python("## 14-ftp");
     assert!(
         code.contains("def put(") && code.contains("def login("),
         "{code}"
@@ -1208,12 +1366,7 @@ fn walkthrough_python() -> String {
 
 #[test]
 fn the_walkthrough_python_client_puts_and_gets_with_resume() {
-    let available = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        eprintln!("note: python3 not found; skipping the walkthrough's Python client");
+    if !common::have_python() {
         return;
     }
     let lab = Lab::start();

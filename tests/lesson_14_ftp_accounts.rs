@@ -8,7 +8,6 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -17,8 +16,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use socklab::framing;
 use socklab::lessons::ftp::admin;
+use socklab::lessons::ftp::guard::{GuardPolicy, LoginGuard, LoginPolicy};
 use socklab::lessons::ftp::login::{
-    client_login, server_login, GuardPolicy, LoginError, LoginGuard, ServerSecret, AUTH_FAILED_MSG,
+    client_login, server_login, LoginError, ServerSecret, AUTH_FAILED_MSG,
 };
 use socklab::lessons::ftp::users::{home_dir, UserStore};
 
@@ -33,27 +33,32 @@ fn root_arg(root: &Path) -> String {
     root.to_str().unwrap().to_string()
 }
 
+/// `14-ftp adduser alice --root ROOT --quota QUOTA --iterations 1000 --password-stdin`.
+fn bin_adduser(root: &str, quota: &str, password: &str) -> common::Finished {
+    common::run(
+        BIN,
+        &[
+            "adduser",
+            "alice",
+            "--root",
+            root,
+            "--quota",
+            quota,
+            "--iterations",
+            "1000",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    )
+}
+
 #[test]
 fn adduser_users_deluser_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ftp-root");
     let r = root_arg(&root);
 
-    let out = common::run(
-        BIN,
-        &[
-            "adduser",
-            "alice",
-            "--root",
-            &r,
-            "--quota",
-            "10MiB",
-            "--iterations",
-            "1000",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    let out = bin_adduser(&r, "10MiB", PASSWORD);
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.contains("created user alice"), "{out:?}");
 
@@ -92,21 +97,7 @@ fn adduser_users_deluser_end_to_end() {
     );
 
     // adduser on an existing name updates it: new salt, new quota, files kept.
-    let out = common::run(
-        BIN,
-        &[
-            "adduser",
-            "alice",
-            "--root",
-            &r,
-            "--quota",
-            "1G",
-            "--iterations",
-            "1000",
-            "--password-stdin",
-        ],
-        "another password\n",
-    );
+    let out = bin_adduser(&r, "1G", "another password");
     assert!(
         out.status.success() && out.stdout.contains("updated user alice"),
         "{out:?}"
@@ -205,7 +196,7 @@ fn adduser_refuses_bad_input_with_one_line_errors() {
         "pw\n",
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(out.stderr.contains("invalid size"), "{out:?}");
+    assert!(out.stderr.contains("is not a size"), "{out:?}");
     // Nothing was created by any of these.
     assert!(UserStore::load(dir.path()).unwrap().is_empty());
     assert!(!dir.path().join("users.json").exists());
@@ -421,10 +412,9 @@ fn malformed_login_and_proof_frames_get_auth_failed_and_the_server_goes_on() {
     let total = bad_logins.len() + bad_proofs.len() + 2;
     // Every bad frame counts as a failed login; a lenient guard keeps the brake out of this test
     // (the brake has its own test below).
-    let lenient = LoginGuard::with_policy(GuardPolicy {
-        free_failures: 100,
-        lockout_failures: 100,
-        ..GuardPolicy::default()
+    let lenient = LoginGuard::with_policy(LoginPolicy {
+        per_account: GuardPolicy::off(),
+        per_address: GuardPolicy::off(),
     });
     let (addr, server) = login_server(root.path(), lenient, total);
 
@@ -455,28 +445,47 @@ fn malformed_login_and_proof_frames_get_auth_failed_and_the_server_goes_on() {
     assert!(outcomes[..total - 1].iter().all(Option::is_none));
 }
 
-#[test]
-fn repeated_failures_are_slowed_then_refused_and_success_resets() {
-    let root = root_with_alice();
-    let policy = GuardPolicy {
+/// A brake with tiny numbers: one free failure, then 1-2 ms delays, refused after three.
+fn tiny_brake() -> GuardPolicy {
+    GuardPolicy {
         free_failures: 1,
         first_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
         lockout_failures: 3,
         lockout: Duration::from_secs(3600),
-        ..GuardPolicy::default()
-    };
-    let guard = LoginGuard::with_policy(policy.clone());
-    let (addr, server) = login_server(root.path(), guard.clone(), 6);
+        ..GuardPolicy::per_account()
+    }
+}
+
+fn assert_locked_out(err: LoginError) {
+    match err {
+        LoginError::AuthFailed(msg) => assert!(
+            msg.starts_with("too many failed logins; try again in 3600 s"),
+            "{msg}"
+        ),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn repeated_failures_on_one_account_are_slowed_then_refused_and_success_resets() {
+    let root = root_with_alice();
+    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 1000).unwrap();
+    let guard = LoginGuard::with_policy(LoginPolicy {
+        per_account: tiny_brake(),
+        per_address: GuardPolicy::off(),
+    });
+    let (addr, server) = login_server(root.path(), guard.clone(), 7);
+    let localhost = "127.0.0.1".parse().unwrap();
 
     // First a success after one failure: the failure is forgotten.
     let err = client_login(&mut common::connect(addr), "alice", "nope").unwrap_err();
     assert!(matches!(err, LoginError::AuthFailed(_)));
     client_login(&mut common::connect(addr), "alice", PASSWORD).unwrap();
-    assert_eq!(guard.failures("127.0.0.1".parse().unwrap()), 0);
+    assert_eq!(guard.account_failures(localhost, "alice"), 0);
 
-    // Three failures (one free, two slowed), then the address is refused, even with the right
-    // password, with a message saying for how long.
+    // Three failures (one free, two slowed), then alice is refused from this address, even
+    // with the right password, with a message saying for how long.
     for _ in 0..3 {
         let err = client_login(&mut common::connect(addr), "alice", "nope").unwrap_err();
         assert!(
@@ -484,20 +493,45 @@ fn repeated_failures_are_slowed_then_refused_and_success_resets() {
             "{err}"
         );
     }
-    let err = client_login(&mut common::connect(addr), "alice", PASSWORD).unwrap_err();
-    match err {
-        LoginError::AuthFailed(msg) => {
-            assert!(
-                msg.starts_with("too many failed logins; try again in 3600 s"),
-                "{msg}"
-            )
-        }
-        other => panic!("{other}"),
-    }
+    assert_locked_out(client_login(&mut common::connect(addr), "alice", PASSWORD).unwrap_err());
+    // Another account from the same address is not affected.
+    client_login(&mut common::connect(addr), "bob", PASSWORD).unwrap();
     assert_eq!(
         server.join().unwrap(),
-        [None, Some("alice".into()), None, None, None, None]
+        [
+            None,
+            Some("alice".into()),
+            None,
+            None,
+            None,
+            None,
+            Some("bob".into())
+        ]
     );
+}
+
+/// Password spraying: a few guesses at many names from one address. Logging in to one's own
+/// account in between (bob here) does not reset the brake.
+#[test]
+fn failures_on_many_accounts_from_one_address_are_braked_and_a_success_does_not_reset_them() {
+    let root = root_with_alice();
+    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 1000).unwrap();
+    let guard = LoginGuard::with_policy(LoginPolicy {
+        per_account: GuardPolicy::off(),
+        per_address: tiny_brake(),
+    });
+    let (addr, server) = login_server(root.path(), guard, 5);
+    for (user, password) in [
+        ("alice", "guess"),
+        ("carol", "guess"),
+        ("bob", PASSWORD),
+        ("dave", "guess"),
+    ] {
+        let result = client_login(&mut common::connect(addr), user, password);
+        assert_eq!(result.is_ok(), user == "bob", "{user}: {result:?}");
+    }
+    assert_locked_out(client_login(&mut common::connect(addr), "bob", PASSWORD).unwrap_err());
+    server.join().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -590,87 +624,16 @@ fn a_client_written_from_the_formulas_logs_in() {
     assert_eq!(server.join().unwrap(), [Some("alice".into()), None, None]);
 }
 
-/// The Python client of the walkthrough, word for word.
-const PYTHON_CLIENT: &str = r#""""A 14-ftp login in plain Python: only the standard library."""
-import hashlib
-import hmac
-import json
-import os
-import socket
-import struct
-import sys
-
-
-def send(sock, obj):
-    data = json.dumps(obj).encode()
-    sock.sendall(struct.pack('<i', len(data)) + data)  # '<i' = struct.pack('i', n) on x86/ARM
-
-
-def recv_exactly(sock, n):
-    buf = b''
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError('the server closed the connection')
-        buf += chunk
-    return buf
-
-
-def recv(sock):
-    (n,) = struct.unpack('<i', recv_exactly(sock, 4))
-    return json.loads(recv_exactly(sock, n))
-
-
-def login(sock, user, password):
-    cnonce = os.urandom(16).hex()
-    send(sock, {'cmd': 'login', 'user': user, 'nonce': cnonce})
-    challenge = recv(sock)
-    if challenge['status'] != 'challenge':
-        raise PermissionError(challenge['msg'])
-    salt, n, snonce = challenge['salt'], challenge['iterations'], challenge['nonce']
-
-    salted = hashlib.pbkdf2_hmac('sha256', password.encode(), bytes.fromhex(salt), n, 32)
-    client_key = hmac.new(salted, b'Client Key', hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b'Server Key', hashlib.sha256).digest()
-    auth_message = f'{user},{cnonce},{snonce},{salt},{n}'.encode()
-    client_signature = hmac.new(stored_key, auth_message, hashlib.sha256).digest()
-    proof = bytes(a ^ b for a, b in zip(client_key, client_signature))
-    send(sock, {'cmd': 'proof', 'proof': proof.hex()})
-
-    reply = recv(sock)
-    if reply['status'] != 'ok':
-        raise PermissionError(reply['msg'])
-    expected = hmac.new(server_key, auth_message, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(reply['server_signature'], expected):
-        raise ConnectionError('wrong server signature: this is not the real server')
-    return reply
-
-
-if __name__ == '__main__':
-    host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    with socket.create_connection((host, port), timeout=20) as sock:
-        try:
-            reply = login(sock, user, password)
-        except PermissionError as e:
-            print('login failed:', e)
-            sys.exit(1)
-        print('logged in; server signature verified; cwd', reply['cwd'], 'quota', reply['quota'])
-"#;
-
 #[test]
 fn the_walkthrough_python_client_logs_in() {
-    let available = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        eprintln!("note: python3 not found; skipping the real Python client test");
+    if !common::have_python() {
         return;
     }
     let root = root_with_alice();
     let script = root.path().join("scram_client.py");
-    fs::write(&script, PYTHON_CLIENT).unwrap();
+    // The walkthrough's login script, exactly as printed there (the put/get functions that
+    // follow it in the section are defined after its `__main__` part and do not run).
+    fs::write(&script, common::walkthrough_python("## 14-ftp")).unwrap();
     let (addr, server) = login_server(root.path(), LoginGuard::new(), 2);
     let port = addr.port().to_string();
     let script = script.to_str().unwrap();

@@ -8,12 +8,11 @@ use std::time::Duration;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use socklab::cli::{self, Endpoint};
 use socklab::lessons::file_upload::client::{download_path, get_file, put_files, ClientConfig};
-use socklab::lessons::file_upload::{
-    open_store, parse_size, run_server, ServerConfig, DEFAULT_MAX_FILE_SIZE,
-};
+use socklab::lessons::file_upload::{open_store, run_server, ServerConfig, DEFAULT_MAX_FILE_SIZE};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units;
 
 /// Upload and download files: a 4-byte length, a JSON header, then exactly the file's bytes
 /// (tutorial 004's protocol), stored safely and checked with MD5.
@@ -36,13 +35,13 @@ enum Role {
         /// Most clients served at once; the next one gets a too_many_clients error reply.
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         max_clients: u32,
-        /// Seconds a client may stay silent (or stop reading) before its connection is closed;
-        /// 0 waits for ever.
-        #[arg(long, default_value_t = 300)]
-        idle_timeout: u64,
-        /// Largest upload accepted: bytes, or with K, M, G, T (powers of 1024). A bigger
-        /// filesize is refused with too_large before any of its bytes are read.
-        #[arg(long, default_value = "16G", value_parser = parse_size)]
+        /// How long a client may stay silent (or stop reading) before its connection is closed:
+        /// seconds, or 90s, 10m, 1h; 0 waits for ever.
+        #[arg(long, default_value = "300", value_parser = units::parse_duration)]
+        idle_timeout: Duration,
+        /// Largest upload accepted: bytes, or with K, M, G, T (powers of 1024: 512K, 100M,
+        /// 1.5G). A bigger filesize is refused with too_large before any of its bytes are read.
+        #[arg(long, default_value = "16G", value_parser = units::parse_size)]
         max_file_size: u64,
     },
     /// Upload files (`put`) or download one (`get`).
@@ -95,9 +94,10 @@ struct ClientArgs {
     /// Print every JSON header sent and received on stderr.
     #[arg(long)]
     show_headers: bool,
-    /// Seconds to wait for the server (a reply, or room to send) before giving up.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    timeout: u64,
+    /// How long to wait for the server (a reply, or room to send) before giving up: seconds,
+    /// or 90s, 10m.
+    #[arg(long, default_value = "60", value_parser = units::parse_timeout)]
+    timeout: Duration,
 }
 
 impl ClientArgs {
@@ -107,7 +107,7 @@ impl ClientArgs {
             port: self.endpoint.port,
             send_md5,
             progress: !self.no_progress,
-            timeout: Duration::from_secs(self.timeout),
+            timeout: self.timeout,
         }
     }
 
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
                 dir,
                 max_file_size,
                 max_clients: max_clients as usize,
-                idle_timeout: (idle_timeout > 0).then(|| Duration::from_secs(idle_timeout)),
+                idle_timeout: (!idle_timeout.is_zero()).then_some(idle_timeout),
             };
             // Fail before listening if the folder cannot be used.
             open_store(&config)?;

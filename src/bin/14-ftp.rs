@@ -11,12 +11,13 @@ use socklab::cli::{self, Endpoint};
 use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::FtpClient;
 use socklab::lessons::ftp::scram::DEFAULT_ITERATIONS;
-use socklab::lessons::ftp::server::{parse_duration, run_server, ServerConfig};
+use socklab::lessons::ftp::server::{run_server, ServerConfig, DEFAULT_MAX_FILES};
 use socklab::lessons::ftp::shell::{lines_from, Shell};
-use socklab::lessons::ftp::users::{format_size, parse_size, users_file, UserStore};
+use socklab::lessons::ftp::users::{users_file, UserStore};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::units::{self, format_size};
 
 /// A multi-user FTP: accounts with SCRAM-style login, a home and a quota per user.
 ///
@@ -32,9 +33,11 @@ struct Cli {
 /// One variant per subcommand; each has its own argument struct and its own function below.
 #[derive(Subcommand)]
 enum Command {
-    /// Create a user, or update its password and quota; creates its home ROOT/home/NAME.
+    /// Create a user, or update its password and quota (which logs out its open sessions);
+    /// creates its home ROOT/home/NAME.
     Adduser(AdduserArgs),
-    /// Delete a user's account. Its home and files are kept: remove ROOT/home/NAME yourself.
+    /// Delete a user's account (its open sessions end at their next command). Its home and files
+    /// are kept: remove ROOT/home/NAME yourself.
     Deluser(DeluserArgs),
     /// List users with their quota and the space they use.
     Users(UsersArgs),
@@ -60,7 +63,7 @@ struct AdduserArgs {
     root: Root,
     /// Most bytes the user may store: 512K, 10MiB, 2G, 1.5G or plain bytes (K/M/G/T are
     /// binary: K = KB = KiB = 1024).
-    #[arg(long, value_parser = parse_quota)]
+    #[arg(long, value_parser = units::parse_size)]
     quota: u64,
     /// PBKDF2 iterations: each password guess costs this many HMACs. Keep the default for real
     /// accounts; a low value (e.g. 1000) makes tests fast.
@@ -94,12 +97,17 @@ struct ServerArgs {
     /// Most clients connected at once; the next one gets a `too_many_clients` error.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_clients: u32,
-    /// Disconnect a client that sends nothing for this long: 30s, 5m, 1h, or seconds.
-    #[arg(long, default_value = "300", value_parser = parse_timeout)]
+    /// Disconnect a client that sends nothing (or reads nothing) for this long: seconds, or
+    /// 30s, 5m, 1h.
+    #[arg(long, default_value = "300", value_parser = units::parse_timeout)]
     idle_timeout: Duration,
-    /// Delete kept interrupted uploads untouched for this long: 30s, 90m, 24h, 2d, or seconds.
-    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    /// Delete kept interrupted uploads untouched for this long: seconds, or 30s, 90m, 24h, 2d.
+    #[arg(long, default_value = "24h", value_parser = units::parse_duration)]
     partial_ttl: Duration,
+    /// Most files and directories one user may have, on top of the quota in bytes (each costs
+    /// the disk an inode even when empty); past it, put and mkdir get quota_exceeded.
+    #[arg(long, default_value_t = DEFAULT_MAX_FILES, value_parser = clap::value_parser!(u64).range(1..))]
+    max_files: u64,
 }
 
 #[derive(Args)]
@@ -142,13 +150,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        d if d.is_zero() => Err("the idle timeout must be at least 1 second".into()),
-        d => Ok(d),
-    }
-}
-
 fn server(args: ServerArgs) -> anyhow::Result<()> {
     let listener = net::listen_tcp(&args.endpoint.host, args.endpoint.port, &Default::default())?;
     let log = Log::stdout();
@@ -157,6 +158,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
     config.max_clients = args.max_clients as usize;
     config.idle_timeout = args.idle_timeout;
     config.partial_ttl = args.partial_ttl;
+    config.max_files = args.max_files;
     run_server(listener, &config, &log, &Shutdown::new())?;
     Ok(())
 }
@@ -211,10 +213,6 @@ fn first_stdin_line() -> anyhow::Result<String> {
         bail!("no password on stdin (give it as the first line)");
     }
     Ok(password)
-}
-
-fn parse_quota(text: &str) -> Result<u64, String> {
-    parse_size(text).map_err(|e| e.to_string())
 }
 
 fn adduser(args: AdduserArgs) -> anyhow::Result<()> {
@@ -281,20 +279,7 @@ const MAX_PASSWORD: u64 = 4096;
 /// terminal without echo.
 fn read_password(name: &str, from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .take(MAX_PASSWORD + 1)
-            .read_line(&mut line)
-            .context("cannot read the password from stdin")?;
-        if line.len() as u64 > MAX_PASSWORD {
-            bail!("the password line is longer than {MAX_PASSWORD} bytes");
-        }
-        let password = line.trim_end_matches(['\r', '\n']).to_string();
-        if password.is_empty() {
-            bail!("no password on stdin (give it as the first line)");
-        }
-        return Ok(password);
+        return first_stdin_line();
     }
     if !std::io::stdin().is_terminal() {
         bail!("stdin is not a terminal: use --password-stdin to read the password from it");

@@ -417,3 +417,36 @@ pub fn recv_from_once(
         }
     }
 }
+
+/// The ```python blocks of walkthrough.md's section whose heading starts with `## NN-name`, in
+/// order, joined into one script: the tests run them, so the walkthrough's clients stay true.
+pub fn walkthrough_python(heading: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/walkthrough.md");
+    let text = std::fs::read_to_string(path).expect("walkthrough.md");
+    let start = text
+        .find(&format!("\n{heading}"))
+        .unwrap_or_else(|| panic!("no section {heading:?} in walkthrough.md"));
+    let section = text.get(start + 1..).unwrap_or_default();
+    let section = match section.get(3..).and_then(|rest| rest.find("\n## ")) {
+        Some(end) => section.get(..end + 3).unwrap_or_default(),
+        None => section,
+    };
+    let mut code = String::new();
+    for block in section.split("```python\n").skip(1) {
+        code.push_str(block.split("```").next().unwrap_or_default());
+        code.push('\n');
+    }
+    code
+}
+
+/// Is `python3` installed? Tests that run Python clients skip (with a note) when it is not.
+pub fn have_python() -> bool {
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("note: python3 not found; skipping a Python client test");
+    }
+    found
+}

@@ -30,7 +30,9 @@ use super::protocol::{
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
 use crate::net::{self, NetError};
-use crate::transfer::{copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError};
+use crate::transfer::{
+    copy_exact, copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError,
+};
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -84,8 +86,8 @@ pub enum ClientError {
     Mismatch { announced: String, received: String },
     #[error("the download broke off: {0}; nothing was saved")]
     Transfer(TransferError),
-    #[error("no reply from the server within {0} s")]
-    Timeout(u64),
+    #[error("no reply from the server within {} s (--timeout)", .0.as_secs_f64())]
+    Timeout(Duration),
 }
 
 /// A file the server stored.
@@ -226,7 +228,7 @@ fn pipeline(
                     let _ = stream.shutdown(Shutdown::Both);
                     lost = Some(format!(
                         "no reply within {} s (--timeout)",
-                        config.timeout.as_secs()
+                        config.timeout.as_secs_f64()
                     ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -314,10 +316,15 @@ fn send_put(
             why: e.to_string(),
         })?;
     let progress = Progress::new(size, &name, config.progress);
-    let sent = copy_hashed(&mut file, stream, size, Md5::new(), &progress);
+    // With an md5 in the header the bytes were hashed already; without, hash them as they go, to
+    // compare with the md5 the server reports.
+    let sent = match announced {
+        Some(md5) => copy_exact(&mut file, stream, size, &progress).map(|()| md5),
+        None => copy_hashed(&mut file, stream, size, Md5::new(), &progress).map(hex_digest),
+    };
     progress.finish();
     let md5 = match sent {
-        Ok(md5) => hex_digest(md5),
+        Ok(md5) => md5,
         Err(TransferError::Write { error, .. }) => {
             return Err(SendError::Connection {
                 header_sent: true,
@@ -438,8 +445,8 @@ pub fn get_file(
                 "the server closed the connection without replying".into(),
             ))
         }
-        Err(FrameError::Io(e)) if is_timeout(&e) => {
-            return Err(ClientError::Timeout(config.timeout.as_secs()))
+        Err(FrameError::Io(e)) if net::is_timeout(&e) => {
+            return Err(ClientError::Timeout(config.timeout))
         }
         Err(e) => return Err(e.into()),
     };
@@ -476,11 +483,4 @@ pub fn get_file(
         size,
         md5: received,
     })
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

@@ -17,6 +17,11 @@
 //! were written within the same clock tick. And the server hashes every body it sends anyway (the
 //! hashing is free, on a second thread), so a record that was wrong after all is caught at the end
 //! of that transfer and deleted.
+//!
+//! The records folder is used only while it is a real directory. If someone with a shell on the
+//! server replaced it with a symbolic link (to `~/.ssh`, say), writing a record for an upload
+//! named `authorized_keys` would replace that file, and forgetting one would delete it; so a
+//! link there switches the records off (gets then hash the file every time) instead.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
@@ -87,12 +92,22 @@ impl DigestRecords {
     /// The records of the upload folder `dir`, creating their folder if needed.
     pub fn open(dir: &Path) -> io::Result<DigestRecords> {
         let folder = dir.join(RECORDS_FOLDER);
-        fs::create_dir_all(&folder)?;
+        if fs::symlink_metadata(&folder).is_err() {
+            fs::create_dir(&folder)?;
+        }
         Ok(DigestRecords { folder })
+    }
+
+    /// Is the records folder a real directory (not a link planted in its place)?
+    fn usable(&self) -> bool {
+        fs::symlink_metadata(&self.folder).is_ok_and(|meta| meta.is_dir())
     }
 
     /// The recorded MD5 of `name`, if the record describes exactly `file`.
     pub fn lookup(&self, name: &str, file: &Fingerprint) -> Option<String> {
+        if !self.usable() {
+            return None;
+        }
         let mut text = Vec::new();
         File::open(self.folder.join(name))
             .ok()?
@@ -106,11 +121,16 @@ impl DigestRecords {
     /// Records `md5` as the digest of `name` in the version `file`. The record is itself replaced
     /// atomically, so a reader sees the old record or the new one, never half of one.
     pub fn record(&self, name: &str, file: &Fingerprint, md5: &str) -> io::Result<()> {
+        if !self.usable() {
+            return Err(io::Error::other(format!(
+                "{RECORDS_FOLDER} is not a directory; no md5 is recorded"
+            )));
+        }
         let record = Record {
             md5: md5.to_string(),
             file: *file,
         };
-        let mut pending = PendingFile::create(&self.folder.join(name))?;
+        let mut pending = PendingFile::create_private(&self.folder.join(name))?;
         serde_json::to_writer(pending.file(), &record)?;
         pending.file().flush()?;
         pending.commit()
@@ -118,7 +138,9 @@ impl DigestRecords {
 
     /// Deletes the record of `name` (it turned out to be wrong).
     pub fn forget(&self, name: &str) {
-        let _ = fs::remove_file(self.folder.join(name));
+        if self.usable() {
+            let _ = fs::remove_file(self.folder.join(name));
+        }
     }
 }
 
@@ -151,6 +173,26 @@ mod tests {
 
         records.forget("a.txt");
         assert_eq!(records.lookup("a.txt", &print), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_records_folder_replaced_by_a_link_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("authorized_keys");
+        fs::write(&victim, b"ssh-ed25519 AAAA").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join(RECORDS_FOLDER)).unwrap();
+        let records = DigestRecords::open(dir.path()).unwrap();
+        let path = dir.path().join("authorized_keys");
+        fs::write(&path, b"x").unwrap();
+        let print = fingerprint(&path);
+        assert!(records
+            .record("authorized_keys", &print, &"0".repeat(32))
+            .is_err());
+        records.forget("authorized_keys");
+        assert_eq!(records.lookup("authorized_keys", &print), None);
+        assert_eq!(fs::read(&victim).unwrap(), b"ssh-ed25519 AAAA");
     }
 
     #[test]

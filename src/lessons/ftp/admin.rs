@@ -10,7 +10,9 @@ use std::io;
 use std::path::Path;
 
 use super::scram::{self, MAX_ITERATIONS, MIN_ITERATIONS};
-use super::users::{disk_usage, home_dir, valid_user_name, UserStore, UsersError, HOMES_DIR};
+use super::users::{
+    create_private_dir_all, disk_usage, home_dir, valid_user_name, UserStore, UsersError, HOMES_DIR,
+};
 
 /// Creates the user or updates it (new password, new quota), and creates its home (0700).
 /// An existing home and its files are kept.
@@ -97,23 +99,10 @@ fn create_home(root: &Path, name: &str) -> Result<(), UsersError> {
                 })
             }
         }
-        let created = fs::create_dir_all(dir).and_then(|()| owner_only_dir(dir));
-        created.map_err(|source| UsersError::Write {
+        create_private_dir_all(dir).map_err(|source| UsersError::Write {
             path: dir.to_path_buf(),
             source,
         })?;
     }
-    Ok(())
-}
-
-/// 0700 on Unix: other local users cannot look into anyone's home.
-fn owner_only_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
     Ok(())
 }

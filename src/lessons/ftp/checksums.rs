@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::paths::VirtualPath;
+use super::users::create_private_dir_all;
 use crate::transfer::PendingFile;
 
 /// The folder under the server root that holds every user's records.
@@ -82,8 +83,10 @@ impl Checksums {
             mtime_ns,
             md5: md5.to_string(),
         };
-        fs::create_dir_all(&self.dir)?;
-        let mut pending = PendingFile::create(&self.record_file(path))?;
+        // Owner-only: a record names a user's file, and other local users have no business
+        // reading that.
+        create_private_dir_all(&self.dir)?;
+        let mut pending = PendingFile::create_private(&self.record_file(path))?;
         pending
             .file()
             .write_all(&serde_json::to_vec(&record).map_err(io::Error::other)?)?;

@@ -1,6 +1,6 @@
 //! The 14-ftp client library: one method per command, each returning what the server said.
 //!
-//! [`FtpClient::connect`] opens the connection and logs in (E1's SCRAM exchange, which also
+//! [`FtpClient::connect`] opens the connection and logs in (the SCRAM exchange of [`super::login`], which also
 //! checks that the server knows the account: an impostor is refused). Every other method sends
 //! one request header and reads one reply; `put` and `get` move a body in between.
 //!
@@ -20,8 +20,6 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use md5::Digest as _;
-use md5::Md5;
 use serde_json::{json, Map, Value};
 
 use super::login::{client_login, LoginError, LoginOk};
@@ -194,14 +192,7 @@ impl FtpClient {
         let reply = match framing::read_header(&mut self.stream) {
             Ok(Some(reply)) => reply,
             Ok(None) => return Err(ClientError::Closed),
-            Err(FrameError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ClientError::Timeout)
-            }
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => return Err(ClientError::Timeout),
             Err(e) => return Err(e.into()),
         };
         Ok(check_reply(reply)?)
@@ -286,15 +277,8 @@ impl FtpClient {
 
         let progress = Progress::new(size, &format!("put {remote}"), self.progress);
         progress.start_at(offset);
-        // copy_hashed streams with bounded memory and drives the progress bar; the digest of
-        // this tail is not needed (the server checks the whole file against `md5`).
-        let sent = transfer::copy_hashed(
-            &mut file,
-            &mut self.stream,
-            size - offset,
-            Md5::new(),
-            &progress,
-        );
+        // The md5 is known already (it is in the header): the bytes are only copied.
+        let sent = transfer::copy_exact(&mut file, &mut self.stream, size - offset, &progress);
         progress.finish();
         sent?;
 

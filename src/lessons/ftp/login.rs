@@ -1,5 +1,6 @@
 //! The login exchange over a connection, both sides, plus what protects it: fake challenges for
-//! unknown users ([`ServerSecret`]) and a per-address failure brake ([`LoginGuard`]).
+//! unknown users ([`ServerSecret`]) and the failed-login brake ([`LoginGuard`], in
+//! [`super::guard`]).
 //!
 //! ```text
 //! client                                             server
@@ -15,17 +16,18 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 
+use super::guard::{GuardVerdict, LoginGuard};
 use super::scram::{self, ScramError, DEFAULT_ITERATIONS, SALT_LEN};
-use super::users::{set_owner_only, sync_dir, valid_user_name, UserRecord, UserStore};
+use super::users::{
+    create_private_dir_all, set_owner_only, sync_dir, valid_user_name, UserRecord, UserStore,
+};
 use crate::framing::{self, FrameError};
 
 /// The one message every failed login gets, whatever the reason (unknown user, wrong password,
@@ -112,7 +114,7 @@ impl ServerSecret {
             Err(LoginError::Secret { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        fs::create_dir_all(root).map_err(io_err)?;
+        create_private_dir_all(root).map_err(io_err)?;
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let mut temp = tempfile::Builder::new()
@@ -192,215 +194,6 @@ pub fn typical_iterations(store: &UserStore) -> u32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The failure brake
-// ---------------------------------------------------------------------------------------------
-
-/// The numbers of the [`LoginGuard`]. `Default` is for real servers; tests use tiny values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GuardPolicy {
-    /// Failures from one address that cost nothing (typos happen).
-    pub free_failures: u32,
-    /// Delay before the first attempt after the free ones; it doubles with each further failure.
-    pub first_delay: Duration,
-    /// The delay never grows past this.
-    pub max_delay: Duration,
-    /// After this many failures the address is refused outright...
-    pub lockout_failures: u32,
-    /// ...for this long. Then its count starts again from zero.
-    pub lockout: Duration,
-    /// An address with no failure for this long is forgotten.
-    pub forget_after: Duration,
-    /// Most addresses remembered at once (memory stays bounded whatever an attacker does); when
-    /// full, the address whose last failure is oldest is forgotten first.
-    pub max_tracked: usize,
-}
-
-impl Default for GuardPolicy {
-    fn default() -> Self {
-        GuardPolicy {
-            free_failures: 3,
-            first_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(16),
-            lockout_failures: 10,
-            lockout: Duration::from_secs(5 * 60),
-            forget_after: Duration::from_secs(30 * 60),
-            max_tracked: 10_000,
-        }
-    }
-}
-
-/// What the guard says about a new login attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuardVerdict {
-    /// Go ahead.
-    Allow,
-    /// Go ahead after sleeping this long (only this connection's thread sleeps).
-    Delay(Duration),
-    /// Refused; try again after this long.
-    Refuse(Duration),
-}
-
-#[derive(Debug, Clone)]
-struct Record {
-    failures: u32,
-    last_failure: Instant,
-    locked_until: Option<Instant>,
-}
-
-/// Per-IP failure tracking shared by all connections (Clone = shared, Arc inside): after a few
-/// failures from one IP each further attempt is delayed, after more the IP is refused for a while.
-/// Time-based, in memory (a restart forgets everything).
-///
-/// An attempt counts as a failure from the moment it *starts* ([`LoginGuard::begin`]) until it
-/// succeeds ([`LoginGuard::succeeded`]). So opening twenty connections at once does not get twenty
-/// free guesses: each one sees the attempts before it, and the brake applies to all of them.
-///
-/// IPv6 addresses are counted per /64 network, because one machine usually holds a whole /64 and
-/// could otherwise switch address for every guess.
-#[derive(Clone, Debug)]
-pub struct LoginGuard {
-    policy: GuardPolicy,
-    state: Arc<Mutex<HashMap<IpAddr, Record>>>,
-}
-
-impl Default for LoginGuard {
-    fn default() -> Self {
-        LoginGuard::new()
-    }
-}
-
-impl LoginGuard {
-    /// A guard with the default policy (3 free failures, then 1 s, 2 s, 4 s... up to 16 s, and
-    /// after 10 failures 5 minutes of refusal).
-    pub fn new() -> LoginGuard {
-        LoginGuard::with_policy(GuardPolicy::default())
-    }
-
-    /// A guard with other numbers.
-    pub fn with_policy(policy: GuardPolicy) -> LoginGuard {
-        LoginGuard {
-            policy,
-            state: Arc::new(Mutex::new(HashMap::new())),
-        }
-    }
-
-    /// The numbers in use.
-    pub fn policy(&self) -> &GuardPolicy {
-        &self.policy
-    }
-
-    /// Called when a login attempt from `ip` starts: counts it as a failure (until
-    /// [`LoginGuard::succeeded`]) and says whether and when it may go on. A refused attempt is not
-    /// counted (the count stays at the lockout level until the lockout ends).
-    pub fn begin(&self, ip: IpAddr) -> GuardVerdict {
-        self.begin_at(ip, Instant::now())
-    }
-
-    /// [`LoginGuard::begin`] at a given time (for tests).
-    pub fn begin_at(&self, ip: IpAddr, now: Instant) -> GuardVerdict {
-        let key = guard_key(ip);
-        let policy = &self.policy;
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if !state.contains_key(&key) {
-            make_room(&mut state, policy, now);
-        }
-        let record = state.entry(key).or_insert(Record {
-            failures: 0,
-            last_failure: now,
-            locked_until: None,
-        });
-        if now.saturating_duration_since(record.last_failure) >= policy.forget_after {
-            record.failures = 0;
-        }
-        if let Some(until) = record.locked_until {
-            if now < until {
-                return GuardVerdict::Refuse(until - now);
-            }
-            record.locked_until = None;
-            record.failures = 0;
-        }
-        let earlier = record.failures;
-        if earlier >= policy.lockout_failures {
-            let until = now + policy.lockout;
-            record.locked_until = Some(until);
-            record.last_failure = now;
-            return GuardVerdict::Refuse(policy.lockout);
-        }
-        record.failures = earlier.saturating_add(1);
-        record.last_failure = now;
-        match earlier.checked_sub(policy.free_failures) {
-            None => GuardVerdict::Allow,
-            Some(extra) => {
-                let factor = 1u32.checked_shl(extra.min(20)).unwrap_or(u32::MAX);
-                let delay = policy
-                    .first_delay
-                    .checked_mul(factor)
-                    .unwrap_or(policy.max_delay)
-                    .min(policy.max_delay);
-                GuardVerdict::Delay(delay)
-            }
-        }
-    }
-
-    /// Called after a successful login from `ip`: forgets its failures.
-    pub fn succeeded(&self, ip: IpAddr) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.remove(&guard_key(ip));
-    }
-
-    /// Failures currently counted against `ip` (for tests and logs).
-    pub fn failures(&self, ip: IpAddr) -> u32 {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.get(&guard_key(ip)).map_or(0, |r| r.failures)
-    }
-
-    /// How many addresses are remembered (for tests: it never exceeds `max_tracked`).
-    pub fn tracked(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-}
-
-/// Makes room for one more address: drops the forgotten ones, then if still full the one whose
-/// last failure is oldest.
-fn make_room(state: &mut HashMap<IpAddr, Record>, policy: &GuardPolicy, now: Instant) {
-    if state.len() < policy.max_tracked.max(1) {
-        return;
-    }
-    state.retain(|_, r| {
-        let locked = r.locked_until.is_some_and(|until| now < until);
-        locked || now.saturating_duration_since(r.last_failure) < policy.forget_after
-    });
-    while state.len() >= policy.max_tracked.max(1) {
-        let Some(oldest) = state
-            .iter()
-            .min_by_key(|(_, r)| r.last_failure)
-            .map(|(ip, _)| *ip)
-        else {
-            break;
-        };
-        state.remove(&oldest);
-    }
-}
-
-/// The address a failure is counted against: IPv4 as is (also when written as an IPv4-mapped
-/// IPv6 address), IPv6 by its /64 network.
-fn guard_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The server side
 // ---------------------------------------------------------------------------------------------
 
@@ -428,8 +221,8 @@ impl Verified {
 }
 
 /// Server side. Called by the session loop with the already-read `{"cmd":"login",...}` header.
-/// Validates it, sends the challenge frame, reads the proof frame, checks it. On success returns
-/// `Ok(Some(Verified))` and sends NOTHING more: the caller then sends
+/// Asks the [`LoginGuard`], sends the challenge frame, reads the proof frame, checks it. On
+/// success returns `Ok(Some(Verified))` and sends NOTHING more: the caller then sends
 /// `{"status":"ok","server_signature":..,"cwd":"/","used":U,"quota":Q}` itself (it knows `used`).
 /// On failure (unknown user, wrong proof, bad frame, guard refusal) it sends
 /// `{"status":"error","code":"auth_failed","msg":...}` and returns `Ok(None)`; the caller closes
@@ -444,7 +237,8 @@ pub fn server_login<S: Read + Write>(
     guard: &LoginGuard,
     peer: IpAddr,
 ) -> Result<Option<Verified>, LoginError> {
-    match guard.begin(peer) {
+    let claimed = text_field(login, "user").unwrap_or_default();
+    match guard.begin(peer, claimed) {
         GuardVerdict::Allow => {}
         GuardVerdict::Delay(delay) => std::thread::sleep(delay),
         GuardVerdict::Refuse(wait) => {
@@ -456,12 +250,31 @@ pub fn server_login<S: Read + Write>(
             return Ok(None);
         }
     }
+    match challenge_and_check(stream, login, store, secret)? {
+        Some(verified) => {
+            guard.succeeded(peer, &verified.user);
+            Ok(Some(verified))
+        }
+        None => {
+            guard.failed(peer);
+            send_auth_failed(stream, AUTH_FAILED_MSG)?;
+            Ok(None)
+        }
+    }
+}
 
+/// The exchange itself: challenge out, proof in, proof checked. `Ok(None)` for every kind of
+/// failure (the caller gives them all the same answer).
+fn challenge_and_check<S: Read + Write>(
+    stream: &mut S,
+    login: &Map<String, Value>,
+    store: &UserStore,
+    secret: &ServerSecret,
+) -> Result<Option<Verified>, LoginError> {
     let (Some(user), Some(cnonce)) = (
         text_field(login, "user").filter(|u| valid_user_name(u)),
         text_field(login, "nonce").filter(|n| scram::is_nonce(n)),
     ) else {
-        send_auth_failed(stream, AUTH_FAILED_MSG)?;
         return Ok(None);
     };
 
@@ -490,34 +303,22 @@ pub fn server_login<S: Read + Write>(
         // The connection itself failed: nobody is there to read a reply.
         Err(e @ (FrameError::Io(_) | FrameError::Truncated { .. })) => return Err(e.into()),
         // A frame we cannot use (not JSON, too long, negative length): a failed login.
-        Err(_) => {
-            send_auth_failed(stream, AUTH_FAILED_MSG)?;
-            return Ok(None);
-        }
+        Err(_) => return Ok(None),
     };
     let proof_hex = match (text_field(&proof, "cmd"), text_field(&proof, "proof")) {
         (Some("proof"), Some(p)) if scram::is_digest_hex(p) => p,
-        _ => {
-            send_auth_failed(stream, AUTH_FAILED_MSG)?;
-            return Ok(None);
-        }
+        _ => return Ok(None),
     };
 
     let message = scram::auth_message(user, cnonce, &snonce, &record.salt, record.iterations);
     let proof_ok = scram::verify_proof(record, &message, proof_hex);
     match real {
-        Some(record) if proof_ok => {
-            guard.succeeded(peer);
-            Ok(Some(Verified {
-                user: user.to_string(),
-                record: record.clone(),
-                server_signature: scram::server_signature(record, &message)?,
-            }))
-        }
-        _ => {
-            send_auth_failed(stream, AUTH_FAILED_MSG)?;
-            Ok(None)
-        }
+        Some(record) if proof_ok => Ok(Some(Verified {
+            user: user.to_string(),
+            record: record.clone(),
+            server_signature: scram::server_signature(record, &message)?,
+        })),
+        _ => Ok(None),
     }
 }
 
@@ -625,94 +426,9 @@ fn read_reply(stream: &mut impl Read) -> Result<Map<String, Value>, LoginError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    use std::net::{TcpListener, TcpStream};
     use std::thread;
-
-    fn ip(last: u8) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
-    }
-
-    fn tiny_policy() -> GuardPolicy {
-        GuardPolicy {
-            free_failures: 2,
-            first_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(25),
-            lockout_failures: 5,
-            lockout: Duration::from_secs(60),
-            forget_after: Duration::from_secs(600),
-            max_tracked: 3,
-        }
-    }
-
-    #[test]
-    fn guard_is_free_then_slow_then_closed_and_success_resets() {
-        let guard = LoginGuard::with_policy(tiny_policy());
-        let now = Instant::now();
-        let verdicts: Vec<_> = (0..7).map(|_| guard.begin_at(ip(1), now)).collect();
-        assert_eq!(
-            verdicts,
-            [
-                GuardVerdict::Allow,
-                GuardVerdict::Allow,
-                GuardVerdict::Delay(Duration::from_millis(10)),
-                GuardVerdict::Delay(Duration::from_millis(20)),
-                GuardVerdict::Delay(Duration::from_millis(25)), // capped
-                GuardVerdict::Refuse(Duration::from_secs(60)),
-                GuardVerdict::Refuse(Duration::from_secs(60)),
-            ]
-        );
-        // Another address is not affected.
-        assert_eq!(guard.begin_at(ip(2), now), GuardVerdict::Allow);
-        // Later in the lockout the remaining time shrinks; after it, the count starts again.
-        assert_eq!(
-            guard.begin_at(ip(1), now + Duration::from_secs(45)),
-            GuardVerdict::Refuse(Duration::from_secs(15))
-        );
-        assert_eq!(
-            guard.begin_at(ip(1), now + Duration::from_secs(61)),
-            GuardVerdict::Allow
-        );
-        assert_eq!(guard.failures(ip(1)), 1);
-        // A success forgets the address.
-        guard.begin_at(ip(1), now + Duration::from_secs(61));
-        guard.succeeded(ip(1));
-        assert_eq!(guard.failures(ip(1)), 0);
-    }
-
-    #[test]
-    fn guard_forgets_old_failures_and_stays_bounded() {
-        let guard = LoginGuard::with_policy(tiny_policy());
-        let now = Instant::now();
-        for _ in 0..4 {
-            guard.begin_at(ip(1), now);
-        }
-        assert_eq!(
-            guard.begin_at(ip(1), now + Duration::from_secs(601)),
-            GuardVerdict::Allow
-        );
-        for last in 10..60 {
-            guard.begin_at(ip(last), now + Duration::from_secs(u64::from(last)));
-            assert!(guard.tracked() <= 3);
-        }
-        // The newest addresses are the ones kept.
-        assert_eq!(guard.failures(ip(59)), 1);
-        assert_eq!(guard.failures(ip(10)), 0);
-    }
-
-    #[test]
-    fn guard_counts_ipv6_per_64_and_mapped_ipv4_as_ipv4() {
-        let guard = LoginGuard::with_policy(tiny_policy());
-        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        guard.begin(a);
-        guard.begin(b);
-        assert_eq!(guard.failures(a), 2);
-        assert_eq!(guard.failures(other), 0);
-        let mapped: IpAddr = "::ffff:127.0.0.7".parse().unwrap();
-        guard.begin(mapped);
-        assert_eq!(guard.failures(ip(7)), 1);
-    }
+    use std::time::Duration;
 
     #[test]
     fn fake_challenges_are_stable_across_reloads_and_differ_across_names() {

@@ -13,20 +13,22 @@
 //! The parts, one purpose per file:
 //! - [`users`]: users.json, user names, homes, sizes, disk usage;
 //! - [`scram`]: the SCRAM computations, pure functions;
-//! - [`login`]: the login exchange on a connection, fake challenges for unknown users, and the
-//!   per-address brake on failed logins;
+//! - [`login`]: the login exchange on a connection, and fake challenges for unknown users;
+//! - [`guard`]: the brake on failed logins (per account and per address);
 //! - [`admin`]: `adduser`, `deluser`, `users`.
 //! - [`paths`]: virtual paths and the home jail (no `..`, no symlinks out);
 //! - [`quota`]: quotas with reservations, one lock per user;
 //! - [`protocol`]: requests, replies and error codes of the file commands;
 //! - [`partials`]: interrupted uploads kept for resuming (断点续传);
 //! - [`checksums`]: the md5 recorded for each stored file;
-//! - [`server`]: settings and the thread-per-connection server; `session` serves one connection;
+//! - [`server`]: settings and the thread-per-connection server; `session` serves one connection
+//!   (login, then one request at a time) and `commands` runs each command;
 //! - [`client`]: the client library; [`shell`]: the `ftp> ` shell on top of it.
 //!
 //! Tutorials: 000 (the homework), 004 (JSON header upload).
 
 pub mod admin;
+pub mod guard;
 pub mod login;
 pub mod scram;
 pub mod users;
@@ -34,6 +36,7 @@ pub mod users;
 // The file service.
 pub mod checksums;
 pub mod client;
+mod commands;
 pub mod partials;
 pub mod paths;
 pub mod protocol;

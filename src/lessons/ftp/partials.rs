@@ -14,8 +14,14 @@
 //!
 //! A partial file untouched for `--partial-ttl` (its modification time is its last write) is
 //! deleted: at server start, at login, and whenever that user starts a put.
+//!
+//! The folder and its files are the server's, but they live in the home, where someone with a
+//! shell on the server could plant a symbolic link: `.socklab-partial -> /etc` would make the
+//! expiry sweep delete old files in `/etc`, and a link in place of a partial file would make the
+//! next upload write through it. So a folder that is not a real directory is never used, and
+//! partial files are opened with `O_NOFOLLOW`.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -51,9 +57,47 @@ impl Partials {
             .join(format!("{}.{size}.{md5}.part", path_key(path)))
     }
 
-    /// Creates the hidden folder if needed.
+    /// Creates the hidden folder if needed; refuses one that is not a real directory.
     pub fn ensure_dir(&self) -> io::Result<()> {
-        fs::create_dir_all(&self.dir)
+        match self.dir_is_real()? {
+            true => Ok(()),
+            false => fs::create_dir(&self.dir),
+        }
+    }
+
+    /// `Ok(true)` if the folder is a real directory, `Ok(false)` if it does not exist, an error
+    /// if it is anything else (a symbolic link, a file).
+    fn dir_is_real(&self) -> io::Result<bool> {
+        match fs::symlink_metadata(&self.dir) {
+            Ok(meta) if meta.is_dir() => Ok(true),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{PARTIAL_DIR} in the home is not a directory (a planted link?)"),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens (creating it if needed) a partial file for reading and writing, never through a
+    /// symbolic link, and only if it is a regular file.
+    pub fn open(&self, partial: &Path) -> io::Result<File> {
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // O_NONBLOCK: a FIFO planted under this name must not block the open for ever.
+            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let file = options.open(partial)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "a partial upload is not a regular file",
+            ));
+        }
+        Ok(file)
     }
 
     /// Deletes the other partial files of `path` (an earlier upload with another size or md5: it
@@ -86,6 +130,9 @@ impl Partials {
     /// A missing folder has nothing to delete.
     fn remove_where(&self, doomed: impl Fn(&Path, &str) -> bool) -> io::Result<usize> {
         let mut removed = 0;
+        if !self.dir_is_real()? {
+            return Ok(0);
+        }
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -164,5 +211,38 @@ mod tests {
         }
         partials.remove_expired(|f| f == busy).unwrap();
         assert!(!new.exists() && busy.exists() && other.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn planted_links_are_never_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        let precious = outside.path().join("precious");
+        fs::write(&precious, b"keep me").unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+        File::options()
+            .write(true)
+            .open(&precious)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+
+        // The whole folder is a link: nothing is swept there and nothing is created.
+        let home = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), home.path().join(PARTIAL_DIR)).unwrap();
+        let partials = Partials::new(home.path(), Duration::from_secs(60));
+        assert!(partials.remove_expired(|_| false).is_err());
+        assert!(partials.ensure_dir().is_err());
+        assert!(precious.exists());
+
+        // A partial file is a link: it is not opened.
+        let home = tempfile::tempdir().unwrap();
+        let partials = Partials::new(home.path(), Duration::from_secs(60));
+        partials.ensure_dir().unwrap();
+        let md5 = "0123456789abcdef0123456789abcdef";
+        let partial = partials.file_for(&vpath("/a"), 5, md5);
+        std::os::unix::fs::symlink(&precious, &partial).unwrap();
+        assert!(partials.open(&partial).is_err());
+        assert_eq!(fs::read(&precious).unwrap(), b"keep me");
     }
 }

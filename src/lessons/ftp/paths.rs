@@ -105,12 +105,18 @@ impl VirtualPath {
                         return Err(PathError::AboveHome);
                     }
                 }
-                _ if name.starts_with(RESERVED_PREFIX) => return Err(PathError::Reserved),
+                _ if is_reserved(name) => return Err(PathError::Reserved),
                 _ if name.len() > MAX_NAME_LEN => return Err(PathError::NameTooLong),
                 _ => names.push(name.to_string()),
             }
         }
-        Ok(VirtualPath { names })
+        let path = VirtualPath { names };
+        // A relative path is joined to the current directory, which `cd` can make deep: the
+        // limit is on the result, so no path the server uses is ever longer than the limit.
+        if path.text_len() > MAX_PATH_LEN {
+            return Err(PathError::TooLong);
+        }
+        Ok(path)
     }
 
     /// Is this the home directory itself?
@@ -127,6 +133,23 @@ impl VirtualPath {
     pub fn names(&self) -> &[String] {
         &self.names
     }
+
+    /// The length of `to_string()`, without building it.
+    fn text_len(&self) -> usize {
+        self.names
+            .iter()
+            .map(|name| name.len() + 1)
+            .sum::<usize>()
+            .max(1)
+    }
+}
+
+/// Is `name` one of the server's own (a name starting with [`RESERVED_PREFIX`])? Compared
+/// without regard to ASCII case: on a case-insensitive filesystem (macOS, Windows)
+/// `.SOCKLAB-partial` *is* `.socklab-partial`.
+pub fn is_reserved(name: &str) -> bool {
+    name.get(..RESERVED_PREFIX.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(RESERVED_PREFIX))
 }
 
 impl fmt::Display for VirtualPath {
@@ -294,8 +317,19 @@ mod tests {
         assert_eq!(parse("/", ""), Err(PathError::Empty));
         assert_eq!(parse("/", ".socklab-partial"), Err(PathError::Reserved));
         assert_eq!(parse("/", "a/.socklabx/b"), Err(PathError::Reserved));
+        assert_eq!(parse("/", ".SockLab-Partial"), Err(PathError::Reserved));
+        assert_eq!(parse("/", ".sock"), Ok("/.sock".into()));
         assert_eq!(parse("/", &"x".repeat(256)), Err(PathError::NameTooLong));
         assert_eq!(parse("/", &"a/".repeat(3000)), Err(PathError::TooLong));
+        // Each request is short, but the current directory grows with every `cd`: the joined
+        // path is what is limited.
+        let deep = VirtualPath::parse(&VirtualPath::root(), &"d/".repeat(2000)).unwrap();
+        assert!(VirtualPath::parse(&deep, "x").is_ok());
+        let deeper = VirtualPath::parse(&deep, &"d/".repeat(40)).unwrap();
+        assert_eq!(
+            VirtualPath::parse(&deeper, &"e/".repeat(20)),
+            Err(PathError::TooLong)
+        );
         assert!(PathError::AboveHome.is_denial());
         assert!(!PathError::Empty.is_denial());
     }

@@ -17,6 +17,11 @@
 //! simple rule that keeps the promise. An upload that stops early gives its reservation back; the
 //! bytes its partial file kept stay counted, because they are on disk.
 //!
+//! Files and directories are limited in number too (`--max-files`): each costs the disk an inode
+//! even when empty, and a quota on bytes alone would let one user use up every inode with empty
+//! directories. An upload in flight counts as the entry its partial file will be, from the moment
+//! it is accepted.
+//!
 //! One lock per user ([`Ledgers::for_user`]) guards the check-and-reserve, and everything else
 //! that must not interleave between two sessions of the same user (the rename that commits an
 //! upload, recording its md5, removing a file). It is never held while a body crosses the network.
@@ -26,7 +31,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::users::disk_usage;
+use super::users::{home_usage, Usage};
 
 /// The quota check failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +42,11 @@ pub enum QuotaError {
         .quota.saturating_sub(*.used)
     )]
     Exceeded { used: u64, need: u64, quota: u64 },
+    #[error(
+        "too many files: you have {entries} files and directories, the most this server allows \
+         per user (--max-files); remove some first"
+    )]
+    TooManyEntries { entries: u64 },
     #[error("i/o error while measuring the home: {0}")]
     Io(#[from] io::Error),
 }
@@ -104,20 +114,35 @@ pub struct LedgerGuard<'a> {
 impl LedgerGuard<'_> {
     /// Bytes on disk under `home` plus the bytes still promised to uploads in flight.
     pub fn used(&self, home: &Path) -> io::Result<u64> {
-        let stored = disk_usage(home)?;
-        Ok(stored.saturating_add(self.promised()))
+        Ok(self.usage(home)?.bytes)
     }
 
-    /// For each upload in flight, the bytes it has yet to write.
-    fn promised(&self) -> u64 {
-        self.state
-            .uploads
-            .values()
-            .map(|u| {
-                let written = std::fs::metadata(&u.partial).map(|m| m.len()).unwrap_or(0);
-                u.final_size.saturating_sub(written)
-            })
-            .fold(0u64, u64::saturating_add)
+    /// What is on disk under `home`, plus what uploads in flight still promise: the bytes they
+    /// have yet to write, and the entry of each whose partial file does not exist yet.
+    pub fn usage(&self, home: &Path) -> io::Result<Usage> {
+        let mut usage = home_usage(home)?;
+        for upload in self.state.uploads.values() {
+            match std::fs::symlink_metadata(&upload.partial) {
+                Ok(meta) => {
+                    let promised = upload.final_size.saturating_sub(meta.len());
+                    usage.bytes = usage.bytes.saturating_add(promised);
+                }
+                Err(_) => {
+                    usage.bytes = usage.bytes.saturating_add(upload.final_size);
+                    usage.entries = usage.entries.saturating_add(1);
+                }
+            }
+        }
+        Ok(usage)
+    }
+
+    /// Checks that one more file or directory fits under `max_entries`.
+    pub fn check_new_entry(&self, home: &Path, max_entries: u64) -> Result<(), QuotaError> {
+        let entries = self.usage(home)?.entries;
+        if entries >= max_entries {
+            return Err(QuotaError::TooManyEntries { entries });
+        }
+        Ok(())
     }
 
     /// Is an upload writing to this partial file right now?
@@ -126,19 +151,26 @@ impl LedgerGuard<'_> {
     }
 
     /// Checks that an upload into `partial` (which holds `already` bytes) up to `final_size`
-    /// bytes fits in `quota`, and reserves the room if it does.
+    /// bytes fits in the user's `limits`, and reserves the room if it does.
     pub fn reserve(
         &mut self,
         home: &Path,
-        quota: u64,
+        limits: Limits,
         partial: PathBuf,
         already: u64,
         final_size: u64,
     ) -> Result<Reservation, QuotaError> {
-        let used = self.used(home)?;
+        let usage = self.usage(home)?;
+        let (used, quota) = (usage.bytes, limits.bytes);
         let need = final_size.saturating_sub(already);
         if used.saturating_add(need) > quota {
             return Err(QuotaError::Exceeded { used, need, quota });
+        }
+        let new_entry = std::fs::symlink_metadata(&partial).is_err();
+        if new_entry && usage.entries >= limits.entries {
+            return Err(QuotaError::TooManyEntries {
+                entries: usage.entries,
+            });
         }
         let id = self.state.next_id;
         self.state.next_id = id.wrapping_add(1);
@@ -164,6 +196,15 @@ impl LedgerGuard<'_> {
     }
 }
 
+/// What one user may store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The quota, in bytes.
+    pub bytes: u64,
+    /// Most files and directories (`--max-files`).
+    pub entries: u64,
+}
+
 /// Room promised to one upload. Dropping it (the upload failed or was abandoned) gives the room
 /// back.
 #[derive(Debug)]
@@ -184,6 +225,41 @@ impl Drop for Reservation {
 mod tests {
     use super::*;
 
+    fn limits(bytes: u64) -> Limits {
+        Limits {
+            bytes,
+            entries: 1000,
+        }
+    }
+
+    #[test]
+    fn entries_are_limited_and_uploads_in_flight_count_as_one() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join("d")).unwrap();
+        std::fs::write(home.path().join("d/f"), b"x").unwrap();
+        let ledger = Ledgers::new().for_user("carol");
+        let mut guard = ledger.lock();
+        let three = Limits {
+            bytes: 1000,
+            entries: 3,
+        };
+        assert!(guard.check_new_entry(home.path(), 3).is_ok());
+        let upload = guard
+            .reserve(home.path(), three, home.path().join("p"), 0, 5)
+            .unwrap();
+        // d, d/f and the upload's future partial file: full.
+        assert!(matches!(
+            guard.check_new_entry(home.path(), 3),
+            Err(QuotaError::TooManyEntries { entries: 3 })
+        ));
+        assert!(matches!(
+            guard.reserve(home.path(), three, home.path().join("q"), 0, 5),
+            Err(QuotaError::TooManyEntries { .. })
+        ));
+        guard.release(upload);
+        assert!(guard.check_new_entry(home.path(), 3).is_ok());
+    }
+
     #[test]
     fn reservations_count_until_released() {
         let home = tempfile::tempdir().unwrap();
@@ -195,13 +271,13 @@ mod tests {
         let mut guard = ledger.lock();
         assert_eq!(guard.used(home.path()).unwrap(), 40);
         let first = guard
-            .reserve(home.path(), 100, partial.clone(), 0, 60)
+            .reserve(home.path(), limits(100), partial.clone(), 0, 60)
             .unwrap();
         assert_eq!(guard.used(home.path()).unwrap(), 100);
         assert!(guard.is_uploading(&partial));
         // The quota is full: even one byte more is refused.
         let err = guard
-            .reserve(home.path(), 100, home.path().join("p2"), 0, 1)
+            .reserve(home.path(), limits(100), home.path().join("p2"), 0, 1)
             .unwrap_err();
         assert!(matches!(
             err,
@@ -232,7 +308,7 @@ mod tests {
         let ledger = Ledgers::new().for_user("bob");
         let mut guard = ledger.lock();
         let reservation = guard
-            .reserve(home.path(), 50, partial.clone(), 30, 50)
+            .reserve(home.path(), limits(50), partial.clone(), 30, 50)
             .unwrap();
         assert_eq!(guard.used(home.path()).unwrap(), 50);
         guard.release(reservation);

@@ -1,23 +1,25 @@
 //! The 14-ftp server: settings, what all sessions share, and the thread-per-connection loop.
 //!
 //! Each connection is one `session` on its own thread ([`crate::server::serve`]). What
-//! sessions share lives in `Shared`: the server root, the secret for fake login challenges,
-//! the failed-login brake, and one quota ledger per user (two sessions of the same user must see
-//! each other's uploads).
+//! sessions share lives in `Shared`: the server root, the accounts (users.json, re-read when it
+//! changes), the secret for fake login challenges, the failed-login brake, and one quota ledger
+//! per user (two sessions of the same user must see each other's uploads).
 
 use std::fs;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::login::{GuardPolicy, LoginError, LoginGuard, ServerSecret};
+use super::guard::{LoginGuard, LoginPolicy};
+use super::login::{LoginError, ServerSecret, SECRET_FILE};
 use super::partials::{Partials, DEFAULT_TTL};
 use super::protocol::{Code, Refusal};
 use super::quota::Ledgers;
 use super::session::{Session, SessionError};
-use super::users::HOMES_DIR;
+use super::users::{create_private_dir_all, users_file, Accounts, HOMES_DIR};
 use crate::framing;
 use crate::log::Log;
 use crate::net;
@@ -37,9 +39,16 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Interrupted uploads untouched for this long are deleted.
     pub partial_ttl: Duration,
-    /// The failed-login brake's numbers.
-    pub login_policy: GuardPolicy,
+    /// Most files and directories one user may have (each costs an inode, even when empty).
+    pub max_files: u64,
+    /// A connection that has not logged in this long after connecting is closed.
+    pub login_timeout: Duration,
+    /// The failed-login brakes' numbers.
+    pub login_policy: LoginPolicy,
 }
+
+/// Default `--max-files`.
+pub const DEFAULT_MAX_FILES: u64 = 100_000;
 
 impl ServerConfig {
     /// The defaults for a server on `root`.
@@ -49,36 +58,11 @@ impl ServerConfig {
             max_clients: 64,
             idle_timeout: Duration::from_secs(300),
             partial_ttl: DEFAULT_TTL,
-            login_policy: GuardPolicy::default(),
+            max_files: DEFAULT_MAX_FILES,
+            login_timeout: Duration::from_secs(60),
+            login_policy: LoginPolicy::default(),
         }
     }
-}
-
-/// Parses `--partial-ttl` and similar durations: `30s`, `90m`, `24h`, `2d`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let seconds_per_unit: u64 = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => {
-            return Err(format!(
-                "'{text}' is not a duration (examples: 30s, 90m, 24h, 2d, or seconds)"
-            ))
-        }
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (examples: 30s, 90m, 24h, 2d)"))?;
-    number
-        .checked_mul(seconds_per_unit)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("'{text}' is too long"))
 }
 
 /// What can stop the server from starting or running.
@@ -96,13 +80,16 @@ pub enum FtpServerError {
 #[derive(Debug)]
 pub(super) struct Shared {
     pub root: PathBuf,
+    pub accounts: Accounts,
     pub secret: ServerSecret,
     pub guard: LoginGuard,
     pub ledgers: Ledgers,
     pub partial_ttl: Duration,
+    pub max_files: u64,
     /// Also the write timeout: a client that stops reading a download is as idle as one that
     /// stops sending.
     pub idle_timeout: Duration,
+    pub login_timeout: Duration,
 }
 
 /// Serves 14-ftp on `listener` until `shutdown` is requested.
@@ -113,11 +100,16 @@ pub fn run_server(
     shutdown: &Shutdown,
 ) -> Result<(), FtpServerError> {
     let homes = config.root.join(HOMES_DIR);
-    fs::create_dir_all(&homes).map_err(|source| FtpServerError::Root {
+    create_private_dir_all(&homes).map_err(|source| FtpServerError::Root {
         path: homes.clone(),
         source,
     })?;
     let secret = ServerSecret::load_or_create(&config.root)?;
+    for secret_file in [users_file(&config.root), config.root.join(SECRET_FILE)] {
+        if let Some(warning) = exposed(&secret_file) {
+            log.line(warning);
+        }
+    }
     let removed = sweep_partials(&homes, config.partial_ttl);
     if removed > 0 {
         log.line(format!("removed {removed} expired partial upload(s)"));
@@ -132,12 +124,16 @@ pub fn run_server(
     let handler = FtpHandler {
         shared: Arc::new(Shared {
             root: config.root.clone(),
+            accounts: Accounts::new(&config.root),
             secret,
             guard: LoginGuard::with_policy(config.login_policy.clone()),
             ledgers: Ledgers::new(),
             partial_ttl: config.partial_ttl,
+            max_files: config.max_files,
             idle_timeout: config.idle_timeout,
+            login_timeout: config.login_timeout,
         }),
+        lingering: Arc::new(AtomicUsize::new(0)),
     };
     let options = ServerOptions {
         max_clients: config.max_clients.max(1),
@@ -145,6 +141,28 @@ pub fn run_server(
     };
     serve(listener, handler, &options, log, shutdown)?;
     Ok(())
+}
+
+/// A warning if `path` can be read by users other than its owner (an administrator may have
+/// created or copied it by hand): users.json allows offline password guessing, and the server
+/// secret lets anyone tell real user names from fake ones.
+fn exposed(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "warning: {} can be read by other users (mode {mode:03o}); run chmod 600 on it",
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// At start-up no upload is in flight, so every expired partial file can go. Returns how many
@@ -168,7 +186,14 @@ fn sweep_partials(homes: &Path, ttl: Duration) -> usize {
 /// The per-connection handler `serve` runs on each connection's thread.
 struct FtpHandler {
     shared: Arc<Shared>,
+    /// Refused connections still being closed gracefully (see `refuse`).
+    lingering: Arc<AtomicUsize>,
 }
+
+/// Most refused connections closed gracefully at once. Each takes a short-lived thread; a flood
+/// of connections past `--max-clients` must not turn into a flood of threads, so beyond this
+/// many the refusal is sent and the connection closed at once.
+const MAX_LINGERING: usize = 32;
 
 impl Handler for FtpHandler {
     type Error = SessionError;
@@ -183,7 +208,7 @@ impl Handler for FtpHandler {
     /// One `too_many_clients` frame, then a graceful close on a short-lived thread (closing at
     /// once, with the client's login request unread, could reset the connection and destroy the
     /// reply before the client reads it; see `net::close_gracefully`). The accept loop does not
-    /// wait for it.
+    /// wait for it. At most [`MAX_LINGERING`] such threads exist at once.
     fn refuse(&self, stream: &mut TcpStream, max_clients: usize) -> io::Result<()> {
         let refusal = Refusal::new(
             Code::TooManyClients,
@@ -191,29 +216,26 @@ impl Handler for FtpHandler {
                 "the server is serving {max_clients} clients, its --max-clients; try again later"
             ),
         );
+        // A few bytes on a fresh connection fit its send buffer; never wait long anyway.
+        stream.set_write_timeout(Some(Duration::from_secs(1)))?;
         framing::write_header(stream, &refusal.to_json()).map_err(io::Error::other)?;
         stream.flush()?;
+        if self.lingering.fetch_add(1, Ordering::SeqCst) >= MAX_LINGERING {
+            self.lingering.fetch_sub(1, Ordering::SeqCst);
+            return Ok(());
+        }
         let mut closing = stream.try_clone()?;
-        std::thread::Builder::new()
+        let lingering = Arc::clone(&self.lingering);
+        let spawned = std::thread::Builder::new()
             .name("refused client".into())
-            .spawn(move || net::close_gracefully(&mut closing, Duration::from_secs(1)))?;
+            .spawn(move || {
+                net::close_gracefully(&mut closing, Duration::from_secs(1));
+                lingering.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            self.lingering.fetch_sub(1, Ordering::SeqCst);
+            return Err(e);
+        }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
-        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172800)));
-        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("5 weeks").is_err());
-        assert!(parse_duration("-5s").is_err());
     }
 }

@@ -1,39 +1,32 @@
 //! One client connection on the server: login, then one request at a time until `quit`.
 //!
-//! The loop reads a JSON header, checks it ([`Request::parse`]), runs the command and sends one
-//! reply. Each command is a small function below that returns [`Done`] (the reply and a note for
-//! the log) or a [`Failure`]: either a [`Refusal`] (an error reply; the connection goes on) or a
-//! broken connection (nothing more can be said; the session ends).
-//!
-//! Bodies: a put reserves quota, answers `ready`, then receives exactly the announced bytes into
-//! its partial file ([`super::partials`]) with the md5 computed on a second thread while they
-//! arrive ([`crate::transfer::copy_hashed`]); only a verified file is renamed into place. A get
-//! announces the recorded md5 ([`super::checksums`]) and streams the file from the offset asked.
+//! The loop reads a JSON header, checks it ([`Request::parse`]), and hands the command to
+//! [`super::commands`], which answers with the reply to send or an error reply. Before login only
+//! `login` is accepted, and only until the login deadline; after it, the account is looked up
+//! again before every command, so a deleted account or a changed password ends the session.
 
-use std::fs::{self, File, Metadata};
-use std::io::{self, Seek, SeekFrom};
+use std::fs;
+use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
 use super::checksums::Checksums;
+use super::commands::{execute, Failure, User};
 use super::login::{server_login, LoginError};
 use super::partials::Partials;
-use super::paths::{
-    open_no_follow, Jail, JailError, Kind, PathError, VirtualPath, RESERVED_PREFIX,
-};
-use super::protocol::{Code, Entry, Refusal, Request};
-use super::quota::{QuotaError, Reservation, UserLedger};
+use super::paths::{Jail, VirtualPath};
+use super::protocol::{Code, Refusal, Request};
+use super::quota::Limits;
 use super::server::Shared;
-use super::users::{home_dir, UserStore};
+use super::users::{create_private_dir_all, home_dir};
 use crate::escape::escape_bytes;
-use crate::framing::{self, FrameError, DEFAULT_MAX_HEADER};
+use crate::framing::{self, FrameError};
 use crate::log::Log;
 use crate::net;
-use crate::transfer::{self, Progress, TransferError};
+use crate::transfer::TransferError;
 
 /// How long the server goes on reading (and discarding) from a client it is closing on after a
 /// bad frame, so the client gets the `bad_request` reply instead of a reset.
@@ -55,103 +48,15 @@ pub enum SessionError {
     #[error("upload of {path} failed writing to disk: {error}")]
     UploadFailed { path: String, error: TransferError },
     #[error("download of {path} stopped: {error}")]
-    DownloadInterrupted { path: String, error: FrameError },
+    DownloadInterrupted { path: String, error: TransferError },
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
-}
-
-/// A command that did not succeed.
-enum Failure {
-    /// Answered with an error reply; the connection goes on.
-    Refused(Refusal),
-    /// The connection cannot go on (the client vanished, or the bytes are out of step).
-    Broken(SessionError),
-}
-
-impl From<Refusal> for Failure {
-    fn from(refusal: Refusal) -> Failure {
-        Failure::Refused(refusal)
-    }
-}
-
-impl From<PathError> for Failure {
-    fn from(e: PathError) -> Failure {
-        let code = if e.is_denial() {
-            Code::Denied
-        } else {
-            Code::BadRequest
-        };
-        refused(code, e.to_string())
-    }
-}
-
-impl From<JailError> for Failure {
-    fn from(e: JailError) -> Failure {
-        match e {
-            JailError::Symlink(_) | JailError::Special(_) => refused(Code::Denied, e.to_string()),
-            JailError::ParentMissing(_) => refused(Code::NotFound, e.to_string()),
-            JailError::ParentNotDir(_) => refused(Code::NotADirectory, e.to_string()),
-            JailError::Io(e) => disk(e),
-        }
-    }
-}
-
-impl From<QuotaError> for Failure {
-    fn from(e: QuotaError) -> Failure {
-        match e {
-            QuotaError::Exceeded { .. } => refused(Code::QuotaExceeded, e.to_string()),
-            QuotaError::Io(e) => disk(e),
-        }
-    }
-}
-
-impl From<SessionError> for Failure {
-    fn from(e: SessionError) -> Failure {
-        Failure::Broken(e)
-    }
-}
-
-fn refused(code: Code, msg: impl Into<String>) -> Failure {
-    Failure::Refused(Refusal::new(code, msg))
-}
-
-/// A disk operation on the server failed: the client gets `server_error`. (An `io::Error`'s text
-/// never holds the path, so no host path leaks into the message.)
-fn disk(e: io::Error) -> Failure {
-    refused(Code::ServerError, format!("the server's disk said: {e}"))
-}
-
-/// A command that succeeded: the reply to send (none when the command already sent its own, as
-/// get does before its body) and what to say in the log.
-struct Done {
-    reply: Option<Value>,
-    note: String,
-}
-
-impl Done {
-    fn reply(reply: Value, note: impl Into<String>) -> Done {
-        Done {
-            reply: Some(reply),
-            note: note.into(),
-        }
-    }
 }
 
 /// What the loop does after a request.
 enum Flow {
     Continue,
     Close,
-}
-
-/// A logged-in user, as one session sees it.
-struct User {
-    name: String,
-    jail: Jail,
-    cwd: VirtualPath,
-    quota: u64,
-    ledger: Arc<UserLedger>,
-    partials: Partials,
-    checksums: Checksums,
 }
 
 /// One connection.
@@ -161,6 +66,10 @@ pub(super) struct Session<'a> {
     shared: &'a Shared,
     log: &'a Log,
     user: Option<User>,
+    /// A connection must have logged in by then, or it is closed: a connection that never logs
+    /// in (a port scanner, a stuck script, someone trickling one byte per minute) must not hold
+    /// one of the `--max-clients` places for ever.
+    login_deadline: Instant,
 }
 
 impl<'a> Session<'a> {
@@ -171,6 +80,7 @@ impl<'a> Session<'a> {
             shared,
             log,
             user: None,
+            login_deadline: Instant::now() + shared.login_timeout,
         }
     }
 
@@ -188,16 +98,25 @@ impl<'a> Session<'a> {
 
     /// The next request header, or `None` when the session should end quietly.
     fn read_request(&mut self) -> Result<Option<Map<String, Value>>, SessionError> {
+        let waiting_for_login = self.user.is_none();
+        if waiting_for_login {
+            // Before login, a read may last only until the login deadline (and the login
+            // exchange's own reads inherit this timeout).
+            let left = self
+                .login_deadline
+                .saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.say_timed_out(true);
+                return Ok(None);
+            }
+            self.stream
+                .set_read_timeout(Some(left.min(self.shared.idle_timeout)))?;
+        }
         match framing::read_header(&mut self.stream) {
             Ok(header) => Ok(header),
-            Err(FrameError::Io(e)) if is_timeout(&e) => {
-                let refusal = Refusal::new(
-                    Code::Timeout,
-                    "no request for longer than the server's --idle-timeout; closing",
-                );
-                // The client may be gone already; the goodbye is a courtesy.
-                let _ = send(&mut self.stream, &refusal.to_json());
-                self.note("idle for too long: disconnected");
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => {
+                let past_deadline = waiting_for_login && Instant::now() >= self.login_deadline;
+                self.say_timed_out(past_deadline);
                 Ok(None)
             }
             Err(
@@ -214,6 +133,27 @@ impl<'a> Session<'a> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Says goodbye to a client that took too long (to log in, or to send its next request).
+    fn say_timed_out(&mut self, no_login: bool) {
+        let (msg, note) = if no_login {
+            (
+                "no successful login within the time allowed; closing",
+                "no login in time: disconnected",
+            )
+        } else {
+            (
+                "no request for longer than the server's --idle-timeout; closing",
+                "idle for too long: disconnected",
+            )
+        };
+        // The client may be gone already; the goodbye is a courtesy.
+        let _ = send(
+            &mut self.stream,
+            &Refusal::new(Code::Timeout, msg).to_json(),
+        );
+        self.note(note);
     }
 
     fn dispatch(&mut self, header: Map<String, Value>) -> Result<Flow, SessionError> {
@@ -249,6 +189,11 @@ impl<'a> Session<'a> {
             }
             request => request,
         };
+        if let Some(refusal) = self.refresh_account() {
+            send(&mut self.stream, &refusal.to_json())?;
+            self.note(&format!("{refusal}; logged out"));
+            return Ok(Flow::Close);
+        }
         let Some(user) = self.user.as_mut() else {
             return Ok(Flow::Close); // not reached: checked before parsing
         };
@@ -271,15 +216,42 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// The login exchange (E1's [`server_login`]), then the session's own `ok` reply.
+    /// Looks the logged-in user up in users.json again (it may have changed since the last
+    /// command). `Some(refusal)` if the session must end: the account was deleted, or its
+    /// password changed. Otherwise the quota is brought up to date.
+    fn refresh_account(&mut self) -> Option<Refusal> {
+        let user = self.user.as_mut()?;
+        let store = match self.shared.accounts.current() {
+            Ok(store) => store,
+            // A damaged users.json is the administrator's to fix; sessions carry on meanwhile
+            // with what they knew.
+            Err(_) => return None,
+        };
+        match store.user(&user.name) {
+            None => Some(Refusal::new(
+                Code::AuthFailed,
+                "your account no longer exists; the server closes this connection",
+            )),
+            Some(record) if record.stored_key != user.stored_key => Some(Refusal::new(
+                Code::AuthFailed,
+                "your password was changed; log in again with the new one",
+            )),
+            Some(record) => {
+                user.limits.bytes = record.quota;
+                None
+            }
+        }
+    }
+
+    /// The login exchange ([`server_login`]), then the session's own `ok` reply.
     fn login(&mut self, login: &Map<String, Value>) -> Result<Flow, SessionError> {
         let claimed = login
             .get("user")
             .and_then(Value::as_str)
             .map(|u| cut(u, 40))
             .unwrap_or_else(|| "?".into());
-        // Read users.json at every login, so `14-ftp adduser` on a running server takes effect.
-        let store = match UserStore::load(&self.shared.root) {
+        // users.json as it is now, so `14-ftp adduser` on a running server takes effect.
+        let store = match self.shared.accounts.current() {
             Ok(store) => store,
             Err(e) => {
                 self.note(&format!("login refused: cannot read the accounts: {e}"));
@@ -301,6 +273,9 @@ impl<'a> Session<'a> {
         )?;
         let Some(verified) = verified else {
             self.note(&format!("login as '{claimed}' failed"));
+            // Whatever the client sent after its proof must not reset the connection before
+            // it has read the auth_failed reply.
+            net::close_gracefully(&mut self.stream, LINGER);
             return Ok(Flow::Close);
         };
         let home = home_dir(&self.shared.root, &verified.user);
@@ -314,9 +289,13 @@ impl<'a> Session<'a> {
             return Ok(Flow::Close);
         }
         let user = User {
+            stored_key: verified.record.stored_key.clone(),
             jail: Jail::new(&home),
             cwd: VirtualPath::root(),
-            quota: verified.record.quota,
+            limits: Limits {
+                bytes: verified.record.quota,
+                entries: self.shared.max_files,
+            },
             ledger: self.shared.ledgers.for_user(&verified.user),
             partials: Partials::new(&home, self.shared.partial_ttl),
             checksums: Checksums::new(&self.shared.root, &verified.user),
@@ -329,6 +308,8 @@ impl<'a> Session<'a> {
             guard.used(&home).unwrap_or(0)
         };
         send(&mut self.stream, &verified.ok_reply(used))?;
+        self.stream
+            .set_read_timeout(Some(self.shared.idle_timeout))?;
         self.user = Some(user);
         self.note(&format!(
             "logged in (used {used} of {} bytes)",
@@ -355,31 +336,15 @@ fn prepare_home(home: &Path) -> io::Result<()> {
     match fs::symlink_metadata(home) {
         Ok(meta) if meta.is_dir() => Ok(()),
         Ok(_) => Err(io::Error::other("it is not a directory")),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(home)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(home, fs::Permissions::from_mode(0o700))?;
-            }
-            Ok(())
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_private_dir_all(home),
         Err(e) => Err(e),
     }
 }
 
-fn send(stream: &mut TcpStream, reply: &Value) -> Result<(), SessionError> {
+/// Sends one reply frame.
+pub(super) fn send(stream: &mut TcpStream, reply: &Value) -> Result<(), SessionError> {
     framing::write_header(stream, reply)?;
     Ok(())
-}
-
-/// A read that gave up because of the socket's read timeout (Unix says `WouldBlock`, Windows
-/// `TimedOut`).
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// A request in a log line: `put docs/a.txt (1200 bytes)`.
@@ -398,490 +363,10 @@ fn describe(request: &Request) -> String {
     }
 }
 
-/// A client's path for a message that leaves this module unescaped (the server loop logs a
-/// session's error as it is): control characters escaped, length bounded.
-fn shown(path: &VirtualPath) -> String {
-    escape_bytes(cut(&path.to_string(), 200).as_bytes())
-}
-
 /// At most `max` characters of `text`, with `…` if it was longer.
-fn cut(text: &str, max: usize) -> String {
+pub(super) fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
         None => text.to_string(),
     }
-}
-
-/// Runs one command of a logged-in user.
-fn execute(user: &mut User, stream: &mut TcpStream, request: Request) -> Result<Done, Failure> {
-    match request {
-        Request::Pwd => Ok(Done::reply(
-            json!({"status": "ok", "cwd": user.cwd.to_string()}),
-            user.cwd.to_string(),
-        )),
-        Request::Cd { path } => cd(user, &path),
-        Request::Ls { path } => ls(user, path.as_deref()),
-        Request::Mkdir { path } => mkdir(user, &path),
-        Request::Rm { path } => rm(user, &path),
-        Request::Quota => {
-            let used = user.ledger.lock().used(user.jail.home()).map_err(disk)?;
-            Ok(Done::reply(
-                json!({"status": "ok", "used": used, "quota": user.quota}),
-                format!("used {used} of {}", user.quota),
-            ))
-        }
-        Request::Put {
-            filename,
-            filesize,
-            md5,
-        } => put(user, stream, &filename, filesize, &md5),
-        Request::Get { filename, offset } => get(user, stream, &filename, offset),
-        // Login and quit are the session's own business.
-        Request::Login(_) | Request::Quit => Err(refused(Code::BadRequest, "unexpected here")),
-    }
-}
-
-fn cd(user: &mut User, input: &str) -> Result<Done, Failure> {
-    let path = VirtualPath::parse(&user.cwd, input)?;
-    match user.jail.resolve(&path)?.kind {
-        Kind::Dir => {
-            user.cwd = path;
-            let cwd = user.cwd.to_string();
-            Ok(Done::reply(json!({"status": "ok", "cwd": cwd}), cwd))
-        }
-        Kind::File { .. } => Err(refused(
-            Code::NotADirectory,
-            format!("{path} is a file, not a directory"),
-        )),
-        Kind::Missing => Err(not_found(&path)),
-    }
-}
-
-fn not_found(path: &VirtualPath) -> Failure {
-    refused(Code::NotFound, format!("{path} does not exist"))
-}
-
-fn ls(user: &User, input: Option<&str>) -> Result<Done, Failure> {
-    let path = match input {
-        Some(input) => VirtualPath::parse(&user.cwd, input)?,
-        None => user.cwd.clone(),
-    };
-    let resolved = user.jail.resolve(&path)?;
-    match resolved.kind {
-        Kind::Dir => {}
-        Kind::File { .. } => {
-            return Err(refused(
-                Code::NotADirectory,
-                format!("{path} is a file, not a directory"),
-            ))
-        }
-        Kind::Missing => return Err(not_found(&path)),
-    }
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(&resolved.host).map_err(disk)? {
-        let entry = entry.map_err(disk)?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue; // not UTF-8: no client could name it anyway
-        };
-        if name.starts_with(RESERVED_PREFIX) {
-            continue;
-        }
-        // `DirEntry::metadata` does not follow symlinks; links and special files are not shown
-        // because no command would accept them.
-        let Ok(meta) = entry.metadata() else { continue };
-        let (kind, size) = if meta.is_dir() {
-            ("dir", 0)
-        } else if meta.is_file() {
-            ("file", meta.len())
-        } else {
-            continue;
-        };
-        entries.push(Entry {
-            name,
-            kind: kind.to_string(),
-            size,
-        });
-    }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let total = entries.len();
-    let (entries, truncated) = fit_in_header(entries);
-    let mut reply = json!({"status": "ok", "entries": entries});
-    if truncated {
-        reply["truncated"] = json!(true);
-    }
-    let note = if truncated {
-        format!("{} of {total} entries (truncated)", entries.len())
-    } else {
-        format!("{total} entr{}", if total == 1 { "y" } else { "ies" })
-    };
-    Ok(Done::reply(reply, note))
-}
-
-/// Keeps the first entries that fit in one reply header (64 KiB, about a thousand names).
-fn fit_in_header(entries: Vec<Entry>) -> (Vec<Entry>, bool) {
-    // Room for `{"status":"ok","entries":[...],"truncated":true}` around the entries.
-    let budget = DEFAULT_MAX_HEADER as usize - 100;
-    let mut used = 0usize;
-    let mut kept = Vec::new();
-    let total = entries.len();
-    for entry in entries {
-        let size = serde_json::to_vec(&entry).map_or(usize::MAX, |v| v.len() + 1);
-        used = used.saturating_add(size);
-        if used > budget {
-            break;
-        }
-        kept.push(entry);
-    }
-    let truncated = kept.len() < total;
-    (kept, truncated)
-}
-
-fn mkdir(user: &User, input: &str) -> Result<Done, Failure> {
-    let path = VirtualPath::parse(&user.cwd, input)?;
-    if path.is_root() {
-        return Err(refused(Code::Exists, "/ already exists"));
-    }
-    let resolved = user.jail.resolve(&path)?;
-    if resolved.kind != Kind::Missing {
-        return Err(refused(Code::Exists, format!("{path} already exists")));
-    }
-    match fs::create_dir(&resolved.host) {
-        Ok(()) => Ok(Done::reply(json!({"status": "ok"}), "created")),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            Err(refused(Code::Exists, format!("{path} already exists")))
-        }
-        Err(e) => Err(disk(e)),
-    }
-}
-
-fn rm(user: &User, input: &str) -> Result<Done, Failure> {
-    let path = VirtualPath::parse(&user.cwd, input)?;
-    if path.is_root() {
-        return Err(refused(
-            Code::Denied,
-            "you cannot remove your home directory",
-        ));
-    }
-    let resolved = user.jail.resolve(&path)?;
-    match resolved.kind {
-        Kind::Missing => Err(not_found(&path)),
-        Kind::File { size } => {
-            // Under the user's lock: a put committing this same path must not interleave
-            // between the removal and forgetting its md5.
-            let _guard = user.ledger.lock();
-            fs::remove_file(&resolved.host).map_err(disk)?;
-            let _ = user.checksums.forget(&path);
-            Ok(Done::reply(
-                json!({"status": "ok"}),
-                format!("removed a {size}-byte file"),
-            ))
-        }
-        Kind::Dir => {
-            let not_empty = || {
-                refused(
-                    Code::NotEmpty,
-                    format!("{path} is not empty; remove what it holds first"),
-                )
-            };
-            let mut inside = fs::read_dir(&resolved.host).map_err(disk)?;
-            if inside.next().is_some() {
-                return Err(not_empty());
-            }
-            match fs::remove_dir(&resolved.host) {
-                Ok(()) => Ok(Done::reply(json!({"status": "ok"}), "removed a directory")),
-                // Something was put in it since we looked.
-                Err(_) if fs::read_dir(&resolved.host).is_ok_and(|mut d| d.next().is_some()) => {
-                    Err(not_empty())
-                }
-                Err(e) => Err(disk(e)),
-            }
-        }
-    }
-}
-
-/// Where a put of `path` may write: not `/`, not a directory, under existing directories.
-fn put_target(user: &User, path: &VirtualPath) -> Result<PathBuf, Failure> {
-    if path.is_root() {
-        return Err(refused(
-            Code::IsADirectory,
-            "/ is your home directory; give a file name",
-        ));
-    }
-    let resolved = user.jail.resolve(path)?;
-    if resolved.kind == Kind::Dir {
-        return Err(refused(
-            Code::IsADirectory,
-            format!("{path} is a directory"),
-        ));
-    }
-    Ok(resolved.host)
-}
-
-fn put(
-    user: &User,
-    stream: &mut TcpStream,
-    filename: &str,
-    size: u64,
-    md5: &str,
-) -> Result<Done, Failure> {
-    let path = VirtualPath::parse(&user.cwd, filename)?;
-    put_target(user, &path)?;
-    user.partials.ensure_dir().map_err(disk)?;
-    let partial = user.partials.file_for(&path, size, md5);
-    let (reservation, offset) = reserve_upload(user, &path, &partial, size)?;
-
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&partial)
-        .map_err(disk)?;
-    // A resumed upload: the md5 of the whole file is the md5 of the bytes kept, continued with
-    // the bytes still to come. Reading the kept bytes back is the price of resuming.
-    let md5_so_far = transfer::hash_prefix(&mut file, offset).map_err(|e| {
-        refused(
-            Code::ServerError,
-            format!("cannot read the kept bytes: {e}"),
-        )
-    })?;
-    file.seek(SeekFrom::Start(offset)).map_err(disk)?;
-    file.set_len(offset).map_err(disk)?;
-
-    // Only now, with the room reserved and the file open, may the client send its bytes.
-    send(stream, &json!({"status": "ready", "offset": offset}))?;
-    let rest = size.saturating_sub(offset);
-    let md5_whole =
-        match transfer::copy_hashed(stream, &mut file, rest, md5_so_far, &Progress::hidden()) {
-            Ok(md5_whole) => transfer::hex_digest(md5_whole),
-            Err(error @ TransferError::Write { .. }) => {
-                let refusal = Refusal::new(Code::ServerError, format!("{error}; closing"));
-                let _ = send(stream, &refusal.to_json());
-                return Err(Failure::Broken(SessionError::UploadFailed {
-                    path: shown(&path),
-                    error,
-                }));
-            }
-            Err(error) => {
-                // The reservation is dropped on the way out (its room is given back); the kept
-                // partial bytes stay counted, because they are on disk.
-                let kept = file.metadata().map_or(offset, |m| m.len());
-                if kept == 0 {
-                    // Nothing worth resuming: leave nothing behind.
-                    let _ = fs::remove_file(&partial);
-                }
-                return Err(Failure::Broken(SessionError::UploadInterrupted {
-                    path: shown(&path),
-                    kept,
-                    error,
-                }));
-            }
-        };
-
-    if md5_whole != md5 {
-        drop(file);
-        let _ = fs::remove_file(&partial);
-        drop(reservation);
-        return Err(refused(
-            Code::Md5Mismatch,
-            format!(
-                "the bytes received have md5 {md5_whole}, not {md5}: upload discarded, {path} unchanged"
-            ),
-        ));
-    }
-    file.sync_all().map_err(disk)?;
-    drop(file);
-    let used = commit_upload(user, &path, &partial, reservation, md5)?;
-    let resumed = if offset > 0 {
-        format!(" (resumed at {offset})")
-    } else {
-        String::new()
-    };
-    Ok(Done::reply(
-        json!({"status": "ok", "md5": md5_whole, "used": used, "quota": user.quota}),
-        format!("stored {size} bytes{resumed}, md5 {md5_whole}"),
-    ))
-}
-
-/// Under the user's lock: tidy old partial files, find the one to resume, reserve the room.
-/// Returns the reservation and the offset the client must send from.
-fn reserve_upload(
-    user: &User,
-    path: &VirtualPath,
-    partial: &Path,
-    size: u64,
-) -> Result<(Reservation, u64), Failure> {
-    let mut guard = user.ledger.lock();
-    user.partials
-        .remove_expired(|f| guard.is_uploading(f))
-        .map_err(disk)?;
-    if guard.is_uploading(partial) {
-        return Err(refused(
-            Code::Busy,
-            format!("{path} is being uploaded by another of your sessions; try again when it ends"),
-        ));
-    }
-    user.partials
-        .remove_stale_versions(path, partial, |f| guard.is_uploading(f))
-        .map_err(disk)?;
-    let mut offset = match fs::symlink_metadata(partial) {
-        Ok(meta) => meta.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(disk(e)),
-    };
-    if offset > size {
-        // Cannot happen (the size is in the partial's name) unless the file was damaged.
-        fs::remove_file(partial).map_err(disk)?;
-        offset = 0;
-    }
-    let reservation = guard.reserve(
-        user.jail.home(),
-        user.quota,
-        partial.to_path_buf(),
-        offset,
-        size,
-    )?;
-    Ok((reservation, offset))
-}
-
-/// Under the user's lock: rename the verified partial file into place, record its md5, give the
-/// reservation back, and return the new `used`. Nobody sees the file counted twice or the md5 of
-/// another session's file recorded for this one.
-fn commit_upload(
-    user: &User,
-    path: &VirtualPath,
-    partial: &Path,
-    reservation: Reservation,
-    md5: &str,
-) -> Result<u64, Failure> {
-    let mut guard = user.ledger.lock();
-    let placed = place_upload(user, path, partial, md5);
-    guard.release(reservation);
-    placed?;
-    guard.used(user.jail.home()).map_err(disk)
-}
-
-fn place_upload(user: &User, path: &VirtualPath, partial: &Path, md5: &str) -> Result<(), Failure> {
-    // The tree may have changed while the body moved (a directory created or removed there).
-    let target = match put_target(user, path) {
-        Ok(target) => target,
-        Err(failure) => {
-            let _ = fs::remove_file(partial);
-            return Err(failure);
-        }
-    };
-    if let Err(e) = fs::rename(partial, &target) {
-        let _ = fs::remove_file(partial);
-        return Err(disk(e));
-    }
-    if let Ok(meta) = fs::symlink_metadata(&target) {
-        // Without a record a later get computes the md5 again: slower, still right.
-        let _ = user.checksums.record(path, &meta, md5);
-    }
-    Ok(())
-}
-
-fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Result<Done, Failure> {
-    let path = VirtualPath::parse(&user.cwd, filename)?;
-    if path.is_root() {
-        return Err(refused(Code::IsADirectory, "/ is your home directory"));
-    }
-    let resolved = user.jail.resolve(&path)?;
-    match resolved.kind {
-        Kind::File { .. } => {}
-        Kind::Dir => {
-            return Err(refused(
-                Code::IsADirectory,
-                format!("{path} is a directory"),
-            ))
-        }
-        Kind::Missing => return Err(not_found(&path)),
-    }
-    let mut file = open_no_follow(&resolved.host).map_err(|e| open_failure(&path, e))?;
-    let meta = file.metadata().map_err(disk)?;
-    if !meta.is_file() {
-        return Err(refused(
-            Code::Denied,
-            format!("{path} is not a regular file"),
-        ));
-    }
-    let size = meta.len();
-    if offset > size {
-        return Err(refused(
-            Code::BadRequest,
-            format!("offset {offset} is past the end of {path} ({size} bytes)"),
-        ));
-    }
-    let (md5, source) = match user.checksums.lookup(&path, &meta) {
-        Some(md5) => (md5, "recorded"),
-        None => (
-            md5_and_record(user, &path, &resolved.host, &mut file, &meta)?,
-            "computed",
-        ),
-    };
-    file.seek(SeekFrom::Start(offset)).map_err(disk)?;
-
-    send(
-        stream,
-        &json!({"status": "ok", "filesize": size, "md5": md5, "offset": offset}),
-    )?;
-    framing::write_body(stream, &mut file, size - offset).map_err(|error| {
-        Failure::Broken(SessionError::DownloadInterrupted {
-            path: shown(&path),
-            error,
-        })
-    })?;
-    Ok(Done {
-        reply: None,
-        note: format!(
-            "sent {} of {size} bytes from offset {offset}, md5 {md5} ({source})",
-            size - offset
-        ),
-    })
-}
-
-/// Opening a file to read failed: a symlink swapped in since the check is `denied`.
-fn open_failure(path: &VirtualPath, e: io::Error) -> Failure {
-    #[cfg(unix)]
-    if e.raw_os_error() == Some(libc::ELOOP) {
-        return refused(
-            Code::Denied,
-            format!("{path} is a symbolic link; links are never followed"),
-        );
-    }
-    if e.kind() == io::ErrorKind::NotFound {
-        return not_found(path);
-    }
-    disk(e)
-}
-
-/// No valid record: reads the whole file to compute its md5, and records it if the file at
-/// `host` is still the one we read.
-fn md5_and_record(
-    user: &User,
-    path: &VirtualPath,
-    host: &Path,
-    file: &mut File,
-    meta: &Metadata,
-) -> Result<String, Failure> {
-    let md5 = transfer::hash_prefix(file, meta.len())
-        .map(transfer::hex_digest)
-        .map_err(|e| refused(Code::ServerError, format!("cannot read {path}: {e}")))?;
-    let _guard = user.ledger.lock();
-    if fs::symlink_metadata(host).is_ok_and(|now| same_version(&now, meta)) {
-        let _ = user.checksums.record(path, meta, &md5);
-    }
-    Ok(md5)
-}
-
-/// Are these two looks at a file the same file, unchanged?
-fn same_version(a: &Metadata, b: &Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
-            return false;
-        }
-    }
-    a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }

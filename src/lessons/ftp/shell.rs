@@ -9,8 +9,8 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::client::{ClientError, FtpClient, Listing};
-use super::users::format_size;
 use crate::escape::escape_bytes;
+use crate::units::format_size;
 
 /// The shell's help text.
 pub const HELP: &str = "\
@@ -185,11 +185,7 @@ fn put(
             })?,
     };
     let done = client.put(Path::new(local), &remote)?;
-    let resumed = if done.offset > 0 {
-        format!(" (resumed at {})", done.offset)
-    } else {
-        String::new()
-    };
+    let resumed = resumed_note(done.offset);
     Ok(Some(format!(
         "put {local} -> {remote}: {} bytes{resumed}, md5 {}; used {} of {} bytes",
         done.size, done.md5, done.used, done.quota
@@ -203,17 +199,22 @@ fn get(
 ) -> Result<Option<String>, ClientError> {
     let local = local_target(remote, local)?;
     let done = client.get(remote, &local)?;
-    let resumed = if done.offset > 0 {
-        format!(" (resumed at {})", done.offset)
-    } else {
-        String::new()
-    };
+    let resumed = resumed_note(done.offset);
     Ok(Some(format!(
         "get {remote} -> {}: {} bytes{resumed}, md5 {} verified",
         local.display(),
         done.size,
         done.md5
     )))
+}
+
+/// ` (resumed at K)` after a transfer that continued an interrupted one, else nothing.
+fn resumed_note(offset: u64) -> String {
+    if offset > 0 {
+        format!(" (resumed at {offset})")
+    } else {
+        String::new()
+    }
 }
 
 /// Where `get REMOTE [LOCAL]` writes: LOCAL, or LOCAL/NAME if LOCAL is a directory, or NAME (the

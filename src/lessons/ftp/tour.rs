@@ -13,9 +13,7 @@ use super::client::{ClientError, FtpClient};
 use super::scram;
 use super::server::{run_server, ServerConfig};
 use crate::framing;
-use crate::log::Log;
 use crate::net;
-use crate::server::Background;
 use crate::tour::{Tour, TourError};
 use crate::transfer::md5_file;
 
@@ -48,20 +46,18 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "users.json holds a salt and two keys, never the password",
     )?;
 
-    let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
-    let (log, lines) = Log::channel();
-    net::announce_listening(listener.local_addr()?, &log);
-    let addr = listener.local_addr()?;
     let config = ServerConfig::new(&root);
-    let server = Background::tcp(listener, move |l, s| run_server(l, &config, &log, &s))?;
-    t.expect_log("server", &lines, "serving")?;
+    let server =
+        t.start_tcp(move |listener, log, shutdown| run_server(listener, &config, &log, &shutdown))?;
+    let (port, lines) = (server.port(), &server.lines);
+    t.expect_log("server", lines, "serving")?;
 
     t.step("login: a SCRAM-SHA-256-style exchange; only nonces and proofs cross the wire");
-    let stream = net::connect_tcp("127.0.0.1", addr.port())?;
+    let stream = net::connect_tcp("127.0.0.1", port)?;
     // A tour must fail, not hang, if the server does not answer.
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let stream = login_by_hand(t, stream)?;
-    t.expect_log("server", &lines, "logged in")?;
+    t.expect_log("server", lines, "logged in")?;
     let mut ftp = FtpClient::logged_in(stream);
 
     t.step("mkdir docs, cd docs, put notes.txt, ls, get it back");
@@ -92,7 +88,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "client",
         &format!("-> ok, md5 {}, used {} of {}", put.md5, put.used, put.quota),
     );
-    t.expect_log("server", &lines, "stored")?;
+    t.expect_log("server", lines, "stored")?;
     for entry in ftp.ls(None)?.entries {
         t.show(
             "client",
@@ -101,7 +97,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     }
     let copy = local.join("notes-copy.txt");
     let got = ftp.get("notes.txt", &copy)?;
-    t.expect_log("server", &lines, "get notes.txt")?;
+    t.expect_log("server", lines, "get notes.txt")?;
     t.show(
         "client",
         &format!("get: {} bytes, announced md5 {}", got.size, got.md5),
@@ -118,7 +114,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     drop(file);
     let refusal = expect_refusal(ftp.put(&big, "big.bin"))?;
     t.show("client", &format!("put big.bin -> error {refusal}"));
-    t.expect_log("server", &lines, "quota_exceeded")?;
+    t.expect_log("server", lines, "quota_exceeded")?;
     t.check(
         refusal.starts_with("quota_exceeded"),
         "quota_exceeded (the room is reserved at the header, so two uploads cannot race past it)",
@@ -130,10 +126,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "client",
         &format!("get ../../../users.json -> error {escape}"),
     );
-    t.expect_log("server", &lines, "denied")?;
+    t.expect_log("server", lines, "denied")?;
     let etc = expect_refusal(ftp.ls(Some("/etc")))?;
     t.show("client", &format!("ls /etc -> error {etc}"));
-    t.expect_log("server", &lines, "not_found")?;
+    t.expect_log("server", lines, "not_found")?;
     t.check(
         escape.starts_with("denied")
             && etc.starts_with("not_found")
@@ -142,8 +138,8 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     )?;
 
     ftp.quit()?;
-    t.expect_log("server", &lines, "gone")?;
-    server.stop().map_err(TourError::new)?;
+    t.expect_log("server", lines, "gone")?;
+    server.server.stop().map_err(TourError::new)?;
     t.say(
         "Try it: `14-ftp adduser alice --quota 10M`, `14-ftp server`, then \
          `14-ftp client --user alice` and type help at the ftp> prompt. Kill a big put half-way \

@@ -29,8 +29,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+
+use super::paths::is_reserved;
 
 /// The account file's name inside ROOT.
 pub const USERS_FILE: &str = "users.json";
@@ -110,8 +114,6 @@ pub enum UsersError {
     BadName(String),
     #[error("no user named {0:?}")]
     NoSuchUser(String),
-    #[error("invalid size {text:?}: {reason} (examples: 512K, 10MiB, 2G, 1.5G, 4096)")]
-    BadSize { text: String, reason: &'static str },
     #[error("iterations must be between {min} and {max}, not {got}")]
     BadIterations { got: u32, min: u32, max: u32 },
     #[error("the password is empty")]
@@ -237,7 +239,7 @@ impl UserStore {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(write_err)?;
+        create_private_dir_all(dir).map_err(write_err)?;
         let file = UsersFile {
             users: self.users.clone(),
         };
@@ -281,6 +283,87 @@ pub fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
+/// Creates `dir` and any missing parents with owner-only permissions (0700 on Unix), so that other
+/// local users cannot list the server's files. Directories that already exist are left as they
+/// are (the administrator may have chosen otherwise).
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The accounts as a running server sees them: users.json, read again whenever it changes.
+///
+/// A session asks before every command, so `14-ftp deluser` or a new quota takes effect at once,
+/// not at the next login. Reading and parsing the file each time would let anyone who can connect
+/// make the server parse it over and over, so it is only read again when its size, modification
+/// time or inode changed (`adduser` replaces the file, so its inode changes every time).
+#[derive(Debug)]
+pub struct Accounts {
+    root: PathBuf,
+    cached: Mutex<Option<(FileVersion, Arc<UserStore>)>>,
+}
+
+/// What tells one version of users.json from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileVersion {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl FileVersion {
+    /// `None` when the file does not exist.
+    fn of(path: &Path) -> io::Result<Option<FileVersion>> {
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Ok(Some(FileVersion {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        }))
+    }
+}
+
+impl Accounts {
+    pub fn new(root: &Path) -> Accounts {
+        Accounts {
+            root: root.to_path_buf(),
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The accounts as users.json holds them now.
+    pub fn current(&self) -> Result<Arc<UserStore>, UsersError> {
+        let path = users_file(&self.root);
+        let version = FileVersion::of(&path).map_err(|source| UsersError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(version), Some((seen, store))) = (&version, cached.as_ref()) {
+            if version == seen {
+                return Ok(Arc::clone(store));
+            }
+        }
+        let store = Arc::new(UserStore::load(&self.root)?);
+        *cached = version.map(|version| (version, Arc::clone(&store)));
+        Ok(store)
+    }
+}
+
 /// ROOT/users.json.
 pub fn users_file(root: &Path) -> PathBuf {
     root.join(USERS_FILE)
@@ -302,22 +385,39 @@ pub fn valid_user_name(name: &str) -> bool {
         && name.bytes().all(allowed)
 }
 
+/// What a home holds: bytes in regular files, and entries (files, directories, anything else)
+/// below the home itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes: u64,
+    pub entries: u64,
+}
+
 /// Bytes in regular files under `dir`, recursively, NOT following symlinks (a symlink counts 0,
 /// and so does a `dir` that is itself a symlink or a file).
 /// Hidden partial uploads are regular files and so count, as the issue wants.
+pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+    Ok(home_usage(dir)?.bytes)
+}
+
+/// Bytes and entries under `dir` (see [`Usage`]), recursively, NOT following symlinks.
+///
+/// Entries are counted because every file and directory costs the disk an inode and a block even
+/// when it holds no byte: a quota on bytes alone would let a user create empty directories until
+/// the disk has no inode left, for everyone.
 ///
 /// A missing `dir` counts 0 (a user whose home was never created stores nothing), and so does an
 /// entry that disappears while we walk (another connection deleting a file). The walk uses its own
 /// stack rather than recursion, so a very deep tree cannot overflow the thread's stack.
-pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+pub fn home_usage(dir: &Path) -> io::Result<Usage> {
+    let mut usage = Usage::default();
     // `dir` itself is not followed either: a home replaced by a symlink counts 0.
     match fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Ok(0),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Ok(_) => return Ok(usage),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(usage),
         Err(e) => return Err(e),
     }
-    let mut total: u64 = 0;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         let entries = match fs::read_dir(&current) {
@@ -333,82 +433,19 @@ pub fn disk_usage(dir: &Path) -> io::Result<u64> {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
+            // The server's own hidden folders (partial uploads) hold user bytes, which count,
+            // but are not themselves something the user made.
+            if !is_reserved(&entry.file_name().to_string_lossy()) {
+                usage.entries = usage.entries.saturating_add(1);
+            }
             if meta.is_dir() {
                 pending.push(entry.path());
             } else if meta.is_file() {
-                total = total.saturating_add(meta.len());
+                usage.bytes = usage.bytes.saturating_add(meta.len());
             }
         }
     }
-    Ok(total)
-}
-
-/// "512K", "10MiB", "2G", "1.5G", plain bytes → bytes.
-///
-/// Units are binary and case-insensitive: K = KB = KiB = 1024, M = MB = MiB = 1024², G = GB = GiB,
-/// T = TB = TiB; `B` alone (or nothing) is bytes. A fraction is allowed (`1.5G`) and rounded down
-/// to a whole byte. (Disk makers use KB = 1000; for a quota the difference does not matter, and one
-/// rule is easier to remember than two.)
-pub fn parse_size(text: &str) -> Result<u64, UsersError> {
-    let bad = |reason| UsersError::BadSize {
-        text: text.to_string(),
-        reason,
-    };
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let multiplier: u128 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(bad("unknown unit (use K, M, G, T, with or without B/iB)")),
-    };
-    let (whole, fraction) = match number.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (number, ""),
-    };
-    if whole.is_empty() && fraction.is_empty() {
-        return Err(bad("no number"));
-    }
-    if fraction.contains('.') {
-        return Err(bad("more than one '.'"));
-    }
-    if whole.len() > 20 || fraction.len() > 9 {
-        return Err(bad("too many digits"));
-    }
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad("not a number"))?
-    };
-    let mut bytes = whole * multiplier;
-    if !fraction.is_empty() {
-        let digits: u128 = fraction.parse().map_err(|_| bad("not a number"))?;
-        let scale = 10u128.pow(fraction.len() as u32);
-        bytes += digits * multiplier / scale;
-    }
-    u64::try_from(bytes).map_err(|_| bad("too large"))
-}
-
-/// A size for people: `0 B`, `512 B`, `1.5 KiB`, `10 MiB`, `2.3 GiB`.
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if unit == 0 || value.fract() == 0.0 {
-        format!("{value:.0} {name}")
-    } else {
-        format!("{value:.1} {name}")
-    }
+    Ok(usage)
 }
 
 #[cfg(test)]
@@ -455,64 +492,6 @@ mod tests {
         ] {
             assert!(!valid_user_name(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn sizes() {
-        let cases: &[(&str, u64)] = &[
-            ("0", 0),
-            ("4096", 4096),
-            ("512K", 512 * 1024),
-            ("512k", 512 * 1024),
-            ("512KB", 512 * 1024),
-            ("512KiB", 512 * 1024),
-            ("10MiB", 10 << 20),
-            ("10 MB", 10 << 20),
-            ("2G", 2 << 30),
-            ("1.5G", 3 << 29),
-            ("0.5K", 512),
-            (".5K", 512),
-            ("1.0009K", 1024),
-            ("3T", 3 << 40),
-            ("7B", 7),
-            (" 1M ", 1 << 20),
-            ("1.5", 1),
-            ("18446744073709551615", u64::MAX),
-        ];
-        for &(text, want) in cases {
-            assert_eq!(parse_size(text).unwrap(), want, "{text:?}");
-        }
-        for bad in [
-            "",
-            " ",
-            "K",
-            "-1",
-            "1X",
-            "1.2.3",
-            "1..5",
-            "ten",
-            "18446744073709551616",
-            "99999999T",
-            "1e6",
-            "1,5G",
-            "0x10",
-            "+5",
-        ] {
-            assert!(
-                matches!(parse_size(bad), Err(UsersError::BadSize { .. })),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn formatted_sizes() {
-        assert_eq!(format_size(0), "0 B");
-        assert_eq!(format_size(1023), "1023 B");
-        assert_eq!(format_size(1024), "1 KiB");
-        assert_eq!(format_size(1536), "1.5 KiB");
-        assert_eq!(format_size(10 << 20), "10 MiB");
-        assert_eq!(format_size(u64::MAX), "16777216 TiB");
     }
 
     #[test]
@@ -593,7 +572,15 @@ mod tests {
         fs::write(dir.path().join("a"), vec![0u8; 100]).unwrap();
         fs::create_dir_all(dir.path().join("d/e")).unwrap();
         fs::write(dir.path().join("d/e/.partial"), vec![0u8; 23]).unwrap();
+        fs::create_dir(dir.path().join(".socklab-partial")).unwrap();
         assert_eq!(disk_usage(dir.path()).unwrap(), 123);
+        assert_eq!(
+            home_usage(dir.path()).unwrap(),
+            Usage {
+                bytes: 123,
+                entries: 4
+            }
+        );
         #[cfg(unix)]
         {
             let outside = tempfile::tempdir().unwrap();
@@ -603,6 +590,42 @@ mod tests {
                 .unwrap();
             assert_eq!(disk_usage(dir.path()).unwrap(), 123);
             assert_eq!(disk_usage(&dir.path().join("link-dir")).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn accounts_follow_users_json_as_it_changes() {
+        let root = tempfile::tempdir().unwrap();
+        let accounts = Accounts::new(root.path());
+        assert!(accounts.current().unwrap().is_empty());
+        let mut store = UserStore::load(root.path()).unwrap();
+        store.upsert("alice", sample_record(7));
+        store.save().unwrap();
+        let first = accounts.current().unwrap();
+        assert_eq!(first.user("alice"), Some(&sample_record(7)));
+        // Unchanged file: the same parsed store, not read again.
+        assert!(Arc::ptr_eq(&first, &accounts.current().unwrap()));
+        store.upsert("alice", sample_record(9));
+        store.save().unwrap();
+        assert_eq!(
+            accounts.current().unwrap().user("alice"),
+            Some(&sample_record(9))
+        );
+        store.remove("alice");
+        store.save().unwrap();
+        assert_eq!(accounts.current().unwrap().user("alice"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_dirs_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        create_private_dir_all(&deep).unwrap();
+        for dir in [root.path().join("a"), deep] {
+            let mode = fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
         }
     }
 
