@@ -222,42 +222,43 @@ pub fn closed_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
-/// Starts `bin args` with its standard output a pipe whose reading end is already closed, the
-/// way a client runs in `client ... | head -1` once `head` has exited: its next write to stdout
-/// fails with a broken pipe. Wait for it with [`finish`].
+/// Starts `bin args` with its standard output already closed, as when it is piped into a program
+/// that has gone away (`client ... | head -1` once `head` has its line): every write to stdout
+/// fails with `BrokenPipe`. Deterministic: the pipe's read end is closed before the client
+/// starts. Wait for it with [`finish`].
+#[cfg(unix)]
 pub fn spawn_with_stdout_closed(bin: &str, args: &[&str]) -> Child {
-    let mut child = Command::new(bin)
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills `fds` with two new descriptors, each then owned by one OwnedFd.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(write_end))
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start client");
-    drop(child.stdout.take());
-    child
+        .expect("start client")
 }
 
-/// Waits (at most [`WAIT`]) for a child started with [`spawn_with_stdout_closed`] to exit.
+/// Waits (at most [`WAIT`]) for a child started with [`spawn_with_stdout_closed`] to exit, and
+/// returns what it wrote on stderr.
 pub fn finish(mut child: Child) -> Finished {
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the client did not finish within {WAIT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
+    let mut err = child.stderr.take().expect("piped stderr");
+    let err_reader = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let status = wait_or_kill(&mut child, "the client");
     Finished {
         status,
         stdout: String::new(),
-        stderr,
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
     }
 }
 
@@ -286,39 +287,11 @@ pub fn accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
     }
 }
 
-/// Runs `bin args` with its standard output already closed, as when it is piped into a program
-/// that has gone away (`client ... | head -1` once `head` has its line): every write to stdout
-/// fails with `BrokenPipe`. Deterministic: the pipe's read end is closed before the client
-/// starts.
+/// Runs `bin args` to the end with its standard output already closed (see
+/// [`spawn_with_stdout_closed`]).
 #[cfg(unix)]
 pub fn run_with_closed_stdout(bin: &str, args: &[&str]) -> Finished {
-    use std::os::fd::{FromRawFd, OwnedFd};
-
-    let mut fds = [0; 2];
-    // SAFETY: `pipe` fills `fds` with two new descriptors, each then owned by one OwnedFd.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    drop(read_end);
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(write_end))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start client");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let err_reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let status = wait_or_kill(&mut child, &format!("{bin} {args:?}"));
-    Finished {
-        status,
-        stdout: String::new(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
-    }
+    finish(spawn_with_stdout_closed(bin, args))
 }
 
 /// Asserts that a client of `bin` run against a port where nothing listens fails with the one
