@@ -14,6 +14,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::framing::LengthOrder;
+
 /// `--host` and `--port`. `PORT` is the lesson's default port (9000 + lesson number).
 #[derive(Args, Debug, Clone)]
 pub struct Endpoint<const PORT: u16> {
@@ -162,4 +164,15 @@ pub fn one_line(e: &anyhow::Error) -> String {
         line.push_str(&text);
     }
     line
+}
+
+/// `--byte-order little|big`: how a frame's 4-byte length is written. Little-endian is what the
+/// tutorials' `struct.pack('i', n)` produces on x86 and ARM; big-endian is "network order",
+/// `struct.pack('!I', n)`, what real protocols use.
+pub fn length_order_parser() -> impl clap::builder::TypedValueParser<Value = LengthOrder> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["little", "big"]).map(|order| match order.as_str() {
+        "big" => LengthOrder::Big,
+        _ => LengthOrder::Little,
+    })
 }

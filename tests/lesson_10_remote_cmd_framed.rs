@@ -121,6 +121,35 @@ fn length_framing_interoperates_byte_exact() {
 }
 
 #[test]
+fn network_byte_order_matches_struct_pack_big_endian() {
+    // `--byte-order big`: the length is struct.pack('!I', n), for a Python client that follows
+    // real protocols rather than the tutorials.
+    let server = start("length", &["--byte-order", "big"]);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"printf xy").unwrap();
+    assert_eq!(recv_exact(&mut conn, 6), b"\x00\x00\x00\x02xy");
+    // The socklab client speaks it too, in both framings that carry a length.
+    for framing in ["length", "json"] {
+        let server = start(framing, &["--byte-order", "big"]);
+        let out = client(
+            server.port(),
+            &[
+                "--framing",
+                framing,
+                "--byte-order",
+                "big",
+                "seq 1 3000",
+                "echo next",
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let mut expected = seq_output(3000);
+        expected.extend_from_slice(b"next\n");
+        assert_eq!(out.stdout.as_bytes(), expected.as_slice());
+    }
+}
+
+#[test]
 fn json_framing_interoperates_with_a_tutorial_style_client() {
     let server = start("json", &[]);
     let mut conn = connect(server.addr);

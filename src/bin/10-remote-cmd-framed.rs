@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
 use socklab::cli::{self, BufSize, Endpoint};
+use socklab::framing::LengthOrder;
 use socklab::lessons::remote_cmd_framed::{
     header_notes, run_server, AnswerFraming, Client, ClientConfig, FramedError, ServerConfig,
 };
@@ -46,6 +47,10 @@ enum Role {
         /// header length, JSON header {"data_size": N, ...}, then the answer.
         #[arg(long, value_enum, default_value_t = AnswerFraming::Json)]
         framing: AnswerFraming,
+        /// Byte order of the 4-byte lengths in length and json framing: little (the tutorials'
+        /// struct.pack('i')) or big (network order, struct.pack('!I')). Must match the client's.
+        #[arg(long, default_value = "little", value_parser = cli::length_order_parser())]
+        byte_order: LengthOrder,
         #[command(flatten)]
         shell: ShellArgs,
         /// Most clients served at once (each answer is held in memory while it is sent).
@@ -64,6 +69,9 @@ enum Role {
         /// How the server frames its answers: ack, length or json. Must match the server's.
         #[arg(long, value_enum, default_value_t = AnswerFraming::Json)]
         framing: AnswerFraming,
+        /// Byte order of the 4-byte lengths: little or big. Must match the server's.
+        #[arg(long, default_value = "little", value_parser = cli::length_order_parser())]
+        byte_order: LengthOrder,
         /// How the server's output is encoded: utf-8, or gbk for a Chinese Windows server
         /// (the tutorials' decode('gbk')); any WHATWG encoding label works.
         #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
@@ -91,6 +99,7 @@ fn main() -> ExitCode {
             endpoint,
             bufsize,
             framing,
+            byte_order,
             shell,
             max_clients,
             trace,
@@ -104,6 +113,7 @@ fn main() -> ExitCode {
             let config = ServerConfig {
                 bufsize: bufsize.get(),
                 framing,
+                length_order: byte_order,
                 limits: shell.limits(),
                 tracer: Tracer::stderr("server", trace),
                 options: ServerOptions {
@@ -118,6 +128,7 @@ fn main() -> ExitCode {
             endpoint,
             bufsize,
             framing,
+            byte_order,
             encoding,
             timeout,
             max_answer,
@@ -127,6 +138,7 @@ fn main() -> ExitCode {
             let config = ClientConfig {
                 bufsize: bufsize.get(),
                 framing,
+                length_order: byte_order,
                 timeout,
                 max_answer,
                 tracer: Tracer::stderr("client", trace),

@@ -29,7 +29,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::escape::preview;
-use crate::framing::{self, FrameError, Framing};
+use crate::framing::{self, FrameError, Framing, LengthOrder};
 use crate::log::Log;
 use crate::net::{self, NetError};
 use crate::server::{self, Handler, ServerOptions, Shutdown};
@@ -122,6 +122,9 @@ pub struct ServerConfig {
     /// Bytes asked for by the single `recv` that reads a command.
     pub bufsize: usize,
     pub framing: AnswerFraming,
+    /// Byte order of the 4-byte lengths in `length` and `json` framing: little-endian, as the
+    /// tutorials' `struct.pack('i')` writes, or big-endian ("network order", `'!I'`).
+    pub length_order: LengthOrder,
     pub limits: Limits,
     pub tracer: Tracer,
     /// `--max-clients` and the idle timeout. Each client's answer is held in memory while it is
@@ -134,6 +137,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bufsize: 1024,
             framing: AnswerFraming::default(),
+            length_order: LengthOrder::default(),
             limits: Limits::default(),
             tracer: Tracer::off(),
             options: ServerOptions {
@@ -188,6 +192,7 @@ impl Handler for RemoteShell {
             let sent = send_answer(
                 &mut conn,
                 self.config.framing,
+                Framing::with_order(self.config.length_order),
                 &outcome,
                 &self.config.limits,
             )?;
@@ -214,6 +219,7 @@ impl Handler for RemoteShell {
         send_answer(
             stream,
             self.config.framing,
+            Framing::with_order(self.config.length_order),
             &Outcome::Refused(why),
             &self.config.limits,
         )
@@ -227,6 +233,7 @@ impl Handler for RemoteShell {
 fn send_answer(
     conn: &mut (impl Read + Write),
     framing: AnswerFraming,
+    frames: Framing,
     outcome: &Outcome,
     limits: &Limits,
 ) -> Result<Option<usize>, FramedError> {
@@ -249,7 +256,7 @@ fn send_answer(
         }
         AnswerFraming::Length => {
             let answer = answer_text(outcome, limits);
-            Framing::default().write_length(conn, answer.len() as u64)?;
+            frames.write_length(conn, answer.len() as u64)?;
             conn.write_all(&answer)?;
             Ok(Some(answer.len()))
         }
@@ -271,7 +278,7 @@ fn send_answer(
                     (body.clone(), json!({"data_size": body.len(), "error": why}))
                 }
             };
-            Framing::default().write_header(conn, &header)?;
+            frames.write_header(conn, &header)?;
             framing::write_body(conn, &mut body.as_slice(), body.len() as u64)?;
             Ok(Some(body.len()))
         }
@@ -285,6 +292,8 @@ pub struct ClientConfig {
     /// changes.
     pub bufsize: usize,
     pub framing: AnswerFraming,
+    /// Byte order of the 4-byte lengths: must match the server's `--byte-order`.
+    pub length_order: LengthOrder,
     /// How long to wait for each read.
     pub timeout: Duration,
     /// The longest answer the client accepts. The length comes from the network, so it is
@@ -298,6 +307,7 @@ impl Default for ClientConfig {
         ClientConfig {
             bufsize: 1024,
             framing: AnswerFraming::default(),
+            length_order: LengthOrder::default(),
             timeout: Duration::from_secs(60),
             max_answer: 64 * 1024 * 1024,
             tracer: Tracer::off(),
@@ -358,7 +368,7 @@ impl Client {
                 }
             }
             AnswerFraming::Length => {
-                let size = Framing::default()
+                let size = Framing::with_order(self.config.length_order)
                     .read_length(&mut self.conn)?
                     .ok_or(FramedError::Closed)?;
                 AnswerInfo {
@@ -367,7 +377,7 @@ impl Client {
                 }
             }
             AnswerFraming::Json => {
-                let header = Framing::default()
+                let header = Framing::with_order(self.config.length_order)
                     .read_header(&mut self.conn)?
                     .ok_or(FramedError::Closed)?;
                 info_from_header(&header)?
