@@ -18,7 +18,7 @@
 //! It adds `get`, so files come back with their MD5 announced before the bytes.
 //!
 //! Files: [`protocol`] (the wire format), [`server`] (the connection handler), [`digests`] (the
-//! recorded MD5 of each stored file), [`client`] (put and get), [`tour`](mod@tour).
+//! recorded MD5 of each stored file), [`client`] (put and get), and `tour.rs` (its stage in `00-tour`).
 
 pub mod client;
 pub mod digests;
