@@ -155,9 +155,10 @@ fn main() -> ExitCode {
             let mut failed = 0;
             for outcome in &outcomes {
                 match &outcome.result {
-                    Ok(stored) => {
-                        println!("{}  {} bytes  md5 {}", stored.name, stored.size, stored.md5)
-                    }
+                    Ok(stored) => cli::print_line(format!(
+                        "{}  {} bytes  md5 {}",
+                        stored.name, stored.size, stored.md5
+                    ))?,
                     Err(why) => {
                         failed += 1;
                         eprintln!("error: {}: {why}", outcome.file.display());
@@ -180,12 +181,12 @@ fn main() -> ExitCode {
         } => {
             let path = download_path(&name, out.as_deref(), force)?;
             let fetched = get_file(&common.config(true), &name, &path, &common.wire())?;
-            println!(
+            cli::print_line(format!(
                 "{}  {} bytes  md5 {}",
                 fetched.path.display(),
                 fetched.size,
                 fetched.md5
-            );
+            ))?;
             Ok(())
         }
     })

@@ -227,25 +227,25 @@ fn adduser(args: AdduserArgs) -> anyhow::Result<()> {
         );
     }
     admin::add_user(root, &args.name, &password, args.quota, args.iterations)?;
-    println!(
+    cli::print_line(format!(
         "{} user {} (quota {}, {} iterations) in {}",
         if existed { "updated" } else { "created" },
         args.name,
         format_size(args.quota),
         args.iterations,
         users_file(root).display()
-    );
+    ))?;
     Ok(())
 }
 
 fn deluser(args: DeluserArgs) -> anyhow::Result<()> {
     let root = &args.root.root;
     admin::delete_user(root, &args.name)?;
-    println!(
+    cli::print_line(format!(
         "deleted user {}; its files are kept in {}",
         args.name,
         socklab::lessons::ftp::users::home_dir(root, &args.name).display()
-    );
+    ))?;
     Ok(())
 }
 
@@ -253,21 +253,24 @@ fn users(args: UsersArgs) -> anyhow::Result<()> {
     let root = &args.root.root;
     let users = admin::list_users(root)?;
     if users.is_empty() {
-        println!(
+        cli::print_line(format!(
             "no users in {} (add one with `14-ftp adduser NAME --quota SIZE`)",
             users_file(root).display()
-        );
+        ))?;
         return Ok(());
     }
     let width = users.iter().map(|u| u.name.len()).max().unwrap_or(0).max(4);
-    println!("{:<width$}  {:>22}  {:>22}", "USER", "QUOTA", "USED");
+    cli::print_line(format!(
+        "{:<width$}  {:>22}  {:>22}",
+        "USER", "QUOTA", "USED"
+    ))?;
     for user in users {
-        println!(
+        cli::print_line(format!(
             "{:<width$}  {:>22}  {:>22}",
             user.name,
             format!("{} ({})", format_size(user.quota), user.quota),
             format!("{} ({})", format_size(user.used), user.used),
-        );
+        ))?;
     }
     Ok(())
 }
