@@ -123,3 +123,104 @@ fn ipv6_listening_line_is_bracketed() {
     );
     assert_eq!(out.stdout, "V6\n", "{out:?}");
 }
+
+/// Tutorial 000's link-loop server keeps a finished connection open: the client prints the reply
+/// that arrived and gives up after --timeout instead of waiting for ever.
+#[test]
+fn a_server_that_never_closes_is_bounded_by_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let server = std::thread::spawn(move || {
+        let mut conn = common::accept(&listener);
+        let mut buf = [0u8; 1024];
+        let n = common::read_once(&mut conn, &mut buf).unwrap();
+        conn.write_all(&buf[..n].to_ascii_uppercase()).unwrap();
+        // Keep the connection open until the client gives up.
+        let _ = common::read_once(&mut conn, &mut buf);
+    });
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "0.5", "hi"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.stdout, "HI\n");
+    assert!(
+        out.stderr
+            .contains("did not close the connection within 0.5 s (--timeout)"),
+        "{}",
+        out.stderr
+    );
+    server.join().unwrap();
+}
+
+/// Tutorial 002's greeting server never reads: a client that sends a message gets the greeting,
+/// then a reset. The client prints the greeting, then reports the reset.
+#[test]
+fn data_then_reset_prints_the_data_then_reports_the_reset() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let server = std::thread::spawn(move || {
+        let conn = common::accept(&listener);
+        // Wait until the client's message has arrived (unread), so closing resets for sure.
+        let mut peeked = [0u8; 5];
+        while conn.peek(&mut peeked).unwrap() < 5 {}
+        (&conn).write_all(b"welcome to JinCheng!\r\n").unwrap();
+        drop(conn);
+    });
+    let out = run(BIN, &["client", "--port", &port, "hello"], "");
+    server.join().unwrap();
+    assert_eq!(out.stdout, "welcome to JinCheng!\n", "{out:?}");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the server reset the connection (after 22 bytes"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn greet_server_speaks_first_and_greet_client_only_receives() {
+    let server = ServerProcess::start(BIN, &["greet-server", "--port", "0"]);
+    for _ in 0..2 {
+        let out = run(BIN, &["greet-client", "--port", &server.port_arg()], "");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(out.stdout, "welcome to socklab!\n");
+        server.expect_line("sent 21 bytes");
+    }
+}
+
+/// The echo client talks first; the greeting server never reads, but closes gracefully, so the
+/// greeting arrives whole and the connection ends cleanly instead of with a reset.
+#[test]
+fn greet_server_drains_what_it_did_not_read_so_no_reset() {
+    let server = ServerProcess::start(
+        BIN,
+        &["greet-server", "--port", "0", "--greeting", "hi there"],
+    );
+    for _ in 0..5 {
+        let out = run(
+            BIN,
+            &[
+                "client",
+                "--port",
+                &server.port_arg(),
+                "a message never read",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(out.stdout, "hi there\n");
+    }
+}
+
+/// The tutorial's client: connect, one recv(1024), print, close.
+#[test]
+fn python_style_greeting_client() {
+    let server = ServerProcess::start(BIN, &["greet-server", "--port", "0"]);
+    let mut conn = connect(server.addr);
+    let mut buf = [0u8; 1024];
+    let n = common::read_once(&mut conn, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"welcome to socklab!\r\n");
+}

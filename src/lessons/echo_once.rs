@@ -8,7 +8,8 @@
 //! Tutorials: 000 §1 (the first server and client), 001 §4 (打电话 example) and §5.1.
 
 use std::io::{self, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use crate::escape::preview;
 use crate::log::Log;
@@ -76,25 +77,106 @@ pub fn run_server(
 }
 
 /// How long the server waits for the client to finish before closing anyway.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER: Duration = Duration::from_secs(2);
 
-/// Sends `message` to the server and returns its reply.
+/// How the server's side of a connection ended, as the client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A clean end of stream (FIN): everything the server sent has arrived.
+    Closed,
+    /// A reset (RST). Linux delivers the bytes that arrived before it first, so what was read is
+    /// kept; more may have been lost. A server that closes with bytes of ours still unread (the
+    /// greeting server of tutorial 002, which never reads) resets instead of closing.
+    Reset,
+    /// The server neither closed nor sent more within the timeout: tutorial 000's link-loop
+    /// server keeps a finished connection open until its next client arrives.
+    TimedOut(Duration),
+    /// `max_reply` bytes arrived and the client stopped reading.
+    TooLong,
+}
+
+/// What a client received: the bytes, and how the connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub data: Vec<u8>,
+    pub ending: Ending,
+}
+
+/// Sends `message` to the server (nothing at all if it is empty) and reads until the server
+/// closes: the server's whole reply.
 ///
 /// The tutorial's client calls `recv(1024)` once. That works on loopback for short messages, but
 /// a single `recv` may return part of a reply (lesson 07 shows it). This server closes the
 /// connection after replying, so the right way to get the whole reply is to read until the end
-/// of the stream. `max_reply` bounds what we are willing to hold.
+/// of the stream. `max_reply` bounds what we are willing to hold, and `timeout` (a deadline for
+/// the whole reply, not per read) how long we wait for the end.
+///
+/// A reset or a timeout is not an error here: what arrived before it is still the reply, and
+/// the caller shows it before saying how the connection ended ([`Received::ending`]).
 pub fn run_client(
     host: &str,
     port: u16,
     message: &[u8],
-    max_reply: u64,
-) -> Result<Vec<u8>, EchoError> {
+    max_reply: usize,
+    timeout: Duration,
+) -> Result<Received, EchoError> {
     let mut conn = net::connect_tcp(host, port)?;
-    conn.write_all(message)?;
-    let mut reply = Vec::new();
-    (&mut conn).take(max_reply).read_to_end(&mut reply)?;
-    Ok(reply)
+    if !message.is_empty() {
+        conn.write_all(message)?;
+    }
+    receive_until_closed(&mut conn, max_reply, timeout)
+}
+
+/// Reads until the end of the stream, a reset, `max_reply` bytes, or the deadline.
+pub fn receive_until_closed(
+    conn: &mut TcpStream,
+    max_reply: usize,
+    timeout: Duration,
+) -> Result<Received, EchoError> {
+    let deadline = net::deadline_after(timeout);
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let ending = loop {
+        let room = max_reply.saturating_sub(data.len());
+        if room == 0 {
+            break Ending::TooLong;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Ending::TimedOut(timeout);
+        }
+        conn.set_read_timeout(Some(left))?;
+        let want = buf.len().min(room);
+        match conn.read(buf.get_mut(..want).unwrap_or_default()) {
+            Ok(0) => break Ending::Closed,
+            Ok(n) => data.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if net::is_timeout(&e) => break Ending::TimedOut(timeout),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break Ending::Reset,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(Received { data, ending })
+}
+
+/// One line that says how a connection ended, for the client to print after the data; `None`
+/// for a clean close, which needs no comment.
+pub fn describe_ending(received: &Received) -> Option<String> {
+    let got = received.data.len();
+    match received.ending {
+        Ending::Closed => None,
+        Ending::Reset => Some(format!(
+            "the server reset the connection (after {got} bytes, shown above): it closed with \
+             bytes of ours unread, so its kernel answered with RST; more of its reply may have \
+             been lost"
+        )),
+        Ending::TimedOut(after) => Some(format!(
+            "the server did not close the connection within {} s (--timeout); shown above is \
+             what arrived ({got} bytes)",
+            after.as_secs_f64()
+        )),
+        Ending::TooLong => Some(format!("stopped reading after {got} bytes")),
+    }
 }
 
 /// The lesson's stage in `00-tour`.
@@ -109,11 +191,17 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     })?;
 
     t.step("the client connects and sends 'hello world'");
-    let reply = run_client("127.0.0.1", server.port(), b"hello world", 1 << 20)?;
+    let reply = run_client(
+        "127.0.0.1",
+        server.port(),
+        b"hello world",
+        1 << 20,
+        Duration::from_secs(10),
+    )?;
     t.expect_log("server", &server.lines, "sent")?;
-    t.show("client", &format!("recv: {}", preview(&reply, 60)));
+    t.show("client", &format!("recv: {}", preview(&reply.data, 60)));
     t.check(
-        reply == b"HELLO WORLD",
+        reply.data == b"HELLO WORLD" && reply.ending == Ending::Closed,
         "the reply is the message upper-cased",
     )?;
 
@@ -123,5 +211,5 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "Run the client a second time and it is refused: nobody is listening any more. \
          Lesson 02 keeps the conversation going; lesson 03 keeps the server going.",
     );
-    Ok(())
+    crate::lessons::greeting::tour(t)
 }
