@@ -171,3 +171,101 @@ fn negative_backlog_is_a_usage_error() {
     let out = run(BIN, &["server", "--backlog", "-1"], "");
     assert_eq!(out.status.code(), Some(2));
 }
+
+// ---- the "phone call" (tutorial 002): server --typed, client --any-reply ---------------------
+
+/// `server --typed` with its standard input piped from the test: the "person" at the server.
+#[test]
+fn the_phone_call_replies_are_the_lines_typed_at_the_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut server = Command::new(BIN)
+        .args(["server", "--port", "0", "--typed"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut typist = server.stdin.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |needle: &str| loop {
+        let line = lines
+            .recv_timeout(common::WAIT)
+            .unwrap_or_else(|_| panic!("no line containing {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    };
+    let port = next("listening on ")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    // The replies are typed before the client asks: they wait in the server's input. The empty
+    // line is skipped (sent, it would be nothing at all, and the client would wait for ever).
+    typist
+        .write_all(b"hello, who is calling?\n\nbye!\n")
+        .unwrap();
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--any-reply", "hi", "it's me"],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "hello, who is calling?\nbye!\n");
+    next("from 127.0.0.1:");
+    // Without --any-reply the echo client says what is wrong.
+    typist.write_all(b"not an echo\n").unwrap();
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--timeout", "1", "hi"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the reply was not the message upper-cased"),
+        "{}",
+        out.stderr
+    );
+    drop(typist);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Tutorial 001's servers answer `data.upper() + b'sb'`: --any-reply prints it as it came.
+#[test]
+fn any_reply_accepts_tutorial_001s_upper_plus_sb() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let server = std::thread::spawn(move || {
+        let mut conn = common::accept(&listener);
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = common::read_once(&mut conn, &mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let mut reply = buf[..n].to_ascii_uppercase();
+            reply.extend_from_slice(b"sb");
+            conn.write_all(&reply).unwrap();
+        }
+    });
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--any-reply", "hello", "world"],
+        "",
+    );
+    server.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLOsb\nWORLDsb\n");
+}

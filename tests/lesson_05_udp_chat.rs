@@ -275,3 +275,80 @@ fn client_binary_escapes_what_others_send() {
     assert!(lines[2].ends_with(": \\x1b[2J"), "{lines:?}");
     assert_eq!(lines.len(), 4, "{lines:?}");
 }
+
+/// Tutorial 001 §7.3's chat server: remembers every sender and relays each datagram, raw, to
+/// everyone it has seen. No welcome, no commands, no `* bye`. Returns what it received once the
+/// test drops the returned sender.
+fn tutorial_relay() -> (
+    u16,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Vec<Vec<u8>>>,
+) {
+    let socket = udp_socket();
+    let port = socket.local_addr().unwrap().port();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let mut seen: Vec<SocketAddr> = Vec::new();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        let deadline = std::time::Instant::now() + common::WAIT;
+        while !matches!(
+            stopped.try_recv(),
+            Err(std::sync::mpsc::TryRecvError::Disconnected)
+        ) && std::time::Instant::now() < deadline
+        {
+            match socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    if !seen.contains(&from) {
+                        seen.push(from);
+                    }
+                    for to in &seen {
+                        socket.send_to(&buf[..n], to).unwrap();
+                    }
+                    got.push(buf[..n].to_vec());
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        got
+    });
+    (port, stop, thread)
+}
+
+#[test]
+fn client_binary_against_the_tutorials_relay_ends_without_an_error() {
+    let (port, stop, server) = tutorial_relay();
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &port.to_string(),
+            "--timeout",
+            "0.5",
+            "hello",
+            "world",
+        ],
+        "",
+    );
+    drop(stop);
+    let got = server.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // The relayed empty datagram of our joining, then our two messages, relayed back raw.
+    assert_eq!(out.stdout, "\nhello\nworld\n");
+    assert!(
+        out.stderr.starts_with(
+            "note: the server did not answer our joining with '* welcome', so it is not \
+             socklab's"
+        ),
+        "{}",
+        out.stderr
+    );
+    // No /leave was sent: the tutorial's server would have relayed it to everyone as text.
+    assert_eq!(got, [b"".to_vec(), b"hello".to_vec(), b"world".to_vec()]);
+}

@@ -392,3 +392,42 @@ fn a_client_whose_reader_has_gone_stops_quietly() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stderr, "");
 }
+
+// ---- --framing size: tutorial 000 §3, broken on purpose ---------------------------------------
+
+/// The tutorial's client: `recv(1024)` for the size, then `int()`. The digits and the start of
+/// the answer arrive stuck together (粘包), every time: '23893' + '1\n2\n...' is no number.
+#[test]
+fn size_framing_sticks_the_digits_to_the_answer_for_a_tutorial_style_client() {
+    let server = start("size", &[]);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"seq 1 5000").unwrap();
+    let first = recv(&mut conn, 1024);
+    assert!(first.starts_with(b"238931\n2\n3\n"), "{first:?}");
+    assert!(std::str::from_utf8(&first).unwrap().parse::<u64>().is_err());
+    // Everything after the digits is the answer, whole: the protocol's bytes are right, only
+    // nothing marks where the digits end.
+    let mut rest = first[5..].to_vec();
+    rest.extend(recv_exact(&mut conn, seq_output(5000).len() - rest.len()));
+    assert_eq!(rest, seq_output(5000));
+}
+
+#[test]
+fn size_framing_client_reports_the_sticky_packets_and_exits_1() {
+    let server = start("size", &[]);
+    let out = client(server.port(), &["--framing", "size", "seq 1 5000"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with(
+            "error: sticky packets (粘包): the size and the start of the answer arrived in one \
+             recv: '238931\\n2\\n3\\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--framing ack or length fixes this"),
+        "{}",
+        out.stderr
+    );
+}

@@ -88,7 +88,8 @@ fn the_right_key_with_sha256_gets_a_conversation() {
     assert_eq!(out.stdout, "HELLO\n你好 WORLD\n");
     assert_eq!(
         out.stderr,
-        "authenticated with hmac-sha256; the conversation is framed\n"
+        "answered the challenge with hmac-sha256; a server that refuses us closes the \
+         connection, which shows on our first message\n"
     );
     server.expect_line("authenticated (hmac-sha256)");
     server.expect_line("says: hello");
@@ -110,10 +111,15 @@ fn a_wrong_key_is_refused_and_the_server_keeps_serving() {
     let out = client(&server, "a guess", &["hello"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(out.stdout, "");
-    assert_eq!(
-        out.stderr,
-        "error: the server refused us: it closed the connection instead of welcoming us \
-         (wrong key, or a different --digest than the server's?)\n"
+    // Without --welcome the refusal shows on the first message: the client has said that it
+    // answered, then it says it was refused.
+    assert!(
+        out.stderr.ends_with(
+            "\nerror: the server refused us: it closed the connection after our answer to its \
+             challenge (wrong key, or a different --digest than the server's?)\n"
+        ),
+        "{}",
+        out.stderr
     );
     server.expect_line("dropped: refused: wrong answer to the challenge");
     let out = client(&server, KEY, &["still here"]);
@@ -132,7 +138,8 @@ fn a_client_with_another_digest_is_refused() {
         out.stderr
     );
     server.expect_line("refused: wrong answer to the challenge (wrong key, or not hmac-md5)");
-    // An md5 client sends 16 bytes to a server waiting for 32: refused when the time is up.
+    // An md5 client sends 16 bytes to a server waiting for 32, then its first message (a 4-byte
+    // length and "hello"): 25 bytes, still short of 32, so refused when the time is up.
     let (server, _key) = start_server(&["--auth-timeout", "0.3"]);
     let out = client(&server, KEY, &["--digest", "md5", "hello"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -141,7 +148,7 @@ fn a_client_with_another_digest_is_refused() {
         "{}",
         out.stderr
     );
-    server.expect_line("refused: only 16 of the 32 bytes of its answer within 0.3 s");
+    server.expect_line("refused: only 25 of the 32 bytes of its answer within 0.3 s");
 }
 
 #[test]
@@ -194,7 +201,6 @@ fn python_style_conversation(addr: SocketAddr, mac: fn(&[u8], &[u8]) -> Vec<u8>)
     let mut conn = connect(addr);
     let challenge = read_challenge(&mut conn);
     conn.write_all(&mac(KEY.as_bytes(), &challenge)).unwrap();
-    assert_eq!(read_frame(&mut conn), b"welcome");
     conn.write_all(&frame("hi 你好".as_bytes())).unwrap();
     assert_eq!(read_frame(&mut conn), "HI 你好".as_bytes());
 }
@@ -250,6 +256,7 @@ fn typed_replies_come_from_the_servers_input_one_line_each() {
         digest: Digest::Sha256,
         auth_timeout: WAIT,
         replies: Replies::typed(Cursor::new("first reply\r\nsecond\n")),
+        welcome: false,
         tracer: Tracer::off(),
     };
     let (log, lines) = Log::channel();
@@ -258,6 +265,7 @@ fn typed_replies_come_from_the_servers_input_one_line_each() {
         key,
         digest: Digest::Sha256,
         timeout: WAIT,
+        welcome: false,
         tracer: Tracer::off(),
     };
     let mut session = Session::connect("127.0.0.1", port, &client).unwrap();
@@ -366,18 +374,88 @@ fn a_server_that_is_not_12_auth_is_reported() {
 
 #[test]
 fn an_md5_client_that_gives_up_first_says_why_it_may_be_waiting() {
-    // The server waits up to 20 s for the 16 bytes an md5 answer lacks; the client gives up at
-    // 0.3 s, and its error points at the digest.
-    let (server, _key) = start_server(&["--auth-timeout", "20"]);
+    // With --welcome on both sides: the server waits up to 20 s for the 16 bytes an md5 answer
+    // lacks; the client gives up at 0.3 s, and its error names both possible reasons.
+    let (server, _key) = start_server(&["--auth-timeout", "20", "--welcome"]);
     let out = client(
         &server,
         KEY,
-        &["--digest", "md5", "--timeout", "0.3", "hello"],
+        &["--welcome", "--digest", "md5", "--timeout", "0.3", "hello"],
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
         out.stderr,
-        "error: no welcome from the server within 0.3 s: is it still waiting for the rest of our \
-         answer (a different --digest than the server's?)\n"
+        "error: no welcome from the server within 0.3 s: was it started without --welcome (the \
+         tutorial's server never sends one), or is it still waiting for the rest of our answer \
+         (a different --digest than the server's)?\n"
+    );
+}
+
+#[test]
+fn with_welcome_on_both_sides_the_client_knows_at_once() {
+    let (server, _key) = start_server(&["--welcome"]);
+    let out = client(&server, KEY, &["--welcome", "hello"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLO\n");
+    assert_eq!(
+        out.stderr,
+        "authenticated with hmac-sha256; the conversation is framed\n"
+    );
+    // A wrong key is refused before the client sends a single message: no message given here.
+    let out = client(&server, "a guess", &["--welcome"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("the server refused us"),
+        "{}",
+        out.stderr
+    );
+    // The welcome frame is the only difference on the wire.
+    let mut conn = connect(server.addr);
+    let challenge = read_challenge(&mut conn);
+    conn.write_all(&sha256(KEY.as_bytes(), &challenge)).unwrap();
+    assert_eq!(read_frame(&mut conn), b"welcome");
+    conn.write_all(&frame(b"hi")).unwrap();
+    assert_eq!(read_frame(&mut conn), b"HI");
+}
+
+/// Tutorial 003's protocol has no welcome: the server's first frame is the reply to the client's
+/// first message. A server without --welcome sends nothing after a right answer.
+#[test]
+fn by_default_the_server_sends_nothing_after_a_right_answer() {
+    let (server, _key) = start_server(&[]);
+    let mut conn = connect(server.addr);
+    let challenge = read_challenge(&mut conn);
+    conn.write_all(&sha256(KEY.as_bytes(), &challenge)).unwrap();
+    server.expect_line("authenticated");
+    conn.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let quiet = conn.read(&mut byte).unwrap_err();
+    assert!(
+        matches!(
+            quiet.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{quiet:?}"
+    );
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    conn.write_all(&frame(b"hi")).unwrap();
+    assert_eq!(read_frame(&mut conn), b"HI");
+}
+
+/// A server that never welcomes and never replies, but closes when the answer is wrong, like
+/// tutorial 003's: the client's first message meets the closed connection.
+#[test]
+fn a_refused_client_learns_it_on_its_first_message_even_with_md5_and_a_slow_server() {
+    let (server, _key) = start_server(&["--auth-timeout", "0.3"]);
+    let out = client(&server, KEY, &["--digest", "md5", "hi"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.ends_with(
+            "error: the server refused us: it closed the connection after our answer to its \
+             challenge (wrong key, or a different --digest than the server's?)\n"
+        ),
+        "{}",
+        out.stderr
     );
 }

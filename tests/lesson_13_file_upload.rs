@@ -783,3 +783,278 @@ fn a_put_refused_by_a_busy_server_fails_as_a_whole() {
     let err = put_files(&setup.client(), &[a], &Log::silent()).unwrap_err();
     assert!(err.to_string().contains("server is busy"), "{err}");
 }
+
+// ---- servers that never reply (tutorial 004's MYTCPServer) ---------------------------------
+
+/// What a tutorial-004-style server received: each put's filename and bytes.
+type Received = Vec<(String, Vec<u8>)>;
+
+/// Plays tutorial 004's server for one connection: reads puts (4-byte length, JSON header, then
+/// exactly `filesize` bytes) until the end of the stream, and never replies. `replies` puts
+/// socklab-style ok replies for the first that many puts (a server that stops answering).
+/// `keep_open`: like the single-threaded MYTCPServer, keep the socket after the end of the stream.
+fn silent_upload_server(
+    replies: usize,
+    keep_open: bool,
+) -> (u16, std::thread::JoinHandle<Received>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let mut conn = common::accept(&listener);
+        let mut got = Received::new();
+        loop {
+            let mut len = [0u8; 4];
+            if conn.read_exact(&mut len).is_err() {
+                break;
+            }
+            let mut header = vec![0u8; i32::from_le_bytes(len) as usize];
+            conn.read_exact(&mut header).unwrap();
+            let header: Value = serde_json::from_slice(&header).unwrap();
+            let mut body = vec![0u8; header["filesize"].as_u64().unwrap() as usize];
+            conn.read_exact(&mut body).unwrap();
+            if got.len() < replies {
+                let reply = json!({"status": "ok", "size": body.len(), "md5": md5_hex(&body)});
+                send_header(&mut conn, &reply);
+            }
+            got.push((header["filename"].as_str().unwrap().to_string(), body));
+        }
+        if keep_open {
+            // The single-threaded server goes back to accept() and keeps this socket: the client
+            // sees no end of the stream, only its own --timeout.
+            let mut rest = Vec::new();
+            let _ = conn.read_to_end(&mut rest);
+        }
+        got
+    });
+    (port, thread)
+}
+
+#[test]
+fn put_to_a_server_that_closes_without_replying_is_sent_unconfirmed_exit_0() {
+    let setup = Setup::new(&[]);
+    let data = data(4 << 20, 7);
+    let file = setup.local("a.txt", &data);
+    let (port, server) = silent_upload_server(0, false);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "put",
+            "--port",
+            &port.to_string(),
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    let got = server.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        format!(
+            "a.txt  {} bytes  md5 {}  (sent; unconfirmed)\n",
+            data.len(),
+            md5_hex(&data)
+        )
+    );
+    assert_eq!(
+        out.stderr,
+        "note: a.txt: sent 4 MiB; the server sent no confirmation, as the tutorial's server never \
+         does (socklab's server confirms every file)\n"
+    );
+    assert_eq!(got, vec![("a.txt".to_string(), data)]);
+}
+
+#[test]
+fn put_to_a_server_that_never_replies_nor_closes_ends_at_the_timeout_unconfirmed() {
+    let setup = Setup::new(&[]);
+    let file = setup.local("b.txt", b"hello");
+    let (port, server) = silent_upload_server(0, true);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "put",
+            "--port",
+            &port.to_string(),
+            "--timeout",
+            "0.5",
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.ends_with("(sent; unconfirmed)\n"), "{out:?}");
+    assert_eq!(server.join().unwrap().len(), 1);
+}
+
+/// A server that answered once speaks socklab's protocol: a missing later reply is a failure.
+#[test]
+fn a_server_that_replied_once_and_then_stops_is_still_checked() {
+    let setup = Setup::new(&[]);
+    let one = setup.local("one.txt", b"first");
+    let two = setup.local("two.txt", b"second");
+    let (port, server) = silent_upload_server(1, false);
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "put",
+            "--port",
+            &port.to_string(),
+            one.to_str().unwrap(),
+            two.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(server.join().unwrap().len(), 2);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        format!("one.txt  5 bytes  md5 {}\n", md5_hex(b"first"))
+    );
+    assert!(
+        out.stderr
+            .contains("two.txt: no reply: the server closed the connection"),
+        "{}",
+        out.stderr
+    );
+}
+
+// ---- the tutorials' earlier downloads: --protocol name-header and size-ack-md5 -------------
+
+/// A server speaking `protocol`, with `files` already stored in its folder.
+fn download_setup(protocol: &str, files: &[(&str, &[u8])]) -> Setup {
+    let setup = Setup::new(&["--protocol", protocol]);
+    // The server created the folder before it printed its listening line.
+    for (name, bytes) in files {
+        fs::write(setup.dir().join(name), bytes).unwrap();
+    }
+    setup
+}
+
+/// Tutorial 001 §6.5's client: send the bare name; recv(4); the JSON header; the bytes.
+fn name_header_get(conn: &mut TcpStream, name: &str) -> (Value, Vec<u8>) {
+    conn.write_all(name.as_bytes()).unwrap();
+    let mut len = [0u8; 4];
+    conn.read_exact(&mut len).unwrap();
+    let mut header = vec![0u8; i32::from_le_bytes(len) as usize];
+    conn.read_exact(&mut header).unwrap();
+    let header: Value = serde_json::from_slice(&header).unwrap();
+    let mut body = vec![0u8; header["file_data_len"].as_u64().unwrap() as usize];
+    conn.read_exact(&mut body).unwrap();
+    (header, body)
+}
+
+#[test]
+fn name_header_download_matches_tutorial_001s_client() {
+    let big = data(3 << 20, 3);
+    let setup = download_setup("name-header", &[("a.bin", &big), ("empty", b"")]);
+    let mut conn = setup.connect();
+    let (header, body) = name_header_get(&mut conn, "a.bin");
+    assert_eq!(
+        header,
+        json!({"name": "a.bin", "md5": md5_hex(&big), "file_data_len": big.len()})
+    );
+    assert_eq!(body, big);
+    // Lock-step: the next bare name on the same connection.
+    let (header, body) = name_header_get(&mut conn, "empty");
+    assert_eq!(header["file_data_len"], 0);
+    assert_eq!(body, b"");
+    // A path, or a name that is not stored: a header with an error, and the connection goes on.
+    for bad in ["../../etc/passwd", "/etc/passwd", "missing.txt"] {
+        let (header, body) = name_header_get(&mut conn, bad);
+        assert!(header["error"].is_string(), "{header}");
+        assert_eq!(body, b"");
+    }
+    let (_, body) = name_header_get(&mut conn, "a.bin");
+    assert_eq!(body, big);
+}
+
+/// Tutorial 000 §4's client: `get NAME`; recv the size; send an ack; exactly size bytes; the md5.
+fn size_ack_get(conn: &mut TcpStream, name: &str) -> Result<(Vec<u8>, String), String> {
+    conn.write_all(format!("get {name}").as_bytes()).unwrap();
+    let mut size = [0u8; 1024];
+    let n = common::read_once(conn, &mut size).unwrap();
+    let size = std::str::from_utf8(&size[..n]).unwrap();
+    let size: usize = size.parse().map_err(|_| size.to_string())?;
+    conn.write_all(b"i am ready to recv file").unwrap();
+    let mut body = vec![0u8; size];
+    conn.read_exact(&mut body).unwrap();
+    let mut md5 = [0u8; 32];
+    conn.read_exact(&mut md5).unwrap();
+    Ok((body, String::from_utf8(md5.to_vec()).unwrap()))
+}
+
+#[test]
+fn size_ack_md5_download_matches_tutorial_000s_client() {
+    let big = data(2 << 20, 5);
+    let setup = download_setup("size-ack-md5", &[("b.bin", &big), ("empty", b"")]);
+    let mut conn = setup.connect();
+    assert_eq!(
+        size_ack_get(&mut conn, "b.bin"),
+        Ok((big.clone(), md5_hex(&big)))
+    );
+    assert_eq!(
+        size_ack_get(&mut conn, "empty"),
+        Ok((Vec::new(), md5_hex(b"")))
+    );
+    // A refusal is a line where the digits would be; the connection goes on.
+    let refused = size_ack_get(&mut conn, "../secret").unwrap_err();
+    assert!(refused.starts_with("error: "), "{refused}");
+    let refused = size_ack_get(&mut conn, "missing").unwrap_err();
+    assert!(
+        refused.starts_with("error: no file named 'missing'"),
+        "{refused}"
+    );
+    assert_eq!(size_ack_get(&mut conn, "b.bin").unwrap().0, big);
+}
+
+#[test]
+fn the_binary_client_gets_with_both_older_protocols() {
+    let big = data(1 << 20, 9);
+    for protocol in ["name-header", "size-ack-md5"] {
+        let setup = download_setup(protocol, &[("c.bin", &big)]);
+        let out_dir = setup.root.path().join("downloads");
+        fs::create_dir_all(&out_dir).unwrap();
+        let out = run(
+            BIN,
+            &[
+                "client",
+                "get",
+                "c.bin",
+                "--protocol",
+                protocol,
+                "--port",
+                &setup.server.port_arg(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{protocol}: {out:?}");
+        assert_eq!(fs::read(out_dir.join("c.bin")).unwrap(), big, "{protocol}");
+        let out = run(
+            BIN,
+            &[
+                "client",
+                "get",
+                "nope.bin",
+                "--protocol",
+                protocol,
+                "--port",
+                &setup.server.port_arg(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(out.status.code(), Some(1), "{protocol}: {out:?}");
+        assert!(
+            out.stderr
+                .contains("no file named 'nope.bin' is stored here"),
+            "{protocol}: {}",
+            out.stderr
+        );
+        assert!(!out_dir.join("nope.bin").exists());
+    }
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::echo_loop::{echo_each, run_server, ServerConfig};
+use socklab::lessons::echo_loop::{any_reply_each, echo_each, run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
@@ -37,6 +37,10 @@ enum Role {
         /// How long to wait for each reply before giving up: seconds (2, 0.5) or 90s, 10m.
         #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
         timeout: Duration,
+        /// Print whatever one recv(1024) brings back instead of checking that it is the echo:
+        /// for servers whose replies are not the message upper-cased (tutorial 001's add b'sb').
+        #[arg(long)]
+        any_reply: bool,
         /// The messages to send, one per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
@@ -57,12 +61,16 @@ fn main() -> ExitCode {
         Role::Client {
             endpoint,
             timeout,
+            any_reply,
             messages,
         } => {
             let messages = cli::messages(messages);
-            echo_each(&endpoint.host, endpoint.port, timeout, messages, |reply| {
-                cli::print_line(String::from_utf8_lossy(reply))
-            })
+            let print = |reply: &[u8]| cli::print_line(String::from_utf8_lossy(reply));
+            if any_reply {
+                any_reply_each(&endpoint.host, endpoint.port, timeout, messages, print)
+            } else {
+                echo_each(&endpoint.host, endpoint.port, timeout, messages, print)
+            }
         }
     })
 }

@@ -6,15 +6,17 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::cli::{self, BufSize, Endpoint};
-use socklab::lessons::echo_loop::echo_each;
+use socklab::lessons::echo_loop::{any_reply_each, echo_each};
 use socklab::lessons::echo_reconnect::{run_server, ServerConfig};
+use socklab::lessons::phone_chat;
 use socklab::log::Log;
 use socklab::net::{self, ListenOptions};
 use socklab::server::Shutdown;
 use socklab::units;
 
 /// TCP echo with a link loop: the server serves clients one after another, for ever, answering
-/// every message upper-cased.
+/// every message upper-cased. Second stage (tutorial 002's "phone call"): `server --typed` and
+/// `client --any-reply`, where the person at the server types the replies.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -40,6 +42,10 @@ enum Role {
         /// the previous one sit in TIME_WAIT then fails with "address already in use".
         #[arg(long)]
         no_reuseaddr: bool,
+        /// The "phone call" (tutorial 002): instead of upper-casing, show each message and send
+        /// back the line you type (empty lines are not sent). Clients need --any-reply.
+        #[arg(long)]
+        typed: bool,
     },
     /// Send each message (the arguments, or lines of stdin until `quit`) on one connection and
     /// print each reply on its own line.
@@ -50,6 +56,11 @@ enum Role {
         /// client waiting in the backlog is answered only when the clients before it have left.
         #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
         timeout: Duration,
+        /// Print whatever one recv(1024) brings back instead of checking that it is the echo:
+        /// for `server --typed` (the phone call) and servers whose replies are not the message
+        /// upper-cased (tutorial 001's add b'sb').
+        #[arg(long)]
+        any_reply: bool,
         /// The messages to send, one per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
@@ -62,6 +73,7 @@ fn main() -> ExitCode {
             bufsize,
             backlog,
             no_reuseaddr,
+            typed,
         } => {
             let options = ListenOptions {
                 backlog,
@@ -70,6 +82,17 @@ fn main() -> ExitCode {
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &options)?;
             let log = Log::stdout();
             net::announce_listening(listener.local_addr()?, &log);
+            if typed {
+                let mut typist = std::io::stdin().lock();
+                phone_chat::run_server(
+                    listener,
+                    bufsize.get(),
+                    &mut typist,
+                    &log,
+                    &Shutdown::new(),
+                )?;
+                return Ok(());
+            }
             let config = ServerConfig {
                 bufsize: bufsize.get(),
             };
@@ -79,12 +102,16 @@ fn main() -> ExitCode {
         Role::Client {
             endpoint,
             timeout,
+            any_reply,
             messages,
         } => {
             let messages = cli::messages(messages);
-            echo_each(&endpoint.host, endpoint.port, timeout, messages, |reply| {
-                cli::print_line(String::from_utf8_lossy(reply))
-            })
+            let print = |reply: &[u8]| cli::print_line(String::from_utf8_lossy(reply));
+            if any_reply {
+                any_reply_each(&endpoint.host, endpoint.port, timeout, messages, print)
+            } else {
+                echo_each(&endpoint.host, endpoint.port, timeout, messages, print)
+            }
         }
     })
 }

@@ -100,11 +100,19 @@ fn main() -> ExitCode {
                 }
                 client.say(message.as_bytes())?;
             }
+            let socklab_server = client.is_socklab_server();
             let said_bye = client.leave(timeout)?;
             if stdout_closed.load(Ordering::Relaxed) {
                 return Err(cli::StdoutClosed.into());
             }
-            if !said_bye {
+            if !socklab_server {
+                eprintln!(
+                    "note: the server did not answer our joining with '* welcome', so it is not \
+                     socklab's (a tutorial's chat server?) and knows no /leave: stopped \
+                     listening after {} s",
+                    timeout.as_secs_f32()
+                );
+            } else if !said_bye {
                 anyhow::bail!(
                     "the server did not answer /leave within {} s",
                     timeout.as_secs_f32()

@@ -40,6 +40,11 @@ struct Secret {
     /// hmac.new(key, msg) used on Python 2.
     #[arg(long, value_enum, default_value_t = Digest::Sha256)]
     digest: Digest,
+    /// socklab's extension, for both sides or neither: the server confirms a right answer with
+    /// a `welcome` frame, so the client knows at once that it got in. Without it (tutorial 003's
+    /// protocol) a refused client finds out when its first message meets a closed connection.
+    #[arg(long)]
+    welcome: bool,
 }
 
 #[derive(Subcommand)]
@@ -68,8 +73,8 @@ enum Role {
         endpoint: Endpoint<9012>,
         #[command(flatten)]
         secret: Secret,
-        /// How long to wait for the challenge, and then for the welcome: seconds (10, 0.5) or
-        /// with a unit (90s).
+        /// How long to wait for the challenge (and, with --welcome, for the welcome): seconds
+        /// (10, 0.5) or with a unit (90s).
         #[arg(long, value_name = "DURATION", default_value = "10", value_parser = units::parse_timeout)]
         timeout: Duration,
         /// Print one line per send/recv call on stderr.
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
                 digest: secret.digest,
                 auth_timeout,
                 replies,
+                welcome: secret.welcome,
                 tracer: Tracer::stderr("server", trace),
             };
             run_server(listener, &config, &log, &Shutdown::new())?;
@@ -120,13 +126,22 @@ fn main() -> ExitCode {
                 key: Key::load(secret.key_file.as_deref())?,
                 digest: secret.digest,
                 timeout,
+                welcome: secret.welcome,
                 tracer: Tracer::stderr("client", trace),
             };
             let mut session = Session::connect(&endpoint.host, endpoint.port, &config)?;
-            eprintln!(
-                "authenticated with {}; the conversation is framed",
-                secret.digest.name()
-            );
+            if secret.welcome {
+                eprintln!(
+                    "authenticated with {}; the conversation is framed",
+                    secret.digest.name()
+                );
+            } else {
+                eprintln!(
+                    "answered the challenge with {}; a server that refuses us closes the \
+                     connection, which shows on our first message",
+                    secret.digest.name()
+                );
+            }
             let mut out = std::io::stdout();
             for message in cli::messages(messages) {
                 let reply = session.ask(message.as_bytes())?;

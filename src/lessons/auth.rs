@@ -9,11 +9,17 @@
 //!    exactly that many bytes, which is framing by fixed size;
 //! 3. the server computes the same HMAC and compares the two in constant time. If they differ,
 //!    or no full answer arrives within `--auth-timeout`, it closes the connection at once, before
-//!    a single byte of conversation, and logs why. If they match it sends a welcome frame (the
-//!    payload `welcome`), which is how the client learns it got in;
+//!    a single byte of conversation, and logs why. If they match, the conversation starts;
 //! 4. then both sides talk in frames ([`crate::framing`]: a 4-byte little-endian length, then
 //!    UTF-8 text): the client sends a line, the server answers one (upper-cased with `--echo`, or
 //!    typed by whoever runs the server).
+//!
+//! That is tutorial 003's protocol exactly, so its client and server work with socklab's. Its
+//! weakness: the server says nothing when the answer is right, so a client learns it was refused
+//! only when its first message meets a closed connection (an end of stream, or a reset). With
+//! `--welcome` on *both* sides, socklab's server confirms a right answer with one frame, the
+//! payload `welcome`, and the client knows where it stands before anyone types a line. It is an
+//! extension: the tutorial's programs know nothing of it, so it is off by default.
 //!
 //! A fresh random challenge per connection is what stops a replay: an eavesdropper who recorded
 //! one answer cannot reuse it, because the next challenge is different. What this does *not*
@@ -45,7 +51,7 @@ use crate::trace::{Traced, Tracer};
 
 /// Size of the server's challenge, in bytes.
 pub const CHALLENGE_LEN: usize = 32;
-/// The payload of the frame a server sends when the client's answer was right.
+/// The payload of the frame a server started with `--welcome` sends when the answer was right.
 pub const WELCOME: &[u8] = b"welcome";
 /// The environment variable the key may come from.
 pub const KEY_ENV: &str = "SOCKLAB_KEY";
@@ -85,17 +91,20 @@ pub enum AuthError {
     /// Server side: this client did not prove it knows the key.
     #[error("refused: {0}")]
     Refused(String),
-    /// Client side: the server closed instead of welcoming us.
+    /// Client side: the server closed the connection right after our answer, before any reply:
+    /// instead of the welcome (`--welcome`), or on our first message.
     #[error(
-        "the server refused us: it closed the connection instead of welcoming us \
+        "the server refused us: it closed the connection after our answer to its challenge \
          (wrong key, or a different --digest than the server's?)"
     )]
     RefusedByServer,
-    /// Client side: our answer went out, and no verdict came back in time. A server that uses a
-    /// longer digest is still waiting for the rest of our answer.
+    /// Client side (`--welcome`): our answer went out, and no verdict came back in time. Either
+    /// the server sends no welcome at all (it was started without `--welcome`, or it is the
+    /// tutorial's), or it uses a longer digest and still waits for the rest of our answer.
     #[error(
-        "no welcome from the server within {} s: is it still waiting for the rest of our \
-         answer (a different --digest than the server's?)",
+        "no welcome from the server within {} s: was it started without --welcome (the \
+         tutorial's server never sends one), or is it still waiting for the rest of our answer \
+         (a different --digest than the server's)?",
         .0.as_secs_f64()
     )]
     NoWelcome(Duration),
@@ -294,6 +303,8 @@ pub struct ServerConfig {
     /// How long a client has to answer the challenge.
     pub auth_timeout: Duration,
     pub replies: Replies,
+    /// `--welcome`: confirm a right answer with a `welcome` frame (not in the tutorial).
+    pub welcome: bool,
     /// `--trace`: one line per `send`/`recv`, labelled with the client's address.
     pub tracer: Tracer,
 }
@@ -330,7 +341,9 @@ impl Handler for Gatekeeper {
             "client {peer} authenticated ({})",
             self.config.digest.name()
         ));
-        conversation().write_frame(&mut stream, WELCOME)?;
+        if self.config.welcome {
+            conversation().write_frame(&mut stream, WELCOME)?;
+        }
         converse(&mut stream, peer, &self.config.replies, log)
     }
 }
@@ -449,18 +462,25 @@ pub struct ClientConfig {
     pub digest: Digest,
     /// How long to wait for the challenge, and then for the welcome.
     pub timeout: Duration,
+    /// `--welcome`: wait for the server's welcome frame after answering (the server must have
+    /// been started with `--welcome` too).
+    pub welcome: bool,
     /// `--trace`: one line per `send`/`recv`.
     pub tracer: Tracer,
 }
 
-/// An authenticated connection: the server has welcomed us.
+/// A connection whose challenge we answered.
 pub struct Session {
     stream: Traced<TcpStream>,
+    /// Has the server confirmed that it accepted our answer (a welcome, or a first reply)? Until
+    /// then, a closed connection means the server refused us.
+    accepted: bool,
 }
 
 impl Session {
-    /// Connects and answers the challenge. `Err(RefusedByServer)` if the server closes instead of
-    /// welcoming us.
+    /// Connects and answers the challenge. With `config.welcome`, also waits for the welcome:
+    /// `Err(RefusedByServer)` if the server closes instead. Without it (the tutorial's
+    /// protocol) a refusal shows on the first [`ask`](Session::ask).
     pub fn connect(host: &str, port: u16, config: &ClientConfig) -> Result<Session, AuthError> {
         let stream = net::connect_tcp(host, port)?;
         stream.set_read_timeout(Some(config.timeout))?;
@@ -481,6 +501,14 @@ impl Session {
         }
         stream.write_all(&config.digest.answer(&config.key, &challenge)?)?;
 
+        stream.get_ref().set_read_timeout(Some(REPLY_TIMEOUT))?;
+        if !config.welcome {
+            return Ok(Session {
+                stream,
+                accepted: false,
+            });
+        }
+        stream.get_ref().set_read_timeout(Some(config.timeout))?;
         // The server either welcomes us with a frame or closes at once. A close can arrive as a
         // clean end of stream or, if it had unread bytes from us, as a reset.
         match conversation().read_frame(&mut stream) {
@@ -494,15 +522,35 @@ impl Session {
             Err(e) => return Err(e.into()),
         }
         stream.get_ref().set_read_timeout(Some(REPLY_TIMEOUT))?;
-        Ok(Session { stream })
+        Ok(Session {
+            stream,
+            accepted: true,
+        })
     }
 
     /// Sends one message as a frame and returns the server's reply.
+    ///
+    /// If the server has not yet shown that it accepted our answer, a connection that ends here
+    /// (end of stream, or a reset because our message arrived after it closed) is its refusal:
+    /// the tutorial's server closes a client it refuses, and says nothing more.
     pub fn ask(&mut self, message: &[u8]) -> Result<Vec<u8>, AuthError> {
         let framing = conversation();
-        framing.write_frame(&mut self.stream, message)?;
+        let refused = !self.accepted;
+        match framing.write_frame(&mut self.stream, message) {
+            Err(FrameError::Io(e)) if refused && is_closed(&e) => {
+                return Err(AuthError::RefusedByServer)
+            }
+            written => written?,
+        }
         match framing.read_frame(&mut self.stream) {
-            Ok(Some(reply)) => Ok(reply),
+            Ok(Some(reply)) => {
+                self.accepted = true;
+                Ok(reply)
+            }
+            Ok(None) | Err(FrameError::Truncated { .. }) if refused => {
+                Err(AuthError::RefusedByServer)
+            }
+            Err(FrameError::Io(e)) if refused && is_closed(&e) => Err(AuthError::RefusedByServer),
             Ok(None) => Err(AuthError::ServerClosed),
             Err(FrameError::Io(e)) if net::is_timeout(&e) => Err(AuthError::TimedOut {
                 waiting_for: "reply",
@@ -529,8 +577,8 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.say(
         "The server and its clients share a key that never crosses the network. On connect the \
          server sends 32 random bytes; the client answers HMAC(key, challenge); the server \
-         computes the same and compares in constant time. Right: a welcome frame and a framed \
-         conversation. Wrong, or silent: closed at once.",
+         computes the same and compares in constant time. Right: a framed conversation. Wrong, \
+         or silent: closed at once, so a refused client finds out on its first message.",
     );
     let key = Key::new(b"classroom secret".to_vec(), "the tour")?;
     let config = ServerConfig {
@@ -538,6 +586,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         digest: Digest::Sha256,
         auth_timeout: Duration::from_millis(500),
         replies: Replies::Echo,
+        welcome: false,
         tracer: Tracer::off(),
     };
     let server =
@@ -548,7 +597,13 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         key: key.clone(),
         digest,
         timeout: Duration::from_secs(5),
+        welcome: false,
         tracer: Tracer::off(),
+    };
+    // Connects, answers, and sends a first message: where a refusal shows.
+    let first_reply = |key: &Key, digest| {
+        Session::connect("127.0.0.1", port, &client(key, digest))
+            .and_then(|mut session| session.ask(b"hello"))
     };
     t.step("a client with the right key answers the challenge, then talks");
     let mut session = Session::connect("127.0.0.1", port, &client(&key, Digest::Sha256))?;
@@ -562,7 +617,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 
     t.step("a client with the wrong key");
     let wrong = Key::new(b"a guess".to_vec(), "the tour")?;
-    let refused = Session::connect("127.0.0.1", port, &client(&wrong, Digest::Sha256));
+    let refused = first_reply(&wrong, Digest::Sha256);
     let line = t.expect_log("server", lines, "refused")?;
     t.show("client", &result_text(&refused));
     t.check(
@@ -571,7 +626,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     )?;
 
     t.step("the right key but --digest md5 against a sha256 server");
-    let refused = Session::connect("127.0.0.1", port, &client(&key, Digest::Md5));
+    let refused = first_reply(&key, Digest::Md5);
     t.expect_log("server", lines, "refused")?;
     t.show("client", &result_text(&refused));
     t.check(
@@ -599,9 +654,9 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     Ok(())
 }
 
-fn result_text(result: &Result<Session, AuthError>) -> String {
+fn result_text(result: &Result<Vec<u8>, AuthError>) -> String {
     match result {
-        Ok(_) => "welcomed".to_string(),
+        Ok(reply) => format!("reply: {}", escape_bytes(reply)),
         Err(e) => format!("error: {e}"),
     }
 }

@@ -125,5 +125,5 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         "One at a time is still one at a time: while B talked, C only waited. Lesson 11 \
          serves every client on its own thread.",
     );
-    Ok(())
+    crate::lessons::phone_chat::tour(t)
 }

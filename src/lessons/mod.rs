@@ -23,6 +23,7 @@ pub mod echo_reconnect;
 pub mod file_upload;
 pub mod ftp;
 pub mod greeting;
+pub mod phone_chat;
 pub mod remote_cmd;
 pub mod remote_cmd_framed;
 pub mod remote_cmd_udp;

@@ -5,6 +5,13 @@
 //! `--bufsize` (the tutorials' `while recv_size < data_size: recv(1024)`). `--framing` chooses
 //! how the length is told; server and client must agree:
 //!
+//! - `size` (tutorial 000 §3), the broken first try kept to be seen breaking: the length as
+//!   ASCII decimal digits, then at once the answer. Nothing marks where the digits end, and the
+//!   client's one `recv(1024)` for the size gets the digits and the start of the answer stuck
+//!   together (粘包): `23893` + `1\n2\n3...` reads as `238931\n2\n3...`, which is no number
+//!   (the tutorial's `int()` raises `ValueError`). On a real network this happens often; here it
+//!   happens every time, because socklab's server hands both to the kernel in one `send`: TCP
+//!   keeps no boundary between two sends anyway, so on the wire it is the same protocol;
 //! - `ack` (tutorials 000, 003): the length as ASCII decimal digits (`23893`); the client answers
 //!   with any acknowledgement (`ok`); then the answer. The wait for the ack keeps the digits and
 //!   the answer from arriving in one `recv`, at the cost of a round trip per answer. An empty
@@ -41,6 +48,9 @@ use crate::trace::{Traced, Tracer};
 /// How the server tells the client where an answer ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum AnswerFraming {
+    /// Broken on purpose (tutorial 000 §3): ASCII decimal length and the answer right behind
+    /// it, no acknowledgement. The client's recv of the digits gets the answer's start too.
+    Size,
     /// ASCII decimal length, wait for the client's acknowledgement, then the answer (never
     /// empty: no output is sent as `(no output)`).
     Ack,
@@ -54,6 +64,7 @@ pub enum AnswerFraming {
 impl AnswerFraming {
     pub fn name(self) -> &'static str {
         match self {
+            AnswerFraming::Size => "size",
             AnswerFraming::Ack => "ack",
             AnswerFraming::Length => "length",
             AnswerFraming::Json => "json",
@@ -77,6 +88,11 @@ pub enum FramedError {
          --framing ack?)"
     )]
     BadLength(String),
+    #[error(
+        "sticky packets (粘包): the size and the start of the answer arrived in one recv: '{0}'; \
+         nothing marks where the digits end (--framing ack or length fixes this)"
+    )]
+    Stuck(String),
     #[error("the JSON header has no usable data_size: {0} (is the server using --framing json?)")]
     BadHeader(String),
     #[error(
@@ -213,7 +229,10 @@ impl Handler for RemoteShell {
         let why = format!(
             "server busy ({max_clients} clients connected, the --max-clients limit); try again later"
         );
-        if self.config.framing == AnswerFraming::Ack {
+        if matches!(
+            self.config.framing,
+            AnswerFraming::Ack | AnswerFraming::Size
+        ) {
             return writeln!(stream, "error: {why}");
         }
         send_answer(
@@ -238,6 +257,15 @@ fn send_answer(
     limits: &Limits,
 ) -> Result<Option<usize>, FramedError> {
     match framing {
+        AnswerFraming::Size => {
+            // The tutorial's `send(str(len(answer)))` and `send(answer)`, handed to the kernel
+            // together: TCP keeps no boundary between two sends, so the client cannot tell.
+            let answer = answer_never_empty(outcome, limits);
+            let mut wire = answer.len().to_string().into_bytes();
+            wire.extend_from_slice(&answer);
+            conn.write_all(&wire)?;
+            Ok(Some(answer.len()))
+        }
         AnswerFraming::Ack => {
             // Never empty: with nothing to read after its ack, the client would send its next
             // command at once, and our ack `recv` could get the ack and the command glued
@@ -359,6 +387,13 @@ impl Client {
     fn exchange(&mut self, command: &str, out: &mut impl Write) -> Result<AnswerInfo, FramedError> {
         self.conn.write_all(command.as_bytes())?;
         let mut info = match self.config.framing {
+            AnswerFraming::Size => AnswerInfo {
+                size: self.read_decimal_length().map_err(|e| match e {
+                    FramedError::BadLength(text) => FramedError::Stuck(text),
+                    other => other,
+                })?,
+                ..AnswerInfo::default()
+            },
             AnswerFraming::Ack => {
                 let size = self.read_decimal_length()?;
                 self.conn.write_all(ACK)?;
@@ -490,6 +525,31 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          tutorials build up. The client reads exactly that many bytes with recv(1024) in a \
          loop. 'seq 1 200000' prints 1288895 bytes; after it, 'echo next' must get 'next'.",
     );
+    t.step("--framing size (tutorial 000 §3): the size in digits, then at once the answer");
+    let config = ServerConfig {
+        framing: AnswerFraming::Size,
+        ..ServerConfig::default()
+    };
+    let server =
+        t.start_tcp(move |listener, log, shutdown| run_server(listener, &config, &log, &shutdown))?;
+    let client_config = ClientConfig {
+        framing: AnswerFraming::Size,
+        ..ClientConfig::default()
+    };
+    let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
+    let stuck = client.ask("seq 1 5000", &mut Vec::new());
+    t.expect_log("server", &server.lines, "sent the answer")?;
+    if let Err(e) = &stuck {
+        t.show("client", &format!("error: {e}"));
+    }
+    t.check(
+        matches!(stuck, Err(FramedError::Stuck(_))),
+        "the client's recv for the size got '23893' and the answer's '1\\n2\\n...' stuck \
+         together: no number",
+    )?;
+    drop(client);
+    server.server.stop().map_err(TourError::new)?;
+
     let expected = seq_output(200_000);
     for framing in [
         AnswerFraming::Ack,

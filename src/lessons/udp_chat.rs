@@ -43,6 +43,8 @@ use crate::tour::{Tour, TourError};
 /// Longest nickname, in characters.
 pub const MAX_NICK_CHARS: usize = 16;
 
+/// How socklab's server's answer to a client joining begins.
+pub const WELCOME_PREFIX: &[u8] = b"* welcome ";
 /// What the server answers to `/leave`.
 pub const BYE: &[u8] = b"* bye";
 
@@ -362,6 +364,9 @@ pub struct ChatClient {
     /// stops the thread at once.
     stop: Option<Sender<Instant>>,
     receiver: Option<JoinHandle<bool>>,
+    /// Did the server answer our joining with socklab's `* welcome`? Only socklab's server knows
+    /// `/leave`: the tutorials' chat servers relay it as text, or answer it like any message.
+    socklab_server: bool,
 }
 
 impl ChatClient {
@@ -378,6 +383,7 @@ impl ChatClient {
         let (socket, server) = net::udp_client(host, port)?;
         socket.send_to(&[], server)?;
         let welcome = wait_from(&socket, server, timeout)?;
+        let socklab_server = welcome.starts_with(WELCOME_PREFIX);
         on_message(&welcome);
 
         let (stop, stop_rx) = crossbeam_channel::bounded(1);
@@ -391,7 +397,14 @@ impl ChatClient {
             server,
             stop: Some(stop),
             receiver: Some(receiver),
+            socklab_server,
         })
+    }
+
+    /// Is the server socklab's (it answered our joining with `* welcome`)? Then it answers
+    /// `/leave` with `* bye`, and a missing `* bye` means something went wrong.
+    pub fn is_socklab_server(&self) -> bool {
+        self.socklab_server
     }
 
     /// Sends one message (or command) to the chat.
@@ -405,11 +418,17 @@ impl ChatClient {
 
     /// Leaves: sends `/leave` and lets the receiving thread print what is still in flight until
     /// the server's `* bye` arrives, or `grace` has passed. Returns whether `* bye` came.
+    ///
+    /// A server that is not socklab's (the tutorials' relay, which would pass `/leave` on to
+    /// everyone as text) is sent nothing: the receiving thread just prints what still arrives
+    /// within `grace`, and this returns `false`.
     pub fn leave(mut self, grace: Duration) -> Result<bool, UdpError> {
         if let Some(stop) = &self.stop {
             let _ = stop.send(net::deadline_after(grace));
         }
-        self.socket.send_to(b"/leave", self.server)?;
+        if self.socklab_server {
+            self.socket.send_to(b"/leave", self.server)?;
+        }
         let said_bye = match self.receiver.take() {
             Some(receiver) => receiver.join().unwrap_or(false),
             None => false,

@@ -17,11 +17,19 @@
 //!
 //! It adds `get`, so files come back with their MD5 announced before the bytes.
 //!
+//! Two earlier download protocols of the tutorials are stages of this lesson too, chosen with
+//! `--protocol` on the server and on `client get`: `name-header` (001 §6.5: a bare file name,
+//! answered by a 4-byte length, a JSON header and the bytes; [`download_header`]) and
+//! `size-ack-md5` (000 §4: the size, an acknowledgement, the bytes, then the MD5;
+//! [`download_ack`]). They serve the same folder with the same safe-name rules.
+//!
 //! Files: [`protocol`] (the wire format), [`server`] (the connection handler), [`digests`] (the
 //! recorded MD5 of each stored file), [`client`] (put and get), and `tour.rs` (its stage in `00-tour`).
 
 pub mod client;
 pub mod digests;
+pub mod download_ack;
+pub mod download_header;
 pub mod protocol;
 pub mod server;
 mod tour;
@@ -52,9 +60,25 @@ pub enum UploadError {
     Io(#[from] io::Error),
 }
 
+/// Which protocol a server speaks and a `get` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Protocol {
+    /// socklab's (tutorial 004's upload, extended): framed JSON requests and replies, put and get.
+    #[default]
+    Socklab,
+    /// Tutorial 001 §6.5's download: a bare file name; back come a 4-byte length, a JSON header
+    /// {"name","md5","file_data_len"} and the bytes. Downloads only.
+    NameHeader,
+    /// Tutorial 000 §4's get: `get NAME`; back come the size in digits, (after the client's ack)
+    /// the bytes, then their MD5. Downloads only.
+    SizeAckMd5,
+}
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The protocol served (`--protocol`).
+    pub protocol: Protocol,
     /// Where files are stored (created if missing).
     pub dir: PathBuf,
     /// Largest upload accepted, in bytes; a bigger `filesize` is refused before its body is read.
@@ -68,6 +92,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
+            protocol: Protocol::default(),
             dir: PathBuf::from("uploads"),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             max_clients: 64,
@@ -93,11 +118,24 @@ pub fn run_server(
     shutdown: &Shutdown,
 ) -> Result<(), UploadError> {
     let service = open_store(config)?;
-    log.line(format!("storing files in {}", config.dir.display()));
+    log.line(match config.protocol {
+        Protocol::Socklab => format!("storing files in {}", config.dir.display()),
+        _ => format!("serving the files in {}", config.dir.display()),
+    });
     let options = ServerOptions {
         max_clients: config.max_clients,
         read_timeout: config.idle_timeout,
     };
-    serve(listener, service, &options, log, shutdown)?;
+    match config.protocol {
+        Protocol::Socklab => serve(listener, service, &options, log, shutdown)?,
+        Protocol::NameHeader => {
+            let handler = download_header::HeaderDownloads { store: service };
+            serve(listener, handler, &options, log, shutdown)?
+        }
+        Protocol::SizeAckMd5 => {
+            let handler = download_ack::AckDownloads { store: service };
+            serve(listener, handler, &options, log, shutdown)?
+        }
+    }
     Ok(())
 }

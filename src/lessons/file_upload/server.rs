@@ -289,58 +289,75 @@ impl UploadService {
             self.reply(stream, &refusal.to_reply())?;
             Ok(Next::Continue)
         };
-        if let Err(why) = check_name(name) {
-            return refuse(Refusal::new(ErrorCode::BadName, why.to_string()));
-        }
+        let (mut file, size, md5) = match self.open_download(name) {
+            Ok(found) => found,
+            Err(refusal) => return refuse(refusal),
+        };
+        self.reply(stream, &get_ok(size, &md5))?;
+        self.send_download(&mut file, stream, name, size, &md5)?;
+        log.line(format!(
+            "get '{shown}' by {peer}: sent {size} bytes, md5 {md5}"
+        ));
+        Ok(Next::Continue)
+    }
+
+    /// A stored file to send: checks the name, opens the file safely ([`open_stored`]) and finds
+    /// its size and MD5. A refusal says why not, for the client.
+    pub(super) fn open_download(&self, name: &str) -> Result<(File, u64, String), Refusal> {
+        let shown = preview(name.as_bytes(), NAME_PREVIEW);
+        check_name(name).map_err(|why| Refusal::new(ErrorCode::BadName, why.to_string()))?;
         let mut file = match open_stored(&self.dir.join(name)) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return refuse(Refusal::new(
+                return Err(Refusal::new(
                     ErrorCode::NotFound,
                     format!("no file named '{shown}' is stored here"),
                 ))
             }
             Err(e) => {
-                return refuse(Refusal::new(
+                return Err(Refusal::new(
                     ErrorCode::StorageError,
                     format!("cannot open '{shown}': {e}"),
                 ))
             }
         };
-        let (size, md5) = match self.digest_of(&mut file, name) {
-            Ok(found) => found,
-            Err(e) => {
-                return refuse(Refusal::new(
-                    ErrorCode::StorageError,
-                    format!("cannot read '{shown}': {e}; try again"),
-                ))
-            }
-        };
+        let (size, md5) = self.digest_of(&mut file, name).map_err(|e| {
+            Refusal::new(
+                ErrorCode::StorageError,
+                format!("cannot read '{shown}': {e}; try again"),
+            )
+        })?;
+        Ok((file, size, md5))
+    }
 
-        self.reply(stream, &get_ok(size, &md5))?;
-        // The bytes are hashed again as they go out (on a second thread, so it costs no time):
-        // if the file changed under us, or its digest record was wrong, we know.
-        let sent = copy_hashed(&mut file, stream, size, Md5::new(), &Progress::hidden());
+    /// Sends the `size` bytes of a file opened by [`open_download`](Self::open_download),
+    /// hashing them again as they go out (on a second thread, so it costs no time): if the file
+    /// changed under us, or its digest record was wrong, the connection is closed.
+    pub(super) fn send_download(
+        &self,
+        file: &mut File,
+        stream: &mut TcpStream,
+        name: &str,
+        size: u64,
+        md5: &str,
+    ) -> Result<(), SessionError> {
+        let shown = || preview(name.as_bytes(), NAME_PREVIEW);
+        let sent = copy_hashed(file, stream, size, Md5::new(), &Progress::hidden());
         match sent.map(hex_digest) {
-            Ok(sent) if sent == md5 => {}
+            Ok(sent) if sent == md5 => Ok(()),
             Ok(_) | Err(TransferError::Truncated { .. }) => {
                 self.records.forget(name);
-                return Err(SessionError::ChangedWhileSending(shown));
+                Err(SessionError::ChangedWhileSending(shown()))
             }
-            Err(TransferError::Write { error, .. }) => return Err(self.lost(error)),
-            Err(TransferError::Read { error, .. }) => {
-                return Err(SessionError::Disk { name: shown, error })
-            }
-            Err(TransferError::Hasher) => {
-                return Err(SessionError::Io(io::Error::other(
-                    "the hashing thread stopped",
-                )))
-            }
+            Err(TransferError::Write { error, .. }) => Err(self.lost(error)),
+            Err(TransferError::Read { error, .. }) => Err(SessionError::Disk {
+                name: shown(),
+                error,
+            }),
+            Err(TransferError::Hasher) => Err(SessionError::Io(io::Error::other(
+                "the hashing thread stopped",
+            ))),
         }
-        log.line(format!(
-            "get '{shown}' by {peer}: sent {size} bytes, md5 {md5}"
-        ));
-        Ok(Next::Continue)
     }
 
     /// The size and MD5 of an open stored file, from its record if the record still describes

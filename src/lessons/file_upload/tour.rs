@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::client::{get_file, put_files, ClientConfig};
 use super::protocol::put_header;
-use super::{run_server, ServerConfig};
+use super::{download_ack, download_header, run_server, Protocol, ServerConfig};
 use crate::framing::Framing;
 use crate::log::Log;
 use crate::net;
@@ -92,6 +92,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     )?;
 
     server.server.stop().map_err(TourError::new)?;
+    older_downloads(t, &dir, &md5, &data, work.path())?;
     t.say(
         "Try it with two terminals and the tutorial's own Python client: it never reads the \
          replies, and that still works. Lesson 14 adds users, folders, quotas and resuming.",
@@ -111,4 +112,55 @@ fn hostile_put(port: u16) -> Result<Value, TourError> {
         .read_header(&mut conn)?
         .ok_or_else(|| TourError::new("the server closed without a reply"))?;
     Ok(Value::Object(reply))
+}
+
+/// The tutorials' two earlier downloads, served from the same folder: 001 §6.5's bare name and
+/// JSON header, and 000 §4's size, ack, bytes and MD5.
+fn older_downloads(
+    t: &mut Tour,
+    dir: &std::path::Path,
+    md5: &str,
+    data: &[u8],
+    work: &std::path::Path,
+) -> Result<(), TourError> {
+    t.say(
+        "Two older downloads of the tutorials, as server --protocol and client get --protocol. \
+         name-header (001 §6.5): the client sends a bare file name, the server answers a 4-byte \
+         length, a JSON header {name, md5, file_data_len} and the bytes. size-ack-md5 (000 §4): \
+         'get NAME'; the size in digits; the client's ack, so the digits cannot stick to the \
+         bytes; the bytes; their MD5.",
+    );
+    for protocol in [Protocol::NameHeader, Protocol::SizeAckMd5] {
+        let name = match protocol {
+            Protocol::NameHeader => "name-header",
+            _ => "size-ack-md5",
+        };
+        t.step(&format!("--protocol {name}: download hello.bin"));
+        let config = ServerConfig {
+            protocol,
+            dir: dir.to_path_buf(),
+            ..ServerConfig::default()
+        };
+        let server = t.start_tcp(move |listener, log, shutdown| {
+            run_server(listener, &config, &log, &shutdown)
+        })?;
+        t.expect_log("server", &server.lines, "serving")?;
+        let (wire, wire_lines) = Log::channel();
+        let client = ClientConfig::new("127.0.0.1", server.port());
+        let copy = work.join(format!("{name}.bin"));
+        let fetched = match protocol {
+            Protocol::NameHeader => download_header::get_file(&client, "hello.bin", &copy, &wire)?,
+            _ => download_ack::get_file(&client, "hello.bin", &copy, &wire)?,
+        };
+        for line in wire_lines.try_iter() {
+            t.show("client", &line);
+        }
+        t.expect_log("server", &server.lines, "sent")?;
+        t.check(
+            fetched.md5 == md5 && std::fs::read(&copy)? == data,
+            "the same bytes, checked against the MD5 the server sent",
+        )?;
+        server.server.stop().map_err(TourError::new)?;
+    }
+    Ok(())
 }
