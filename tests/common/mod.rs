@@ -2,6 +2,8 @@
 //! its server chose, and never wait without a timeout.
 #![allow(dead_code)]
 
+pub mod tutorial;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
