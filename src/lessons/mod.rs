@@ -40,7 +40,7 @@ pub const TOUR: &[Stop] = &[
     Stop {
         number: "01",
         binary: "01-echo-once",
-        title: "one-shot TCP echo: socket, bind, listen, accept, recv, send",
+        title: "one-shot TCP echo: socket, bind, listen, accept, recv, send; a server that speaks first",
         run: echo_once::tour,
     },
     Stop {
@@ -52,7 +52,7 @@ pub const TOUR: &[Stop] = &[
     Stop {
         number: "03",
         binary: "03-echo-reconnect",
-        title: "link loop: clients one after another; a reset does not stop the server",
+        title: "link loop: clients one after another; a reset does not stop the server; the phone call",
         run: echo_reconnect::tour,
     },
     Stop {
@@ -94,7 +94,7 @@ pub const TOUR: &[Stop] = &[
     Stop {
         number: "10",
         binary: "10-remote-cmd-framed",
-        title: "the remote shell with framed answers: ack, length header, JSON header",
+        title: "the remote shell with framed answers: size (sticks), ack, length header, JSON header",
         run: remote_cmd_framed::tour,
     },
     Stop {
@@ -112,7 +112,7 @@ pub const TOUR: &[Stop] = &[
     Stop {
         number: "13",
         binary: "13-file-upload",
-        title: "file upload/download: JSON header + exact body, safe names, atomic, md5-checked",
+        title: "file upload/download: JSON header + exact body, safe names, atomic, md5-checked; older downloads",
         run: file_upload::tour,
     },
     Stop {
