@@ -196,3 +196,63 @@ fn bad_bufsize_exits_2() {
     let out = run(BIN, &["server", "--bufsize", "0"], "");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Tutorial 001's servers answer `data.upper() + b'sb'`: the echo client says the reply is not the
+/// echo; with --any-reply it prints what one recv(1024) brought back.
+#[test]
+fn any_reply_prints_tutorial_001s_upper_plus_sb() {
+    let serve_once = || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let server = thread::spawn(move || {
+            let mut conn = common::accept(&listener);
+            let mut buf = [0u8; 1024];
+            loop {
+                let n = common::read_once(&mut conn, &mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                let mut reply = buf[..n].to_ascii_uppercase();
+                reply.extend_from_slice(b"sb");
+                if conn.write_all(&reply).is_err() {
+                    break;
+                }
+            }
+        });
+        (port, server)
+    };
+    let (port, server) = serve_once();
+    let out = run(
+        BIN,
+        &["client", "--port", &port, "--any-reply", "hello"],
+        "",
+    );
+    server.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, "HELLOsb\n");
+    let (port, server) = serve_once();
+    // The echo client reads exactly the 5 bytes of HELLO; the "sb" left over starts the next
+    // reply.
+    let out = run(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &port,
+            "--timeout",
+            "1",
+            "hello",
+            "world",
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.stdout, "HELLO\n");
+    assert!(
+        out.stderr
+            .contains("the reply was not the message upper-cased: sbWOR"),
+        "{}",
+        out.stderr
+    );
+}

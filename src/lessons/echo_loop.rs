@@ -42,6 +42,8 @@ pub enum EchoError {
     NoReply(Duration),
     #[error("the server closed the connection after {got} of {expected} reply bytes")]
     ServerClosed { got: usize, expected: usize },
+    #[error("the server closed the connection instead of replying")]
+    HungUp,
     #[error("the server reset the connection (it exited, or dropped this client unread)")]
     Reset,
     #[error("the server refused: {0}")]
@@ -276,10 +278,7 @@ impl EchoClient {
         self.conn.set_read_timeout(Some(self.timeout))?;
         let mut reply = vec![0u8; ANY_REPLY_RECV];
         match net::recv(&mut self.conn, &mut reply) {
-            Ok(0) => Err(EchoError::ServerClosed {
-                got: 0,
-                expected: 1,
-            }),
+            Ok(0) => Err(EchoError::HungUp),
             Ok(n) => {
                 reply.truncate(n);
                 Ok(reply)
