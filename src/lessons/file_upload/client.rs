@@ -74,6 +74,9 @@ pub enum ClientError {
     BadName(#[from] NameError),
     #[error("the server refused: {code}: {msg}")]
     Refused { code: String, msg: String },
+    /// A refusal in one of the tutorials' download protocols, which carry no error code.
+    #[error("the server refused: {0}")]
+    RefusedWhy(String),
     #[error("the server is busy: {0}")]
     Busy(String),
     #[error("the server's reply is not this protocol: {0}")]

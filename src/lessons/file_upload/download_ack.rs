@@ -155,10 +155,7 @@ pub fn get_file(
         ));
     }
     if let Some(why) = text.strip_prefix("error: ") {
-        return Err(ClientError::Refused {
-            code: "error".into(),
-            msg: why.trim_end().to_string(),
-        });
+        return Err(ClientError::RefusedWhy(why.trim_end().to_string()));
     }
     let size: u64 = Some(text.as_str())
         .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))

@@ -142,10 +142,7 @@ pub fn get_file(
     wire.line(format!("recv {}", Value::Object(header.clone())));
     if let Some(why) = header.get("error") {
         let msg = why.as_str().map_or_else(|| why.to_string(), str::to_string);
-        return Err(ClientError::Refused {
-            code: "error".into(),
-            msg,
-        });
+        return Err(ClientError::RefusedWhy(msg));
     }
     let size = field_u64(&header, "file_data_len")?;
     let announced = header
