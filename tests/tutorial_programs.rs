@@ -298,6 +298,26 @@ fn lesson_03_recv_5_client_gets_sticky_answers() {
     assert_eq!(out.stdout, ">>hello world\nb'HELLO'\n>>abc\nb' WORL'\n");
 }
 
+#[test]
+fn lesson_03_backlog_demo_both_directions() {
+    if !have_python() {
+        return;
+    }
+    let dir = workdir();
+    // 001 §4's backlog client only sends; it never reads the echoes.
+    let server = socklab_server(ECHO_RECONNECT, &[]);
+    let out = tutorial_client("001_s4_backlog_client.py", dir.path(), &server, &["hello"]);
+    assert!(out.succeeded(), "{out:#?}");
+    server.expect_line("bytes from 127.0.0.1:");
+
+    // Its server never answers, and spins on b'' once the client has gone.
+    let server = TutorialServer::start("001_s4_backlog_server.py", dir.path(), &[]);
+    let out = socklab_client(ECHO_RECONNECT, &server, &["--timeout", "1", "hello"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("no reply within 1 s"), "{out:?}");
+    server.expect_stdout("服务端发送的数据 b'hello'\n服务端发送的数据 b''\n服务端发送的数据 b''\n");
+}
+
 // ---- 04-udp-echo: tutorial 001 §7.1-§7.2, 004's ThreadingUDPServer ----
 
 #[test]
@@ -351,6 +371,24 @@ fn lesson_04_socklab_client_against_tutorial_servers() {
     let printed = server.wait(FINISH);
     assert!(printed.succeeded(), "{printed:#?}");
     assert!(printed.stdout.starts_with("(b'hello', ('127.0.0.1', "));
+}
+
+#[test]
+fn lesson_04_send_only_client_against_a_10_byte_buffer() {
+    if !have_python() {
+        return;
+    }
+    let dir = workdir();
+    // 001 §7.4: on Linux a datagram larger than recvfrom's buffer is cut, the rest lost.
+    let server = socklab_server(UDP_ECHO, &["--bufsize", "10"]);
+    let out = tutorial_client(
+        "001_s7_4_udp_send_only_client.py",
+        dir.path(),
+        &server,
+        &["12345678910"],
+    );
+    assert!(out.succeeded(), "{out:#?}");
+    server.expect_line("received 10 of 11 bytes");
 }
 
 // ---- 05-udp-chat: tutorial 001 §7.3 and 002's UDP chat ----
