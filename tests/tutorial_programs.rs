@@ -50,6 +50,18 @@ fn socklab_client(bin: &str, server: &TutorialServer, args: &[&str]) -> common::
     run(bin, &all, "")
 }
 
+/// Runs `check` on every item at once, each on its own thread: the pairs are independent and
+/// spend most of their time waiting for Python to start and for the network. A failure in one
+/// fails the test (its message is printed by its thread).
+fn for_each_in_parallel<T: Send>(items: Vec<T>, check: impl Fn(T) + Sync) {
+    std::thread::scope(|scope| {
+        for item in items {
+            let check = &check;
+            scope.spawn(move || check(item));
+        }
+    });
+}
+
 const ECHO_ONCE: &str = env!("CARGO_BIN_EXE_01-echo-once");
 const ECHO_LOOP: &str = env!("CARGO_BIN_EXE_02-echo-loop");
 const ECHO_RECONNECT: &str = env!("CARGO_BIN_EXE_03-echo-reconnect");
@@ -160,22 +172,25 @@ fn lesson_02_tutorial_clients_against_socklab_server() {
         return;
     }
     let dir = workdir();
-    for client in [
-        "000_s1_echo_loop_client.py",
-        "000_s2_socketserver_client.py",
-        "001_s5_2_fixed_client.py",
-    ] {
-        let server = socklab_server(ECHO_LOOP, &[]);
-        let out = tutorial_client(client, dir.path(), &server, &["hello", "你好"]);
-        assert!(out.succeeded(), "{out:#?}");
-        assert!(out.stdout.contains("b'HELLO'"), "{client}: {out:#?}");
-        assert!(
-            out.stdout.contains(r"b'\xe4\xbd\xa0\xe5\xa5\xbd'"),
-            "{client}: {out:#?}"
-        );
-        server.expect_line("gone");
-        assert!(server.wait_exit().success());
-    }
+    for_each_in_parallel(
+        vec![
+            "000_s1_echo_loop_client.py",
+            "000_s2_socketserver_client.py",
+            "001_s5_2_fixed_client.py",
+        ],
+        |client| {
+            let server = socklab_server(ECHO_LOOP, &[]);
+            let out = tutorial_client(client, dir.path(), &server, &["hello", "你好"]);
+            assert!(out.succeeded(), "{out:#?}");
+            assert!(out.stdout.contains("b'HELLO'"), "{client}: {out:#?}");
+            assert!(
+                out.stdout.contains(r"b'\xe4\xbd\xa0\xe5\xa5\xbd'"),
+                "{client}: {out:#?}"
+            );
+            server.expect_line("gone");
+            assert!(server.wait_exit().success());
+        },
+    );
 }
 
 #[test]
@@ -204,20 +219,23 @@ fn lesson_02_socklab_client_against_tutorial_servers() {
         return;
     }
     let dir = workdir();
-    for name in [
-        "000_s1_comm_loop_server.py",
-        "000_s1_reset_server.py",
-        "000_s2_socketserver_server.py",
-    ] {
-        let server = TutorialServer::start(name, dir.path(), &[]);
-        let out = socklab_client(ECHO_LOOP, &server, &["hello", "你好"]);
-        assert!(out.status.success(), "{name}: {out:?}");
-        assert_eq!(out.stdout, "HELLO\n你好\n", "{name}");
-        if name == "000_s1_comm_loop_server.py" {
-            // No `if not data: break`: once the client has gone, recv() returns b'' for ever.
-            server.expect_stdout("recv: b''\nrecv: b''\n");
-        }
-    }
+    for_each_in_parallel(
+        vec![
+            "000_s1_comm_loop_server.py",
+            "000_s1_reset_server.py",
+            "000_s2_socketserver_server.py",
+        ],
+        |name| {
+            let server = TutorialServer::start(name, dir.path(), &[]);
+            let out = socklab_client(ECHO_LOOP, &server, &["hello", "你好"]);
+            assert!(out.status.success(), "{name}: {out:?}");
+            assert_eq!(out.stdout, "HELLO\n你好\n", "{name}");
+            if name == "000_s1_comm_loop_server.py" {
+                // No `if not data: break`: once the client has gone, recv() returns b'' for ever.
+                server.expect_stdout("recv: b''\nrecv: b''\n");
+            }
+        },
+    );
 }
 
 #[test]
@@ -228,17 +246,20 @@ fn lesson_02_socklab_client_rejects_the_sb_suffix() {
     let dir = workdir();
     // 001 §5.2's servers answer data.upper() + b'sb': the reply to the first message is two
     // bytes too long, so the second reply starts with the first one's `sb`.
-    for name in ["001_s5_2_loop_server.py", "001_s5_2_fixed_server.py"] {
-        let server = TutorialServer::start(name, dir.path(), &[]);
-        let out = socklab_client(ECHO_LOOP, &server, &["--timeout", "1", "hello", "world"]);
-        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
-        assert_eq!(out.stdout, "HELLO\n", "{name}");
-        assert!(
-            out.stderr
-                .contains("the reply was not the message upper-cased: sbWOR"),
-            "{name}: {out:?}"
-        );
-    }
+    for_each_in_parallel(
+        vec!["001_s5_2_loop_server.py", "001_s5_2_fixed_server.py"],
+        |name| {
+            let server = TutorialServer::start(name, dir.path(), &[]);
+            let out = socklab_client(ECHO_LOOP, &server, &["--timeout", "1", "hello", "world"]);
+            assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+            assert_eq!(out.stdout, "HELLO\n", "{name}");
+            assert!(
+                out.stderr
+                    .contains("the reply was not the message upper-cased: sbWOR"),
+                "{name}: {out:?}"
+            );
+        },
+    );
 }
 
 // ---- 03-echo-reconnect: tutorial 000 §1's and 001 §5.3's link loops; 001 §6.3's recv(5) ----
@@ -298,6 +319,26 @@ fn lesson_03_recv_5_client_gets_sticky_answers() {
     assert_eq!(out.stdout, ">>hello world\nb'HELLO'\n>>abc\nb' WORL'\n");
 }
 
+#[test]
+fn lesson_03_backlog_demo_both_directions() {
+    if !have_python() {
+        return;
+    }
+    let dir = workdir();
+    // 001 §4's backlog client only sends; it never reads the echoes.
+    let server = socklab_server(ECHO_RECONNECT, &[]);
+    let out = tutorial_client("001_s4_backlog_client.py", dir.path(), &server, &["hello"]);
+    assert!(out.succeeded(), "{out:#?}");
+    server.expect_line("bytes from 127.0.0.1:");
+
+    // Its server never answers, and spins on b'' once the client has gone.
+    let server = TutorialServer::start("001_s4_backlog_server.py", dir.path(), &[]);
+    let out = socklab_client(ECHO_RECONNECT, &server, &["--timeout", "1", "hello"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("no reply within 1 s"), "{out:?}");
+    server.expect_stdout("服务端发送的数据 b'hello'\n服务端发送的数据 b''\n服务端发送的数据 b''\n");
+}
+
 // ---- 04-udp-echo: tutorial 001 §7.1-§7.2, 004's ThreadingUDPServer ----
 
 #[test]
@@ -351,6 +392,24 @@ fn lesson_04_socklab_client_against_tutorial_servers() {
     let printed = server.wait(FINISH);
     assert!(printed.succeeded(), "{printed:#?}");
     assert!(printed.stdout.starts_with("(b'hello', ('127.0.0.1', "));
+}
+
+#[test]
+fn lesson_04_send_only_client_against_a_10_byte_buffer() {
+    if !have_python() {
+        return;
+    }
+    let dir = workdir();
+    // 001 §7.4: on Linux a datagram larger than recvfrom's buffer is cut, the rest lost.
+    let server = socklab_server(UDP_ECHO, &["--bufsize", "10"]);
+    let out = tutorial_client(
+        "001_s7_4_udp_send_only_client.py",
+        dir.path(),
+        &server,
+        &["12345678910"],
+    );
+    assert!(out.succeeded(), "{out:#?}");
+    server.expect_line("received 10 of 11 bytes");
 }
 
 // ---- 05-udp-chat: tutorial 001 §7.3 and 002's UDP chat ----
@@ -436,19 +495,22 @@ fn lesson_07_tutorial_clients_against_socklab_server() {
         return;
     }
     let dir = workdir();
-    for client in [
-        "000_s3_ssh_client.py",
-        "002_remote_cmd_client.py",
-        "003_s1_remote_cmd_client.py",
-        "004_s1_remote_cmd_client.py",
-    ] {
-        let server = socklab_server(REMOTE_CMD, &[]);
-        let out = tutorial_client(client, dir.path(), &server, &["echo hi", "true"]);
-        assert!(out.succeeded(), "{client}: {out:#?}");
-        assert!(out.stdout.contains("hi\n"), "{client}: {out:#?}");
-        // An empty answer is never sent as zero bytes (the client would wait for ever).
-        assert!(out.stdout.contains("(no output)"), "{client}: {out:#?}");
-    }
+    for_each_in_parallel(
+        vec![
+            "000_s3_ssh_client.py",
+            "002_remote_cmd_client.py",
+            "003_s1_remote_cmd_client.py",
+            "004_s1_remote_cmd_client.py",
+        ],
+        |client| {
+            let server = socklab_server(REMOTE_CMD, &[]);
+            let out = tutorial_client(client, dir.path(), &server, &["echo hi", "true"]);
+            assert!(out.succeeded(), "{client}: {out:#?}");
+            assert!(out.stdout.contains("hi\n"), "{client}: {out:#?}");
+            // An empty answer is never sent as zero bytes (the client would wait for ever).
+            assert!(out.stdout.contains("(no output)"), "{client}: {out:#?}");
+        },
+    );
 }
 
 #[test]
@@ -464,20 +526,23 @@ fn lesson_07_socklab_client_against_tutorial_servers() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, "hi\ncmd has no output\n");
     // 002, 003 and 004 capture stderr; 002 and 004 say "no output" in GBK.
-    for name in [
-        "002_remote_cmd_server.py",
-        "003_s1_remote_cmd_server.py",
-        "004_s1_remote_cmd_server.py",
-    ] {
-        let server = TutorialServer::start(name, dir.path(), &[]);
-        let out = socklab_client(REMOTE_CMD, &server, &commands);
-        assert!(out.status.success(), "{name}: {out:?}");
-        assert!(out.stdout.starts_with("hi\nls: "), "{name}: {out:?}");
-        assert!(
-            out.stdout.contains("nonexistent-socklab"),
-            "{name}: {out:?}"
-        );
-    }
+    for_each_in_parallel(
+        vec![
+            "002_remote_cmd_server.py",
+            "003_s1_remote_cmd_server.py",
+            "004_s1_remote_cmd_server.py",
+        ],
+        |name| {
+            let server = TutorialServer::start(name, dir.path(), &[]);
+            let out = socklab_client(REMOTE_CMD, &server, &commands);
+            assert!(out.status.success(), "{name}: {out:?}");
+            assert!(out.stdout.starts_with("hi\nls: "), "{name}: {out:?}");
+            assert!(
+                out.stdout.contains("nonexistent-socklab"),
+                "{name}: {out:?}"
+            );
+        },
+    );
     let server = TutorialServer::start("004_s1_remote_cmd_server.py", dir.path(), &[]);
     let out = socklab_client(REMOTE_CMD, &server, &["--encoding", "gbk", "true"]);
     assert!(out.status.success(), "{out:?}");
@@ -555,17 +620,20 @@ fn lesson_10_length_and_json_tutorial_clients_against_socklab_server() {
         return;
     }
     let dir = workdir();
-    for (framing, client) in [
-        ("length", "001_s6_4_struct_cmd_client.py"),
-        ("length", "003_s2_struct_cmd_client.py"),
-        ("length", "004_s3_struct_cmd_client.py"),
-        ("json", "004_s4_json_cmd_client.py"),
-    ] {
-        let server = socklab_server(FRAMED, &["--framing", framing]);
-        let out = tutorial_client(client, dir.path(), &server, &["seq 1 3000"]);
-        assert!(out.succeeded(), "{client}: {out:#?}");
-        assert!(out.stdout.contains("\n2999\n3000\n"), "{client}: {out:#?}");
-    }
+    for_each_in_parallel(
+        vec![
+            ("length", "001_s6_4_struct_cmd_client.py"),
+            ("length", "003_s2_struct_cmd_client.py"),
+            ("length", "004_s3_struct_cmd_client.py"),
+            ("json", "004_s4_json_cmd_client.py"),
+        ],
+        |(framing, client)| {
+            let server = socklab_server(FRAMED, &["--framing", framing]);
+            let out = tutorial_client(client, dir.path(), &server, &["seq 1 3000"]);
+            assert!(out.succeeded(), "{client}: {out:#?}");
+            assert!(out.stdout.contains("\n2999\n3000\n"), "{client}: {out:#?}");
+        },
+    );
 }
 
 #[test]
@@ -575,28 +643,31 @@ fn lesson_10_socklab_client_against_tutorial_length_and_json_servers() {
     }
     let dir = workdir();
     let expected: String = (1..=3000).map(|n| format!("{n}\n")).collect();
-    for (framing, name) in [
-        ("length", "001_s6_4_struct_cmd_server.py"),
-        ("length", "003_s2_struct_cmd_server.py"),
-        ("length", "004_s3_struct_cmd_server.py"),
-        ("json", "004_s4_json_cmd_server.py"),
-    ] {
-        let server = TutorialServer::start(name, dir.path(), &[]);
-        let out = socklab_client(
-            FRAMED,
-            &server,
-            &[
-                "--framing",
-                framing,
-                "--timeout",
-                "5",
-                "seq 1 3000",
-                "echo hi",
-            ],
-        );
-        assert!(out.status.success(), "{name}: {out:?}");
-        assert_eq!(out.stdout, format!("{expected}hi\n"), "{name}");
-    }
+    for_each_in_parallel(
+        vec![
+            ("length", "001_s6_4_struct_cmd_server.py"),
+            ("length", "003_s2_struct_cmd_server.py"),
+            ("length", "004_s3_struct_cmd_server.py"),
+            ("json", "004_s4_json_cmd_server.py"),
+        ],
+        |(framing, name)| {
+            let server = TutorialServer::start(name, dir.path(), &[]);
+            let out = socklab_client(
+                FRAMED,
+                &server,
+                &[
+                    "--framing",
+                    framing,
+                    "--timeout",
+                    "5",
+                    "seq 1 3000",
+                    "echo hi",
+                ],
+            );
+            assert!(out.status.success(), "{name}: {out:?}");
+            assert_eq!(out.stdout, format!("{expected}hi\n"), "{name}");
+        },
+    );
 }
 
 #[test]
@@ -651,15 +722,18 @@ fn lesson_11_both_directions() {
     assert!(out.succeeded(), "{out:#?}");
     assert_eq!(out.stdout, ">>: hi\nb'HI'\n");
 
-    for name in [
-        "003_s3_threaded_echo_server.py",
-        "004_threaded_echo_server.py",
-    ] {
-        let server = TutorialServer::start(name, dir.path(), &[]);
-        let out = socklab_client(THREADED_ECHO, &server, &["hello", "你好"]);
-        assert!(out.status.success(), "{name}: {out:?}");
-        assert_eq!(out.stdout, "HELLO\n你好\n", "{name}");
-    }
+    for_each_in_parallel(
+        vec![
+            "003_s3_threaded_echo_server.py",
+            "004_threaded_echo_server.py",
+        ],
+        |name| {
+            let server = TutorialServer::start(name, dir.path(), &[]);
+            let out = socklab_client(THREADED_ECHO, &server, &["hello", "你好"]);
+            assert!(out.status.success(), "{name}: {out:?}");
+            assert_eq!(out.stdout, "HELLO\n你好\n", "{name}");
+        },
+    );
 }
 
 // ---- 12-auth: tutorial 003's HMAC challenge ----
@@ -762,29 +836,32 @@ fn lesson_13_socklab_client_against_tutorial_servers() {
         return;
     }
     let payload = upload_payload();
-    for name in ["004_upload_server.py", "004_threaded_upload_server.py"] {
-        let dir = workdir();
-        std::fs::create_dir(dir.path().join("file_upload")).expect("file_upload/");
-        std::fs::write(dir.path().join("a.bin"), &payload).expect("write a.bin");
-        let server = TutorialServer::start(name, dir.path(), &[]);
-        let port = server.port_arg();
-        // The tutorial's servers never answer: the client says so and succeeds.
-        let out = run_in(
-            FILE_UPLOAD,
-            &["client", "put", "--port", &port, "--timeout", "2", "a.bin"],
-            "",
-            &[],
-            Some(dir.path()),
-        );
-        assert!(out.status.success(), "{name}: {out:?}");
-        assert!(
-            format!("{}{}", out.stdout, out.stderr).contains("no confirmation"),
-            "{name}: {out:?}"
-        );
-        server.expect_stdout("recvsize:307200 filesize:307200");
-        let stored = std::fs::read(dir.path().join("file_upload/a.bin")).expect("stored");
-        assert_eq!(stored, payload, "{name}");
-    }
+    for_each_in_parallel(
+        vec!["004_upload_server.py", "004_threaded_upload_server.py"],
+        |name| {
+            let dir = workdir();
+            std::fs::create_dir(dir.path().join("file_upload")).expect("file_upload/");
+            std::fs::write(dir.path().join("a.bin"), &payload).expect("write a.bin");
+            let server = TutorialServer::start(name, dir.path(), &[]);
+            let port = server.port_arg();
+            // The tutorial's servers never answer: the client says so and succeeds.
+            let out = run_in(
+                FILE_UPLOAD,
+                &["client", "put", "--port", &port, "--timeout", "2", "a.bin"],
+                "",
+                &[],
+                Some(dir.path()),
+            );
+            assert!(out.status.success(), "{name}: {out:?}");
+            assert!(
+                format!("{}{}", out.stdout, out.stderr).contains("no confirmation"),
+                "{name}: {out:?}"
+            );
+            server.expect_stdout("recvsize:307200 filesize:307200");
+            let stored = std::fs::read(dir.path().join("file_upload/a.bin")).expect("stored");
+            assert_eq!(stored, payload, "{name}");
+        },
+    );
 }
 
 // ---- Issue 7's new stages (H1 writes their socklab tests): the tutorials' programs as written,

@@ -129,8 +129,11 @@ impl Running {
     fn finish(mut self, status: Option<ExitStatus>) -> Run {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
+        // The pipes end when the program has ended, unless a command it started (a remote
+        // shell's `sh -c`) still holds them: then keep what arrived and leave the readers.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.readers.iter().any(|reader| !reader.is_finished()) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
         }
         Run {
             status,
