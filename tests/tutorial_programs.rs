@@ -5,9 +5,6 @@
 //! tutorial's code makes it break (sticky answers, a crash of the tutorial's own code, a hang of
 //! the tutorial's client, each bounded by a deadline). `tests/tutorials/README.md` lists every
 //! program and its socklab counterpart. Without `python3` the tests say so and pass.
-//!
-//! Tests marked `#[ignore = "needs issue 7 fixes (h7-stages)"]` state the behaviour issue 7 asks
-//! for and socklab does not have yet.
 
 mod common;
 
@@ -132,7 +129,6 @@ fn lesson_01_socklab_client_against_tutorial_servers() {
 }
 
 #[test]
-#[ignore = "needs issue 7 fixes (h7-stages)"]
 fn lesson_01_socklab_client_gives_up_on_the_link_loop_server_that_keeps_the_connection() {
     if !have_python() {
         return;
@@ -146,7 +142,6 @@ fn lesson_01_socklab_client_gives_up_on_the_link_loop_server_that_keeps_the_conn
 }
 
 #[test]
-#[ignore = "needs issue 7 fixes (h7-stages)"]
 fn lesson_01_socklab_client_prints_the_greeting_before_the_reset() {
     if !have_python() {
         return;
@@ -437,7 +432,6 @@ fn lesson_05_tutorial_clients_against_socklab_server() {
 }
 
 #[test]
-#[ignore = "needs issue 7 fixes (h7-stages)"]
 fn lesson_05_socklab_client_against_tutorial_chat_servers() {
     if !have_python() {
         return;
@@ -742,7 +736,6 @@ fn lesson_11_both_directions() {
 const TUTORIAL_KEY: &str = "bc892ed2-8b2c-11e8-a328-f40669b72fef";
 
 #[test]
-#[ignore = "needs issue 7 fixes (h7-stages)"]
 fn lesson_12_tutorial_client_against_socklab_server() {
     if !have_python() {
         return;
@@ -773,7 +766,6 @@ fn lesson_12_tutorial_client_against_socklab_server() {
 }
 
 #[test]
-#[ignore = "needs issue 7 fixes (h7-stages)"]
 fn lesson_12_socklab_client_against_tutorial_server() {
     if !have_python() {
         return;
@@ -830,7 +822,6 @@ fn lesson_13_tutorial_client_against_socklab_server() {
 }
 
 #[test]
-#[ignore = "needs issue 7 fixes (h7-stages)"]
 fn lesson_13_socklab_client_against_tutorial_servers() {
     if !have_python() {
         return;
