@@ -49,6 +49,15 @@ impl ServerProcess {
         if let Some(dir) = dir {
             command.current_dir(dir);
         }
+        Self::start_command(command)
+    }
+
+    /// Starts a prepared command (stdout is piped here), for a test that must set something up
+    /// in the child before it runs (a resource limit in `pre_exec`), and waits for its
+    /// `listening on IP:PORT`.
+    pub fn start_command(mut command: Command) -> ServerProcess {
+        let bin = command.get_program().to_string_lossy().into_owned();
+        command.stdout(Stdio::piped());
         let mut child = command.spawn().expect("start server");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();

@@ -45,8 +45,6 @@ pub enum SessionError {
         kept: u64,
         error: TransferError,
     },
-    #[error("upload of {path} failed writing to disk: {error}")]
-    UploadFailed { path: String, error: TransferError },
     #[error("download of {path} stopped: {error}")]
     DownloadInterrupted { path: String, error: TransferError },
     #[error("i/o error: {0}")]
