@@ -17,6 +17,7 @@
 //! - [`tour`]: `00-tour`, which runs and narrates every lesson.
 
 pub mod cli;
+pub mod deadline;
 pub mod escape;
 pub mod framing;
 pub mod lessons;

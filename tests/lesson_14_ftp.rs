@@ -539,6 +539,51 @@ fn a_connection_that_never_logs_in_is_closed_even_if_it_keeps_talking() {
     raw.expect_ok(json!({"cmd": "pwd"}));
 }
 
+/// Sends the start of a 60 000-byte login frame, then one byte of a name every 50 ms, from a
+/// thread that stops when the server closes (or after 20 s).
+fn trickle(stream: &TcpStream) -> thread::JoinHandle<()> {
+    let mut stream = stream.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut start = 60_000i32.to_le_bytes().to_vec();
+        start.extend_from_slice(br#"{"cmd":"login","user":""#);
+        if stream.write_all(&start).is_err() {
+            return;
+        }
+        let until = Instant::now() + common::WAIT;
+        while Instant::now() < until && stream.write_all(b"a").is_ok() {
+            thread::sleep(Duration::from_millis(50));
+        }
+    })
+}
+
+#[test]
+fn a_trickled_login_frame_cannot_outlast_the_login_deadline() {
+    // The 60 s deadline scaled down to 1 s; the idle timeout stays long, and every read is
+    // quick: only a deadline for the whole frame ends this.
+    let lab = Lab::start_with(|c| c.login_timeout = Duration::from_secs(1));
+    let mut raw = Raw::connect(lab.addr);
+    raw.stream.set_read_timeout(Some(common::WAIT)).unwrap();
+    let trickler = trickle(&raw.stream);
+    let reply = raw.recv();
+    assert_eq!(reply["code"], "timeout", "{reply:?}");
+    lab.wait_log("no login in time");
+    assert!(raw.is_closed());
+    trickler.join().unwrap();
+}
+
+#[test]
+fn a_trickled_request_cannot_outlast_the_idle_timeout() {
+    let lab = Lab::start_with(|c| c.idle_timeout = Duration::from_secs(1));
+    lab.add_user("alice", 1000);
+    let mut raw = lab.raw("alice");
+    raw.stream.set_read_timeout(Some(common::WAIT)).unwrap();
+    let trickler = trickle(&raw.stream);
+    let reply = raw.recv();
+    assert_eq!(reply["code"], "timeout", "{reply:?}");
+    lab.wait_log("idle");
+    trickler.join().unwrap();
+}
+
 // ------------------------------------------------------------------------------------------
 // Accounts changed while their users are logged in
 // ------------------------------------------------------------------------------------------
