@@ -1628,3 +1628,63 @@ fn a_put_that_cannot_fit_on_the_disk_is_refused_before_its_body() {
         assert_eq!(raw.get("middle"), middle);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Load: many users at once, nothing left over
+// ------------------------------------------------------------------------------------------
+
+/// How many threads and open files the process `pid` has now.
+fn threads_and_fds(pid: u32) -> (usize, usize) {
+    let count = |what: &str| {
+        fs::read_dir(format!("/proc/{pid}/{what}"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    (count("task"), count("fd"))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn fifty_users_put_and_get_a_mebibyte_each_and_leave_no_thread_or_fd_behind() {
+    const USERS: usize = 50;
+    let root = tempfile::tempdir().unwrap();
+    for i in 0..USERS {
+        admin::add_user(
+            root.path(),
+            &format!("user{i:02}"),
+            PASSWORD,
+            4 << 20,
+            ITERATIONS,
+        )
+        .unwrap();
+    }
+    let server = bin_server(root.path());
+    let before = threads_and_fds(server.pid());
+
+    let clients: Vec<_> = (0..USERS)
+        .map(|i| {
+            let addr = server.addr;
+            thread::spawn(move || {
+                let data = pattern(1 << 20, i as u8);
+                let mut raw = Raw::connect(addr);
+                client_login(&mut raw.stream, &format!("user{i:02}"), PASSWORD).unwrap();
+                let reply = raw.put("data.bin", &data);
+                assert_eq!(reply["md5"], md5_hex(&data), "{reply:?}");
+                assert_eq!(raw.get("data.bin"), data); // Raw::get checks the md5 too
+                raw.expect_ok(json!({"cmd": "quit"}));
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client failed");
+    }
+
+    // The connection threads end (and close their sockets) just after their clients quit.
+    let deadline = Instant::now() + common::WAIT;
+    let mut after = threads_and_fds(server.pid());
+    while after != before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        after = threads_and_fds(server.pid());
+    }
+    assert_eq!(after, before, "(threads, fds) before and after");
+}

@@ -84,6 +84,11 @@ impl ServerProcess {
         ServerProcess { child, addr, lines }
     }
 
+    /// The server's process id (to look at it in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }

@@ -142,7 +142,7 @@ struct Record {
     next_slot: Instant,
 }
 
-/// One brake: failure counts per key, with the policy's delays and lockout.
+/// One brake: failure counts per key, with the policy's delays and turns.
 #[derive(Debug)]
 struct Brake<K> {
     policy: GuardPolicy,
