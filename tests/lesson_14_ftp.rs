@@ -560,13 +560,24 @@ fn trickle(stream: &TcpStream) -> thread::JoinHandle<()> {
 fn a_trickled_login_frame_cannot_outlast_the_login_deadline() {
     // The 60 s deadline scaled down to 1 s; the idle timeout stays long, and every read is
     // quick: only a deadline for the whole frame ends this.
-    let lab = Lab::start_with(|c| c.login_timeout = Duration::from_secs(1));
-    let mut raw = Raw::connect(lab.addr);
-    raw.stream.set_read_timeout(Some(common::WAIT)).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let server = common::ServerProcess::start(
+        BIN,
+        &[
+            "server",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--port",
+            "0",
+            "--login-timeout",
+            "1",
+        ],
+    );
+    let mut raw = Raw::connect(server.addr);
     let trickler = trickle(&raw.stream);
     let reply = raw.recv();
     assert_eq!(reply["code"], "timeout", "{reply:?}");
-    lab.wait_log("no login in time");
+    server.expect_line("no login in time");
     assert!(raw.is_closed());
     trickler.join().unwrap();
 }
