@@ -1,0 +1,798 @@
+//! `--picture`: a conversation drawn as a timeline, from the records `--trace` prints.
+//!
+//! Textbooks explain TCP's byte stream with a drawing: the sender's writes on one side, the
+//! receiver's reads on the other, the bytes flowing between. This module draws that drawing from a
+//! real run, as one self-contained SVG file (no script, no fonts or files of its own, fit to embed
+//! in Markdown):
+//!
+//! - one lane per party (`sender`, `proxy`, `receiver`, ...), in the order they first spoke;
+//! - each `send` and `recv` a box, cut into the pieces of the messages its bytes belong to: the
+//!   sender's writes, or the frames of a framed protocol with the length header and the JSON header
+//!   drawn as such; a short preview where it fits;
+//! - a thin band from each piece of a write to the read that got it, so that two writes landing in
+//!   one read (merged, 粘包) or one write spread over several reads (split) show at a glance.
+//!
+//! Time goes down, as *order*, not seconds: a box sits one row below the previous call of its
+//! party, and below every write whose bytes it read (a Lamport clock). The same conversation
+//! therefore gives the same picture on any machine, which is what lets the walkthrough's pictures
+//! be checked for being up to date.
+//!
+//! Every box carries its byte range (`data-stream`, `data-from`, `data-to`) so that a test can
+//! read back which bytes each call moved. Past [`crate::recording::KEPT_CALLS`] calls a party's
+//! remaining calls are one summary box ("… 1,257 more reads of 1,024 bytes") with `data-calls`.
+
+pub mod svg;
+
+use std::fmt::Write;
+
+use crate::escape::escape_bytes;
+use crate::framing::{LengthOrder, LENGTH_SIZE};
+use crate::recording::{Direction, Folded, MessageFormat, PartKind, Record, Recording};
+
+/// Width of a lane's boxes.
+const LANE_W: f64 = 250.0;
+/// Room between two lanes, where the bands run.
+const LANE_GAP: f64 = 110.0;
+/// Room between the panels of a side-by-side picture.
+const PANEL_GAP: f64 = 70.0;
+const MARGIN: f64 = 16.0;
+/// One row of the timeline: a small label line, then the box.
+const ROW_H: f64 = 34.0;
+const LABEL_H: f64 = 11.0;
+const BOX_H: f64 = 19.0;
+/// Width of one character of the 11px monospace font, roughly, to decide what fits.
+const CHAR_W: f64 = 6.7;
+/// Narrowest a piece of a box is drawn, however few bytes it has.
+const MIN_PIECE_W: f64 = 7.0;
+/// Most pieces drawn in one box; the rest are drawn as one.
+const MAX_PIECES: usize = 40;
+/// Most bands drawn in one panel.
+const MAX_BANDS: usize = 3_000;
+
+/// Fill colours of messages 1, 2, 3, ... (light, so that black previews stay readable).
+const FILLS: [&str; 8] = [
+    "#a6cee3", "#fdbf6f", "#b2df8a", "#fb9a99", "#cab2d6", "#ffff99", "#8dd3c7", "#fccde5",
+];
+/// The matching darker colours, for bands and outlines.
+const STROKES: [&str; 8] = [
+    "#1f78b4", "#e66a00", "#33a02c", "#e31a1c", "#6a3d9a", "#a08800", "#1b9e77", "#d62c8a",
+];
+const LENGTH_FILL: &str = "#3b3b3b";
+const JSON_FILL: &str = "#e6e1d3";
+/// Bytes whose writer is not in the picture (the other process).
+const UNKNOWN_FILL: &str = "#e0e0e0";
+const UNKNOWN_STROKE: &str = "#888888";
+
+/// One recording with a title, drawn as one panel of a picture.
+pub struct Panel<'a> {
+    pub title: String,
+    pub recording: &'a Recording,
+}
+
+/// One recording as a picture, captioned with the recording's caption.
+pub fn render(recording: &Recording) -> String {
+    render_panels(
+        &recording.caption,
+        &[Panel {
+            title: String::new(),
+            recording,
+        }],
+    )
+}
+
+/// Several recordings side by side (the naive and the framed receiver of one scenario), under
+/// one caption.
+pub fn render_panels(caption: &str, panels: &[Panel]) -> String {
+    let layouts: Vec<Layout> = panels.iter().map(|p| Layout::new(p.recording)).collect();
+    let has_titles = panels.iter().any(|p| !p.title.is_empty());
+    let top = MARGIN + 26.0 + if has_titles { 22.0 } else { 0.0 } + 24.0;
+    let mut body = String::new();
+    let mut x = MARGIN + 22.0;
+    let mut bottom = top;
+    for (panel, layout) in panels.iter().zip(&layouts) {
+        if has_titles {
+            let _ = write!(
+                body,
+                r##"<text x="{x:.1}" y="{:.1}" class="title">{}</text>"##,
+                MARGIN + 44.0,
+                svg::text(&panel.title)
+            );
+            body.push('\n');
+        }
+        layout.draw(&mut body, x, top);
+        x += layout.width() + PANEL_GAP;
+        bottom = bottom.max(top + layout.height());
+    }
+    let width = (x - PANEL_GAP + MARGIN).max(LEGEND_W + 2.0 * MARGIN);
+    let mut out = String::new();
+    let height = bottom + LEGEND_H + MARGIN;
+    let _ = writeln!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="11">"##
+    );
+    out.push_str(STYLE);
+    let _ = writeln!(
+        out,
+        r##"<rect width="100%" height="100%" fill="white"/>
+<text x="{MARGIN}" y="{:.1}" class="caption">{}</text>"##,
+        MARGIN + 12.0,
+        svg::text(caption)
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="{MARGIN}" y="{:.1}" class="note" transform="rotate(90 {MARGIN} {:.1})">time (order of calls) →</text>"##,
+        top + 4.0,
+        top + 4.0
+    );
+    out.push_str(&body);
+    legend(&mut out, bottom + 10.0);
+    out.push_str("</svg>\n");
+    out
+}
+
+const STYLE: &str = r##"<style>
+.caption { font-size: 13px; font-weight: bold; }
+.title { font-size: 12px; font-weight: bold; }
+.party { font-size: 12px; font-weight: bold; text-anchor: middle; }
+.label { font-size: 9px; fill: #555555; }
+.note { font-size: 10px; fill: #555555; }
+.band { fill: none; stroke-width: 2; stroke-opacity: 0.6; }
+.box { fill: none; stroke: #333333; stroke-width: 1; }
+.lane { stroke: #cccccc; stroke-dasharray: 3 3; }
+</style>
+"##;
+
+const LEGEND_W: f64 = 700.0;
+const LEGEND_H: f64 = 58.0;
+
+fn legend(out: &mut String, y: f64) {
+    let mut x = MARGIN;
+    let mut swatch = |out: &mut String, fill: &str, label: &str| {
+        let _ = write!(
+            out,
+            r##"<rect x="{x:.1}" y="{y:.1}" width="14" height="11" fill="{fill}" stroke="#333333" stroke-width="0.5"/><text x="{:.1}" y="{:.1}" class="note">{label}</text>"##,
+            x + 18.0,
+            y + 9.5
+        );
+        x += 28.0 + label.len() as f64 * 6.2;
+    };
+    out.push_str(r##"<g class="legend">"##);
+    for (i, fill) in FILLS.iter().enumerate().take(3) {
+        swatch(out, fill, &format!("message {}", i + 1));
+    }
+    swatch(out, LENGTH_FILL, "4-byte length header");
+    swatch(out, JSON_FILL, "JSON header");
+    swatch(out, UNKNOWN_FILL, "writer not in this picture");
+    let _ = write!(
+        out,
+        r##"<text x="{MARGIN}" y="{:.1}" class="note">Each box is one send() or recv() call, its bytes in stream order. A line joins each piece of a write to the read that got it:</text><text x="{MARGIN}" y="{:.1}" class="note">two lines into one read = merged (粘包), one write fanning out to several reads = split. Rows are the order of calls, not seconds.</text>"##,
+        y + 28.0,
+        y + 42.0
+    );
+    out.push_str("</g>\n");
+}
+
+/// A box of the timeline: one call, or the calls folded past the limit.
+struct Item<'a> {
+    lane: usize,
+    direction: Direction,
+    stream: usize,
+    from: u64,
+    to: u64,
+    row: usize,
+    what: What<'a>,
+}
+
+enum What<'a> {
+    Call(&'a Record),
+    Folded(&'a Folded),
+}
+
+impl Item<'_> {
+    fn len(&self) -> u64 {
+        self.to - self.from
+    }
+}
+
+/// Where everything of one recording goes.
+struct Layout<'a> {
+    recording: &'a Recording,
+    lanes: Vec<String>,
+    items: Vec<Item<'a>>,
+    rows: usize,
+}
+
+impl<'a> Layout<'a> {
+    fn new(recording: &'a Recording) -> Layout<'a> {
+        let mut lanes: Vec<String> = Vec::new();
+        let mut lane_of = |party: &str| match lanes.iter().position(|l| l == party) {
+            Some(i) => i,
+            None => {
+                lanes.push(party.to_string());
+                lanes.len() - 1
+            }
+        };
+        let mut items: Vec<Item> = Vec::new();
+        for record in &recording.records {
+            items.push(Item {
+                lane: lane_of(&record.party),
+                direction: record.direction,
+                stream: record.stream,
+                from: record.from,
+                to: record.to(),
+                row: 0,
+                what: What::Call(record),
+            });
+        }
+        for folded in &recording.folded {
+            items.push(Item {
+                lane: lane_of(&folded.party),
+                direction: folded.direction,
+                stream: folded.stream,
+                from: folded.from,
+                to: folded.to,
+                row: 0,
+                what: What::Folded(folded),
+            });
+        }
+        let rows = place(&mut items);
+        Layout {
+            recording,
+            lanes,
+            items,
+            rows,
+        }
+    }
+
+    fn width(&self) -> f64 {
+        let n = self.lanes.len().max(1) as f64;
+        n * LANE_W + (n - 1.0) * LANE_GAP
+    }
+
+    fn height(&self) -> f64 {
+        self.rows as f64 * ROW_H + 10.0
+    }
+
+    fn lane_x(&self, x: f64, lane: usize) -> f64 {
+        x + lane as f64 * (LANE_W + LANE_GAP)
+    }
+
+    fn draw(&self, out: &mut String, x: f64, top: f64) {
+        for (i, party) in self.lanes.iter().enumerate() {
+            let lx = self.lane_x(x, i);
+            let _ = writeln!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" class="party">{}</text><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" class="lane"/>"##,
+                lx + LANE_W / 2.0,
+                top - 8.0,
+                svg::text(party),
+                lx + LANE_W / 2.0,
+                top - 4.0,
+                lx + LANE_W / 2.0,
+                top + self.height()
+            );
+        }
+        self.draw_bands(out, x, top);
+        let mut counts = vec![(0usize, 0usize); self.lanes.len()];
+        for item in &self.items {
+            let number = counts.get_mut(item.lane).map_or(0, |(sends, recvs)| {
+                let n = if item.direction == Direction::Send {
+                    sends
+                } else {
+                    recvs
+                };
+                *n += 1;
+                *n
+            });
+            self.draw_item(out, item, number, x, top);
+        }
+    }
+
+    fn box_y(&self, item: &Item, top: f64) -> f64 {
+        top + item.row as f64 * ROW_H + LABEL_H
+    }
+
+    fn draw_item(&self, out: &mut String, item: &Item, number: usize, x: f64, top: f64) {
+        let bx = self.lane_x(x, item.lane);
+        let by = self.box_y(item, top);
+        let (class, label, extra) = match item.what {
+            What::Call(record) => (
+                "call",
+                format!(
+                    "{} #{number}: {} bytes",
+                    item.direction.name(),
+                    svg::thousands(record.len)
+                ),
+                String::new(),
+            ),
+            What::Folded(folded) => (
+                "more",
+                String::new(),
+                format!(r##" data-calls="{}""##, folded.calls),
+            ),
+        };
+        let _ = write!(
+            out,
+            r##"<g class="{class}" data-party="{}" data-direction="{}" data-stream="{}" data-from="{}" data-to="{}"{extra}>"##,
+            svg::attr(&self.lanes.get(item.lane).cloned().unwrap_or_default()),
+            item.direction.name(),
+            item.stream,
+            item.from,
+            item.to
+        );
+        if !label.is_empty() {
+            let _ = write!(
+                out,
+                r##"<text x="{bx:.1}" y="{:.1}" class="label">{label}</text>"##,
+                by - 2.0
+            );
+        }
+        match item.what {
+            What::Call(record) if record.len == 0 => {
+                let _ = write!(
+                    out,
+                    r##"<rect x="{bx:.1}" y="{by:.1}" width="{LANE_W:.1}" height="{BOX_H:.1}" fill="white" stroke="#999999" stroke-dasharray="2 2"/><text x="{:.1}" y="{:.1}">(end of stream)</text>"##,
+                    bx + 4.0,
+                    by + 13.5
+                );
+            }
+            What::Call(record) => self.draw_pieces(out, item, Some(record), bx, by),
+            What::Folded(folded) => {
+                self.draw_pieces(out, item, None, bx, by);
+                let what = if folded.direction == Direction::Send {
+                    "writes"
+                } else {
+                    "reads"
+                };
+                let sizes = if folded.smallest == folded.largest {
+                    format!("of {} bytes", svg::thousands(folded.largest))
+                } else {
+                    format!(
+                        "of {} to {} bytes",
+                        svg::thousands(folded.smallest),
+                        svg::thousands(folded.largest)
+                    )
+                };
+                let _ = write!(
+                    out,
+                    r##"<rect x="{bx:.1}" y="{by:.1}" width="{LANE_W:.1}" height="{BOX_H:.1}" fill="white" fill-opacity="0.75" stroke="none"/><text x="{:.1}" y="{:.1}">… {} more {what} {sizes}</text>"##,
+                    bx + 4.0,
+                    by + 13.5,
+                    svg::thousands(folded.calls)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            r##"<rect x="{bx:.1}" y="{by:.1}" width="{LANE_W:.1}" height="{BOX_H:.1}" class="box"/></g>"##
+        );
+    }
+
+    /// Draws a box's bytes, cut where the messages they belong to change.
+    fn draw_pieces(
+        &self,
+        out: &mut String,
+        item: &Item,
+        record: Option<&Record>,
+        bx: f64,
+        by: f64,
+    ) {
+        let pieces = self.pieces(item.stream, item.from, item.to);
+        let widths = piece_widths(&pieces, LANE_W);
+        let format = self
+            .recording
+            .streams
+            .get(item.stream)
+            .map(|s| s.format)
+            .unwrap_or_default();
+        let mut px = bx;
+        for (piece, w) in pieces.iter().zip(widths) {
+            let _ = write!(
+                out,
+                r##"<rect x="{px:.1}" y="{by:.1}" width="{w:.1}" height="{BOX_H:.1}" fill="{}"/>"##,
+                piece.colour.fill()
+            );
+            if let Some(record) = record {
+                let columns = ((w - 4.0) / CHAR_W).floor().max(0.0) as usize;
+                if let Some(shown) = svg::fit(&piece_text(record, piece, format), columns) {
+                    let ink = if piece.colour == Colour::Length {
+                        "white"
+                    } else {
+                        "black"
+                    };
+                    let _ = write!(
+                        out,
+                        r##"<text x="{:.1}" y="{:.1}" fill="{ink}">{}</text>"##,
+                        px + 2.0,
+                        by + 13.5,
+                        svg::text(&shown)
+                    );
+                }
+            }
+            px += w;
+        }
+    }
+
+    /// The pieces of `from..to` on `stream`: by frame part for a framed stream, else by the write
+    /// that put the bytes there (when that write is in the picture).
+    fn pieces(&self, stream: usize, from: u64, to: u64) -> Vec<Piece> {
+        let mut cuts: Vec<Piece> = Vec::new();
+        let parts = self
+            .recording
+            .streams
+            .get(stream)
+            .map(|s| s.parts.as_slice())
+            .unwrap_or_default();
+        if parts.is_empty() {
+            for (message, write) in self.writes(stream).enumerate() {
+                push_overlap(
+                    &mut cuts,
+                    from,
+                    to,
+                    write.from,
+                    write.to,
+                    Colour::Message(message),
+                );
+            }
+        } else {
+            let first = parts.partition_point(|p| p.to <= from);
+            for part in parts.iter().skip(first).take_while(|p| p.from < to) {
+                let colour = match part.kind {
+                    PartKind::Length => Colour::Length,
+                    PartKind::Json => Colour::Json(part.message),
+                    PartKind::Body => Colour::Message(part.message),
+                };
+                push_overlap(&mut cuts, from, to, part.from, part.to, colour);
+            }
+        }
+        fill_gaps(cuts, from, to)
+    }
+
+    /// The sends on `stream` in the picture, in stream order.
+    fn writes(&self, stream: usize) -> impl Iterator<Item = &Item<'a>> + '_ {
+        self.items.iter().filter(move |i| {
+            i.stream == stream && i.direction == Direction::Send && matches!(i.what, What::Call(_))
+        })
+    }
+
+    /// One band per piece of a write that a read got.
+    fn draw_bands(&self, out: &mut String, x: f64, top: f64) {
+        let mut drawn = 0;
+        for write in self.items.iter().filter(|i| i.direction == Direction::Send) {
+            for read in self.items.iter().filter(|i| {
+                i.direction == Direction::Recv && i.stream == write.stream && i.lane != write.lane
+            }) {
+                let (from, to) = (write.from.max(read.from), write.to.min(read.to));
+                if from >= to || drawn >= MAX_BANDS {
+                    continue;
+                }
+                drawn += 1;
+                let colour = self
+                    .pieces(write.stream, from, from + 1)
+                    .first()
+                    .map_or(Colour::Unknown, |p| p.colour);
+                let mid = from + (to - from) / 2;
+                let y1 = self.box_y(write, top) + BOX_H * fraction(write, mid);
+                let y2 = self.box_y(read, top) + BOX_H * fraction(read, mid);
+                let (x1, x2) = if write.lane < read.lane {
+                    (
+                        self.lane_x(x, write.lane) + LANE_W,
+                        self.lane_x(x, read.lane),
+                    )
+                } else {
+                    (
+                        self.lane_x(x, write.lane),
+                        self.lane_x(x, read.lane) + LANE_W,
+                    )
+                };
+                let bend = (x1 + x2) / 2.0;
+                let _ = writeln!(
+                    out,
+                    r##"<path class="band" data-stream="{}" data-from="{from}" data-to="{to}" stroke="{}" d="M{x1:.1} {y1:.1} C{bend:.1} {y1:.1} {bend:.1} {y2:.1} {x2:.1} {y2:.1}"/>"##,
+                    write.stream,
+                    colour.stroke()
+                );
+            }
+        }
+    }
+}
+
+/// Where offset `at` lies in an item's box, from 0.1 (top) to 0.9 (bottom), so that the bands of
+/// a split fan out instead of starting from one point.
+fn fraction(item: &Item, at: u64) -> f64 {
+    let len = item.len().max(1) as f64;
+    0.1 + 0.8 * ((at.saturating_sub(item.from)) as f64 / len).min(1.0)
+}
+
+/// Gives every call its row: below the previous call of its party, and below every write whose
+/// bytes it read. Returns the number of rows.
+fn place(items: &mut [Item]) -> usize {
+    // Writes a read depends on, found once.
+    let suppliers: Vec<Vec<usize>> = items
+        .iter()
+        .map(|read| {
+            if read.direction != Direction::Recv {
+                return Vec::new();
+            }
+            items
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| {
+                    w.direction == Direction::Send
+                        && w.stream == read.stream
+                        && w.lane != read.lane
+                        && w.from < read.to
+                        && read.from < w.to
+                })
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
+    // Rows only grow, and each pass settles at least one more call, so this ends; the bound only
+    // guards against records that contradict each other.
+    for _ in 0..=items.len() {
+        let mut changed = false;
+        let mut last_in_lane: Vec<Option<usize>> = Vec::new();
+        for i in 0..items.len() {
+            let lane = items.get(i).map_or(0, |item| item.lane);
+            if last_in_lane.len() <= lane {
+                last_in_lane.resize(lane + 1, None);
+            }
+            let after_own = last_in_lane
+                .get(lane)
+                .copied()
+                .flatten()
+                .map_or(0, |row| row + 1);
+            let after_writes = suppliers
+                .get(i)
+                .into_iter()
+                .flatten()
+                .filter_map(|&w| items.get(w).map(|w| w.row + 1))
+                .max()
+                .unwrap_or(0);
+            let Some(item) = items.get_mut(i) else {
+                continue;
+            };
+            let row = after_own.max(after_writes);
+            if row > item.row {
+                item.row = row;
+                changed = true;
+            }
+            if let Some(last) = last_in_lane.get_mut(lane) {
+                *last = Some(item.row);
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    items.iter().map(|i| i.row + 1).max().unwrap_or(0)
+}
+
+/// What colour a piece of a box is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Colour {
+    Message(usize),
+    Length,
+    Json(usize),
+    Unknown,
+}
+
+impl Colour {
+    fn fill(self) -> &'static str {
+        match self {
+            Colour::Message(m) => FILLS.get(m % FILLS.len()).copied().unwrap_or(UNKNOWN_FILL),
+            Colour::Length => LENGTH_FILL,
+            Colour::Json(_) => JSON_FILL,
+            Colour::Unknown => UNKNOWN_FILL,
+        }
+    }
+
+    fn stroke(self) -> &'static str {
+        match self {
+            Colour::Message(m) | Colour::Json(m) => STROKES
+                .get(m % STROKES.len())
+                .copied()
+                .unwrap_or(UNKNOWN_STROKE),
+            Colour::Length | Colour::Unknown => UNKNOWN_STROKE,
+        }
+    }
+}
+
+/// A run of bytes of one colour within a box.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    from: u64,
+    to: u64,
+    colour: Colour,
+}
+
+fn push_overlap(cuts: &mut Vec<Piece>, from: u64, to: u64, a: u64, b: u64, colour: Colour) {
+    let (start, end) = (from.max(a), to.min(b));
+    if start < end {
+        cuts.push(Piece {
+            from: start,
+            to: end,
+            colour,
+        });
+    }
+}
+
+/// Completes `cuts` (sorted, not overlapping) to cover `from..to`, the holes as unknown bytes,
+/// and merges everything past [`MAX_PIECES`] into one piece.
+fn fill_gaps(cuts: Vec<Piece>, from: u64, to: u64) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    let mut at = from;
+    for cut in cuts {
+        if cut.from > at {
+            out.push(Piece {
+                from: at,
+                to: cut.from,
+                colour: Colour::Unknown,
+            });
+        }
+        if cut.from >= at {
+            at = cut.to;
+            out.push(cut);
+        }
+    }
+    if at < to {
+        out.push(Piece {
+            from: at,
+            to,
+            colour: Colour::Unknown,
+        });
+    }
+    if out.len() > MAX_PIECES {
+        let rest_from = out.get(MAX_PIECES - 1).map_or(from, |p| p.from);
+        out.truncate(MAX_PIECES - 1);
+        out.push(Piece {
+            from: rest_from,
+            to,
+            colour: Colour::Unknown,
+        });
+    }
+    out
+}
+
+/// Widths of the pieces of a box: each at least [`MIN_PIECE_W`], the rest shared by size, so a
+/// 4-byte header stays visible next to 5000 bytes.
+fn piece_widths(pieces: &[Piece], total: f64) -> Vec<f64> {
+    let n = pieces.len().max(1) as f64;
+    let bytes: u64 = pieces.iter().map(|p| p.to - p.from).sum();
+    if n * MIN_PIECE_W >= total || bytes == 0 {
+        return pieces.iter().map(|_| total / n).collect();
+    }
+    let share = total - n * MIN_PIECE_W;
+    pieces
+        .iter()
+        .map(|p| MIN_PIECE_W + share * (p.to - p.from) as f64 / bytes as f64)
+        .collect()
+}
+
+/// What a piece says: `len 5` for a length header, else its bytes as far as the record kept them.
+fn piece_text(record: &Record, piece: &Piece, format: MessageFormat) -> String {
+    let start = usize::try_from(piece.from - record.from).unwrap_or(usize::MAX);
+    let end = usize::try_from(piece.to - record.from).unwrap_or(usize::MAX);
+    let kept = record.preview.len();
+    let bytes = record
+        .preview
+        .get(start.min(kept)..end.min(kept))
+        .unwrap_or_default();
+    if piece.colour == Colour::Length {
+        return match (<[u8; LENGTH_SIZE]>::try_from(bytes), format) {
+            (
+                Ok(header),
+                MessageFormat::LengthPrefixed(order) | MessageFormat::JsonHeader(order),
+            ) => {
+                let len = match order {
+                    LengthOrder::Little => u32::from_le_bytes(header),
+                    LengthOrder::Big => u32::from_be_bytes(header),
+                };
+                format!("len {len}")
+            }
+            _ => "len".to_string(),
+        };
+    }
+    let mut text = escape_bytes(bytes);
+    if end > kept {
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::StreamKey;
+
+    fn key() -> StreamKey {
+        StreamKey::Unnamed {
+            wrapper: 1,
+            direction: Direction::Send,
+        }
+    }
+
+    #[test]
+    fn a_merged_read_sits_below_both_writes() {
+        let mut r = Recording::default();
+        r.add(
+            "sender",
+            Direction::Send,
+            key(),
+            MessageFormat::Writes,
+            b"hello",
+        );
+        r.add(
+            "sender",
+            Direction::Send,
+            key(),
+            MessageFormat::Writes,
+            b"world",
+        );
+        r.add(
+            "receiver",
+            Direction::Recv,
+            key(),
+            MessageFormat::Writes,
+            b"helloworld",
+        );
+        let layout = Layout::new(&r);
+        let rows: Vec<usize> = layout.items.iter().map(|i| i.row).collect();
+        assert_eq!(rows, vec![0, 1, 2]);
+        let svg = render(&r);
+        assert_eq!(svg.matches(r##"class="band""##).count(), 2);
+    }
+
+    #[test]
+    fn a_read_recorded_before_its_write_is_still_drawn_below_it() {
+        let mut r = Recording::default();
+        r.add(
+            "receiver",
+            Direction::Recv,
+            key(),
+            MessageFormat::Writes,
+            b"h",
+        );
+        r.add("proxy", Direction::Send, key(), MessageFormat::Writes, b"h");
+        let layout = Layout::new(&r);
+        let rows: Vec<usize> = layout.items.iter().map(|i| i.row).collect();
+        assert_eq!(rows, vec![1, 0]);
+    }
+
+    #[test]
+    fn previews_are_escaped() {
+        let mut r = Recording::default();
+        r.caption = "<&>".into();
+        r.add(
+            "a<b",
+            Direction::Send,
+            key(),
+            MessageFormat::Writes,
+            b"<x>&\x00\xff",
+        );
+        let svg = render(&r);
+        assert!(svg.contains("&lt;&amp;&gt;"));
+        assert!(svg.contains("a&lt;b"));
+        assert!(svg.contains(r"&lt;x&gt;&amp;\x00\xff"), "{svg}");
+    }
+
+    #[test]
+    fn widths_fill_the_box() {
+        let pieces = [
+            Piece {
+                from: 0,
+                to: 4,
+                colour: Colour::Length,
+            },
+            Piece {
+                from: 4,
+                to: 5004,
+                colour: Colour::Message(0),
+            },
+        ];
+        let widths = piece_widths(&pieces, 100.0);
+        assert!((widths.iter().sum::<f64>() - 100.0).abs() < 1e-9);
+        assert!(widths[0] >= MIN_PIECE_W);
+    }
+}
