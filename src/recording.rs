@@ -137,6 +137,9 @@ pub struct StreamInfo {
     pub format: MessageFormat,
     /// Its frames, for a framed format, as scanned from the bytes of one side.
     pub parts: Vec<Part>,
+    /// The stream whose bytes a proxy forwarded into this one, unchanged and at the same offsets:
+    /// they belong to that stream's messages.
+    pub relayed_from: Option<usize>,
     /// Which side's bytes the scanner reads (the first one that reported a framed format).
     scanned_by: Option<Direction>,
     scanner: Scanner,
@@ -171,11 +174,7 @@ impl Recording {
         format: MessageFormat,
         bytes: &[u8],
     ) -> Record {
-        let next_id = self.stream_ids.len();
-        let stream = *self.stream_ids.entry(key).or_insert(next_id);
-        if stream == self.streams.len() {
-            self.streams.push(StreamInfo::default());
-        }
+        let stream = self.stream_id(key);
         let offset = self.offsets.entry((stream, direction)).or_insert(0);
         let from = *offset;
         *offset += bytes.len() as u64;
@@ -196,6 +195,25 @@ impl Recording {
             self.fold(&record);
         }
         record
+    }
+
+    /// The index of a stream, given in order of first appearance.
+    fn stream_id(&mut self, key: StreamKey) -> usize {
+        let next_id = self.stream_ids.len();
+        let stream = *self.stream_ids.entry(key).or_insert(next_id);
+        if stream == self.streams.len() {
+            self.streams.push(StreamInfo::default());
+        }
+        stream
+    }
+
+    /// Says that the bytes of stream `to` are those of stream `from`, forwarded.
+    pub fn relay(&mut self, from: StreamKey, to: StreamKey) {
+        let from = self.stream_id(from);
+        let to = self.stream_id(to);
+        if let Some(info) = self.streams.get_mut(to) {
+            info.relayed_from = Some(from);
+        }
     }
 
     fn fold(&mut self, record: &Record) {
@@ -430,12 +448,17 @@ impl Recorder {
         self.lock().add(party, direction, key, format, bytes)
     }
 
+    /// Says that the bytes of stream `to` are those of stream `from`, forwarded by a proxy.
+    pub fn relay(&self, from: StreamKey, to: StreamKey) {
+        self.lock().relay(from, to);
+    }
+
     /// Writes the picture to the recorder's file, if it has one. A failure is reported on stderr
     /// once per call rather than ending the program: the picture is a by-product of the run.
     pub fn save(&self) {
         if let Some(file) = &self.file {
             let svg = crate::picture::render(&self.recording());
-            if let Err(e) = std::fs::write(file.as_path(), svg) {
+            if let Err(e) = crate::picture::save(file, &svg) {
                 eprintln!("cannot write the picture {}: {e}", file.display());
             }
         }

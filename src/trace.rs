@@ -110,6 +110,15 @@ impl Tracer {
         self.recorder.as_ref()
     }
 
+    /// Tells the picture that a proxy forwards what it reads from `client` to `upstream` and back,
+    /// unchanged: the bytes it writes keep the colours of the messages they came from.
+    pub fn relays<A, B>(&self, client: &Traced<A>, upstream: &Traced<B>) {
+        if let Some(recorder) = &self.recorder {
+            recorder.relay(client.incoming, upstream.outgoing);
+            recorder.relay(upstream.incoming, client.outgoing);
+        }
+    }
+
     /// Reports one send of `bytes` on a socket with no stream of its own (UDP).
     pub fn sent(&self, bytes: &[u8]) {
         self.report(Direction::Send, unnamed(0, Direction::Send), bytes);

@@ -1,6 +1,7 @@
 //! Lesson 09: sticky packets (粘包). See `socklab::lessons::sticky` and walkthrough.md.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -119,7 +120,12 @@ enum Role {
     /// Run the three scenarios (merge, split, split by the proxy) in-process with a naive and a
     /// framed receiver, and print them side by side. Exits non-zero if one does not show what it
     /// should.
-    Demo,
+    Demo {
+        /// Also draw each scenario as a picture, DIR/09-sticky-SCENARIO.svg: every send and recv
+        /// of the naive and the framed run side by side.
+        #[arg(long, value_name = "DIR")]
+        pictures: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -206,10 +212,15 @@ fn main() -> ExitCode {
             proxy::run_proxy(listener, &config, &log, &Shutdown::new())?;
             Ok(())
         }
-        Role::Demo => {
+        Role::Demo { pictures } => {
             let outcomes = demo::run_demo()?;
             let mut out = std::io::stdout();
             let _ = writeln!(out, "{}", demo::table(&outcomes));
+            if let Some(dir) = pictures {
+                for file in demo::write_pictures(&outcomes, &dir)? {
+                    let _ = writeln!(out, "wrote {}", file.display());
+                }
+            }
             for outcome in &outcomes {
                 outcome.check()?;
             }

@@ -24,6 +24,8 @@
 pub mod svg;
 
 use std::fmt::Write;
+use std::io;
+use std::path::Path;
 
 use crate::escape::escape_bytes;
 use crate::framing::{LengthOrder, LENGTH_SIZE};
@@ -128,6 +130,14 @@ pub fn render_panels(caption: &str, panels: &[Panel]) -> String {
     legend(&mut out, bottom + 10.0);
     out.push_str("</svg>\n");
     out
+}
+
+/// Writes a picture to `file`, creating its folder if needed.
+pub fn save(file: &Path, svg: &str) -> io::Result<()> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(file, svg)
 }
 
 const STYLE: &str = r##"<style>
@@ -299,9 +309,10 @@ impl<'a> Layout<'a> {
             What::Call(record) => (
                 "call",
                 format!(
-                    "{} #{number}: {} bytes",
+                    "{} #{number}: {} byte{}",
                     item.direction.name(),
-                    svg::thousands(record.len)
+                    svg::thousands(record.len),
+                    if record.len == 1 { "" } else { "s" }
                 ),
                 String::new(),
             ),
@@ -416,13 +427,18 @@ impl<'a> Layout<'a> {
     /// The pieces of `from..to` on `stream`: by frame part for a framed stream, else by the write
     /// that put the bytes there (when that write is in the picture).
     fn pieces(&self, stream: usize, from: u64, to: u64) -> Vec<Piece> {
+        self.pieces_of(stream, from, to, 0)
+    }
+
+    /// [`Layout::pieces`], following proxies back at most a few hops.
+    fn pieces_of(&self, stream: usize, from: u64, to: u64, hops: usize) -> Vec<Piece> {
         let mut cuts: Vec<Piece> = Vec::new();
-        let parts = self
-            .recording
-            .streams
-            .get(stream)
-            .map(|s| s.parts.as_slice())
-            .unwrap_or_default();
+        let info = self.recording.streams.get(stream);
+        let parts = info.map(|s| s.parts.as_slice()).unwrap_or_default();
+        let relayed_from = info.and_then(|s| s.relayed_from);
+        if let (true, Some(source), true) = (parts.is_empty(), relayed_from, hops < 4) {
+            return self.pieces_of(source, from, to, hops + 1);
+        }
         if parts.is_empty() {
             for (message, write) in self.writes(stream).enumerate() {
                 push_overlap(

@@ -18,6 +18,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -28,11 +29,13 @@ use super::proxy::{self, Chunker, ProxyConfig, Rechunking, Split, Upstream};
 use super::server::{self, ServerConfig};
 use super::{describe_message, framed, naive, ReceiverMode, StickyError};
 use crate::escape::escape_bytes;
-use crate::framing::LENGTH_SIZE;
+use crate::framing::{LengthOrder, LENGTH_SIZE};
 use crate::net::{self, ListenOptions};
+use crate::picture::{self, Panel};
+use crate::recording::{MessageFormat, Recorder, Recording};
 use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
-use crate::trace::Tracer;
+use crate::trace::{Traced, Tracer};
 
 /// The naive receiver's buffer in every scenario: the tutorials' `recv(1024)`.
 pub const DEMO_BUFSIZE: usize = 1024;
@@ -53,6 +56,8 @@ pub enum NaiveShows {
 pub struct Scenario {
     /// `(a) two small writes`
     pub name: &'static str,
+    /// The scenario's picture is `09-sticky-SLUG.svg`.
+    pub slug: &'static str,
     /// How the receiver reads, in a few words.
     pub how: &'static str,
     /// What happens and why, for the tour.
@@ -70,6 +75,7 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "(a) two small writes",
+            slug: "a-merged",
             how: "read once both are in",
             explanation: "The sender writes 'hello' and 'world' with two send() calls, back to \
                 back. The receiver reads once both have arrived (a busy server, or the tutorials' \
@@ -81,6 +87,7 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "(b) one large write",
+            slug: "b-split",
             how: "5000 bytes, recv(1024)",
             explanation: "One send() of 5000 bytes, and a receiver that asks for 1024 bytes at a \
                 time: the message comes out of five reads, and the first read is not the message. \
@@ -92,6 +99,7 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "(c) proxy --split 1",
+            slug: "c-proxy-split-1",
             how: "read as pieces arrive",
             explanation:
                 "The same two writes through the proxy with --split 1, which forwards one \
@@ -113,6 +121,10 @@ pub struct Outcome {
     pub naive: Vec<Vec<u8>>,
     /// Every message of the framed receiver.
     pub framed: Vec<Vec<u8>>,
+    /// Every send and recv of the naive run, for its picture.
+    pub naive_calls: Recording,
+    /// Every send and recv of the framed run.
+    pub framed_calls: Recording,
 }
 
 impl Outcome {
@@ -177,33 +189,72 @@ pub fn run_demo() -> Result<Vec<Outcome>, StickyError> {
 
 /// Runs one scenario with both receivers.
 pub fn run_both(scenario: Scenario) -> Result<Outcome, StickyError> {
-    let naive = run_scenario(&scenario, ReceiverMode::Naive)?;
-    let framed = run_scenario(&scenario, ReceiverMode::Framed)?;
+    let naive_calls = Recorder::new("");
+    let framed_calls = Recorder::new("");
+    let naive = run_scenario(&scenario, ReceiverMode::Naive, &naive_calls)?;
+    let framed = run_scenario(&scenario, ReceiverMode::Framed, &framed_calls)?;
     Ok(Outcome {
         scenario,
         naive,
         framed,
+        naive_calls: naive_calls.recording(),
+        framed_calls: framed_calls.recording(),
     })
 }
 
 /// Runs one scenario with one receiver and returns what that receiver took for messages. The
-/// sender writes raw bytes for the naive receiver and frames for the framed one.
+/// sender writes raw bytes for the naive receiver and frames for the framed one. Every call is
+/// recorded into `recorder`, each party under its own name.
 pub fn run_scenario(
     scenario: &Scenario,
     receiver: ReceiverMode,
+    recorder: &Recorder,
 ) -> Result<Vec<Vec<u8>>, StickyError> {
+    let parties = Parties::new(receiver, recorder);
     if scenario.through_proxy {
-        run_through_proxy(&scenario.messages, receiver)
+        run_through_proxy(&scenario.messages, receiver, &parties)
     } else {
-        run_direct(&scenario.messages, receiver)
+        run_direct(&scenario.messages, receiver, &parties)
+    }
+}
+
+/// The tracers of a scenario's sender, proxy and receiver, recording for the picture.
+struct Parties {
+    sender: Tracer,
+    proxy: Tracer,
+    receiver: Tracer,
+}
+
+impl Parties {
+    fn new(receiver: ReceiverMode, recorder: &Recorder) -> Parties {
+        let format = match receiver {
+            ReceiverMode::Naive => MessageFormat::Writes,
+            ReceiverMode::Framed => MessageFormat::LengthPrefixed(LengthOrder::Little),
+        };
+        let party = |name: &str| Tracer::recording(name, recorder).with_format(format);
+        Parties {
+            sender: party("sender"),
+            proxy: party("proxy --split 1"),
+            receiver: party("receiver"),
+        }
     }
 }
 
 /// Sender and receiver on one connection; the receiver reads only once everything has arrived.
-fn run_direct(messages: &[Vec<u8>], receiver: ReceiverMode) -> Result<Vec<Vec<u8>>, StickyError> {
+fn run_direct(
+    messages: &[Vec<u8>],
+    receiver: ReceiverMode,
+    parties: &Parties,
+) -> Result<Vec<Vec<u8>>, StickyError> {
     let listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let (written_tx, written_rx) = crossbeam_channel::bounded(1);
-    let sender = spawn_sender(listener.local_addr()?, messages, receiver, written_tx);
+    let sender = spawn_sender(
+        listener.local_addr()?,
+        messages,
+        receiver,
+        written_tx,
+        parties,
+    );
     let conn = accept_within(&listener, WAIT)?;
     // The deterministic "late read": the sender has made all its write calls, and every byte
     // they wrote is in our receive buffer, before we call recv for the first time.
@@ -211,7 +262,7 @@ fn run_direct(messages: &[Vec<u8>], receiver: ReceiverMode) -> Result<Vec<Vec<u8
         .recv_timeout(WAIT)
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the sender did not finish"))?;
     wait_until_arrived(&conn, wire_len(messages, receiver), WAIT)?;
-    let received = receive_all(&mut &conn, receiver)?;
+    let received = receive_all(&mut parties.receiver.wrap(&conn), receiver)?;
     join(sender)?;
     Ok(received)
 }
@@ -221,13 +272,22 @@ fn run_direct(messages: &[Vec<u8>], receiver: ReceiverMode) -> Result<Vec<Vec<u8
 fn run_through_proxy(
     messages: &[Vec<u8>],
     receiver: ReceiverMode,
+    parties: &Parties,
 ) -> Result<Vec<Vec<u8>>, StickyError> {
     let receiver_listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let proxy_listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let receiver_addr = receiver_listener.local_addr()?;
     let (written_tx, _) = crossbeam_channel::bounded(1);
-    let sender = spawn_sender(proxy_listener.local_addr()?, messages, receiver, written_tx);
+    let sender = spawn_sender(
+        proxy_listener.local_addr()?,
+        messages,
+        receiver,
+        written_tx,
+        parties,
+    );
     let (read_tx, read_rx) = crossbeam_channel::unbounded();
+    let proxy = parties.proxy.clone();
+    let wire = wire_len(messages, receiver);
     let forwarder: JoinHandle<Result<(), StickyError>> = thread::spawn(move || {
         let client = accept_within(&proxy_listener, WAIT)?;
         let upstream = TcpStream::connect_timeout(&receiver_addr, WAIT)?;
@@ -238,10 +298,14 @@ fn run_through_proxy(
         };
         let mut chunker = Chunker::new(rechunking.split, rechunking.seed);
         let mut sink = Lockstep {
-            inner: &upstream,
+            inner: proxy.wrap(&upstream),
             read: read_rx,
         };
-        let mut source = Tracer::off().wrap(client);
+        // Read only once the sender's bytes are all in, so the proxy's reads are the same on
+        // every run (and so is the picture).
+        wait_until_arrived(&client, wire, WAIT)?;
+        let mut source = proxy.wrap(client);
+        proxy.relays(&source, &sink.inner);
         proxy::pump(
             &mut source,
             &mut sink,
@@ -254,7 +318,7 @@ fn run_through_proxy(
     });
     let conn = accept_within(&receiver_listener, WAIT)?;
     let mut reader = ReadReceipts {
-        inner: &conn,
+        inner: parties.receiver.wrap(&conn),
         read: read_tx,
     };
     let received = receive_all(&mut reader, receiver)?;
@@ -265,7 +329,7 @@ fn run_through_proxy(
 
 /// The receiver's side of the lock step: after every read, tell the proxy.
 struct ReadReceipts<'a> {
-    inner: &'a TcpStream,
+    inner: Traced<&'a TcpStream>,
     read: Sender<()>,
 }
 
@@ -279,7 +343,7 @@ impl Read for ReadReceipts<'_> {
 
 /// The proxy's side of the lock step: after every write, wait until the receiver has read it.
 struct Lockstep<'a> {
-    inner: &'a TcpStream,
+    inner: Traced<&'a TcpStream>,
     read: Receiver<()>,
 }
 
@@ -305,8 +369,10 @@ fn spawn_sender(
     messages: &[Vec<u8>],
     receiver: ReceiverMode,
     written: Sender<()>,
+    parties: &Parties,
 ) -> JoinHandle<Result<(), StickyError>> {
     let messages = messages.to_vec();
+    let tracer = parties.sender.clone();
     let config = ClientConfig {
         mode: match receiver {
             ReceiverMode::Naive => SenderMode::Naive,
@@ -315,10 +381,10 @@ fn spawn_sender(
         ..ClientConfig::default()
     };
     thread::spawn(move || {
-        let mut stream = TcpStream::connect_timeout(&addr, WAIT)?;
+        let mut stream = tracer.wrap(TcpStream::connect_timeout(&addr, WAIT)?);
         client::send_messages(&mut stream, &messages, &config)?;
         let _ = written.send(());
-        stream.shutdown(std::net::Shutdown::Write)?;
+        stream.get_ref().shutdown(std::net::Shutdown::Write)?;
         Ok(())
     })
 }
@@ -514,6 +580,43 @@ pub fn table(outcomes: &[Outcome]) -> String {
         lines.push(String::new());
     }
     lines.join("\n")
+}
+
+/// The picture of one scenario: the naive and the framed receiver side by side, so that the same
+/// bytes are seen cut wrongly and rightly.
+pub fn picture(outcome: &Outcome) -> String {
+    let s = &outcome.scenario;
+    picture::render_panels(
+        &format!("09-sticky demo, scenario {} ({})", s.name, s.how),
+        &[
+            Panel {
+                title: format!(
+                    "naive receiver, recv(1024) = a message: {}",
+                    count(outcome.naive.len(), "message")
+                ),
+                recording: &outcome.naive_calls,
+            },
+            Panel {
+                title: format!(
+                    "framed receiver, 4-byte length + message: {}",
+                    count(outcome.framed.len(), "message")
+                ),
+                recording: &outcome.framed_calls,
+            },
+        ],
+    )
+}
+
+/// `09-sticky demo --pictures DIR`: one picture per scenario, `DIR/09-sticky-SLUG.svg`. Returns
+/// the files written.
+pub fn write_pictures(outcomes: &[Outcome], dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for outcome in outcomes {
+        let file = dir.join(format!("09-sticky-{}.svg", outcome.scenario.slug));
+        picture::save(&file, &picture(outcome))?;
+        written.push(file);
+    }
+    Ok(written)
 }
 
 /// The lesson's stage in `00-tour`: the demo's scenarios, then the real proxy and server.
