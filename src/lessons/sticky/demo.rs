@@ -64,8 +64,9 @@ pub struct Scenario {
     pub explanation: &'static str,
     /// Each message is one write call.
     pub messages: Vec<Vec<u8>>,
-    /// Through the proxy's forwarding code with `--split 1`, or straight to the receiver.
-    pub through_proxy: bool,
+    /// Through the proxy's forwarding code cutting the stream this way (`--split 1`), or
+    /// straight to the receiver.
+    pub proxy: Option<Rechunking>,
     pub naive_shows: NaiveShows,
 }
 
@@ -82,7 +83,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 time.sleep), and one recv(1024) returns all ten bytes. On the sender, Nagle's \
                 algorithm can do the same by putting both writes into one segment.",
             messages: two_small.clone(),
-            through_proxy: false,
+            proxy: None,
             naive_shows: NaiveShows::Merged,
         },
         Scenario {
@@ -94,7 +95,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 Over a real network a message larger than one segment (about 1460 bytes on \
                 Ethernet) is cut on the way as well.",
             messages: client::generated_messages(1, Some(5000)),
-            through_proxy: false,
+            proxy: None,
             naive_shows: NaiveShows::SplitInto(5),
         },
         Scenario {
@@ -107,10 +108,34 @@ pub fn scenarios() -> Vec<Scenario> {
                 waits until a piece has been read before sending the next, which a slow network \
                 does by accident). Ten reads of one byte.",
             messages: two_small,
-            through_proxy: true,
+            proxy: Some(Rechunking {
+                split: Some(Split::Fixed(1)),
+                ..Rechunking::default()
+            }),
             naive_shows: NaiveShows::SplitInto(10),
         },
     ]
+}
+
+/// A scenario drawn in the pictures only: the proxy's seeded random split
+/// (`--split 1-4 --seed 7`), which cuts the same stream at the same places on every run.
+pub fn random_split_scenario() -> Scenario {
+    let rechunking = Rechunking {
+        split: Some(Split::Range { min: 1, max: 4 }),
+        seed: 7,
+        ..Rechunking::default()
+    };
+    Scenario {
+        name: "(d) proxy --split 1-4 --seed 7",
+        slug: "d-proxy-split-1-4-seed-7",
+        how: "read as pieces arrive",
+        explanation: "The proxy cuts the stream into pieces of 1 to 4 bytes, the sizes drawn from \
+            seed 7: the same cuts on every run.",
+        messages: vec![b"hello".to_vec(), b"world".to_vec()],
+        proxy: Some(rechunking),
+        // Only drawn, not checked: how many pieces depends on the seed.
+        naive_shows: NaiveShows::SplitInto(0),
+    }
 }
 
 /// What the two receivers made of one scenario.
@@ -210,9 +235,9 @@ pub fn run_scenario(
     receiver: ReceiverMode,
     recorder: &Recorder,
 ) -> Result<Vec<Vec<u8>>, StickyError> {
-    let parties = Parties::new(receiver, recorder);
-    if scenario.through_proxy {
-        run_through_proxy(&scenario.messages, receiver, &parties)
+    let parties = Parties::new(receiver, recorder, scenario.proxy.as_ref());
+    if let Some(rechunking) = &scenario.proxy {
+        run_through_proxy(&scenario.messages, receiver, &parties, rechunking)
     } else {
         run_direct(&scenario.messages, receiver, &parties)
     }
@@ -226,7 +251,7 @@ struct Parties {
 }
 
 impl Parties {
-    fn new(receiver: ReceiverMode, recorder: &Recorder) -> Parties {
+    fn new(receiver: ReceiverMode, recorder: &Recorder, proxy: Option<&Rechunking>) -> Parties {
         let format = match receiver {
             ReceiverMode::Naive => MessageFormat::Writes,
             ReceiverMode::Framed => MessageFormat::LengthPrefixed(LengthOrder::Little),
@@ -234,7 +259,10 @@ impl Parties {
         let party = |name: &str| Tracer::recording(name, recorder).with_format(format);
         Parties {
             sender: party("sender"),
-            proxy: party("proxy --split 1"),
+            proxy: party(&format!(
+                "proxy ({})",
+                proxy.map(Rechunking::to_string).unwrap_or_default()
+            )),
             receiver: party("receiver"),
         }
     }
@@ -273,6 +301,7 @@ fn run_through_proxy(
     messages: &[Vec<u8>],
     receiver: ReceiverMode,
     parties: &Parties,
+    rechunking: &Rechunking,
 ) -> Result<Vec<Vec<u8>>, StickyError> {
     let receiver_listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let proxy_listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
@@ -288,14 +317,11 @@ fn run_through_proxy(
     let (read_tx, read_rx) = crossbeam_channel::unbounded();
     let proxy = parties.proxy.clone();
     let wire = wire_len(messages, receiver);
+    let rechunking = rechunking.clone();
     let forwarder: JoinHandle<Result<(), StickyError>> = thread::spawn(move || {
         let client = accept_within(&proxy_listener, WAIT)?;
         let upstream = TcpStream::connect_timeout(&receiver_addr, WAIT)?;
         upstream.set_nodelay(true)?;
-        let rechunking = Rechunking {
-            split: Some(Split::Fixed(1)),
-            ..Rechunking::default()
-        };
         let mut chunker = Chunker::new(rechunking.split, rechunking.seed);
         let mut sink = Lockstep {
             inner: proxy.wrap(&upstream),
@@ -607,11 +633,12 @@ pub fn picture(outcome: &Outcome) -> String {
     )
 }
 
-/// `09-sticky demo --pictures DIR`: one picture per scenario, `DIR/09-sticky-SLUG.svg`. Returns
-/// the files written.
-pub fn write_pictures(outcomes: &[Outcome], dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// `09-sticky demo --pictures DIR`: one picture per scenario, `DIR/09-sticky-SLUG.svg`, and one
+/// of [`random_split_scenario`]. Returns the files written.
+pub fn write_pictures(outcomes: &[Outcome], dir: &Path) -> Result<Vec<PathBuf>, StickyError> {
+    let extra = run_both(random_split_scenario())?;
     let mut written = Vec::new();
-    for outcome in outcomes {
+    for outcome in outcomes.iter().chain([&extra]) {
         let file = dir.join(format!("09-sticky-{}.svg", outcome.scenario.slug));
         picture::save(&file, &picture(outcome))?;
         written.push(file);
