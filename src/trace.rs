@@ -26,7 +26,10 @@ pub struct Tracer {
     /// The picture's lane: the label without the peer's address.
     party: String,
     recorder: Option<Recorder>,
-    format: MessageFormat,
+    /// How the bytes this side sends divide into messages, for the picture's colours.
+    sends: MessageFormat,
+    /// The same for the bytes it receives.
+    receives: MessageFormat,
 }
 
 impl Tracer {
@@ -85,8 +88,15 @@ impl Tracer {
 
     /// Says how the bytes this side writes and reads divide into messages, for the picture's
     /// colours: a framed protocol shows its length and JSON headers as such.
-    pub fn with_format(mut self, format: MessageFormat) -> Tracer {
-        self.format = format;
+    pub fn with_format(self, format: MessageFormat) -> Tracer {
+        self.with_formats(format, format)
+    }
+
+    /// [`Tracer::with_format`] for a protocol that frames one direction only (lesson 10: raw
+    /// commands one way, framed answers the other).
+    pub fn with_formats(mut self, sends: MessageFormat, receives: MessageFormat) -> Tracer {
+        self.sends = sends;
+        self.receives = receives;
         self
     }
 
@@ -134,7 +144,13 @@ impl Tracer {
             return;
         }
         let record = match &self.recorder {
-            Some(recorder) => recorder.add(&self.party, direction, key, self.format, bytes),
+            Some(recorder) => {
+                let format = match direction {
+                    Direction::Send => self.sends,
+                    Direction::Recv => self.receives,
+                };
+                recorder.add(&self.party, direction, key, format, bytes)
+            }
             None => Record {
                 party: self.party.clone(),
                 direction,

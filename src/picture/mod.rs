@@ -105,7 +105,10 @@ pub fn render_panels(caption: &str, panels: &[Panel]) -> String {
         x += layout.width() + PANEL_GAP;
         bottom = bottom.max(top + layout.height());
     }
-    let width = (x - PANEL_GAP + MARGIN).max(LEGEND_W + 2.0 * MARGIN);
+    let caption_w = caption.chars().count() as f64 * CAPTION_CHAR_W;
+    let width = (x - PANEL_GAP + MARGIN)
+        .max(LEGEND_W + 2.0 * MARGIN)
+        .max(caption_w + 2.0 * MARGIN);
     let mut out = String::new();
     let height = bottom + LEGEND_H + MARGIN;
     let _ = writeln!(
@@ -152,7 +155,10 @@ const STYLE: &str = r##"<style>
 </style>
 "##;
 
-const LEGEND_W: f64 = 700.0;
+/// Width of the legend's longest line (about 120 characters of the 10px font).
+const LEGEND_W: f64 = 760.0;
+/// Width of one character of the 13px bold caption, roughly.
+const CAPTION_CHAR_W: f64 = 8.0;
 const LEGEND_H: f64 = 58.0;
 
 fn legend(out: &mut String, y: f64) {
@@ -210,6 +216,8 @@ struct Layout<'a> {
     lanes: Vec<String>,
     items: Vec<Item<'a>>,
     rows: usize,
+    /// Stream index in the recording → number in the picture.
+    stream_numbers: Vec<usize>,
 }
 
 impl<'a> Layout<'a> {
@@ -246,12 +254,51 @@ impl<'a> Layout<'a> {
             });
         }
         let rows = place(&mut items);
+        // Lanes left to right and streams by number in the order they first act in the picture,
+        // not in the order threads happened to record them: the same run, the same picture.
+        let first = |of: &dyn Fn(&Item) -> usize, n: usize| -> Vec<usize> {
+            let mut firsts: Vec<(usize, usize)> = (0..n)
+                .map(|i| {
+                    let row = items
+                        .iter()
+                        .filter(|item| of(item) == i)
+                        .map(|item| item.row);
+                    (row.min().unwrap_or(usize::MAX), i)
+                })
+                .collect();
+            firsts.sort();
+            // rank[old] = new
+            let mut rank = vec![0; n];
+            for (new, &(_, old)) in firsts.iter().enumerate() {
+                if let Some(r) = rank.get_mut(old) {
+                    *r = new;
+                }
+            }
+            rank
+        };
+        let lane_rank = first(&|item| item.lane, lanes.len());
+        let stream_numbers = first(&|item| item.stream, recording.streams.len());
+        let mut ordered = vec![String::new(); lanes.len()];
+        for (old, party) in lanes.into_iter().enumerate() {
+            if let Some(slot) = lane_rank.get(old).and_then(|&new| ordered.get_mut(new)) {
+                *slot = party;
+            }
+        }
+        for item in &mut items {
+            item.lane = lane_rank.get(item.lane).copied().unwrap_or(item.lane);
+        }
         Layout {
             recording,
-            lanes,
+            lanes: ordered,
             items,
             rows,
+            stream_numbers,
         }
+    }
+
+    /// The number a stream has in this picture's attributes (`data-stream`).
+    fn stream_number(&self, stream: usize) -> usize {
+        self.stream_numbers.get(stream).copied().unwrap_or(stream)
     }
 
     fn width(&self) -> f64 {
@@ -327,7 +374,7 @@ impl<'a> Layout<'a> {
             r##"<g class="{class}" data-party="{}" data-direction="{}" data-stream="{}" data-from="{}" data-to="{}"{extra}>"##,
             svg::attr(&self.lanes.get(item.lane).cloned().unwrap_or_default()),
             item.direction.name(),
-            item.stream,
+            self.stream_number(item.stream),
             item.from,
             item.to
         );
@@ -505,7 +552,7 @@ impl<'a> Layout<'a> {
                 let _ = writeln!(
                     out,
                     r##"<path class="band" data-stream="{}" data-from="{from}" data-to="{to}" stroke="{}" d="M{x1:.1} {y1:.1} C{bend:.1} {y1:.1} {bend:.1} {y2:.1} {x2:.1} {y2:.1}"/>"##,
-                    write.stream,
+                    self.stream_number(write.stream),
                     colour.stroke()
                 );
             }

@@ -658,6 +658,9 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         t.step(&format!("{} ({})", scenario.name, scenario.how));
         t.say(scenario.explanation);
         let outcome = run_both(scenario)?;
+        t.picture(&format!("09-sticky-{}", outcome.scenario.slug), || {
+            picture(&outcome)
+        })?;
         for message in &outcome.scenario.messages {
             t.show("sent", &format!("one write of {}", cell(message)));
         }
@@ -669,6 +672,12 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         }
         t.check(outcome.naive_as_expected(), outcome.naive_claim())?;
         t.check(outcome.framed_as_expected(), outcome.framed_claim())?;
+    }
+    if t.wants_pictures() {
+        let outcome = run_both(random_split_scenario())?;
+        t.picture(&format!("09-sticky-{}", outcome.scenario.slug), || {
+            picture(&outcome)
+        })?;
     }
     real_proxy_stage(t)
 }
