@@ -60,6 +60,10 @@ enum Role {
         /// Print one line per send/recv call on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
     },
     /// Answer the challenge, then send lines (the arguments, or typed at the prompt) and print
     /// the replies.
@@ -75,6 +79,10 @@ enum Role {
         /// Print one line per send/recv call on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
         /// Messages to send, one frame each. Without them, lines are read from standard input
         /// (`quit` ends).
         messages: Vec<String>,
@@ -89,6 +97,7 @@ fn main() -> ExitCode {
             auth_timeout,
             echo,
             trace,
+            picture,
         } => {
             let key = Key::load(secret.key_file.as_deref())?;
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
@@ -104,7 +113,7 @@ fn main() -> ExitCode {
                 digest: secret.digest,
                 auth_timeout,
                 replies,
-                tracer: Tracer::stderr("server", trace),
+                tracer: Tracer::for_cli("server", trace, picture),
             };
             run_server(listener, &config, &log, &Shutdown::new())?;
             Ok(())
@@ -114,13 +123,14 @@ fn main() -> ExitCode {
             secret,
             timeout,
             trace,
+            picture,
             messages,
         } => {
             let config = ClientConfig {
                 key: Key::load(secret.key_file.as_deref())?,
                 digest: secret.digest,
                 timeout,
-                tracer: Tracer::stderr("client", trace),
+                tracer: Tracer::for_cli("client", trace, picture),
             };
             let mut session = Session::connect(&endpoint.host, endpoint.port, &config)?;
             eprintln!(

@@ -397,10 +397,11 @@ impl<'a> Layout<'a> {
             What::Call(record) => self.draw_pieces(out, item, Some(record), bx, by),
             What::Folded(folded) => {
                 self.draw_pieces(out, item, None, bx, by);
-                let what = if folded.direction == Direction::Send {
-                    "writes"
-                } else {
-                    "reads"
+                let what = match (folded.direction, folded.calls) {
+                    (Direction::Send, 1) => "write",
+                    (Direction::Send, _) => "writes",
+                    (Direction::Recv, 1) => "read",
+                    (Direction::Recv, _) => "reads",
                 };
                 let sizes = if folded.smallest == folded.largest {
                     format!("of {} bytes", svg::thousands(folded.largest))

@@ -29,10 +29,10 @@ use super::proxy::{self, Chunker, ProxyConfig, Rechunking, Split, Upstream};
 use super::server::{self, ServerConfig};
 use super::{describe_message, framed, naive, ReceiverMode, StickyError};
 use crate::escape::escape_bytes;
-use crate::framing::{LengthOrder, LENGTH_SIZE};
+use crate::framing::LENGTH_SIZE;
 use crate::net::{self, ListenOptions};
 use crate::picture::{self, Panel};
-use crate::recording::{MessageFormat, Recorder, Recording};
+use crate::recording::{Recorder, Recording};
 use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 use crate::trace::{Traced, Tracer};
@@ -252,10 +252,7 @@ struct Parties {
 
 impl Parties {
     fn new(receiver: ReceiverMode, recorder: &Recorder, proxy: Option<&Rechunking>) -> Parties {
-        let format = match receiver {
-            ReceiverMode::Naive => MessageFormat::Writes,
-            ReceiverMode::Framed => MessageFormat::LengthPrefixed(LengthOrder::Little),
-        };
+        let format = receiver.message_format();
         let party = |name: &str| Tracer::recording(name, recorder).with_format(format);
         Parties {
             sender: party("sender"),
