@@ -101,7 +101,14 @@ pub fn render_panels(caption: &str, panels: &[Panel]) -> String {
             );
             body.push('\n');
         }
+        // One group per panel: a test reads each panel's byte ranges on their own.
+        let _ = writeln!(
+            body,
+            r##"<g class="panel" data-title="{}">"##,
+            svg::attr(&panel.title)
+        );
         layout.draw(&mut body, x, top);
+        body.push_str("</g>\n");
         x += layout.width() + PANEL_GAP;
         bottom = bottom.max(top + layout.height());
     }
@@ -256,28 +263,7 @@ impl<'a> Layout<'a> {
         let rows = place(&mut items);
         // Lanes left to right and streams by number in the order they first act in the picture,
         // not in the order threads happened to record them: the same run, the same picture.
-        let first = |of: &dyn Fn(&Item) -> usize, n: usize| -> Vec<usize> {
-            let mut firsts: Vec<(usize, usize)> = (0..n)
-                .map(|i| {
-                    let row = items
-                        .iter()
-                        .filter(|item| of(item) == i)
-                        .map(|item| item.row);
-                    (row.min().unwrap_or(usize::MAX), i)
-                })
-                .collect();
-            firsts.sort();
-            // rank[old] = new
-            let mut rank = vec![0; n];
-            for (new, &(_, old)) in firsts.iter().enumerate() {
-                if let Some(r) = rank.get_mut(old) {
-                    *r = new;
-                }
-            }
-            rank
-        };
-        let lane_rank = first(&|item| item.lane, lanes.len());
-        let stream_numbers = first(&|item| item.stream, recording.streams.len());
+        let lane_rank = rank_by_first(&items, lanes.len(), |item| (item.lane, (item.row, 0)));
         let mut ordered = vec![String::new(); lanes.len()];
         for (old, party) in lanes.into_iter().enumerate() {
             if let Some(slot) = lane_rank.get(old).and_then(|&new| ordered.get_mut(new)) {
@@ -287,6 +273,11 @@ impl<'a> Layout<'a> {
         for item in &mut items {
             item.lane = lane_rank.get(item.lane).copied().unwrap_or(item.lane);
         }
+        let stream_numbers = rank_by_first(&items, recording.streams.len(), |item| {
+            (item.stream, (item.row, item.lane))
+        });
+        // Drawn in picture order, so the file does not depend on which thread recorded first.
+        items.sort_by_key(|item| (item.row, item.lane));
         Layout {
             recording,
             lanes: ordered,
@@ -561,6 +552,34 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// Numbers `n` things (lanes, streams) in the order they first appear in the picture: `key` gives
+/// an item's thing and its place; ties keep the recording's order. Returns new number by old.
+fn rank_by_first(
+    items: &[Item],
+    n: usize,
+    key: impl Fn(&Item) -> (usize, (usize, usize)),
+) -> Vec<usize> {
+    let mut firsts: Vec<((usize, usize), usize)> = (0..n)
+        .map(|thing| {
+            let first = items
+                .iter()
+                .map(&key)
+                .filter(|&(of, _)| of == thing)
+                .map(|(_, place)| place)
+                .min();
+            (first.unwrap_or((usize::MAX, usize::MAX)), thing)
+        })
+        .collect();
+    firsts.sort();
+    let mut rank = vec![0; n];
+    for (new, &(_, old)) in firsts.iter().enumerate() {
+        if let Some(r) = rank.get_mut(old) {
+            *r = new;
+        }
+    }
+    rank
+}
+
 /// Where offset `at` lies in an item's box, from 0.1 (top) to 0.9 (bottom), so that the bands of
 /// a split fan out instead of starting from one point.
 fn fraction(item: &Item, at: u64) -> f64 {
@@ -820,8 +839,10 @@ mod tests {
         );
         r.add("proxy", Direction::Send, key(), MessageFormat::Writes, b"h");
         let layout = Layout::new(&r);
-        let rows: Vec<usize> = layout.items.iter().map(|i| i.row).collect();
-        assert_eq!(rows, vec![1, 0]);
+        let rows: Vec<(Direction, usize)> =
+            layout.items.iter().map(|i| (i.direction, i.row)).collect();
+        assert_eq!(rows, vec![(Direction::Send, 0), (Direction::Recv, 1)]);
+        assert_eq!(layout.lanes, vec!["proxy", "receiver"]);
     }
 
     #[test]

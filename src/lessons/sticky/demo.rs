@@ -350,32 +350,38 @@ fn run_through_proxy(
     Ok(received)
 }
 
-/// The receiver's side of the lock step: after every read, tell the proxy.
+/// The receiver's side of the lock step: after every read, tell the proxy how many bytes it got.
 struct ReadReceipts<'a> {
     inner: Traced<&'a TcpStream>,
-    read: Sender<()>,
+    read: Sender<usize>,
 }
 
 impl Read for ReadReceipts<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let _ = self.read.send(());
+        let _ = self.read.send(n);
         Ok(n)
     }
 }
 
-/// The proxy's side of the lock step: after every write, wait until the receiver has read it.
+/// The proxy's side of the lock step: after every write, wait until the receiver has read every
+/// byte of it (which may take it more than one read), so the next piece never joins the rest of
+/// this one in the receiver's buffer.
 struct Lockstep<'a> {
     inner: Traced<&'a TcpStream>,
-    read: Receiver<()>,
+    read: Receiver<usize>,
 }
 
 impl Write for Lockstep<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.read.recv_timeout(WAIT).map_err(|_| {
-            io::Error::new(io::ErrorKind::TimedOut, "the receiver did not read a piece")
-        })?;
+        let mut unread = n;
+        while unread > 0 {
+            let got = self.read.recv_timeout(WAIT).map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "the receiver did not read a piece")
+            })?;
+            unread = unread.saturating_sub(got);
+        }
         Ok(n)
     }
 
