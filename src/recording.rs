@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::framing::{LengthOrder, LENGTH_SIZE};
 
@@ -74,6 +75,9 @@ pub struct Record {
     pub len: u64,
     /// The first [`PREVIEW_KEPT`] bytes.
     pub preview: Vec<u8>,
+    /// When the call returned, counted from the recording's first call. Pictures show the order
+    /// of calls instead (the same on every run); the time is there for whoever wants it.
+    pub at: Duration,
 }
 
 impl Record {
@@ -157,6 +161,7 @@ pub struct Recording {
     pub streams: Vec<StreamInfo>,
     stream_ids: HashMap<StreamKey, usize>,
     offsets: HashMap<(usize, Direction), u64>,
+    started: Option<Instant>,
 }
 
 impl Recording {
@@ -188,6 +193,7 @@ impl Recording {
             from,
             len: bytes.len() as u64,
             preview: bytes.get(..PREVIEW_KEPT).unwrap_or(bytes).to_vec(),
+            at: self.started.get_or_insert_with(Instant::now).elapsed(),
         };
         if self.records.len() < KEPT_CALLS {
             self.records.push(record.clone());

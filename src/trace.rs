@@ -10,6 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::escape::escape_bytes;
 use crate::log::Log;
@@ -158,6 +159,7 @@ impl Tracer {
                 from: 0,
                 len: bytes.len() as u64,
                 preview: bytes.get(..PREVIEW_BYTES + 1).unwrap_or(bytes).to_vec(),
+                at: Duration::ZERO,
             },
         };
         if let Some(log) = &self.log {
@@ -356,6 +358,43 @@ mod tests {
                 "[client] recv      2 bytes  ab"
             ]
         );
+    }
+
+    #[test]
+    fn the_picture_records_what_the_trace_prints() {
+        let (log, lines) = Log::channel();
+        let recorder = Recorder::new("test");
+        let tracer = Tracer::to_log("client", log).and_record(&recorder);
+        let mut stream = tracer.wrap(Vec::new());
+        stream.write_all(b"hello").unwrap();
+        stream.write_all(&[b'x'; 100]).unwrap();
+        let recording = recorder.recording();
+        let printed: Vec<String> = lines.try_iter().collect();
+        let from_records: Vec<String> = recording
+            .records
+            .iter()
+            .map(|r| trace_line("client", r))
+            .collect();
+        assert_eq!(printed, from_records);
+        let ranges: Vec<(u64, u64)> = recording.records.iter().map(|r| (r.from, r.to())).collect();
+        assert_eq!(ranges, vec![(0, 5), (5, 105)]);
+    }
+
+    #[test]
+    fn both_ends_of_a_connection_name_the_same_stream() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let recorder = Recorder::new("test");
+        let mut sender = Tracer::recording("client", &recorder).wrap(&client);
+        let mut receiver = Tracer::recording("server", &recorder).wrap(&server);
+        sender.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 2];
+        receiver.read_exact(&mut buf).unwrap();
+        let records = recorder.recording().records;
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].stream, records[1].stream);
+        assert_eq!((records[1].from, records[1].to()), (0, 2));
     }
 
     #[test]
