@@ -170,6 +170,21 @@ impl Recording {
         self.records.len() as u64 + self.folded.iter().map(|f| f.calls).sum::<u64>()
     }
 
+    /// How many bytes `party` moved in `direction`, over all its calls.
+    pub fn bytes(&self, party: &str, direction: Direction) -> u64 {
+        let kept = self
+            .records
+            .iter()
+            .filter(|r| r.party == party && r.direction == direction)
+            .map(|r| r.len);
+        let folded = self
+            .folded
+            .iter()
+            .filter(|f| f.party == party && f.direction == direction)
+            .map(|f| f.to - f.from);
+        kept.chain(folded).sum()
+    }
+
     /// Records one call of `bytes` and returns its record.
     pub fn add(
         &mut self,
@@ -432,6 +447,11 @@ impl Recorder {
     /// A copy of everything recorded so far.
     pub fn recording(&self) -> Recording {
         self.lock().clone()
+    }
+
+    /// How many bytes `party` moved in `direction` so far.
+    pub fn bytes(&self, party: &str, direction: Direction) -> u64 {
+        self.lock().bytes(party, direction)
     }
 
     /// Adds to the caption (`seed 42`, known only after the recorder was made).

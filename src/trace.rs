@@ -116,6 +116,11 @@ impl Tracer {
         self.log.is_some()
     }
 
+    /// The picture's lane for this side.
+    pub fn party(&self) -> String {
+        self.party.clone()
+    }
+
     /// The recorder behind `--picture`, if any.
     pub fn recorder(&self) -> Option<&Recorder> {
         self.recorder.as_ref()

@@ -103,6 +103,7 @@ fn in_the_demo_pictures_every_byte_sent_is_in_one_write_box_and_one_read_box() {
         "09-sticky-b-split.svg",
         "09-sticky-c-proxy-split-1.svg",
         "09-sticky-d-proxy-split-1-4-seed-7.svg",
+        "09-sticky-e-proxy-coalesce.svg",
     ] {
         let svg = read(&dir.path().join(name));
         let panels = panels(&svg);

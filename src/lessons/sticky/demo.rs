@@ -32,7 +32,7 @@ use crate::escape::escape_bytes;
 use crate::framing::LENGTH_SIZE;
 use crate::net::{self, ListenOptions};
 use crate::picture::{self, Panel};
-use crate::recording::{Recorder, Recording};
+use crate::recording::{Direction, Recorder, Recording};
 use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
 use crate::trace::{Traced, Tracer};
@@ -135,6 +135,25 @@ pub fn random_split_scenario() -> Scenario {
         proxy: Some(rechunking),
         // Only drawn, not checked: how many pieces depends on the seed.
         naive_shows: NaiveShows::SplitInto(0),
+    }
+}
+
+/// A scenario drawn in the pictures only: the proxy's `--coalesce`, merging instead of splitting.
+/// The sender writes each message only once the proxy has read the one before.
+pub fn coalesce_scenario() -> Scenario {
+    Scenario {
+        name: "(e) proxy --coalesce",
+        slug: "e-proxy-coalesce",
+        how: "read as pieces arrive",
+        explanation: "The proxy reads 'hello' and 'world' separately, gathers, and forwards both \
+            in one write: a merge made on the way.",
+        messages: vec![b"hello".to_vec(), b"world".to_vec()],
+        proxy: Some(Rechunking {
+            // The sender's end of stream ends the gathering, long before this.
+            coalesce: Some(WAIT),
+            ..Rechunking::default()
+        }),
+        naive_shows: NaiveShows::Merged,
     }
 }
 
@@ -248,13 +267,18 @@ struct Parties {
     sender: Tracer,
     proxy: Tracer,
     receiver: Tracer,
+    /// For `--coalesce`: the sender writes its next message only once the proxy has read the
+    /// last one, so the proxy's reads are the same every run; they hold the recorder to see that.
+    paced_by_proxy: Option<Recorder>,
 }
 
 impl Parties {
     fn new(receiver: ReceiverMode, recorder: &Recorder, proxy: Option<&Rechunking>) -> Parties {
         let format = receiver.message_format();
         let party = |name: &str| Tracer::recording(name, recorder).with_format(format);
+        let coalescing = proxy.is_some_and(|r| r.coalesce.is_some());
         Parties {
+            paced_by_proxy: coalescing.then(|| recorder.clone()),
             sender: party("sender"),
             proxy: party(&format!(
                 "proxy ({})",
@@ -314,6 +338,7 @@ fn run_through_proxy(
     let (read_tx, read_rx) = crossbeam_channel::unbounded();
     let proxy = parties.proxy.clone();
     let wire = wire_len(messages, receiver);
+    let paced = parties.paced_by_proxy.is_some();
     let rechunking = rechunking.clone();
     let forwarder: JoinHandle<Result<(), StickyError>> = thread::spawn(move || {
         let client = accept_within(&proxy_listener, WAIT)?;
@@ -325,8 +350,10 @@ fn run_through_proxy(
             read: read_rx,
         };
         // Read only once the sender's bytes are all in, so the proxy's reads are the same on
-        // every run (and so is the picture).
-        wait_until_arrived(&client, wire, WAIT)?;
+        // every run (and so is the picture). A paced sender waits for each read instead.
+        if !paced {
+            wait_until_arrived(&client, wire, WAIT)?;
+        }
         let mut source = proxy.wrap(client);
         proxy.relays(&source, &sink.inner);
         proxy::pump(
@@ -402,6 +429,10 @@ fn spawn_sender(
 ) -> JoinHandle<Result<(), StickyError>> {
     let messages = messages.to_vec();
     let tracer = parties.sender.clone();
+    let paced_by = parties
+        .paced_by_proxy
+        .clone()
+        .zip(Some(parties.proxy.party()));
     let config = ClientConfig {
         mode: match receiver {
             ReceiverMode::Naive => SenderMode::Naive,
@@ -411,11 +442,54 @@ fn spawn_sender(
     };
     thread::spawn(move || {
         let mut stream = tracer.wrap(TcpStream::connect_timeout(&addr, WAIT)?);
-        client::send_messages(&mut stream, &messages, &config)?;
+        match paced_by {
+            Some((recorder, proxy)) => {
+                let mut paced = PacedByProxy {
+                    inner: &mut stream,
+                    recorder,
+                    proxy,
+                    written: 0,
+                };
+                client::send_messages(&mut paced, &messages, &config)?;
+            }
+            None => client::send_messages(&mut stream, &messages, &config)?,
+        }
         let _ = written.send(());
         stream.get_ref().shutdown(std::net::Shutdown::Write)?;
         Ok(())
     })
+}
+
+/// The sender's side of the `--coalesce` scenario: after every write, wait until the proxy has
+/// read every byte so far (its reads are in the recording), so it reads each message on its own
+/// and has to gather them.
+struct PacedByProxy<'a, W> {
+    inner: &'a mut W,
+    recorder: Recorder,
+    proxy: String,
+    written: u64,
+}
+
+impl<W: Write> Write for PacedByProxy<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        let deadline = Instant::now() + WAIT;
+        while self.recorder.bytes(&self.proxy, Direction::Recv) < self.written {
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the proxy did not read a message",
+                ));
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Everything the receiver takes for a message, until the sender closes.
@@ -639,9 +713,12 @@ pub fn picture(outcome: &Outcome) -> String {
 /// `09-sticky demo --pictures DIR`: one picture per scenario, `DIR/09-sticky-SLUG.svg`, and one
 /// of [`random_split_scenario`]. Returns the files written.
 pub fn write_pictures(outcomes: &[Outcome], dir: &Path) -> Result<Vec<PathBuf>, StickyError> {
-    let extra = run_both(random_split_scenario())?;
+    let extra = [
+        run_both(random_split_scenario())?,
+        run_both(coalesce_scenario())?,
+    ];
     let mut written = Vec::new();
-    for outcome in outcomes.iter().chain([&extra]) {
+    for outcome in outcomes.iter().chain(&extra) {
         let file = dir.join(format!("09-sticky-{}.svg", outcome.scenario.slug));
         picture::save(&file, &picture(outcome))?;
         written.push(file);
@@ -677,10 +754,12 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         t.check(outcome.framed_as_expected(), outcome.framed_claim())?;
     }
     if t.wants_pictures() {
-        let outcome = run_both(random_split_scenario())?;
-        t.picture(&format!("09-sticky-{}", outcome.scenario.slug), || {
-            picture(&outcome)
-        })?;
+        for scenario in [random_split_scenario(), coalesce_scenario()] {
+            let outcome = run_both(scenario)?;
+            t.picture(&format!("09-sticky-{}", outcome.scenario.slug), || {
+                picture(&outcome)
+            })?;
+        }
     }
     real_proxy_stage(t)
 }
