@@ -21,15 +21,20 @@
 //! read back which bytes each call moved. Past [`crate::recording::KEPT_CALLS`] calls a party's
 //! remaining calls are one summary box ("… 1,257 more reads of 1,024 bytes") with `data-calls`.
 
+mod order;
+mod pieces;
 pub mod svg;
 
 use std::fmt::Write;
 use std::io;
 use std::path::Path;
 
-use crate::escape::escape_bytes;
-use crate::framing::{LengthOrder, LENGTH_SIZE};
-use crate::recording::{Direction, Folded, MessageFormat, PartKind, Record, Recording};
+use crate::recording::{Direction, Folded, PartKind, Record, Recording};
+use order::{place, rank_by_first};
+use pieces::{
+    fill_gaps, piece_text, piece_widths, push_overlap, Colour, Piece, FILLS, JSON_FILL,
+    LENGTH_FILL, UNKNOWN_FILL,
+};
 
 /// Width of a lane's boxes.
 const LANE_W: f64 = 250.0;
@@ -44,27 +49,8 @@ const LABEL_H: f64 = 11.0;
 const BOX_H: f64 = 19.0;
 /// Width of one character of the 11px monospace font, roughly, to decide what fits.
 const CHAR_W: f64 = 6.7;
-/// Narrowest a piece of a box is drawn, however few bytes it has.
-const MIN_PIECE_W: f64 = 7.0;
-/// Most pieces drawn in one box; the rest are drawn as one. Past a dozen they are too thin to
-/// see anyway, and this bounds the file: 300 boxes of 12 pieces stay far under 1 MiB.
-const MAX_PIECES: usize = 12;
 /// Most bands drawn in one panel.
 const MAX_BANDS: usize = 3_000;
-
-/// Fill colours of messages 1, 2, 3, ... (light, so that black previews stay readable).
-const FILLS: [&str; 8] = [
-    "#a6cee3", "#fdbf6f", "#b2df8a", "#fb9a99", "#cab2d6", "#ffff99", "#8dd3c7", "#fccde5",
-];
-/// The matching darker colours, for bands and outlines.
-const STROKES: [&str; 8] = [
-    "#1f78b4", "#e66a00", "#33a02c", "#e31a1c", "#6a3d9a", "#a08800", "#1b9e77", "#d62c8a",
-];
-const LENGTH_FILL: &str = "#3b3b3b";
-const JSON_FILL: &str = "#e6e1d3";
-/// Bytes whose writer is not in the picture (the other process).
-const UNKNOWN_FILL: &str = "#e0e0e0";
-const UNKNOWN_STROKE: &str = "#888888";
 
 /// One recording with a title, drawn as one panel of a picture.
 pub struct Panel<'a> {
@@ -553,34 +539,6 @@ impl<'a> Layout<'a> {
     }
 }
 
-/// Numbers `n` things (lanes, streams) in the order they first appear in the picture: `key` gives
-/// an item's thing and its place; ties keep the recording's order. Returns new number by old.
-fn rank_by_first(
-    items: &[Item],
-    n: usize,
-    key: impl Fn(&Item) -> (usize, (usize, usize)),
-) -> Vec<usize> {
-    let mut firsts: Vec<((usize, usize), usize)> = (0..n)
-        .map(|thing| {
-            let first = items
-                .iter()
-                .map(&key)
-                .filter(|&(of, _)| of == thing)
-                .map(|(_, place)| place)
-                .min();
-            (first.unwrap_or((usize::MAX, usize::MAX)), thing)
-        })
-        .collect();
-    firsts.sort();
-    let mut rank = vec![0; n];
-    for (new, &(_, old)) in firsts.iter().enumerate() {
-        if let Some(r) = rank.get_mut(old) {
-            *r = new;
-        }
-    }
-    rank
-}
-
 /// Where offset `at` lies in an item's box, from 0.1 (top) to 0.9 (bottom), so that the bands of
 /// a split fan out instead of starting from one point.
 fn fraction(item: &Item, at: u64) -> f64 {
@@ -588,207 +546,10 @@ fn fraction(item: &Item, at: u64) -> f64 {
     0.1 + 0.8 * ((at.saturating_sub(item.from)) as f64 / len).min(1.0)
 }
 
-/// Gives every call its row: below the previous call of its party, and below every write whose
-/// bytes it read. Returns the number of rows.
-fn place(items: &mut [Item]) -> usize {
-    // Writes a read depends on, found once.
-    let suppliers: Vec<Vec<usize>> = items
-        .iter()
-        .map(|read| {
-            if read.direction != Direction::Recv {
-                return Vec::new();
-            }
-            items
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| {
-                    w.direction == Direction::Send
-                        && w.stream == read.stream
-                        && w.lane != read.lane
-                        && w.from < read.to
-                        && read.from < w.to
-                })
-                .map(|(i, _)| i)
-                .collect()
-        })
-        .collect();
-    // Rows only grow, and each pass settles at least one more call, so this ends; the bound only
-    // guards against records that contradict each other.
-    for _ in 0..=items.len() {
-        let mut changed = false;
-        let mut last_in_lane: Vec<Option<usize>> = Vec::new();
-        for i in 0..items.len() {
-            let lane = items.get(i).map_or(0, |item| item.lane);
-            if last_in_lane.len() <= lane {
-                last_in_lane.resize(lane + 1, None);
-            }
-            let after_own = last_in_lane
-                .get(lane)
-                .copied()
-                .flatten()
-                .map_or(0, |row| row + 1);
-            let after_writes = suppliers
-                .get(i)
-                .into_iter()
-                .flatten()
-                .filter_map(|&w| items.get(w).map(|w| w.row + 1))
-                .max()
-                .unwrap_or(0);
-            let Some(item) = items.get_mut(i) else {
-                continue;
-            };
-            let row = after_own.max(after_writes);
-            if row > item.row {
-                item.row = row;
-                changed = true;
-            }
-            if let Some(last) = last_in_lane.get_mut(lane) {
-                *last = Some(item.row);
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    items.iter().map(|i| i.row + 1).max().unwrap_or(0)
-}
-
-/// What colour a piece of a box is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Colour {
-    Message(usize),
-    Length,
-    Json(usize),
-    Unknown,
-}
-
-impl Colour {
-    fn fill(self) -> &'static str {
-        match self {
-            Colour::Message(m) => FILLS.get(m % FILLS.len()).copied().unwrap_or(UNKNOWN_FILL),
-            Colour::Length => LENGTH_FILL,
-            Colour::Json(_) => JSON_FILL,
-            Colour::Unknown => UNKNOWN_FILL,
-        }
-    }
-
-    fn stroke(self) -> &'static str {
-        match self {
-            Colour::Message(m) | Colour::Json(m) => STROKES
-                .get(m % STROKES.len())
-                .copied()
-                .unwrap_or(UNKNOWN_STROKE),
-            Colour::Length | Colour::Unknown => UNKNOWN_STROKE,
-        }
-    }
-}
-
-/// A run of bytes of one colour within a box.
-#[derive(Debug, Clone, Copy)]
-struct Piece {
-    from: u64,
-    to: u64,
-    colour: Colour,
-}
-
-fn push_overlap(cuts: &mut Vec<Piece>, from: u64, to: u64, a: u64, b: u64, colour: Colour) {
-    let (start, end) = (from.max(a), to.min(b));
-    if start < end {
-        cuts.push(Piece {
-            from: start,
-            to: end,
-            colour,
-        });
-    }
-}
-
-/// Completes `cuts` (sorted, not overlapping) to cover `from..to`, the holes as unknown bytes,
-/// and merges everything past [`MAX_PIECES`] into one piece.
-fn fill_gaps(cuts: Vec<Piece>, from: u64, to: u64) -> Vec<Piece> {
-    let mut out: Vec<Piece> = Vec::new();
-    let mut at = from;
-    for cut in cuts {
-        if cut.from > at {
-            out.push(Piece {
-                from: at,
-                to: cut.from,
-                colour: Colour::Unknown,
-            });
-        }
-        if cut.from >= at {
-            at = cut.to;
-            out.push(cut);
-        }
-    }
-    if at < to {
-        out.push(Piece {
-            from: at,
-            to,
-            colour: Colour::Unknown,
-        });
-    }
-    if out.len() > MAX_PIECES {
-        let rest_from = out.get(MAX_PIECES - 1).map_or(from, |p| p.from);
-        out.truncate(MAX_PIECES - 1);
-        out.push(Piece {
-            from: rest_from,
-            to,
-            colour: Colour::Unknown,
-        });
-    }
-    out
-}
-
-/// Widths of the pieces of a box: each at least [`MIN_PIECE_W`], the rest shared by size, so a
-/// 4-byte header stays visible next to 5000 bytes.
-fn piece_widths(pieces: &[Piece], total: f64) -> Vec<f64> {
-    let n = pieces.len().max(1) as f64;
-    let bytes: u64 = pieces.iter().map(|p| p.to - p.from).sum();
-    if n * MIN_PIECE_W >= total || bytes == 0 {
-        return pieces.iter().map(|_| total / n).collect();
-    }
-    let share = total - n * MIN_PIECE_W;
-    pieces
-        .iter()
-        .map(|p| MIN_PIECE_W + share * (p.to - p.from) as f64 / bytes as f64)
-        .collect()
-}
-
-/// What a piece says: `len 5` for a length header, else its bytes as far as the record kept them.
-fn piece_text(record: &Record, piece: &Piece, format: MessageFormat) -> String {
-    let start = usize::try_from(piece.from - record.from).unwrap_or(usize::MAX);
-    let end = usize::try_from(piece.to - record.from).unwrap_or(usize::MAX);
-    let kept = record.preview.len();
-    let bytes = record
-        .preview
-        .get(start.min(kept)..end.min(kept))
-        .unwrap_or_default();
-    if piece.colour == Colour::Length {
-        return match (<[u8; LENGTH_SIZE]>::try_from(bytes), format) {
-            (
-                Ok(header),
-                MessageFormat::LengthPrefixed(order) | MessageFormat::JsonHeader(order),
-            ) => {
-                let len = match order {
-                    LengthOrder::Little => u32::from_le_bytes(header),
-                    LengthOrder::Big => u32::from_be_bytes(header),
-                };
-                format!("len {len}")
-            }
-            _ => "len".to_string(),
-        };
-    }
-    let mut text = escape_bytes(bytes);
-    if end > kept {
-        text.push('…');
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::StreamKey;
+    use crate::recording::{MessageFormat, StreamKey};
 
     fn key() -> StreamKey {
         StreamKey::Unnamed {
@@ -902,6 +663,6 @@ mod tests {
         ];
         let widths = piece_widths(&pieces, 100.0);
         assert!((widths.iter().sum::<f64>() - 100.0).abs() < 1e-9);
-        assert!(widths[0] >= MIN_PIECE_W);
+        assert!(widths[0] >= pieces::MIN_PIECE_W);
     }
 }
