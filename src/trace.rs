@@ -5,6 +5,10 @@
 //! line per system call (direction, byte count, preview), so a student sees that two `send`s
 //! became one `recv`, or that a 4-byte header arrived before its body. The lessons wrap their
 //! streams here, in one place, instead of sprinkling prints through their code.
+//!
+//! Each call becomes one [`Record`] (who, which way, which bytes by stream offset, a preview); the
+//! trace line is printed from it, and with `--picture` a [`Recorder`] keeps it for
+//! [`crate::picture`] to draw when the program ends (for a server: when each connection closes).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
