@@ -10,7 +10,8 @@
 //! - [`deadline`]: a deadline for a whole exchange, however slowly the peer sends or reads;
 //! - [`cli`]: the command-line convention every lesson binary follows;
 //! - [`log`]: where a server's one-line-per-event log goes;
-//! - [`trace`]: `--trace`, one line per `send`/`recv`;
+//! - [`trace`]: `--trace`, one line per `send`/`recv`, and [`recording`], the records it keeps;
+//! - [`picture`]: `--picture`, the records drawn as an SVG timeline of writes and reads;
 //! - [`escape`]: showing received bytes to a person;
 //! - [`shell`]: running a command with a time limit and an output cap (the remote-shell lessons);
 //! - [`transfer`]: file bodies streamed, hashed while they move, renamed into place when whole;
@@ -24,6 +25,8 @@ pub mod framing;
 pub mod lessons;
 pub mod log;
 pub mod net;
+pub mod picture;
+pub mod recording;
 pub mod server;
 pub mod shell;
 pub mod tour;

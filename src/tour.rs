@@ -8,6 +8,7 @@
 use std::fmt::Display;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -59,6 +60,8 @@ pub const LOG_WAIT: Duration = Duration::from_secs(10);
 /// Prints the narration. Lessons call its methods; it owns the layout.
 pub struct Tour {
     out: std::io::Stdout,
+    /// `--pictures DIR`: where the lessons' pictures go.
+    pictures: Option<PathBuf>,
 }
 
 impl Default for Tour {
@@ -71,7 +74,34 @@ impl Tour {
     pub fn new() -> Tour {
         Tour {
             out: std::io::stdout(),
+            pictures: None,
         }
+    }
+
+    /// A tour that also draws the sticky-packet lessons' conversations into `dir`.
+    pub fn with_pictures(dir: &Path) -> Tour {
+        Tour {
+            pictures: Some(dir.to_path_buf()),
+            ..Tour::new()
+        }
+    }
+
+    /// Were pictures asked for? Lessons record their calls only then.
+    pub fn wants_pictures(&self) -> bool {
+        self.pictures.is_some()
+    }
+
+    /// Saves a picture as `DIR/NAME.svg` when pictures were asked for, and says so. `draw` is
+    /// only called then.
+    pub fn picture(&mut self, name: &str, draw: impl FnOnce() -> String) -> Result<(), TourError> {
+        let Some(dir) = &self.pictures else {
+            return Ok(());
+        };
+        let file = dir.join(format!("{name}.svg"));
+        crate::picture::save(&file, &draw())
+            .map_err(|e| TourError(format!("cannot write {}: {e}", file.display())))?;
+        self.print(&format!("  picture: {}", file.display()));
+        Ok(())
     }
 
     fn print(&mut self, text: &str) {
@@ -236,8 +266,13 @@ pub struct Summary {
     pub failed: Vec<(&'static str, String)>,
 }
 
-/// Runs the chosen stops in order (all of them when `only` is `None`) and reports each.
-pub fn run(stops: &[Stop], only: Option<&str>) -> Result<Summary, TourError> {
+/// Runs the chosen stops in order (all of them when `only` is `None`) and reports each; with
+/// `pictures`, the sticky-packet lessons also draw their conversations there.
+pub fn run(
+    stops: &[Stop],
+    only: Option<&str>,
+    pictures: Option<&Path>,
+) -> Result<Summary, TourError> {
     let chosen: Vec<&Stop> = match only {
         None => stops.iter().collect(),
         Some(which) => {
@@ -253,7 +288,10 @@ pub fn run(stops: &[Stop], only: Option<&str>) -> Result<Summary, TourError> {
             found
         }
     };
-    let mut tour = Tour::new();
+    let mut tour = match pictures {
+        Some(dir) => Tour::with_pictures(dir),
+        None => Tour::new(),
+    };
     let mut summary = Summary::default();
     for stop in chosen {
         tour.heading(stop);

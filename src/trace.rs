@@ -5,20 +5,36 @@
 //! line per system call (direction, byte count, preview), so a student sees that two `send`s
 //! became one `recv`, or that a 4-byte header arrived before its body. The lessons wrap their
 //! streams here, in one place, instead of sprinkling prints through their code.
+//!
+//! Each call becomes one [`Record`] (who, which way, which bytes by stream offset, a preview); the
+//! trace line is printed from it, and with `--picture` a [`Recorder`] keeps it for
+//! [`crate::picture`] to draw when the program ends (for a server: when each connection closes).
 
 use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use crate::escape::preview;
+use crate::escape::escape_bytes;
 use crate::log::Log;
+use crate::recording::{Direction, MessageFormat, Record, Recorder, StreamKey};
 
 /// How many bytes of each call a trace line shows.
 const PREVIEW_BYTES: usize = 48;
 
-/// Writes trace lines for one side of a conversation, or nothing when tracing is off.
+/// Reports one side of a conversation: trace lines, records for a picture, both or nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Tracer {
     log: Option<Log>,
     label: String,
+    /// The picture's lane: the label without the peer's address.
+    party: String,
+    recorder: Option<Recorder>,
+    /// How the bytes this side sends divide into messages, for the picture's colours.
+    sends: MessageFormat,
+    /// The same for the bytes it receives.
+    receives: MessageFormat,
 }
 
 impl Tracer {
@@ -41,62 +57,241 @@ impl Tracer {
         Tracer {
             log: Some(log),
             label: label.to_string(),
+            party: label.to_string(),
+            ..Tracer::default()
         }
+    }
+
+    /// Records only, no lines: for a picture drawn by the program itself (the demo, the tour).
+    pub fn recording(party: &str, recorder: &Recorder) -> Tracer {
+        Tracer {
+            label: party.to_string(),
+            party: party.to_string(),
+            recorder: Some(recorder.clone()),
+            ..Tracer::default()
+        }
+    }
+
+    /// What a lesson binary's `--trace` and `--picture FILE.svg` ask for. The picture's caption
+    /// is the command line (minus the picture's own file name, so that the same run gives the
+    /// same picture wherever it is written).
+    pub fn for_cli(party: &str, trace: bool, picture: Option<PathBuf>) -> Tracer {
+        let mut tracer = Tracer::stderr(party, trace);
+        tracer.party = party.to_string();
+        tracer.label = party.to_string();
+        if let Some(file) = picture {
+            tracer.recorder = Some(Recorder::to_file(command_line(), &file));
+        }
+        tracer
+    }
+
+    /// Records calls into `recorder` as well (keeping any trace lines).
+    pub fn and_record(mut self, recorder: &Recorder) -> Tracer {
+        self.recorder = Some(recorder.clone());
+        self
+    }
+
+    /// Says how the bytes this side writes and reads divide into messages, for the picture's
+    /// colours: a framed protocol shows its length and JSON headers as such.
+    pub fn with_format(self, format: MessageFormat) -> Tracer {
+        self.with_formats(format, format)
+    }
+
+    /// [`Tracer::with_format`] for a protocol that frames one direction only (lesson 10: raw
+    /// commands one way, framed answers the other).
+    pub fn with_formats(mut self, sends: MessageFormat, receives: MessageFormat) -> Tracer {
+        self.sends = sends;
+        self.receives = receives;
+        self
     }
 
     /// The same destination under another label. A server that talks to several clients at once
     /// gives each connection its own, `[server 127.0.0.1:52814]`, so that their lines, which
-    /// interleave, can be told apart. Off stays off.
+    /// interleave, can be told apart. Off stays off; the picture's lane stays the same.
     pub fn labelled(&self, label: &str) -> Tracer {
         Tracer {
-            log: self.log.clone(),
             label: label.to_string(),
+            ..self.clone()
         }
     }
 
+    /// Are trace lines printed? (Recording for a picture does not count.)
     pub fn is_on(&self) -> bool {
         self.log.is_some()
     }
 
-    /// Reports one send of `bytes`.
+    /// The picture's lane for this side.
+    pub fn party(&self) -> String {
+        self.party.clone()
+    }
+
+    /// The recorder behind `--picture`, if any.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
+    }
+
+    /// Tells the picture that a proxy forwards what it reads from `client` to `upstream` and back,
+    /// unchanged: the bytes it writes keep the colours of the messages they came from.
+    pub fn relays<A, B>(&self, client: &Traced<A>, upstream: &Traced<B>) {
+        if let Some(recorder) = &self.recorder {
+            recorder.relay(client.incoming, upstream.outgoing);
+            recorder.relay(upstream.incoming, client.outgoing);
+        }
+    }
+
+    /// Reports one send of `bytes` on a socket with no stream of its own (UDP).
     pub fn sent(&self, bytes: &[u8]) {
-        self.report("send", bytes);
+        self.report(Direction::Send, unnamed(0, Direction::Send), bytes);
     }
 
     /// Reports one receive of `bytes` (empty: the peer closed the connection).
     pub fn received(&self, bytes: &[u8]) {
-        self.report("recv", bytes);
+        self.report(Direction::Recv, unnamed(0, Direction::Recv), bytes);
     }
 
-    fn report(&self, direction: &str, bytes: &[u8]) {
+    fn report(&self, direction: Direction, key: StreamKey, bytes: &[u8]) {
+        if self.log.is_none() && self.recorder.is_none() {
+            return;
+        }
+        let record = match &self.recorder {
+            Some(recorder) => {
+                let format = match direction {
+                    Direction::Send => self.sends,
+                    Direction::Recv => self.receives,
+                };
+                recorder.add(&self.party, direction, key, format, bytes)
+            }
+            None => Record {
+                party: self.party.clone(),
+                direction,
+                stream: 0,
+                from: 0,
+                len: bytes.len() as u64,
+                preview: bytes.get(..PREVIEW_BYTES + 1).unwrap_or(bytes).to_vec(),
+                at: Duration::ZERO,
+            },
+        };
         if let Some(log) = &self.log {
-            let what = if bytes.is_empty() && direction == "recv" {
-                "(end of stream)".to_string()
-            } else {
-                preview(bytes, PREVIEW_BYTES)
-            };
-            log.line(format!(
-                "[{}] {direction} {:>6} bytes  {what}",
-                self.label,
-                bytes.len()
-            ));
+            log.line(trace_line(&self.label, &record));
         }
     }
 
     /// Wraps a stream so that its reads and writes are reported.
-    pub fn wrap<S>(&self, inner: S) -> Traced<S> {
+    pub fn wrap<S: Ends>(&self, inner: S) -> Traced<S> {
+        static WRAPPERS: AtomicU64 = AtomicU64::new(1);
+        let wrapper = WRAPPERS.fetch_add(1, Ordering::Relaxed);
+        let (outgoing, incoming) = match inner.ends() {
+            Some((local, peer)) => (
+                StreamKey::Tcp {
+                    from: local,
+                    to: peer,
+                },
+                StreamKey::Tcp {
+                    from: peer,
+                    to: local,
+                },
+            ),
+            None => (
+                unnamed(wrapper, Direction::Send),
+                unnamed(wrapper, Direction::Recv),
+            ),
+        };
         Traced {
             inner,
             tracer: self.clone(),
+            outgoing,
+            incoming,
         }
     }
 }
+
+fn unnamed(wrapper: u64, direction: Direction) -> StreamKey {
+    StreamKey::Unnamed { wrapper, direction }
+}
+
+/// The `--trace` line of a record: `[client] send      6 bytes  hello\n`.
+pub fn trace_line(label: &str, record: &Record) -> String {
+    let what = if record.len == 0 && record.direction == Direction::Recv {
+        "(end of stream)".to_string()
+    } else if record.len as usize <= PREVIEW_BYTES {
+        escape_bytes(&record.preview)
+    } else {
+        let shown = record
+            .preview
+            .get(..PREVIEW_BYTES)
+            .unwrap_or(&record.preview);
+        format!(
+            "{}… (+{} bytes)",
+            escape_bytes(shown),
+            record.len - shown.len() as u64
+        )
+    };
+    format!(
+        "[{label}] {} {:>6} bytes  {what}",
+        record.direction.name(),
+        record.len
+    )
+}
+
+/// The program's command line without its `--picture FILE` (the file's name says nothing about
+/// the run, and would make the same run give different pictures).
+fn command_line() -> String {
+    let mut words = Vec::new();
+    let mut args = std::env::args();
+    if let Some(program) = args.next() {
+        let name = std::path::Path::new(&program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(program);
+        words.push(name);
+    }
+    while let Some(arg) = args.next() {
+        if arg == "--picture" {
+            args.next();
+        } else if !arg.starts_with("--picture=") {
+            words.push(arg);
+        }
+    }
+    words.join(" ")
+}
+
+/// What a traced stream knows about the connection under it: (local, peer) addresses, so that the
+/// writer's and the reader's records of the same bytes name the same stream.
+pub trait Ends {
+    fn ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+        None
+    }
+}
+
+impl Ends for TcpStream {
+    fn ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+        Some((self.local_addr().ok()?, self.peer_addr().ok()?))
+    }
+}
+
+impl<T: Ends + ?Sized> Ends for &T {
+    fn ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+        (**self).ends()
+    }
+}
+
+impl<T: Ends + ?Sized> Ends for &mut T {
+    fn ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+        (**self).ends()
+    }
+}
+
+impl Ends for [u8] {}
+impl Ends for Vec<u8> {}
+impl<T> Ends for io::Cursor<T> {}
 
 /// A stream whose every `read` and `write` call is reported to a [`Tracer`].
 #[derive(Debug)]
 pub struct Traced<S> {
     inner: S,
     tracer: Tracer,
+    outgoing: StreamKey,
+    incoming: StreamKey,
 }
 
 impl<S> Traced<S> {
@@ -108,19 +303,29 @@ impl<S> Traced<S> {
         &mut self.inner
     }
 
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     pub fn tracer(&self) -> &Tracer {
         &self.tracer
+    }
+}
+
+/// A connection that closes draws the picture again, so the file always shows every finished
+/// conversation, even if the program is then stopped with Ctrl-C.
+impl<S> Drop for Traced<S> {
+    fn drop(&mut self) {
+        if let Some(recorder) = &self.tracer.recorder {
+            recorder.save();
+        }
     }
 }
 
 impl<S: Read> Read for Traced<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.tracer.received(buf.get(..n).unwrap_or_default());
+        self.tracer.report(
+            Direction::Recv,
+            self.incoming,
+            buf.get(..n).unwrap_or_default(),
+        );
         Ok(n)
     }
 }
@@ -128,7 +333,11 @@ impl<S: Read> Read for Traced<S> {
 impl<S: Write> Write for Traced<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.tracer.sent(buf.get(..n).unwrap_or_default());
+        self.tracer.report(
+            Direction::Send,
+            self.outgoing,
+            buf.get(..n).unwrap_or_default(),
+        );
         Ok(n)
     }
 
@@ -158,6 +367,43 @@ mod tests {
                 "[client] recv      2 bytes  ab"
             ]
         );
+    }
+
+    #[test]
+    fn the_picture_records_what_the_trace_prints() {
+        let (log, lines) = Log::channel();
+        let recorder = Recorder::new("test");
+        let tracer = Tracer::to_log("client", log).and_record(&recorder);
+        let mut stream = tracer.wrap(Vec::new());
+        stream.write_all(b"hello").unwrap();
+        stream.write_all(&[b'x'; 100]).unwrap();
+        let recording = recorder.recording();
+        let printed: Vec<String> = lines.try_iter().collect();
+        let from_records: Vec<String> = recording
+            .records
+            .iter()
+            .map(|r| trace_line("client", r))
+            .collect();
+        assert_eq!(printed, from_records);
+        let ranges: Vec<(u64, u64)> = recording.records.iter().map(|r| (r.from, r.to())).collect();
+        assert_eq!(ranges, vec![(0, 5), (5, 105)]);
+    }
+
+    #[test]
+    fn both_ends_of_a_connection_name_the_same_stream() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let recorder = Recorder::new("test");
+        let mut sender = Tracer::recording("client", &recorder).wrap(&client);
+        let mut receiver = Tracer::recording("server", &recorder).wrap(&server);
+        sender.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 2];
+        receiver.read_exact(&mut buf).unwrap();
+        let records = recorder.recording().records;
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].stream, records[1].stream);
+        assert_eq!((records[1].from, records[1].to()), (0, 2));
     }
 
     #[test]

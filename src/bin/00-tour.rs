@@ -1,6 +1,7 @@
 //! `00-tour`: runs every lesson end to end on loopback and explains what happens.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,6 +19,10 @@ struct Args {
     /// List the lessons and exit.
     #[arg(long)]
     list: bool,
+    /// Also draw the sticky-packet lessons' conversations (07, 09, 10) as SVG pictures in DIR,
+    /// for a teacher to project. `00-tour --pictures pictures` remakes walkthrough.md's.
+    #[arg(long, value_name = "DIR")]
+    pictures: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -32,8 +37,8 @@ fn main() -> ExitCode {
             }
             return Ok(());
         }
-        let summary =
-            tour::run(TOUR, args.lesson.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let summary = tour::run(TOUR, args.lesson.as_deref(), args.pictures.as_deref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(
             out,
             "\ntour: {} passed, {} failed",

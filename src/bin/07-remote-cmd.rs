@@ -2,6 +2,7 @@
 //! walkthrough.md.
 
 use std::io::ErrorKind;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -45,6 +46,10 @@ enum Role {
         /// Print one line per send/recv on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
     },
     /// Send commands and print each answer, read with ONE recv of --bufsize bytes.
     Client {
@@ -63,6 +68,10 @@ enum Role {
         /// Print one line per send/recv on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
         /// Commands to run, one per argument (quote each: "seq 1 5000" "echo hi"). Without
         /// any, commands are read from stdin, one per line; `quit` ends.
         commands: Vec<String>,
@@ -76,6 +85,7 @@ fn main() -> ExitCode {
             bufsize,
             shell,
             trace,
+            picture,
         } => {
             if let Some(warning) = check_bind_host(&endpoint.host, shell.allow_remote)? {
                 eprintln!("{warning}");
@@ -86,7 +96,7 @@ fn main() -> ExitCode {
             let config = ServerConfig {
                 bufsize: bufsize.get(),
                 limits: shell.limits(),
-                tracer: Tracer::stderr("server", trace),
+                tracer: Tracer::for_cli("server", trace, picture),
             };
             run_server(listener, &config, &log, &Shutdown::new())?;
             Ok(())
@@ -97,12 +107,13 @@ fn main() -> ExitCode {
             encoding,
             timeout,
             trace,
+            picture,
             commands,
         } => {
             let config = ClientConfig {
                 bufsize: bufsize.get(),
                 timeout,
-                tracer: Tracer::stderr("client", trace),
+                tracer: Tracer::for_cli("client", trace, picture),
             };
             let mut client = Client::connect(&endpoint.host, endpoint.port, &config)?;
             for command in cli::messages(commands) {

@@ -1,6 +1,7 @@
 //! Lesson 09: sticky packets (粘包). See `socklab::lessons::sticky` and walkthrough.md.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,6 +50,10 @@ enum Role {
         /// Print one line per recv call on stderr: byte count and the bytes.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
     },
     /// Send messages, each with its own write call, back to back.
     Client {
@@ -80,6 +85,10 @@ enum Role {
         /// Print one line per send call on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
         /// The messages, each sent with its own write call.
         messages: Vec<String>,
     },
@@ -115,11 +124,20 @@ enum Role {
         /// Print one line per recv/send call on stderr, for both sockets of every connection.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
     },
     /// Run the three scenarios (merge, split, split by the proxy) in-process with a naive and a
     /// framed receiver, and print them side by side. Exits non-zero if one does not show what it
     /// should.
-    Demo,
+    Demo {
+        /// Also draw each scenario as a picture, DIR/09-sticky-SCENARIO.svg: every send and recv
+        /// of the naive and the framed run side by side.
+        #[arg(long, value_name = "DIR")]
+        pictures: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -130,6 +148,7 @@ fn main() -> ExitCode {
             mode,
             read_delay,
             trace,
+            picture,
         } => {
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
             let log = Log::stdout();
@@ -138,7 +157,7 @@ fn main() -> ExitCode {
                 mode,
                 read_delay: Duration::from_millis(read_delay),
                 bufsize: bufsize.get(),
-                tracer: Tracer::stderr("server", trace),
+                tracer: Tracer::for_cli("server", trace, picture),
             };
             server::run_server(listener, &config, &log, &Shutdown::new())?;
             Ok(())
@@ -151,6 +170,7 @@ fn main() -> ExitCode {
             pause,
             nodelay,
             trace,
+            picture,
             messages,
         } => {
             let messages: Vec<Vec<u8>> = if messages.is_empty() {
@@ -162,7 +182,7 @@ fn main() -> ExitCode {
                 mode,
                 pause: Duration::from_millis(pause),
                 nodelay,
-                tracer: Tracer::stderr("client", trace),
+                tracer: Tracer::for_cli("client", trace, picture),
             };
             client::run_client(&endpoint.host, endpoint.port, &messages, &config)?;
             // `writeln!`, not `println!`, which panics when the reader (`| head`) has gone.
@@ -181,6 +201,7 @@ fn main() -> ExitCode {
             delay,
             coalesce,
             trace,
+            picture,
         } => {
             let random_split = matches!(split, Some(Split::Range { .. }));
             if seed.is_some() && !random_split {
@@ -201,15 +222,23 @@ fn main() -> ExitCode {
                     delay: Duration::from_millis(delay),
                     coalesce: coalesce.map(Duration::from_millis),
                 },
-                tracer: Tracer::stderr("proxy", trace),
+                tracer: Tracer::for_cli("proxy", trace, picture),
             };
+            if let (true, Some(recorder)) = (random_split, config.tracer.recorder()) {
+                recorder.add_to_caption(&format!("seed {seed}"));
+            }
             proxy::run_proxy(listener, &config, &log, &Shutdown::new())?;
             Ok(())
         }
-        Role::Demo => {
+        Role::Demo { pictures } => {
             let outcomes = demo::run_demo()?;
             let mut out = std::io::stdout();
             let _ = writeln!(out, "{}", demo::table(&outcomes));
+            if let Some(dir) = pictures {
+                for file in demo::write_pictures(&outcomes, &dir)? {
+                    let _ = writeln!(out, "wrote {}", file.display());
+                }
+            }
             for outcome in &outcomes {
                 outcome.check()?;
             }

@@ -2,6 +2,7 @@
 //! and walkthrough.md.
 
 use std::io::{ErrorKind, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -59,6 +60,10 @@ enum Role {
         /// Print one line per send/recv on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
     },
     /// Send commands and print each whole answer.
     Client {
@@ -87,6 +92,10 @@ enum Role {
         /// Print one line per send/recv on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
         /// Commands to run, one per argument (quote each: "seq 1 5000" "echo hi"). Without
         /// any, commands are read from stdin, one per line; `quit` ends.
         commands: Vec<String>,
@@ -103,6 +112,7 @@ fn main() -> ExitCode {
             shell,
             max_clients,
             trace,
+            picture,
         } => {
             if let Some(warning) = check_bind_host(&endpoint.host, shell.allow_remote)? {
                 eprintln!("{warning}");
@@ -115,7 +125,7 @@ fn main() -> ExitCode {
                 framing,
                 length_order: byte_order,
                 limits: shell.limits(),
-                tracer: Tracer::stderr("server", trace),
+                tracer: Tracer::for_cli("server", trace, picture),
                 options: ServerOptions {
                     max_clients: max_clients.into(),
                     ..ServerOptions::default()
@@ -133,6 +143,7 @@ fn main() -> ExitCode {
             timeout,
             max_answer,
             trace,
+            picture,
             commands,
         } => {
             let config = ClientConfig {
@@ -141,7 +152,7 @@ fn main() -> ExitCode {
                 length_order: byte_order,
                 timeout,
                 max_answer,
-                tracer: Tracer::stderr("client", trace),
+                tracer: Tracer::for_cli("client", trace, picture),
             };
             let mut client = Client::connect(&endpoint.host, endpoint.port, &config)?;
             for command in cli::messages(commands) {

@@ -65,6 +65,10 @@ enum Role {
         /// Print one line per send/recv call on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
     },
     /// Answer the challenge, then send lines (the arguments, or typed at the prompt) and print
     /// the replies.
@@ -80,6 +84,10 @@ enum Role {
         /// Print one line per send/recv call on stderr.
         #[arg(long)]
         trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes). See walkthrough.md, "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
         /// Messages to send, one frame each. Without them, lines are read from standard input
         /// (`quit` ends).
         messages: Vec<String>,
@@ -94,6 +102,7 @@ fn main() -> ExitCode {
             auth_timeout,
             echo,
             trace,
+            picture,
         } => {
             let key = Key::load(secret.key_file.as_deref())?;
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
@@ -110,7 +119,7 @@ fn main() -> ExitCode {
                 auth_timeout,
                 replies,
                 welcome: secret.welcome,
-                tracer: Tracer::stderr("server", trace),
+                tracer: Tracer::for_cli("server", trace, picture),
             };
             run_server(listener, &config, &log, &Shutdown::new())?;
             Ok(())
@@ -120,6 +129,7 @@ fn main() -> ExitCode {
             secret,
             timeout,
             trace,
+            picture,
             messages,
         } => {
             let config = ClientConfig {
@@ -127,7 +137,7 @@ fn main() -> ExitCode {
                 digest: secret.digest,
                 timeout,
                 welcome: secret.welcome,
-                tracer: Tracer::stderr("client", trace),
+                tracer: Tracer::for_cli("client", trace, picture),
             };
             let mut session = Session::connect(&endpoint.host, endpoint.port, &config)?;
             if secret.welcome {

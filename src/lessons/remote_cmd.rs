@@ -21,6 +21,8 @@ use std::time::Duration;
 use crate::escape::preview;
 use crate::log::Log;
 use crate::net::{self, NetError};
+use crate::picture;
+use crate::recording::Recorder;
 use crate::server::Shutdown;
 use crate::shell::answer::{answer_never_empty, execute, seq_output};
 use crate::shell::{self, Limits};
@@ -192,10 +194,22 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          output back as raw bytes; the client reads the answer with ONE recv(1024). Nothing on \
          the wire says where an answer ends.",
     );
-    let server = t.start_tcp(|listener, log, shutdown| {
-        run_server(listener, &ServerConfig::default(), &log, &shutdown)
+    // Every send and recv of both sides, for `00-tour --pictures`.
+    let calls = Recorder::new(
+        "07-remote-cmd: 'seq 1 5000', then 'echo hi'; the client reads each answer with ONE recv(1024)",
+    );
+    let server_config = ServerConfig {
+        tracer: Tracer::recording("server", &calls),
+        ..ServerConfig::default()
+    };
+    let server = t.start_tcp(move |listener, log, shutdown| {
+        run_server(listener, &server_config, &log, &shutdown)
     })?;
-    let mut client = Client::connect("127.0.0.1", server.port(), &ClientConfig::default())?;
+    let client_config = ClientConfig {
+        tracer: Tracer::recording("client", &calls),
+        ..ClientConfig::default()
+    };
+    let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
     let expected = seq_output(5000);
 
     t.step("the client sends 'seq 1 5000' (23893 bytes of output) and calls recv(1024) once");
@@ -225,6 +239,8 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         !second.starts_with(b"hi") && rest.starts_with(&second),
         "the 'answer' to echo hi is the next piece of seq's output: the old answer spilled over",
     )?;
+    // Drawn before the client closes: what the server does after that depends on timing.
+    t.picture("07-remote-cmd", || picture::render(&calls.recording()))?;
     drop(client);
     server.server.stop().map_err(TourError::new)?;
     t.say(

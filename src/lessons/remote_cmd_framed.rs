@@ -39,6 +39,8 @@ use crate::escape::preview;
 use crate::framing::{self, FrameError, Framing, LengthOrder};
 use crate::log::Log;
 use crate::net::{self, NetError};
+use crate::picture;
+use crate::recording::{MessageFormat, Recorder};
 use crate::server::{self, Handler, ServerOptions, Shutdown};
 use crate::shell::answer::{answer_never_empty, answer_text, execute, seq_output, Outcome};
 use crate::shell::{self, Limits};
@@ -68,6 +70,15 @@ impl AnswerFraming {
             AnswerFraming::Ack => "ack",
             AnswerFraming::Length => "length",
             AnswerFraming::Json => "json",
+        }
+    }
+
+    /// How the answers divide into messages, for `--picture`'s colours.
+    pub fn message_format(self, order: LengthOrder) -> MessageFormat {
+        match self {
+            AnswerFraming::Ack => MessageFormat::Writes,
+            AnswerFraming::Length => MessageFormat::LengthPrefixed(order),
+            AnswerFraming::Json => MessageFormat::JsonHeader(order),
         }
     }
 }
@@ -193,7 +204,14 @@ impl Handler for RemoteShell {
         // delays its acknowledgements turns every answer into a 40-200 ms wait.
         stream.set_nodelay(true)?;
         // Several clients at once: each connection's trace lines carry its address.
-        let tracer = self.config.tracer.labelled(&format!("server {peer}"));
+        let tracer = self
+            .config
+            .tracer
+            .labelled(&format!("server {peer}"))
+            .with_formats(
+                self.config.framing.message_format(self.config.length_order),
+                MessageFormat::Writes,
+            );
         let mut conn = tracer.wrap(stream);
         let mut buf = vec![0u8; self.config.bufsize.max(1)];
         loop {
@@ -369,7 +387,14 @@ impl Client {
         let conn = net::connect_tcp(host, port)?;
         conn.set_read_timeout(Some(config.timeout))?;
         Ok(Client {
-            conn: config.tracer.wrap(conn),
+            conn: config
+                .tracer
+                .clone()
+                .with_formats(
+                    MessageFormat::Writes,
+                    config.framing.message_format(config.length_order),
+                )
+                .wrap(conn),
             buf: vec![0u8; config.bufsize.max(1)],
             config: config.clone(),
         })
@@ -596,12 +621,48 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         t.check(next == b"next\n", "the next answer is its own")?;
         drop(client);
         server.server.stop().map_err(TourError::new)?;
+        if t.wants_pictures() && framing != AnswerFraming::Ack {
+            picture_stage(t, framing)?;
+        }
     }
     t.say(
         "Only 'length' and 'json' are real fixes: 'ack' costs a round trip per answer and its \
          digits are still read with a plain recv that nothing delimits. The JSON header has room \
          for more than the size: here exit_code, timed_out and truncated.",
     );
+    Ok(())
+}
+
+/// For `00-tour --pictures`: a conversation small enough to read in a picture, `seq 1 1000`
+/// (3893 bytes, four reads of recv(1024)) then `echo next`, with both sides recorded.
+fn picture_stage(t: &mut Tour, framing: AnswerFraming) -> Result<(), TourError> {
+    let calls = Recorder::new(format!(
+        "10-remote-cmd-framed --framing {}: 'seq 1 1000', then 'echo next'; the client reads \
+         the length, then recv(1024) until it has that many bytes",
+        framing.name()
+    ));
+    let config = ServerConfig {
+        framing,
+        tracer: Tracer::recording("server", &calls),
+        ..ServerConfig::default()
+    };
+    let server =
+        t.start_tcp(move |listener, log, shutdown| run_server(listener, &config, &log, &shutdown))?;
+    let client_config = ClientConfig {
+        framing,
+        tracer: Tracer::recording("client", &calls),
+        ..ClientConfig::default()
+    };
+    let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
+    for command in ["seq 1 1000", "echo next"] {
+        client.ask(command, &mut Vec::new())?;
+        t.expect_log("server", &server.lines, "sent the answer")?;
+    }
+    t.picture(&format!("10-remote-cmd-framed-{}", framing.name()), || {
+        picture::render(&calls.recording())
+    })?;
+    drop(client);
+    server.server.stop().map_err(TourError::new)?;
     Ok(())
 }
 

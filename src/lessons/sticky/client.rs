@@ -17,7 +17,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::{framed, pause, StickyError};
+use super::{framed, pause, ReceiverMode, StickyError};
 use crate::net;
 use crate::trace::Tracer;
 
@@ -111,7 +111,15 @@ pub fn run_client(
 ) -> Result<(), StickyError> {
     let stream = net::connect_tcp(host, port)?;
     stream.set_nodelay(config.nodelay)?;
-    let mut stream = config.tracer.wrap(stream);
+    let receiver = match config.mode {
+        SenderMode::Naive | SenderMode::Sleep => ReceiverMode::Naive,
+        SenderMode::Framed => ReceiverMode::Framed,
+    };
+    let mut stream = config
+        .tracer
+        .clone()
+        .with_format(receiver.message_format())
+        .wrap(stream);
     send_messages(&mut stream, messages, config)?;
     // Closing right away would lose nothing (the kernel still delivers what was sent), but waiting
     // for the server's close means that when the client exits, the server has printed everything.

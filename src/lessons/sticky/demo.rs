@@ -18,6 +18,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -30,9 +31,11 @@ use super::{describe_message, framed, naive, ReceiverMode, StickyError};
 use crate::escape::escape_bytes;
 use crate::framing::LENGTH_SIZE;
 use crate::net::{self, ListenOptions};
+use crate::picture::{self, Panel};
+use crate::recording::{Direction, Recorder, Recording};
 use crate::server::Shutdown;
 use crate::tour::{Tour, TourError};
-use crate::trace::Tracer;
+use crate::trace::{Traced, Tracer};
 
 /// The naive receiver's buffer in every scenario: the tutorials' `recv(1024)`.
 pub const DEMO_BUFSIZE: usize = 1024;
@@ -53,14 +56,17 @@ pub enum NaiveShows {
 pub struct Scenario {
     /// `(a) two small writes`
     pub name: &'static str,
+    /// The scenario's picture is `09-sticky-SLUG.svg`.
+    pub slug: &'static str,
     /// How the receiver reads, in a few words.
     pub how: &'static str,
     /// What happens and why, for the tour.
     pub explanation: &'static str,
     /// Each message is one write call.
     pub messages: Vec<Vec<u8>>,
-    /// Through the proxy's forwarding code with `--split 1`, or straight to the receiver.
-    pub through_proxy: bool,
+    /// Through the proxy's forwarding code cutting the stream this way (`--split 1`), or
+    /// straight to the receiver.
+    pub proxy: Option<Rechunking>,
     pub naive_shows: NaiveShows,
 }
 
@@ -70,28 +76,31 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "(a) two small writes",
+            slug: "a-merged",
             how: "read once both are in",
             explanation: "The sender writes 'hello' and 'world' with two send() calls, back to \
                 back. The receiver reads once both have arrived (a busy server, or the tutorials' \
                 time.sleep), and one recv(1024) returns all ten bytes. On the sender, Nagle's \
                 algorithm can do the same by putting both writes into one segment.",
             messages: two_small.clone(),
-            through_proxy: false,
+            proxy: None,
             naive_shows: NaiveShows::Merged,
         },
         Scenario {
             name: "(b) one large write",
+            slug: "b-split",
             how: "5000 bytes, recv(1024)",
             explanation: "One send() of 5000 bytes, and a receiver that asks for 1024 bytes at a \
                 time: the message comes out of five reads, and the first read is not the message. \
                 Over a real network a message larger than one segment (about 1460 bytes on \
                 Ethernet) is cut on the way as well.",
             messages: client::generated_messages(1, Some(5000)),
-            through_proxy: false,
+            proxy: None,
             naive_shows: NaiveShows::SplitInto(5),
         },
         Scenario {
             name: "(c) proxy --split 1",
+            slug: "c-proxy-split-1",
             how: "read as pieces arrive",
             explanation:
                 "The same two writes through the proxy with --split 1, which forwards one \
@@ -99,10 +108,53 @@ pub fn scenarios() -> Vec<Scenario> {
                 waits until a piece has been read before sending the next, which a slow network \
                 does by accident). Ten reads of one byte.",
             messages: two_small,
-            through_proxy: true,
+            proxy: Some(Rechunking {
+                split: Some(Split::Fixed(1)),
+                ..Rechunking::default()
+            }),
             naive_shows: NaiveShows::SplitInto(10),
         },
     ]
+}
+
+/// A scenario drawn in the pictures only: the proxy's seeded random split
+/// (`--split 1-4 --seed 7`), which cuts the same stream at the same places on every run.
+pub fn random_split_scenario() -> Scenario {
+    let rechunking = Rechunking {
+        split: Some(Split::Range { min: 1, max: 4 }),
+        seed: 7,
+        ..Rechunking::default()
+    };
+    Scenario {
+        name: "(d) proxy --split 1-4 --seed 7",
+        slug: "d-proxy-split-1-4-seed-7",
+        how: "read as pieces arrive",
+        explanation: "The proxy cuts the stream into pieces of 1 to 4 bytes, the sizes drawn from \
+            seed 7: the same cuts on every run.",
+        messages: vec![b"hello".to_vec(), b"world".to_vec()],
+        proxy: Some(rechunking),
+        // Only drawn, not checked: how many pieces depends on the seed.
+        naive_shows: NaiveShows::SplitInto(0),
+    }
+}
+
+/// A scenario drawn in the pictures only: the proxy's `--coalesce`, merging instead of splitting.
+/// The sender writes each message only once the proxy has read the one before.
+pub fn coalesce_scenario() -> Scenario {
+    Scenario {
+        name: "(e) proxy --coalesce",
+        slug: "e-proxy-coalesce",
+        how: "read as pieces arrive",
+        explanation: "The proxy reads 'hello' and 'world' separately, gathers, and forwards both \
+            in one write: a merge made on the way.",
+        messages: vec![b"hello".to_vec(), b"world".to_vec()],
+        proxy: Some(Rechunking {
+            // The sender's end of stream ends the gathering, long before this.
+            coalesce: Some(WAIT),
+            ..Rechunking::default()
+        }),
+        naive_shows: NaiveShows::Merged,
+    }
 }
 
 /// What the two receivers made of one scenario.
@@ -113,6 +165,10 @@ pub struct Outcome {
     pub naive: Vec<Vec<u8>>,
     /// Every message of the framed receiver.
     pub framed: Vec<Vec<u8>>,
+    /// Every send and recv of the naive run, for its picture.
+    pub naive_calls: Recording,
+    /// Every send and recv of the framed run.
+    pub framed_calls: Recording,
 }
 
 impl Outcome {
@@ -177,33 +233,77 @@ pub fn run_demo() -> Result<Vec<Outcome>, StickyError> {
 
 /// Runs one scenario with both receivers.
 pub fn run_both(scenario: Scenario) -> Result<Outcome, StickyError> {
-    let naive = run_scenario(&scenario, ReceiverMode::Naive)?;
-    let framed = run_scenario(&scenario, ReceiverMode::Framed)?;
+    let naive_calls = Recorder::new("");
+    let framed_calls = Recorder::new("");
+    let naive = run_scenario(&scenario, ReceiverMode::Naive, &naive_calls)?;
+    let framed = run_scenario(&scenario, ReceiverMode::Framed, &framed_calls)?;
     Ok(Outcome {
         scenario,
         naive,
         framed,
+        naive_calls: naive_calls.recording(),
+        framed_calls: framed_calls.recording(),
     })
 }
 
 /// Runs one scenario with one receiver and returns what that receiver took for messages. The
-/// sender writes raw bytes for the naive receiver and frames for the framed one.
+/// sender writes raw bytes for the naive receiver and frames for the framed one. Every call is
+/// recorded into `recorder`, each party under its own name.
 pub fn run_scenario(
     scenario: &Scenario,
     receiver: ReceiverMode,
+    recorder: &Recorder,
 ) -> Result<Vec<Vec<u8>>, StickyError> {
-    if scenario.through_proxy {
-        run_through_proxy(&scenario.messages, receiver)
+    let parties = Parties::new(receiver, recorder, scenario.proxy.as_ref());
+    if let Some(rechunking) = &scenario.proxy {
+        run_through_proxy(&scenario.messages, receiver, &parties, rechunking)
     } else {
-        run_direct(&scenario.messages, receiver)
+        run_direct(&scenario.messages, receiver, &parties)
+    }
+}
+
+/// The tracers of a scenario's sender, proxy and receiver, recording for the picture.
+struct Parties {
+    sender: Tracer,
+    proxy: Tracer,
+    receiver: Tracer,
+    /// For `--coalesce`: the sender writes its next message only once the proxy has read the
+    /// last one, so the proxy's reads are the same every run; they hold the recorder to see that.
+    paced_by_proxy: Option<Recorder>,
+}
+
+impl Parties {
+    fn new(receiver: ReceiverMode, recorder: &Recorder, proxy: Option<&Rechunking>) -> Parties {
+        let format = receiver.message_format();
+        let party = |name: &str| Tracer::recording(name, recorder).with_format(format);
+        let coalescing = proxy.is_some_and(|r| r.coalesce.is_some());
+        Parties {
+            paced_by_proxy: coalescing.then(|| recorder.clone()),
+            sender: party("sender"),
+            proxy: party(&format!(
+                "proxy ({})",
+                proxy.map(Rechunking::to_string).unwrap_or_default()
+            )),
+            receiver: party("receiver"),
+        }
     }
 }
 
 /// Sender and receiver on one connection; the receiver reads only once everything has arrived.
-fn run_direct(messages: &[Vec<u8>], receiver: ReceiverMode) -> Result<Vec<Vec<u8>>, StickyError> {
+fn run_direct(
+    messages: &[Vec<u8>],
+    receiver: ReceiverMode,
+    parties: &Parties,
+) -> Result<Vec<Vec<u8>>, StickyError> {
     let listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let (written_tx, written_rx) = crossbeam_channel::bounded(1);
-    let sender = spawn_sender(listener.local_addr()?, messages, receiver, written_tx);
+    let sender = spawn_sender(
+        listener.local_addr()?,
+        messages,
+        receiver,
+        written_tx,
+        parties,
+    );
     let conn = accept_within(&listener, WAIT)?;
     // The deterministic "late read": the sender has made all its write calls, and every byte
     // they wrote is in our receive buffer, before we call recv for the first time.
@@ -211,7 +311,7 @@ fn run_direct(messages: &[Vec<u8>], receiver: ReceiverMode) -> Result<Vec<Vec<u8
         .recv_timeout(WAIT)
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the sender did not finish"))?;
     wait_until_arrived(&conn, wire_len(messages, receiver), WAIT)?;
-    let received = receive_all(&mut &conn, receiver)?;
+    let received = receive_all(&mut parties.receiver.wrap(&conn), receiver)?;
     join(sender)?;
     Ok(received)
 }
@@ -221,27 +321,41 @@ fn run_direct(messages: &[Vec<u8>], receiver: ReceiverMode) -> Result<Vec<Vec<u8
 fn run_through_proxy(
     messages: &[Vec<u8>],
     receiver: ReceiverMode,
+    parties: &Parties,
+    rechunking: &Rechunking,
 ) -> Result<Vec<Vec<u8>>, StickyError> {
     let receiver_listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let proxy_listener = net::listen_tcp("127.0.0.1", 0, &ListenOptions::default())?;
     let receiver_addr = receiver_listener.local_addr()?;
     let (written_tx, _) = crossbeam_channel::bounded(1);
-    let sender = spawn_sender(proxy_listener.local_addr()?, messages, receiver, written_tx);
+    let sender = spawn_sender(
+        proxy_listener.local_addr()?,
+        messages,
+        receiver,
+        written_tx,
+        parties,
+    );
     let (read_tx, read_rx) = crossbeam_channel::unbounded();
+    let proxy = parties.proxy.clone();
+    let wire = wire_len(messages, receiver);
+    let paced = parties.paced_by_proxy.is_some();
+    let rechunking = rechunking.clone();
     let forwarder: JoinHandle<Result<(), StickyError>> = thread::spawn(move || {
         let client = accept_within(&proxy_listener, WAIT)?;
         let upstream = TcpStream::connect_timeout(&receiver_addr, WAIT)?;
         upstream.set_nodelay(true)?;
-        let rechunking = Rechunking {
-            split: Some(Split::Fixed(1)),
-            ..Rechunking::default()
-        };
         let mut chunker = Chunker::new(rechunking.split, rechunking.seed);
         let mut sink = Lockstep {
-            inner: &upstream,
+            inner: proxy.wrap(&upstream),
             read: read_rx,
         };
-        let mut source = Tracer::off().wrap(client);
+        // Read only once the sender's bytes are all in, so the proxy's reads are the same on
+        // every run (and so is the picture). A paced sender waits for each read instead.
+        if !paced {
+            wait_until_arrived(&client, wire, WAIT)?;
+        }
+        let mut source = proxy.wrap(client);
+        proxy.relays(&source, &sink.inner);
         proxy::pump(
             &mut source,
             &mut sink,
@@ -254,7 +368,7 @@ fn run_through_proxy(
     });
     let conn = accept_within(&receiver_listener, WAIT)?;
     let mut reader = ReadReceipts {
-        inner: &conn,
+        inner: parties.receiver.wrap(&conn),
         read: read_tx,
     };
     let received = receive_all(&mut reader, receiver)?;
@@ -263,32 +377,38 @@ fn run_through_proxy(
     Ok(received)
 }
 
-/// The receiver's side of the lock step: after every read, tell the proxy.
+/// The receiver's side of the lock step: after every read, tell the proxy how many bytes it got.
 struct ReadReceipts<'a> {
-    inner: &'a TcpStream,
-    read: Sender<()>,
+    inner: Traced<&'a TcpStream>,
+    read: Sender<usize>,
 }
 
 impl Read for ReadReceipts<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let _ = self.read.send(());
+        let _ = self.read.send(n);
         Ok(n)
     }
 }
 
-/// The proxy's side of the lock step: after every write, wait until the receiver has read it.
+/// The proxy's side of the lock step: after every write, wait until the receiver has read every
+/// byte of it (which may take it more than one read), so the next piece never joins the rest of
+/// this one in the receiver's buffer.
 struct Lockstep<'a> {
-    inner: &'a TcpStream,
-    read: Receiver<()>,
+    inner: Traced<&'a TcpStream>,
+    read: Receiver<usize>,
 }
 
 impl Write for Lockstep<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.read.recv_timeout(WAIT).map_err(|_| {
-            io::Error::new(io::ErrorKind::TimedOut, "the receiver did not read a piece")
-        })?;
+        let mut unread = n;
+        while unread > 0 {
+            let got = self.read.recv_timeout(WAIT).map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "the receiver did not read a piece")
+            })?;
+            unread = unread.saturating_sub(got);
+        }
         Ok(n)
     }
 
@@ -305,8 +425,14 @@ fn spawn_sender(
     messages: &[Vec<u8>],
     receiver: ReceiverMode,
     written: Sender<()>,
+    parties: &Parties,
 ) -> JoinHandle<Result<(), StickyError>> {
     let messages = messages.to_vec();
+    let tracer = parties.sender.clone();
+    let paced_by = parties
+        .paced_by_proxy
+        .clone()
+        .zip(Some(parties.proxy.party()));
     let config = ClientConfig {
         mode: match receiver {
             ReceiverMode::Naive => SenderMode::Naive,
@@ -315,12 +441,55 @@ fn spawn_sender(
         ..ClientConfig::default()
     };
     thread::spawn(move || {
-        let mut stream = TcpStream::connect_timeout(&addr, WAIT)?;
-        client::send_messages(&mut stream, &messages, &config)?;
+        let mut stream = tracer.wrap(TcpStream::connect_timeout(&addr, WAIT)?);
+        match paced_by {
+            Some((recorder, proxy)) => {
+                let mut paced = PacedByProxy {
+                    inner: &mut stream,
+                    recorder,
+                    proxy,
+                    written: 0,
+                };
+                client::send_messages(&mut paced, &messages, &config)?;
+            }
+            None => client::send_messages(&mut stream, &messages, &config)?,
+        }
         let _ = written.send(());
-        stream.shutdown(std::net::Shutdown::Write)?;
+        stream.get_ref().shutdown(std::net::Shutdown::Write)?;
         Ok(())
     })
+}
+
+/// The sender's side of the `--coalesce` scenario: after every write, wait until the proxy has
+/// read every byte so far (its reads are in the recording), so it reads each message on its own
+/// and has to gather them.
+struct PacedByProxy<'a, W> {
+    inner: &'a mut W,
+    recorder: Recorder,
+    proxy: String,
+    written: u64,
+}
+
+impl<W: Write> Write for PacedByProxy<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        let deadline = Instant::now() + WAIT;
+        while self.recorder.bytes(&self.proxy, Direction::Recv) < self.written {
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the proxy did not read a message",
+                ));
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Everything the receiver takes for a message, until the sender closes.
@@ -516,6 +685,47 @@ pub fn table(outcomes: &[Outcome]) -> String {
     lines.join("\n")
 }
 
+/// The picture of one scenario: the naive and the framed receiver side by side, so that the same
+/// bytes are seen cut wrongly and rightly.
+pub fn picture(outcome: &Outcome) -> String {
+    let s = &outcome.scenario;
+    picture::render_panels(
+        &format!("09-sticky demo, scenario {} ({})", s.name, s.how),
+        &[
+            Panel {
+                title: format!(
+                    "naive receiver, recv(1024) = a message: {}",
+                    count(outcome.naive.len(), "message")
+                ),
+                recording: &outcome.naive_calls,
+            },
+            Panel {
+                title: format!(
+                    "framed receiver, 4-byte length + message: {}",
+                    count(outcome.framed.len(), "message")
+                ),
+                recording: &outcome.framed_calls,
+            },
+        ],
+    )
+}
+
+/// `09-sticky demo --pictures DIR`: one picture per scenario, `DIR/09-sticky-SLUG.svg`, and one
+/// of [`random_split_scenario`]. Returns the files written.
+pub fn write_pictures(outcomes: &[Outcome], dir: &Path) -> Result<Vec<PathBuf>, StickyError> {
+    let extra = [
+        run_both(random_split_scenario())?,
+        run_both(coalesce_scenario())?,
+    ];
+    let mut written = Vec::new();
+    for outcome in outcomes.iter().chain(&extra) {
+        let file = dir.join(format!("09-sticky-{}.svg", outcome.scenario.slug));
+        picture::save(&file, &picture(outcome))?;
+        written.push(file);
+    }
+    Ok(written)
+}
+
 /// The lesson's stage in `00-tour`: the demo's scenarios, then the real proxy and server.
 pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.say(
@@ -528,6 +738,9 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         t.step(&format!("{} ({})", scenario.name, scenario.how));
         t.say(scenario.explanation);
         let outcome = run_both(scenario)?;
+        t.picture(&format!("09-sticky-{}", outcome.scenario.slug), || {
+            picture(&outcome)
+        })?;
         for message in &outcome.scenario.messages {
             t.show("sent", &format!("one write of {}", cell(message)));
         }
@@ -539,6 +752,14 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         }
         t.check(outcome.naive_as_expected(), outcome.naive_claim())?;
         t.check(outcome.framed_as_expected(), outcome.framed_claim())?;
+    }
+    if t.wants_pictures() {
+        for scenario in [random_split_scenario(), coalesce_scenario()] {
+            let outcome = run_both(scenario)?;
+            t.picture(&format!("09-sticky-{}", outcome.scenario.slug), || {
+                picture(&outcome)
+            })?;
+        }
     }
     real_proxy_stage(t)
 }

@@ -34,8 +34,9 @@ use std::io;
 use std::time::Duration;
 
 use crate::escape::preview;
-use crate::framing::FrameError;
+use crate::framing::{FrameError, LengthOrder};
 use crate::net::NetError;
+use crate::recording::MessageFormat;
 
 pub use demo::tour;
 
@@ -46,6 +47,16 @@ pub enum ReceiverMode {
     Naive,
     /// Each message is a 4-byte length and that many bytes (the cure).
     Framed,
+}
+
+impl ReceiverMode {
+    /// How the sender's bytes divide into messages, for `--picture`'s colours.
+    pub fn message_format(self) -> MessageFormat {
+        match self {
+            ReceiverMode::Naive => MessageFormat::Writes,
+            ReceiverMode::Framed => MessageFormat::LengthPrefixed(LengthOrder::Little),
+        }
+    }
 }
 
 /// What can go wrong in this lesson.

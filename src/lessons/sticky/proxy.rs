@@ -419,6 +419,8 @@ impl Handler for Proxy {
         // Client to server, on this thread.
         let mut up_source = client_side.wrap(client);
         let mut up_sink = upstream_side.wrap(upstream);
+        // For --picture: what the proxy writes keeps the colours of the messages it came from.
+        client_side.relays(&up_source, &up_sink);
         let mut chunker = Chunker::new(rechunking.split, rechunking.seed);
         let up_result = pump(
             &mut up_source,

@@ -83,7 +83,11 @@ impl Handler for Receiver {
     type Error = StickyError;
 
     fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), StickyError> {
-        let tracer = self.config.tracer.labelled(&format!("server {peer}"));
+        let tracer = self
+            .config
+            .tracer
+            .labelled(&format!("server {peer}"))
+            .with_format(self.config.mode.message_format());
         let mut stream = tracer.wrap(stream);
         receive_and_log(&mut stream, &self.config, log)?;
         Ok(())

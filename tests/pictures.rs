@@ -1,0 +1,274 @@
+//! `--picture` and `--pictures`: the SVG timelines tell the truth about the calls they draw.
+//!
+//! Looks are for people; these tests read the pictures back as XML (with roxmltree) and check
+//! what they claim: which bytes each box carried (`data-stream`, `data-from`, `data-to`), that
+//! every byte sent is in exactly one write box and one read box, that there is one box per traced
+//! call, that a large conversation stays under 1 MiB, and that the pictures in the walkthrough
+//! are the ones the documented command makes today.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::ServerProcess;
+
+const TOUR: &str = env!("CARGO_BIN_EXE_00-tour");
+const STICKY: &str = env!("CARGO_BIN_EXE_09-sticky");
+const FRAMED: &str = env!("CARGO_BIN_EXE_10-remote-cmd-framed");
+
+/// The walkthrough's pictures, and the command that makes them (walkthrough.md says the same).
+const PICTURES: &str = "pictures";
+const REGENERATE: &str = "cargo run --bin 00-tour -- --pictures pictures";
+
+/// One box: a call (or the calls folded into a summary box).
+#[derive(Debug, Clone)]
+struct Box {
+    direction: String,
+    stream: u64,
+    from: u64,
+    to: u64,
+    /// 1 for a call, N for "… N more reads".
+    calls: u64,
+}
+
+/// The boxes of each panel of a picture, after checking that it is well-formed XML.
+fn panels(svg: &str) -> Vec<Vec<Box>> {
+    let doc = roxmltree::Document::parse(svg).expect("the picture is well-formed XML");
+    let number = |node: &roxmltree::Node, name: &str| -> u64 {
+        node.attribute(name)
+            .unwrap_or_else(|| panic!("a box without {name}"))
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} is not a number"))
+    };
+    doc.descendants()
+        .filter(|n| n.attribute("class") == Some("panel"))
+        .map(|panel| {
+            panel
+                .descendants()
+                .filter(|n| matches!(n.attribute("class"), Some("call" | "more")))
+                .map(|n| Box {
+                    direction: n.attribute("data-direction").unwrap_or("").to_string(),
+                    stream: number(&n, "data-stream"),
+                    from: number(&n, "data-from"),
+                    to: number(&n, "data-to"),
+                    calls: n.attribute("data-calls").map_or(1, |c| c.parse().unwrap()),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Checks that the boxes of one direction of each stream cover its bytes 0..N, each byte once,
+/// and returns N per stream.
+fn coverage(boxes: &[Box], direction: &str) -> BTreeMap<u64, u64> {
+    let mut by_stream: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
+    for b in boxes.iter().filter(|b| b.direction == direction) {
+        by_stream.entry(b.stream).or_default().push((b.from, b.to));
+    }
+    by_stream
+        .into_iter()
+        .map(|(stream, mut ranges)| {
+            ranges.sort();
+            let mut at = 0;
+            for (from, to) in ranges {
+                assert_eq!(
+                    from, at,
+                    "stream {stream}: {direction} boxes leave a gap or overlap at byte {at}"
+                );
+                at = to;
+            }
+            (stream, at)
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn in_the_demo_pictures_every_byte_sent_is_in_one_write_box_and_one_read_box() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run(
+        STICKY,
+        &["demo", "--pictures", dir.path().to_str().unwrap()],
+        "",
+    );
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    let merged = read(&dir.path().join("09-sticky-a-merged.svg"));
+    for name in [
+        "09-sticky-a-merged.svg",
+        "09-sticky-b-split.svg",
+        "09-sticky-c-proxy-split-1.svg",
+        "09-sticky-d-proxy-split-1-4-seed-7.svg",
+        "09-sticky-e-proxy-coalesce.svg",
+    ] {
+        let svg = read(&dir.path().join(name));
+        let panels = panels(&svg);
+        assert_eq!(panels.len(), 2, "{name}: naive and framed side by side");
+        for boxes in &panels {
+            let sent = coverage(boxes, "send");
+            let received = coverage(boxes, "recv");
+            assert!(!sent.is_empty(), "{name}: no write boxes");
+            assert_eq!(sent, received, "{name}: every byte written is read");
+        }
+    }
+    // Scenario (a), naive: two writes, one read of both (and the end of the stream).
+    let naive = &panels(&merged)[0];
+    let count = |d: &str| naive.iter().filter(|b| b.direction == d).count();
+    assert_eq!((count("send"), count("recv")), (2, 2));
+    assert!(naive
+        .iter()
+        .any(|b| b.direction == "recv" && b.to - b.from == 10));
+}
+
+#[test]
+fn a_large_conversation_is_summarised_with_one_box_per_traced_call() {
+    let server = ServerProcess::start(FRAMED, &["server", "--port", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("client.svg");
+    let out = common::run(
+        FRAMED,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--trace",
+            "--picture",
+            picture.to_str().unwrap(),
+            "seq 1 200000",
+            "echo next",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let traced: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("[client]"))
+        .collect();
+    let received: u64 = traced
+        .iter()
+        .filter(|l| l.starts_with("[client] recv"))
+        .map(|l| l.split_whitespace().nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    let svg = read(&picture);
+    assert!(
+        svg.len() < 1024 * 1024,
+        "the picture is {} bytes, over 1 MiB",
+        svg.len()
+    );
+    assert!(
+        svg.contains("more reads of"),
+        "no summary in a large picture"
+    );
+    let panels = panels(&svg);
+    let boxes = panels.first().expect("one panel");
+    let calls: u64 = boxes.iter().map(|b| b.calls).sum();
+    assert_eq!(calls, traced.len() as u64, "one box per traced call");
+    // The answers (stream 1) were read, each byte once, 1,288,895 + 5 bytes and their headers.
+    let read_streams = coverage(boxes, "recv");
+    assert_eq!(read_streams.values().sum::<u64>(), received);
+    assert!(received > 1_288_900, "{received}");
+    coverage(boxes, "send");
+}
+
+#[test]
+fn a_server_draws_its_picture_when_a_connection_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("server.svg");
+    let server = ServerProcess::start(
+        FRAMED,
+        &[
+            "server",
+            "--port",
+            "0",
+            "--picture",
+            picture.to_str().unwrap(),
+        ],
+    );
+    let out = common::run(
+        FRAMED,
+        &["client", "--port", &server.port_arg(), "echo '<b>&你好'"],
+        "",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    // The server writes the file after the connection's last call: wait for a whole one.
+    let deadline = Instant::now() + common::WAIT;
+    let svg = loop {
+        let text = std::fs::read_to_string(&picture).unwrap_or_default();
+        if roxmltree::Document::parse(&text).is_ok() && text.contains("end of stream") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no picture from the server");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let boxes = &panels(&svg)[0];
+    // The command's bytes came in, the JSON header and the answer went out.
+    assert!(boxes.iter().any(|b| b.direction == "recv"));
+    assert!(
+        svg.contains("{&quot;data_size&quot;"),
+        "the JSON header's preview"
+    );
+    assert!(svg.contains("&lt;b&gt;&amp;"), "previews are escaped");
+}
+
+/// The pictures `00-tour --pictures` makes today, in a temporary folder.
+fn fresh_pictures() -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    for lesson in ["07", "09", "10"] {
+        let out = common::run(
+            TOUR,
+            &[lesson, "--pictures", dir.path().to_str().unwrap()],
+            "",
+        );
+        assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    (dir, files)
+}
+
+#[test]
+fn the_walkthrough_pictures_are_up_to_date() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(PICTURES);
+    let (_dir, fresh) = fresh_pictures();
+    assert!(fresh.len() >= 7, "the tour drew {} pictures", fresh.len());
+    for file in &fresh {
+        let name = file.file_name().unwrap();
+        let now = read(file);
+        let before = std::fs::read_to_string(committed.join(name)).unwrap_or_default();
+        assert!(
+            now == before,
+            "{PICTURES}/{} is missing or out of date; regenerate the walkthrough's pictures \
+             with `{REGENERATE}`",
+            name.to_string_lossy()
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&committed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".svg"))
+        .collect();
+    names.sort();
+    let made: Vec<String> = fresh
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names, made,
+        "{PICTURES}/ holds pictures the tour no longer makes"
+    );
+    let walkthrough = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("walkthrough.md"));
+    for name in &made {
+        assert!(
+            walkthrough.contains(&format!("({PICTURES}/{name})")),
+            "walkthrough.md does not show {PICTURES}/{name}"
+        );
+    }
+}
