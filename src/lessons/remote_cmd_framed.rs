@@ -76,7 +76,9 @@ impl AnswerFraming {
     /// How the answers divide into messages, for `--picture`'s colours.
     pub fn message_format(self, order: LengthOrder) -> MessageFormat {
         match self {
-            AnswerFraming::Ack => MessageFormat::Writes,
+            // `size` sends the digits and the answer in one write: nothing marks where the
+            // digits end, which is the lesson.
+            AnswerFraming::Size | AnswerFraming::Ack => MessageFormat::Writes,
             AnswerFraming::Length => MessageFormat::LengthPrefixed(order),
             AnswerFraming::Json => MessageFormat::JsonHeader(order),
         }
