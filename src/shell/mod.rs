@@ -142,12 +142,58 @@ pub enum ShellError {
 /// Returns when the command has ended *and* its output pipes are closed (a background job that
 /// still holds them is waited for, up to the time limit), or when it was killed.
 pub fn run(command: &str, limits: &Limits) -> Result<CommandOutput, ShellError> {
-    let mut child = shell_command(command)
-        .stdin(Stdio::null())
+    run_in_group(shell_command(command), &[], limits)
+}
+
+/// Runs `program` (a [`Command`] with its arguments and environment set) the way [`run`] runs a
+/// shell: in a process group of its own, with the same time limit, output cap and kill. Its
+/// standard input is `input`, then the end of the input. The exercise checkers run a student's
+/// program with this.
+pub fn run_program(
+    mut program: Command,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<CommandOutput, ShellError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        program.process_group(0);
+    }
+    run_in_group(program, input, limits)
+}
+
+/// [`run`] and [`run_program`]: start, feed `input`, capture, watch, kill.
+fn run_in_group(
+    mut program: Command,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<CommandOutput, ShellError> {
+    let mut child = program
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(ShellError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // On a thread of its own: a program that does not read its input must not block us. It
+        // ends with the pipe's end (the program then sees the end of its input) or with a
+        // broken pipe when the program exits first; neither is our error.
+        let input = input.to_vec();
+        let fed = thread::Builder::new()
+            .name("program input".into())
+            .spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, &input);
+            });
+        if let Err(e) = fed {
+            kill_tree(&mut child);
+            let _ = child.wait();
+            return Err(ShellError::Spawn(e));
+        }
+    }
 
     let (events, inbox) = mpsc::channel();
     let started =
