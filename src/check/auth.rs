@@ -14,8 +14,8 @@ use rand::rngs::StdRng;
 use rand::Rng;
 
 use super::{
-    input_lines, quoted, read_exactly, write_cut, Checker, Cut, Ending, Lesson, StudentClient,
-    Timed, Verdict,
+    client_verdict, input_lines, quoted, read_exactly, write_cut, Checker, Cut, Ending, Lesson,
+    StudentClient, Timed, Verdict,
 };
 use crate::framing::Framing;
 use crate::lessons::auth::{Digest, Key, CHALLENGE_LEN, KEY_ENV, MAX_MESSAGE, WELCOME};
@@ -79,38 +79,16 @@ fn conversation_point(
     timeout: Duration,
 ) -> Verdict {
     let sent = format!(
-        "a 32-byte challenge, then lines {} (cut: {cut:?})",
+        "a 32-byte challenge, then lines {} (all in {cut})",
         quoted(lines.join(" | ").as_bytes())
     );
     let (run, served) = student.run(&input_lines(lines), &[(KEY_ENV, KEY)], timeout, |conn| {
         let mut rng = rng.clone();
         serve(conn, lines, cut, &mut rng, timeout)
     });
-    match served.first() {
-        None => return Verdict::fail(sent, format!("no connection; {}", run.ending())),
-        Some(Err(problem)) => return Verdict::fail(sent, format!("{problem}; {}", run.ending())),
-        Some(Ok(())) => {}
-    }
-    let printed = run.output();
-    match lines
-        .iter()
-        .map(|l| l.to_ascii_uppercase())
-        .find(|reply| !printed.contains(reply.as_str()))
-    {
-        None => Verdict::pass(
-            sent,
-            format!("welcomed; every reply printed; {}", run.ending()),
-        ),
-        Some(reply) => Verdict::fail(
-            sent,
-            format!(
-                "{} is not in your output {}; {}",
-                quoted(reply.as_bytes()),
-                quoted(printed.as_bytes()),
-                run.ending()
-            ),
-        ),
-    }
+    let replies: Vec<String> = lines.iter().map(|l| l.to_ascii_uppercase()).collect();
+    let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
+    client_verdict(sent, &run, &served, &replies)
 }
 
 /// The client is given another key: the server refuses it, and the client must end with a

@@ -405,8 +405,18 @@ pub enum Cut {
     Whole,
     /// One byte per write, with a pause after each: the worst a network can do.
     OneByte,
-    /// Seeded random sizes from 1 to 64 bytes, with short random pauses.
+    /// Seeded random sizes (1 to 64 bytes, more for long messages), with short random pauses.
     Random,
+}
+
+impl fmt::Display for Cut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cut::Whole => "one write",
+            Cut::OneByte => "1-byte writes",
+            Cut::Random => "random pieces",
+        })
+    }
 }
 
 /// The pause after each 1-byte write: long enough that the receiver's `recv` returns with only
@@ -432,10 +442,17 @@ pub fn write_cut(
     while !rest.is_empty() {
         let (size, pause) = match cut {
             Cut::OneByte => (1, BYTE_PAUSE),
-            _ => (
-                rng.gen_range(1..=64),
-                Duration::from_millis(rng.gen_range(0..=3)),
-            ),
+            _ => {
+                // Small pieces for short messages, up to about 1/64 of a long one (so that a
+                // 200 KB message is some hundred writes, not thousands); a pause now and then.
+                let largest = (bytes.len() / 64).max(64);
+                let pause = if rng.gen_ratio(1, 4) {
+                    rng.gen_range(1..=3)
+                } else {
+                    0
+                };
+                (rng.gen_range(1..=largest), Duration::from_millis(pause))
+            }
         };
         let (piece, after) = rest.split_at(size.min(rest.len()));
         conn.write_all(piece)?;
@@ -744,6 +761,36 @@ fn accept_until<T>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return served,
         }
+    }
+}
+
+/// The verdict on one run of a client: every text of `expected` must be in what it printed, and
+/// the checker's server (one result per connection) must have found nothing wrong.
+pub fn client_verdict(
+    sent: String,
+    run: &ClientRun,
+    served: &[Result<(), String>],
+    expected: &[&str],
+) -> Verdict {
+    if served.is_empty() {
+        return Verdict::fail(sent, format!("no connection; {}", run.ending()));
+    }
+    let printed = run.output();
+    let missing = expected.iter().find(|text| !printed.contains(*text));
+    let problem = served.iter().find_map(|s| s.as_ref().err());
+    match (missing, problem) {
+        (None, None) => Verdict::pass(sent, format!("every reply printed; {}", run.ending())),
+        (None, Some(problem)) => Verdict::fail(sent, format!("{problem}; {}", run.ending())),
+        (Some(text), problem) => Verdict::fail(
+            sent,
+            format!(
+                "{} is not in your output {}; {}{}",
+                quoted(text.as_bytes()),
+                quoted(printed.as_bytes()),
+                run.ending(),
+                problem.map_or(String::new(), |p| format!("; the server saw: {p}"))
+            ),
+        ),
     }
 }
 

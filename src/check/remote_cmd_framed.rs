@@ -13,8 +13,8 @@ use rand::rngs::StdRng;
 use serde_json::json;
 
 use super::{
-    input_lines, quoted, read_to_close, write_cut, Checker, Cut, Ending, Lesson, StudentClient,
-    Timed, Verdict,
+    client_verdict, input_lines, quoted, read_to_close, write_cut, Checker, Cut, Ending, Lesson,
+    StudentClient, Timed, Verdict,
 };
 use crate::framing::Framing;
 use crate::shell::answer::seq_output;
@@ -99,36 +99,15 @@ fn answer_point(
 ) -> Verdict {
     let commands: Vec<&str> = exchanges.iter().map(|(command, _)| *command).collect();
     let sent = format!(
-        "commands {} (answers cut: {cut:?}, {framed:?} framing)",
+        "commands {} (answers in {cut}, {framed:?} framing)",
         quoted(commands.join(" | ").as_bytes())
     );
     let (run, served) = student.run(&input_lines(&commands), &[], timeout, |conn| {
         let mut rng = rng.clone();
         serve_answers(conn, exchanges, cut, framed, &mut rng, timeout)
     });
-    if served.is_empty() {
-        return Verdict::fail(sent, format!("no connection; {}", run.ending()));
-    }
-    if let Some(Err(problem)) = served.into_iter().find(Result::is_err) {
-        return Verdict::fail(sent, format!("{problem}; {}", run.ending()));
-    }
-    let printed = run.output();
-    let missing = exchanges
-        .iter()
-        .map(|(_, answer)| answer.trim_end())
-        .find(|answer| !printed.contains(answer));
-    match missing {
-        None => Verdict::pass(sent, format!("every answer printed; {}", run.ending())),
-        Some(answer) => Verdict::fail(
-            sent,
-            format!(
-                "{} is not in your output {}; {}",
-                quoted(answer.as_bytes()),
-                quoted(printed.as_bytes()),
-                run.ending()
-            ),
-        ),
-    }
+    let answers: Vec<&str> = exchanges.iter().map(|(_, a)| a.trim_end()).collect();
+    client_verdict(sent, &run, &served, &answers)
 }
 
 /// Most bytes of a command the checker reads, as lesson 10's server (`recv(1024)`).
@@ -161,7 +140,8 @@ fn serve_answers(
             ));
         }
         let bytes = framed_answer(answer.as_bytes(), framed);
-        write_cut(&mut conn, &bytes, cut, rng).map_err(|e| format!("could not answer: {e}"))?;
+        write_cut(&mut conn, &bytes, cut, rng)
+            .map_err(|e| format!("your client went while it was sending an answer ({e})"))?;
     }
     let (extra, ending) = read_to_close(&conn, 4096, timeout);
     match (extra.is_empty(), ending) {
