@@ -1,0 +1,25 @@
+# socklab: tutorial 000 §3, SSH服务器端 (first version): runs each command with os.popen, one send.
+#Author:ZhangKanghui
+import os
+import socket
+server = socket.socket()
+server.bind(('localhost',9999))
+
+server.listen()
+
+while True:
+    conn,addr = server.accept()
+    print("new coon",addr)
+    while True:
+        data = conn.recv(1024)
+        if not data:
+            print("客户端已断开")
+            break
+        print("执行指令:",data)
+        cmd_res = os.popen(data.decode()).read()
+        if len(cmd_res) == 0:
+            cmd_res = "cmd has no output"
+
+        conn.send(cmd_res.encode("utf-8"))
+
+server.close()
