@@ -46,6 +46,7 @@ pub mod echo;
 pub mod file_upload;
 pub mod remote_cmd_framed;
 pub mod sticky;
+pub mod udp_time;
 
 /// The `check` subcommand of a lesson binary.
 #[derive(Debug, clap::Args)]
@@ -111,6 +112,8 @@ pub struct Options {
     pub fail_fast: bool,
     /// Print each point as it is decided (the command line; the tests stay quiet).
     pub print: bool,
+    /// Run only the point of this name (the tests, which run one point for many seeds).
+    pub only: Option<String>,
 }
 
 impl Options {
@@ -120,6 +123,7 @@ impl Options {
             timeout: Duration::from_secs(10),
             fail_fast: false,
             print: false,
+            only: None,
         }
     }
 }
@@ -131,6 +135,7 @@ pub fn run(lesson: &Lesson, args: CheckArgs) -> anyhow::Result<()> {
         timeout: args.timeout,
         fail_fast: false,
         print: !args.json,
+        only: None,
     };
     let report = match args.target {
         Target::Server { address } => {
@@ -338,6 +343,8 @@ pub struct Checker {
     pub report: Report,
     options: Options,
     stopped: bool,
+    /// Points met so far, run or skipped.
+    numbered: u64,
 }
 
 impl Checker {
@@ -351,6 +358,7 @@ impl Checker {
             },
             options: options.clone(),
             stopped: false,
+            numbered: 0,
         };
         if options.print {
             cli::print_line(format!(
@@ -371,10 +379,18 @@ impl Checker {
     /// point's number, so `--seed` replays each point's cuts exactly. `hint` names the
     /// walkthrough section that explains what the point tests.
     pub fn point(&mut self, name: &str, hint: &str, check: impl FnOnce(&mut StdRng) -> Verdict) {
-        if self.stopped {
+        // Numbered whether it runs or not, so that a point gets the same cuts with `only`.
+        let number = self.numbered;
+        self.numbered += 1;
+        if self.stopped
+            || self
+                .options
+                .only
+                .as_deref()
+                .is_some_and(|only| only != name)
+        {
             return;
         }
-        let number = self.report.points.len() as u64;
         let mut rng = StdRng::seed_from_u64(self.options.seed ^ (number.wrapping_mul(0x9E37_79B9)));
         let verdict = check(&mut rng);
         let point = Point {
@@ -458,11 +474,37 @@ pub fn write_cut(
         conn.write_all(piece)?;
         writes += 1;
         rest = after;
+        if cut == Cut::OneByte && writes == 1 {
+            hold(conn);
+        }
         if !pause.is_zero() {
             thread::sleep(pause);
         }
     }
     Ok(writes)
+}
+
+/// How long [`hold`] waits for the peer to act on a first byte.
+pub const HOLD: Duration = Duration::from_secs(1);
+
+/// After the first byte of a 1-byte cut: waits until the peer acts on it (sends something, or
+/// closes) or [`HOLD`] has passed. A peer that takes one `recv` for a whole message acts at
+/// once, on one byte, however loaded the machine is: the rest has not been sent yet. A correct
+/// peer waits for the rest, and costs the checker this one pause.
+fn hold(conn: &TcpStream) {
+    let deadline = net::deadline_after(HOLD);
+    let mut byte = [0u8; 1];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match conn.peek(&mut byte) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Data, the end of the stream, a reset or the time up: in every case, go on.
+            _ => return,
+        }
+    }
 }
 
 /// `what` as it was cut: `"hello" in 5 writes`.
@@ -608,6 +650,8 @@ pub fn close_with_reset(conn: TcpStream) {
 #[derive(Debug, Clone)]
 pub struct StudentClient {
     command: Vec<String>,
+    /// Where it runs; the checker's own working directory when `None`.
+    dir: Option<std::path::PathBuf>,
 }
 
 /// What a student's client did in one run.
@@ -654,7 +698,16 @@ impl StudentClient {
         if command.is_empty() {
             return Err(CheckError::NoCommand);
         }
-        Ok(StudentClient { command })
+        Ok(StudentClient { command, dir: None })
+    }
+
+    /// Runs the client in `dir` (the tests use a temporary folder for the files a client
+    /// writes).
+    pub fn in_dir(self, dir: &std::path::Path) -> StudentClient {
+        StudentClient {
+            dir: Some(dir.to_path_buf()),
+            ..self
+        }
     }
 
     /// Runs the client once against a checker server: `serve` handles each connection the
@@ -708,6 +761,9 @@ impl StudentClient {
             .env("PYTHONUNBUFFERED", "1");
         for (key, value) in env {
             command.env(key, value);
+        }
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
         }
         let limits = Limits {
             timeout,
