@@ -513,9 +513,45 @@ fn udp_time_server_tutorial_dies_on_bytes_that_are_not_utf8_for_every_seed() {
     let dir = tempfile::tempdir().unwrap();
     let runner = repo("tests/tutorials/run.py");
     let program = repo("tests/tutorials/002_udp_time_server.py");
-    // The datagram kills it, so every seed gets a server of its own.
+    // The datagram kills it, so every seed gets a server of its own, in a folder of its own
+    // (run.py copies the program into its working folder).
     fails_at_for_every_seed("bytes that are not UTF-8 (b'\\xff'), then %Y", |options| {
-        let server = PythonServer::start(&[&runner, &program], dir.path());
+        let own = tempfile::tempdir_in(dir.path()).unwrap();
+        let server = PythonServer::start(&[&runner, &program], own.path());
         server_report(&check::udp_time::LESSON, server.addr, options)
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11: the threaded echo server. Tutorial 000's socketserver example strips what it echoes.
+
+#[test]
+fn threaded_echo_server_reference_passes() {
+    if !common::have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo("tests/solutions/11_threaded_echo_server.py");
+    let server = PythonServer::start(&[&script, "0"], dir.path());
+    for seed in [1, 2] {
+        assert_all_pass(&server_report(
+            &check::threaded_echo::LESSON,
+            server.addr,
+            reference(seed),
+        ));
+    }
+}
+
+#[test]
+fn threaded_echo_server_tutorial_strips_for_every_seed() {
+    if !common::have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let runner = repo("tests/tutorials/run.py");
+    let program = repo("tests/tutorials/000_s2_socketserver_server.py");
+    let server = PythonServer::start(&[&runner, &program], dir.path());
+    fails_at_for_every_seed("spaces and a newline are echoed too", |options| {
+        server_report(&check::threaded_echo::LESSON, server.addr, options)
     });
 }

@@ -46,6 +46,7 @@ pub mod echo;
 pub mod file_upload;
 pub mod remote_cmd_framed;
 pub mod sticky;
+pub mod threaded_echo;
 pub mod udp_time;
 
 /// The `check` subcommand of a lesson binary.
@@ -604,6 +605,26 @@ pub fn read_exactly(conn: &TcpStream, n: usize, timeout: Duration) -> (Vec<u8>, 
             Ok(0) => return (got, Ending::Closed),
             Ok(k) => got.extend_from_slice(buf.get(..k).unwrap_or_default()),
             Err(e) => return (got, ending_of(&e)),
+        }
+    }
+    (got, Ending::Complete)
+}
+
+/// Reads until `expected` has come, or the bytes stop matching it (then at once: no need to wait
+/// for the rest of a wrong answer), or the connection ends, or the deadline passes.
+pub fn read_expecting(conn: &TcpStream, expected: &[u8], timeout: Duration) -> (Vec<u8>, Ending) {
+    let mut timed = Timed::new(conn, timeout);
+    let mut got = Vec::with_capacity(expected.len().min(1 << 20));
+    let mut buf = [0u8; 8192];
+    while got.len() < expected.len() {
+        let want = (expected.len() - got.len()).min(buf.len());
+        match timed.read(buf.get_mut(..want).unwrap_or_default()) {
+            Ok(0) => return (got, Ending::Closed),
+            Ok(k) => got.extend_from_slice(buf.get(..k).unwrap_or_default()),
+            Err(e) => return (got, ending_of(&e)),
+        }
+        if !expected.starts_with(&got) {
+            return (got, Ending::Complete);
         }
     }
     (got, Ending::Complete)
