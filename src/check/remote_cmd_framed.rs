@@ -51,9 +51,12 @@ fn check_length_client(checker: &mut Checker, student: &StudentClient) {
     check_client(checker, student, Framed::Length);
 }
 
+/// The commands of one point and the answer the checker gives to each.
+type Exchanges<'a> = Vec<(&'a str, &'a str)>;
+
 fn check_client(checker: &mut Checker, student: &StudentClient, framed: Framed) {
     let seq = String::from_utf8_lossy(&seq_output(30_000)).into_owned();
-    let cases: [(&str, Vec<(&str, &str)>, Cut); 5] = [
+    let cases: [(&str, Exchanges, Cut); 5] = [
         (
             "one command, the answer in one write",
             vec![("date", "Tue Dec  1 12:00:00 UTC 2026\n")],
