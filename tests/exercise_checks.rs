@@ -555,3 +555,35 @@ fn threaded_echo_server_tutorial_strips_for_every_seed() {
         server_report(&check::threaded_echo::LESSON, server.addr, options)
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// 03: the link-loop echo server. Tutorial 001's server answers data.upper() + b'sb'.
+
+#[test]
+fn link_loop_server_reference_passes() {
+    if !common::have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo("tests/solutions/03_echo_reconnect_server.py");
+    let server = PythonServer::start(&[&script, "0"], dir.path());
+    assert_all_pass(&server_report(
+        &check::threaded_echo::LINK_LOOP,
+        server.addr,
+        reference(1),
+    ));
+}
+
+#[test]
+fn link_loop_server_tutorial_adds_bytes_for_every_seed() {
+    if !common::have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let runner = repo("tests/tutorials/run.py");
+    let program = repo("tests/tutorials/001_s5_3_link_loop_server.py");
+    let server = PythonServer::start(&[&runner, &program], dir.path());
+    fails_at_for_every_seed("a message in 1-byte writes", |options| {
+        server_report(&check::threaded_echo::LINK_LOOP, server.addr, options)
+    });
+}

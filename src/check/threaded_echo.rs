@@ -1,5 +1,6 @@
-//! Checker of lesson 11: a student's threaded echo server (every byte back, ASCII letters
-//! upper-cased, as Python's `bytes.upper()`; many clients at once).
+//! Checkers of lessons 03 and 11: a student's echo server (every byte back, ASCII letters
+//! upper-cased, as Python's `bytes.upper()`), serving clients one after another (03, the link
+//! loop) or many at once (11, a thread per client).
 //!
 //! Every connection the checker makes is closed with a reset, except in the last point, so that a
 //! server that spins on `b''` (lesson 02's bug) fails only that point.
@@ -20,14 +21,38 @@ pub const LESSON: Lesson = Lesson {
     client: None,
 };
 
-const HINT: &str = "11-threaded-echo, \"What the tutorial gets wrong\"";
+/// Lesson 03: the same points but the one about two clients at once.
+pub const LINK_LOOP: Lesson = Lesson {
+    binary: "03-echo-reconnect",
+    server: Some(check_link_loop_server),
+    client: None,
+};
 
 fn check_server(checker: &mut Checker, addr: SocketAddr) {
+    check_echo_server(
+        checker,
+        addr,
+        "11-threaded-echo, \"What the tutorial gets wrong\"",
+        true,
+    );
+}
+
+fn check_link_loop_server(checker: &mut Checker, addr: SocketAddr) {
+    check_echo_server(
+        checker,
+        addr,
+        "03-echo-reconnect, \"What it teaches\"",
+        false,
+    );
+}
+
+/// The points; `concurrent` adds the one that needs a thread per client.
+fn check_echo_server(checker: &mut Checker, addr: SocketAddr, hint: &str, concurrent: bool) {
     let timeout = checker.timeout();
-    checker.point("one message, one write", HINT, |rng| {
+    checker.point("one message, one write", hint, |rng| {
         echo(addr, b"hello", Cut::Whole, rng, timeout)
     });
-    checker.point("a message in 1-byte writes", HINT, |rng| {
+    checker.point("a message in 1-byte writes", hint, |rng| {
         echo(addr, b"sticky-packets", Cut::OneByte, rng, timeout)
     });
     checker.point(
@@ -37,28 +62,30 @@ fn check_server(checker: &mut Checker, addr: SocketAddr) {
     );
     checker.point(
         "Chinese text and binary bytes, random pieces",
-        HINT,
+        hint,
         |rng| {
             let mut message = "你好, sticky 粘包 ".as_bytes().to_vec();
             message.extend(0..=255u8);
             echo(addr, &message, Cut::Random, rng, timeout)
         },
     );
-    checker.point(
-        "two clients at once: the second is answered while the first is silent",
-        "11-threaded-echo, \"What it teaches\" (a thread per client)",
-        |rng| {
-            let silent = match connect(addr) {
-                Ok(conn) => conn,
-                Err(e) => return Verdict::fail("nothing", format!("could not connect: {e}")),
-            };
-            // Let the server accept the silent one first, as a sequential server would.
-            std::thread::sleep(Duration::from_millis(100));
-            let verdict = echo(addr, b"are you there?", Cut::Whole, rng, timeout);
-            close_with_reset(silent);
-            verdict
-        },
-    );
+    if concurrent {
+        checker.point(
+            "two clients at once: the second is answered while the first is silent",
+            "11-threaded-echo, \"What it teaches\" (a thread per client)",
+            |rng| {
+                let silent = match connect(addr) {
+                    Ok(conn) => conn,
+                    Err(e) => return Verdict::fail("nothing", format!("could not connect: {e}")),
+                };
+                // Let the server accept the silent one first, as a sequential server would.
+                std::thread::sleep(Duration::from_millis(100));
+                let verdict = echo(addr, b"are you there?", Cut::Whole, rng, timeout);
+                close_with_reset(silent);
+                verdict
+            },
+        );
+    }
     checker.point(
         "a client vanishes mid-message (reset), the next one is served",
         "02-echo-loop (a reset is one of the two ways a client goes)",
