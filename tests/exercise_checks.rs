@@ -587,3 +587,66 @@ fn link_loop_server_tutorial_adds_bytes_for_every_seed() {
         server_report(&check::threaded_echo::LINK_LOOP, server.addr, options)
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// The command line: the report's lines, the exit status, --seed, --json.
+
+#[test]
+fn check_command_prints_one_line_per_point_and_a_total() {
+    if !common::have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo("tests/solutions/09_sticky_server.py");
+    let server = PythonServer::start(&[&script, "0"], dir.path());
+    let addr = server.addr.to_string();
+    let bin = env!("CARGO_BIN_EXE_09-sticky");
+
+    let passed = common::run(bin, &["check", "server", &addr, "--seed", "7"], "");
+    assert!(
+        passed.status.success(),
+        "{}{}",
+        passed.stdout,
+        passed.stderr
+    );
+    let lines: Vec<&str> = passed.stdout.lines().collect();
+    assert!(
+        lines.first().is_some_and(|l| l.contains("seed 7")),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last(), Some(&"7 passed, 0 failed"), "{lines:?}");
+    let points = lines.get(1..lines.len() - 1).unwrap_or_default();
+    assert_eq!(points.len(), 7);
+    assert!(points.iter().all(|l| l.starts_with("PASS ")), "{points:?}");
+
+    // Nobody listening: every point fails, the exit status says so, --json says which.
+    let port = common::closed_port();
+    let closed = format!("127.0.0.1:{port}");
+    let failed = common::run(
+        bin,
+        &["check", "--json", "--seed", "7", "server", &closed],
+        "",
+    );
+    assert!(!failed.status.success());
+    assert!(failed.stderr.is_empty(), "{}", failed.stderr);
+    let report: serde_json::Value = serde_json::from_str(&failed.stdout).expect("one JSON object");
+    assert_eq!(report["seed"], 7);
+    assert_eq!(report["passed"], 0);
+    assert_eq!(report["failed"], 7);
+    assert!(report["points"][0]["hint"]
+        .as_str()
+        .is_some_and(|h| h.contains("09-sticky")));
+
+    // A side the lesson does not check is one clear error.
+    let wrong = common::run(
+        env!("CARGO_BIN_EXE_01-echo-once"),
+        &["check", "server", &addr],
+        "",
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        wrong.stderr.contains("has no checker for a server"),
+        "{}",
+        wrong.stderr
+    );
+}
