@@ -82,6 +82,11 @@ fn assert_all_pass(report: &Report) {
 /// `point` is its first failure (the points before it pass), then `point` alone is run for each
 /// of 100 seeds, on a few threads.
 fn fails_at_for_every_seed(point: &str, check: impl Fn(Options) -> Report + Sync) {
+    fails_at_for_every_seed_on(WORKERS, point, check)
+}
+
+/// [`fails_at_for_every_seed`] on `workers` threads.
+fn fails_at_for_every_seed_on(workers: u64, point: &str, check: impl Fn(Options) -> Report + Sync) {
     let full = check(Options {
         fail_fast: true,
         ..Options::quiet(0)
@@ -89,10 +94,10 @@ fn fails_at_for_every_seed(point: &str, check: impl Fn(Options) -> Report + Sync
     let first = full.first_failure().map(|p| p.name.as_str());
     assert_eq!(first, Some(point), "\n{}", lines(&full));
     thread::scope(|scope| {
-        for worker in 0..WORKERS {
+        for worker in 0..workers {
             let check = &check;
             scope.spawn(move || {
-                for seed in (worker..SEEDS).step_by(WORKERS as usize) {
+                for seed in (worker..SEEDS).step_by(workers as usize) {
                     let options = Options {
                         only: Some(point.to_string()),
                         ..Options::quiet(seed)
@@ -648,5 +653,46 @@ fn check_command_prints_one_line_per_point_and_a_total() {
         wrong.stderr.contains("has no checker for a server"),
         "{}",
         wrong.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 04: the UDP echo client. The tutorials' clients call recvfrom with no timeout.
+
+#[test]
+fn udp_echo_client_reference_passes() {
+    if !common::have_python() {
+        return;
+    }
+    let student = solution_client("04_udp_echo_client.py", &[]);
+    assert_all_pass(&client_report(
+        &check::udp_echo::LESSON,
+        &student,
+        reference(1),
+    ));
+}
+
+#[test]
+fn udp_echo_client_tutorial_waits_for_ever_for_a_lost_datagram_for_every_seed() {
+    if !common::have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let naive = tutorial_client("001_s7_2_udp_echo_client.py", dir.path());
+    // It fails by hanging until it is killed: a short time limit for the runs of that one point,
+    // and more threads (each run has a checker server of its own).
+    fails_at_for_every_seed_on(
+        10,
+        "the first datagram is lost: your client sends it again",
+        |options| {
+            let options = match options.only {
+                Some(_) => Options {
+                    timeout: Duration::from_millis(1500),
+                    ..options
+                },
+                None => options,
+            };
+            client_report(&check::udp_echo::LESSON, &naive, options)
+        },
     );
 }

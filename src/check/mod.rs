@@ -47,6 +47,7 @@ pub mod file_upload;
 pub mod remote_cmd_framed;
 pub mod sticky;
 pub mod threaded_echo;
+pub mod udp_echo;
 pub mod udp_time;
 
 /// The `check` subcommand of a lesson binary.
@@ -758,6 +759,18 @@ impl StudentClient {
             let served = server.join().unwrap_or_default();
             (run, served)
         })
+    }
+
+    /// Runs the client once against a checker server of the caller's own at `addr` (a UDP
+    /// one: [`StudentClient::run`] serves TCP itself).
+    pub fn run_against(
+        &self,
+        addr: SocketAddr,
+        input: &str,
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> ClientRun {
+        self.spawn(addr, input, env, timeout)
     }
 
     fn spawn(
