@@ -119,6 +119,8 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
+        // The checker's report has already said which points failed.
+        Err(e) if e.is::<crate::check::ChecksFailed>() => ExitCode::FAILURE,
         Err(e) => {
             // `writeln!`, not `eprintln!`, which would panic if stderr were closed too.
             let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&e));

@@ -16,8 +16,10 @@
 //! - [`shell`]: running a command with a time limit and an output cap (the remote-shell lessons);
 //! - [`transfer`]: file bodies streamed, hashed while they move, renamed into place when whole;
 //! - [`units`]: sizes and durations as people type them (`10MiB`, `90s`);
-//! - [`tour`]: `00-tour`, which runs and narrates every lesson.
+//! - [`tour`]: `00-tour`, which runs and narrates every lesson;
+//! - [`check`]: `NN-name check`, the exercise checkers that play a demanding peer.
 
+pub mod check;
 pub mod cli;
 pub mod deadline;
 pub mod escape;

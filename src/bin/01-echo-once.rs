@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::echo_once::{
     describe_ending, run_client, run_server, Received, ServerConfig,
@@ -26,6 +27,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own client: `check client -- python3 client.py {port}` (see walkthrough.md, 01).
+    Check(check::CheckArgs),
     /// Wait for one client, echo its message upper-cased, exit.
     Server {
         #[command(flatten)]
@@ -78,6 +81,7 @@ fn print_received(received: &Received) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::echo::ECHO_ONCE, args),
         Role::Server { endpoint, bufsize } => {
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
             let log = Log::stdout();

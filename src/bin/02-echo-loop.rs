@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::echo_loop::{any_reply_each, echo_each, run_server, ServerConfig};
 use socklab::log::Log;
@@ -22,6 +23,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own client: `check client -- python3 client.py {port}` (see walkthrough.md, 02).
+    Check(check::CheckArgs),
     /// Serve one client for as long as it stays connected, then exit.
     Server {
         #[command(flatten)]
@@ -48,6 +51,7 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::echo::ECHO_LOOP, args),
         Role::Server { endpoint, bufsize } => {
             let listener = net::listen_tcp(&endpoint.host, endpoint.port, &Default::default())?;
             let log = Log::stdout();

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::echo_loop::{any_reply_each, echo_each};
 use socklab::lessons::echo_reconnect::{run_server, ServerConfig};
@@ -26,6 +27,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own link-loop echo server: `check server 127.0.0.1:9003` (see walkthrough.md, 03).
+    Check(check::CheckArgs),
     /// Serve clients one at a time, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]
@@ -68,6 +71,7 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::threaded_echo::LINK_LOOP, args),
         Role::Server {
             endpoint,
             bufsize,

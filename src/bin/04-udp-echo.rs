@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::udp_echo::{run_server, ServerConfig, UdpClient};
 use socklab::log::Log;
@@ -22,6 +23,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own UDP client: `check client -- python3 client.py {port}` (see walkthrough.md, 04).
+    Check(check::CheckArgs),
     /// Answer every datagram, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]
@@ -45,6 +48,7 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::udp_echo::LESSON, args),
         Role::Server { endpoint, bufsize } => {
             let socket = net::bind_udp(&endpoint.host, endpoint.port)?;
             let log = Log::stdout();

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::udp_echo::UdpClient;
 use socklab::lessons::udp_time::{ask, run_server, ServerConfig, ERROR_PREFIX};
@@ -24,6 +25,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own time server: `check server 127.0.0.1:9006` (see walkthrough.md, 06).
+    Check(check::CheckArgs),
     /// Answer every datagram with the time, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]
@@ -49,6 +52,7 @@ enum Role {
 fn main() -> ExitCode {
     let mut rejected = false;
     let code = cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::udp_time::LESSON, args),
         Role::Server { endpoint, bufsize } => {
             let socket = net::bind_udp(&endpoint.host, endpoint.port)?;
             let log = Log::stdout();

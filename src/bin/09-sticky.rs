@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::sticky::client::{self, ClientConfig, SenderMode};
 use socklab::lessons::sticky::proxy::{self, ProxyConfig, Rechunking, Split, Upstream};
@@ -30,6 +31,9 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own framed server (`check server 127.0.0.1:9009`) or framed client
+    /// (`check client -- python3 client.py {port}`); see walkthrough.md, 09.
+    Check(check::CheckArgs),
     /// Receive messages; print one line per message the server believes it received,
     /// `#N LEN bytes: TEXT` (N counts from 1 on each connection).
     Server {
@@ -142,6 +146,7 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::sticky::LESSON, args),
         Role::Server {
             endpoint,
             bufsize,

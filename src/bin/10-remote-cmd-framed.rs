@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::framing::LengthOrder;
 use socklab::lessons::remote_cmd_framed::{
@@ -36,6 +37,15 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own client: `check --framing json client -- python3 client.py {port}` (see
+    /// walkthrough.md, 10).
+    Check {
+        /// The framing your client reads: json or length.
+        #[arg(long, value_parser = ["json", "length"], default_value = "json")]
+        framing: String,
+        #[command(flatten)]
+        check: check::CheckArgs,
+    },
     /// Run each command a client sends (sh -c on Unix, cmd /C on Windows) and send back its
     /// stdout then stderr, framed. One thread per client.
     Server {
@@ -104,6 +114,10 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check { framing, check } => match framing.as_str() {
+            "length" => check::run(&check::remote_cmd_framed::LENGTH, check),
+            _ => check::run(&check::remote_cmd_framed::JSON, check),
+        },
         Role::Server {
             endpoint,
             bufsize,

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::echo_loop::echo_each;
 use socklab::lessons::threaded_echo::{run_server, ServerConfig};
@@ -23,6 +24,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own threaded echo server: `check server 127.0.0.1:9011` (see walkthrough.md, 11).
+    Check(check::CheckArgs),
     /// Serve many clients at once, one thread each, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]
@@ -52,6 +55,7 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::threaded_echo::LESSON, args),
         Role::Server {
             endpoint,
             bufsize,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, Endpoint};
 use socklab::lessons::auth::{
     run_server, ClientConfig, Digest, Key, Replies, ServerConfig, Session,
@@ -49,6 +50,8 @@ struct Secret {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own client: `check client -- python3 client.py {port}` (see walkthrough.md, 12).
+    Check(check::CheckArgs),
     /// Challenge every client; converse only with those that answer right.
     Server {
         #[command(flatten)]
@@ -96,6 +99,7 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::auth::LESSON, args),
         Role::Server {
             endpoint,
             secret,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, Endpoint};
 use socklab::lessons::file_upload::client::{download_path, get_file, put_files, ClientConfig};
 use socklab::lessons::file_upload::{
@@ -29,6 +30,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Role {
+    /// Check your own file server: `check server 127.0.0.1:9013` (see walkthrough.md, 13).
+    Check(check::CheckArgs),
     /// Store uploaded files in a folder and send them back on request, one thread per client.
     Server {
         #[command(flatten)]
@@ -135,6 +138,7 @@ impl ClientArgs {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
+        Role::Check(args) => check::run(&check::file_upload::LESSON, args),
         Role::Server {
             endpoint,
             dir,

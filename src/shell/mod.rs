@@ -145,12 +145,54 @@ pub enum ShellError {
 /// whole process group is killed before this returns: nothing the command started is left
 /// running (except a process that left the group with `setsid`, see the module doc).
 pub fn run(command: &str, limits: &Limits) -> Result<CommandOutput, ShellError> {
-    let mut child = shell_command(command)
-        .stdin(Stdio::null())
+    run_in_group(shell_command(command), &[], limits)
+}
+
+/// Runs `program` (a [`Command`] with its arguments and environment set) the way [`run`] runs a
+/// shell: in a process group of its own, with the same time limit, output cap and kill. Its
+/// standard input is `input`, then the end of the input. The exercise checkers run a student's
+/// program with this.
+pub fn run_program(
+    mut program: Command,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<CommandOutput, ShellError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        program.process_group(0);
+    }
+    run_in_group(program, input, limits)
+}
+
+/// [`run`] and [`run_program`]: start, feed `input`, capture, watch, kill.
+fn run_in_group(
+    mut program: Command,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<CommandOutput, ShellError> {
+    let mut child = program
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(ShellError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // On a thread of its own: a program that does not read its input must not block us. It
+        // ends with the pipe's end (the program then sees the end of its input) or with a
+        // broken pipe when the program exits first; neither is our error. If the thread cannot
+        // start, the pipe is dropped with it and the program sees an empty input.
+        let input = input.to_vec();
+        let _ = std::thread::Builder::new()
+            .name("program input".into())
+            .spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, &input);
+            });
+    }
     let watched = platform::watch(&mut child, limits).map_err(ShellError::Wait)?;
     let mut output = CommandOutput {
         stdout: watched.stdout,

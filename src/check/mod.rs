@@ -1,0 +1,920 @@
+//! Exercise checkers: `NN-name check server HOST:PORT` and `NN-name check client -- COMMAND ...`.
+//!
+//! A student's program that works on loopback with one short message often breaks on a real
+//! network, where writes arrive cut into pieces, several messages arrive at once, and clients
+//! vanish. A checker plays the other side of a lesson's protocol the way a real network and real
+//! peers do, and says point by point what held and what did not:
+//!
+//! - `check server HOST:PORT` plays a demanding client against the student's running server;
+//! - `check client -- COMMAND ARGS...` starts a demanding server on a free port and runs the
+//!   student's client against it, once per point. `{host}` and `{port}` in the arguments are
+//!   replaced by the address, and the environment holds `SOCKLAB_HOST` and `SOCKLAB_PORT`, so a
+//!   beginner's script can use either (`python3 client.py {port}`, or
+//!   `int(os.environ['SOCKLAB_PORT'])`). The client's lines of input come on its standard input,
+//!   as the tutorials' `input('>>: ')` expects, and its standard output is what it answered.
+//!
+//! Output: one line per point, `PASS` or `FAIL`, with what was sent, what came back and, on a
+//! failure, the walkthrough section that explains it; then `N passed, M failed`. The exit status
+//! is 0 only when every point passed. `--json` prints the same as one JSON object, for a teacher
+//! collecting results. Random cuts come from a seed that is printed on every run; `--seed N`
+//! replays exactly the same cuts.
+//!
+//! Every wait has a deadline (a program that hangs is a failure, not a hang of the checker) and
+//! every program started is killed, with everything it started, when its time is up.
+//!
+//! This file holds the machinery; each lesson's points are in a small file of their own.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::cli;
+use crate::escape::preview;
+use crate::net;
+use crate::shell::{self, Limits};
+use crate::units;
+
+pub mod auth;
+pub mod echo;
+pub mod file_upload;
+pub mod remote_cmd_framed;
+pub mod sticky;
+pub mod threaded_echo;
+pub mod udp_echo;
+pub mod udp_time;
+
+/// The `check` subcommand of a lesson binary.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(subcommand)]
+    pub target: Target,
+    /// Seed for the random cuts. Every run prints the seed it used; give it again to get the
+    /// very same cuts while you debug.
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
+    /// Print the results as one JSON object (for a teacher collecting a class's results).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// How long one point may take before it counts as a failure (your program hangs).
+    #[arg(long, global = true, default_value = "10", value_parser = units::parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// What to check.
+#[derive(Debug, clap::Subcommand)]
+pub enum Target {
+    /// Play a demanding client against your server, which must already be running.
+    Server {
+        /// Where your server listens, HOST:PORT (for example 127.0.0.1:9009).
+        address: String,
+    },
+    /// Start a demanding server on a free port and run your client (COMMAND ARGS..., after `--`)
+    /// once per point. `{host}` and `{port}` in the arguments are replaced; SOCKLAB_HOST and
+    /// SOCKLAB_PORT are set. Its input lines come on standard input.
+    Client {
+        /// Your client, for example: -- python3 client.py {port}
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+}
+
+/// One lesson's checkers: which sides it can check, and how.
+pub struct Lesson {
+    /// The binary, as the output names it: `09-sticky`.
+    pub binary: &'static str,
+    /// Checks a student's server at an address.
+    pub server: Option<fn(&mut Checker, SocketAddr)>,
+    /// Checks a student's client.
+    pub client: Option<fn(&mut Checker, &StudentClient)>,
+}
+
+/// The checks failed: [`cli::run`] exits with status 1 without a further message, since the
+/// report has said everything.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} checks failed")]
+pub struct ChecksFailed {
+    pub failed: usize,
+    pub total: usize,
+}
+
+/// Settings of one checker run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub seed: u64,
+    /// The time one point may take.
+    pub timeout: Duration,
+    /// Stop at the first failure (the tests, which run a naive program for many seeds).
+    pub fail_fast: bool,
+    /// Print each point as it is decided (the command line; the tests stay quiet).
+    pub print: bool,
+    /// Run only the point of this name (the tests, which run one point for many seeds).
+    pub only: Option<String>,
+}
+
+impl Options {
+    pub fn quiet(seed: u64) -> Options {
+        Options {
+            seed,
+            timeout: Duration::from_secs(10),
+            fail_fast: false,
+            print: false,
+            only: None,
+        }
+    }
+}
+
+/// Runs the `check` subcommand of `lesson`.
+pub fn run(lesson: &Lesson, args: CheckArgs) -> anyhow::Result<()> {
+    let options = Options {
+        seed: args.seed.unwrap_or_else(rand::random),
+        timeout: args.timeout,
+        fail_fast: false,
+        print: !args.json,
+        only: None,
+    };
+    let report = match args.target {
+        Target::Server { address } => {
+            let addr = resolve_one(&address)?;
+            check_server(lesson, addr, &options)?
+        }
+        Target::Client { command } => check_client(lesson, StudentClient::new(command)?, &options)?,
+    };
+    if args.json {
+        cli::print_line(report.to_json())?;
+    } else {
+        cli::print_line(report.summary())?;
+    }
+    match report.failed() {
+        0 => Ok(()),
+        failed => Err(ChecksFailed {
+            failed,
+            total: report.points.len(),
+        }
+        .into()),
+    }
+}
+
+/// Checks the server at `addr` and returns the report.
+pub fn check_server(
+    lesson: &Lesson,
+    addr: SocketAddr,
+    options: &Options,
+) -> Result<Report, CheckError> {
+    let check = lesson.server.ok_or(CheckError::NoSuchCheck {
+        binary: lesson.binary,
+        side: "server",
+        other: "client -- COMMAND",
+    })?;
+    let mut checker = Checker::new(lesson, "server", options)?;
+    check(&mut checker, addr);
+    Ok(checker.report)
+}
+
+/// Checks the client `student` and returns the report.
+pub fn check_client(
+    lesson: &Lesson,
+    student: StudentClient,
+    options: &Options,
+) -> Result<Report, CheckError> {
+    let check = lesson.client.ok_or(CheckError::NoSuchCheck {
+        binary: lesson.binary,
+        side: "client",
+        other: "server HOST:PORT",
+    })?;
+    let mut checker = Checker::new(lesson, "client", options)?;
+    check(&mut checker, &student);
+    Ok(checker.report)
+}
+
+/// What stops a check before its first point.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{binary} has no checker for a {side}; try `{binary} check {other}`")]
+    NoSuchCheck {
+        binary: &'static str,
+        side: &'static str,
+        other: &'static str,
+    },
+    #[error("no command given: put your client after `--`, e.g. `-- python3 client.py {{port}}`")]
+    NoCommand,
+    #[error("could not print the report: {0}")]
+    Print(String),
+    #[error(transparent)]
+    Net(#[from] net::NetError),
+}
+
+fn resolve_one(address: &str) -> anyhow::Result<SocketAddr> {
+    let (host, port) = address.rsplit_once(':').ok_or_else(|| {
+        anyhow::anyhow!("give the server's address as HOST:PORT, not {address:?}")
+    })?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{port:?} is not a port number (in {address:?})"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs = net::resolve(host, port)?;
+    addrs
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{address} resolves to no address"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+/// One point of a check and how it went.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub name: String,
+    pub passed: bool,
+    /// What the checker sent, in a few words.
+    pub sent: String,
+    /// What came back, in a few words.
+    pub got: String,
+    /// Where the walkthrough explains this point (shown on a failure).
+    pub hint: String,
+}
+
+impl fmt::Display for Point {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        write!(
+            f,
+            "{verdict} {}: sent {}; got {}",
+            self.name, self.sent, self.got
+        )?;
+        if !self.passed {
+            write!(f, "; hint: {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a check found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub binary: &'static str,
+    /// `server` or `client`: which side of the student's was checked.
+    pub side: &'static str,
+    pub seed: u64,
+    pub points: Vec<Point>,
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.points.iter().filter(|p| p.passed).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.points.len() - self.passed()
+    }
+
+    /// The first failed point, if any.
+    pub fn first_failure(&self) -> Option<&Point> {
+        self.points.iter().find(|p| !p.passed)
+    }
+
+    /// The last line: `N passed, M failed`.
+    pub fn summary(&self) -> String {
+        format!("{} passed, {} failed", self.passed(), self.failed())
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let points: Vec<_> = self
+            .points
+            .iter()
+            .map(|p| {
+                json!({"name": p.name, "passed": p.passed, "sent": p.sent, "got": p.got,
+                       "hint": p.hint})
+            })
+            .collect();
+        json!({
+            "lesson": self.binary,
+            "side": self.side,
+            "seed": self.seed,
+            "passed": self.passed(),
+            "failed": self.failed(),
+            "points": points,
+        })
+    }
+}
+
+/// What one point found: whether it held, what was sent and what came back.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub passed: bool,
+    pub sent: String,
+    pub got: String,
+}
+
+impl Verdict {
+    pub fn pass(sent: impl Into<String>, got: impl Into<String>) -> Verdict {
+        Verdict {
+            passed: true,
+            sent: sent.into(),
+            got: got.into(),
+        }
+    }
+
+    pub fn fail(sent: impl Into<String>, got: impl Into<String>) -> Verdict {
+        Verdict {
+            passed: false,
+            sent: sent.into(),
+            got: got.into(),
+        }
+    }
+
+    /// Passes when `ok`.
+    pub fn when(ok: bool, sent: impl Into<String>, got: impl Into<String>) -> Verdict {
+        Verdict {
+            passed: ok,
+            sent: sent.into(),
+            got: got.into(),
+        }
+    }
+}
+
+/// Runs a lesson's points one after another and collects the report.
+pub struct Checker {
+    pub report: Report,
+    options: Options,
+    stopped: bool,
+    /// Points met so far, run or skipped.
+    numbered: u64,
+}
+
+impl Checker {
+    fn new(lesson: &Lesson, side: &'static str, options: &Options) -> Result<Checker, CheckError> {
+        let checker = Checker {
+            report: Report {
+                binary: lesson.binary,
+                side,
+                seed: options.seed,
+                points: Vec::new(),
+            },
+            options: options.clone(),
+            stopped: false,
+            numbered: 0,
+        };
+        if options.print {
+            cli::print_line(format!(
+                "checking your {side} for {}, seed {} (replay these cuts with --seed {})",
+                lesson.binary, options.seed, options.seed
+            ))
+            .map_err(|e| CheckError::Print(e.to_string()))?;
+        }
+        Ok(checker)
+    }
+
+    /// The time one point may take.
+    pub fn timeout(&self) -> Duration {
+        self.options.timeout
+    }
+
+    /// Runs one point. `check` gets a random generator seeded from the run's seed and the
+    /// point's number, so `--seed` replays each point's cuts exactly. `hint` names the
+    /// walkthrough section that explains what the point tests.
+    pub fn point(&mut self, name: &str, hint: &str, check: impl FnOnce(&mut StdRng) -> Verdict) {
+        // Numbered whether it runs or not, so that a point gets the same cuts with `only`.
+        let number = self.numbered;
+        self.numbered += 1;
+        if self.stopped
+            || self
+                .options
+                .only
+                .as_deref()
+                .is_some_and(|only| only != name)
+        {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(self.options.seed ^ (number.wrapping_mul(0x9E37_79B9)));
+        let verdict = check(&mut rng);
+        let point = Point {
+            name: name.to_string(),
+            passed: verdict.passed,
+            sent: verdict.sent,
+            got: verdict.got,
+            hint: format!("walkthrough.md, {hint}"),
+        };
+        if self.options.print {
+            // A closed stdout: the report goes on being collected; the exit status still says.
+            let _ = cli::print_line(&point);
+        }
+        if !point.passed && self.options.fail_fast {
+            self.stopped = true;
+        }
+        self.report.points.push(point);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing the way a network delivers
+
+/// How a checker cuts what it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// One write.
+    Whole,
+    /// One byte per write, with a pause after each: the worst a network can do.
+    OneByte,
+    /// Seeded random sizes (1 to 64 bytes, more for long messages), with short random pauses.
+    Random,
+}
+
+impl fmt::Display for Cut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cut::Whole => "one write",
+            Cut::OneByte => "1-byte writes",
+            Cut::Random => "random pieces",
+        })
+    }
+}
+
+/// The pause after each 1-byte write: long enough that the receiver's `recv` returns with only
+/// that byte, short enough that a message of a few dozen bytes takes under a second.
+pub const BYTE_PAUSE: Duration = Duration::from_millis(15);
+
+/// Writes `bytes` to `conn` cut as `cut` says; returns the number of writes. `TCP_NODELAY` is
+/// set so that each write leaves as a segment of its own, as the pieces of a real network would
+/// arrive.
+pub fn write_cut(
+    conn: &mut TcpStream,
+    bytes: &[u8],
+    cut: Cut,
+    rng: &mut StdRng,
+) -> io::Result<usize> {
+    conn.set_nodelay(true)?;
+    if cut == Cut::Whole || bytes.is_empty() {
+        conn.write_all(bytes)?;
+        return Ok(1);
+    }
+    let mut rest = bytes;
+    let mut writes = 0;
+    while !rest.is_empty() {
+        let (size, pause) = match cut {
+            Cut::OneByte => (1, BYTE_PAUSE),
+            _ => {
+                // Small pieces for short messages, up to about 1/64 of a long one (so that a
+                // 200 KB message is some hundred writes, not thousands); a pause now and then.
+                let largest = (bytes.len() / 64).max(64);
+                let pause = if rng.gen_ratio(1, 4) {
+                    rng.gen_range(1..=3)
+                } else {
+                    0
+                };
+                (rng.gen_range(1..=largest), Duration::from_millis(pause))
+            }
+        };
+        let (piece, after) = rest.split_at(size.min(rest.len()));
+        conn.write_all(piece)?;
+        writes += 1;
+        rest = after;
+        if cut == Cut::OneByte && writes == 1 {
+            hold(conn);
+        }
+        if !pause.is_zero() {
+            thread::sleep(pause);
+        }
+    }
+    Ok(writes)
+}
+
+/// How long [`hold`] waits for the peer to act on a first byte.
+pub const HOLD: Duration = Duration::from_secs(1);
+
+/// After the first byte of a 1-byte cut: waits until the peer acts on it (sends something, or
+/// closes) or [`HOLD`] has passed. A peer that takes one `recv` for a whole message acts at
+/// once, on one byte, however loaded the machine is: the rest has not been sent yet. A correct
+/// peer waits for the rest, and costs the checker this one pause.
+fn hold(conn: &TcpStream) {
+    let deadline = net::deadline_after(HOLD);
+    let mut byte = [0u8; 1];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match conn.peek(&mut byte) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Data, the end of the stream, a reset or the time up: in every case, go on.
+            _ => return,
+        }
+    }
+}
+
+/// `what` as it was cut: `"hello" in 5 writes`.
+pub fn describe_cut(bytes: &[u8], writes: usize) -> String {
+    format!(
+        "{} ({} bytes in {writes} write{})",
+        quoted(bytes),
+        bytes.len(),
+        if writes == 1 { "" } else { "s" }
+    )
+}
+
+/// Bytes shown to a person, quoted and cut to a readable length.
+pub fn quoted(bytes: &[u8]) -> String {
+    format!("'{}'", preview(bytes, 48))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading with a deadline
+
+/// A connection whose every read must finish before one instant (a deadline, not a per-read
+/// timeout: a peer that sends a byte a second cannot stretch it).
+pub struct Timed<'a> {
+    conn: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl<'a> Timed<'a> {
+    pub fn new(conn: &'a TcpStream, timeout: Duration) -> Timed<'a> {
+        Timed {
+            conn,
+            deadline: net::deadline_after(timeout),
+        }
+    }
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"));
+        }
+        self.conn.set_read_timeout(Some(left))?;
+        let mut conn = self.conn;
+        match net::recv(&mut conn, buf) {
+            Err(e) if net::is_timeout(&e) => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))
+            }
+            result => result,
+        }
+    }
+}
+
+/// How a read of the peer's bytes ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Got what was wanted.
+    Complete,
+    /// The peer closed the connection (end of stream).
+    Closed,
+    /// The peer reset the connection.
+    Reset,
+    /// Nothing more came before the deadline.
+    TimedOut,
+    Error(String),
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Complete => write!(f, "complete"),
+            Ending::Closed => write!(f, "then the connection closed"),
+            Ending::Reset => write!(f, "then the connection was reset"),
+            Ending::TimedOut => write!(f, "then nothing more in time"),
+            Ending::Error(e) => write!(f, "then error: {e}"),
+        }
+    }
+}
+
+fn ending_of(e: &io::Error) -> Ending {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Ending::TimedOut,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Ending::Reset,
+        _ => Ending::Error(e.to_string()),
+    }
+}
+
+/// Reads until exactly `n` bytes have come (or the connection ends, or the deadline passes),
+/// returning what came and how it ended. `n` is chosen by the checker, never by the peer.
+pub fn read_exactly(conn: &TcpStream, n: usize, timeout: Duration) -> (Vec<u8>, Ending) {
+    let mut timed = Timed::new(conn, timeout);
+    let mut got = Vec::with_capacity(n.min(1 << 20));
+    let mut buf = [0u8; 8192];
+    while got.len() < n {
+        let want = (n - got.len()).min(buf.len());
+        match timed.read(buf.get_mut(..want).unwrap_or_default()) {
+            Ok(0) => return (got, Ending::Closed),
+            Ok(k) => got.extend_from_slice(buf.get(..k).unwrap_or_default()),
+            Err(e) => return (got, ending_of(&e)),
+        }
+    }
+    (got, Ending::Complete)
+}
+
+/// Reads until `expected` has come, or the bytes stop matching it (then at once: no need to wait
+/// for the rest of a wrong answer), or the connection ends, or the deadline passes.
+pub fn read_expecting(conn: &TcpStream, expected: &[u8], timeout: Duration) -> (Vec<u8>, Ending) {
+    let mut timed = Timed::new(conn, timeout);
+    let mut got = Vec::with_capacity(expected.len().min(1 << 20));
+    let mut buf = [0u8; 8192];
+    while got.len() < expected.len() {
+        let want = (expected.len() - got.len()).min(buf.len());
+        match timed.read(buf.get_mut(..want).unwrap_or_default()) {
+            Ok(0) => return (got, Ending::Closed),
+            Ok(k) => got.extend_from_slice(buf.get(..k).unwrap_or_default()),
+            Err(e) => return (got, ending_of(&e)),
+        }
+        if !expected.starts_with(&got) {
+            return (got, Ending::Complete);
+        }
+    }
+    (got, Ending::Complete)
+}
+
+/// Reads until the peer closes the connection, keeping at most `max` bytes. `Complete` means
+/// it closed; `TimedOut` that it was still open at the deadline.
+pub fn read_to_close(conn: &TcpStream, max: usize, timeout: Duration) -> (Vec<u8>, Ending) {
+    let mut timed = Timed::new(conn, timeout);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match timed.read(&mut buf) {
+            Ok(0) => return (got, Ending::Complete),
+            Ok(k) => {
+                let room = max.saturating_sub(got.len()).min(k);
+                got.extend_from_slice(buf.get(..room).unwrap_or_default());
+            }
+            Err(e) => return (got, ending_of(&e)),
+        }
+    }
+}
+
+/// Connects to a student's server, with the usual connect timeout.
+pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let conn = TcpStream::connect_timeout(&addr, net::CONNECT_TIMEOUT)?;
+    conn.set_write_timeout(Some(net::CONNECT_TIMEOUT))?;
+    Ok(conn)
+}
+
+/// Closes `conn` with a reset (RST) instead of a normal end: `SO_LINGER` 0, then close, what a
+/// killed program or a pulled cable looks like to the server.
+pub fn close_with_reset(conn: TcpStream) {
+    let socket = socket2::Socket::from(conn);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    drop(socket);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a student's client
+
+/// A student's client program: a command and its arguments, with `{host}` and `{port}` still in
+/// them.
+#[derive(Debug, Clone)]
+pub struct StudentClient {
+    command: Vec<String>,
+    /// Where it runs; the checker's own working directory when `None`.
+    dir: Option<std::path::PathBuf>,
+}
+
+/// What a student's client did in one run.
+#[derive(Debug, Clone, Default)]
+pub struct ClientRun {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+}
+
+impl ClientRun {
+    /// Standard output as text (invalid UTF-8 shown as `�`).
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// How the run ended, in a few words, with the last line of stderr when it failed.
+    pub fn ending(&self) -> String {
+        if self.timed_out {
+            return "your client did not end in time (killed)".to_string();
+        }
+        match self.exit_code {
+            Some(0) => "exit status 0".to_string(),
+            code => {
+                let stderr = String::from_utf8_lossy(&self.stderr);
+                let last = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                let code = code.map_or("a signal".to_string(), |c| format!("status {c}"));
+                format!("exit {code}, stderr: {}", preview(last.as_bytes(), 80))
+            }
+        }
+    }
+}
+
+/// Most bytes of a client's output kept.
+const MAX_CLIENT_OUTPUT: usize = 4 * 1024 * 1024;
+
+impl StudentClient {
+    pub fn new(command: Vec<String>) -> Result<StudentClient, CheckError> {
+        if command.is_empty() {
+            return Err(CheckError::NoCommand);
+        }
+        Ok(StudentClient { command, dir: None })
+    }
+
+    /// Runs the client in `dir` (the tests use a temporary folder for the files a client
+    /// writes).
+    pub fn in_dir(self, dir: &std::path::Path) -> StudentClient {
+        StudentClient {
+            dir: Some(dir.to_path_buf()),
+            ..self
+        }
+    }
+
+    /// Runs the client once against a checker server: `serve` handles each connection the
+    /// client makes (on its own thread, one connection at a time, until the client has
+    /// ended), while the client gets `input` on its standard input and `env` in its
+    /// environment. Returns what the client did and what `serve` returned for each connection.
+    pub fn run<T: Send>(
+        &self,
+        input: &str,
+        env: &[(&str, &str)],
+        timeout: Duration,
+        serve: impl Fn(TcpStream) -> T + Sync,
+    ) -> (ClientRun, Vec<T>) {
+        let listener = match net::listen_tcp("127.0.0.1", 0, &Default::default()) {
+            Ok(listener) => listener,
+            Err(e) => return (failed_to_start(&e.to_string()), Vec::new()),
+        };
+        let addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(e) => return (failed_to_start(&e.to_string()), Vec::new()),
+        };
+        let done = std::sync::atomic::AtomicBool::new(false);
+        thread::scope(|scope| {
+            let server = scope.spawn(|| accept_until(&listener, &done, &serve));
+            let run = self.spawn(addr, input, env, timeout);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            let served = server.join().unwrap_or_default();
+            (run, served)
+        })
+    }
+
+    /// Runs the client once against a checker server of the caller's own at `addr` (a UDP
+    /// one: [`StudentClient::run`] serves TCP itself).
+    pub fn run_against(
+        &self,
+        addr: SocketAddr,
+        input: &str,
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> ClientRun {
+        self.spawn(addr, input, env, timeout)
+    }
+
+    fn spawn(
+        &self,
+        addr: SocketAddr,
+        input: &str,
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> ClientRun {
+        let host = addr.ip().to_string();
+        let port = addr.port().to_string();
+        let substitute = |arg: &String| arg.replace("{host}", &host).replace("{port}", &port);
+        let Some((program, args)) = self.command.split_first() else {
+            return failed_to_start("no command");
+        };
+        let mut command = Command::new(substitute(program));
+        command
+            .args(args.iter().map(substitute))
+            .env("SOCKLAB_HOST", &host)
+            .env("SOCKLAB_PORT", &port)
+            // A Python client killed at the time limit would lose what it printed.
+            .env("PYTHONUNBUFFERED", "1");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let limits = Limits {
+            timeout,
+            max_output: MAX_CLIENT_OUTPUT,
+        };
+        match shell::run_program(command, input.as_bytes(), &limits) {
+            Ok(output) => ClientRun {
+                exit_code: output.exit_code(),
+                timed_out: output.timed_out,
+                stdout: output.stdout,
+                stderr: output.stderr,
+            },
+            Err(e) => failed_to_start(&e.to_string()),
+        }
+    }
+}
+
+fn failed_to_start(why: &str) -> ClientRun {
+    ClientRun {
+        stderr: format!("could not run your client: {why}").into_bytes(),
+        ..ClientRun::default()
+    }
+}
+
+/// How often the checker's server looks for a new connection.
+const ACCEPT_POLL: Duration = Duration::from_millis(5);
+
+/// Serves connections one at a time until `done` is set and no connection is waiting.
+fn accept_until<T>(
+    listener: &TcpListener,
+    done: &std::sync::atomic::AtomicBool,
+    serve: &(impl Fn(TcpStream) -> T + Sync),
+) -> Vec<T> {
+    let mut served = Vec::new();
+    if listener.set_nonblocking(true).is_err() {
+        return served;
+    }
+    loop {
+        match listener.accept() {
+            Ok((conn, _)) => {
+                if conn.set_nonblocking(false).is_ok() {
+                    served.push(serve(conn));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return served;
+                }
+                thread::sleep(ACCEPT_POLL);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return served,
+        }
+    }
+}
+
+/// The verdict on one run of a client: every text of `expected` must be in what it printed, and
+/// the checker's server (one result per connection) must have found nothing wrong.
+pub fn client_verdict(
+    sent: String,
+    run: &ClientRun,
+    served: &[Result<(), String>],
+    expected: &[&str],
+) -> Verdict {
+    if served.is_empty() {
+        return Verdict::fail(sent, format!("no connection; {}", run.ending()));
+    }
+    let printed = run.output();
+    let missing = expected.iter().find(|text| !printed.contains(*text));
+    let problem = served.iter().find_map(|s| s.as_ref().err());
+    match (missing, problem) {
+        (None, None) => Verdict::pass(sent, format!("every reply printed; {}", run.ending())),
+        (None, Some(problem)) => Verdict::fail(sent, format!("{problem}; {}", run.ending())),
+        (Some(text), problem) => Verdict::fail(
+            sent,
+            format!(
+                "{} is not in your output {}; {}{}",
+                quoted(text.as_bytes()),
+                quoted(printed.as_bytes()),
+                run.ending(),
+                problem.map_or(String::new(), |p| format!("; the server saw: {p}"))
+            ),
+        ),
+    }
+}
+
+/// `text` as the lines a tutorial client reads with `input()`.
+pub fn input_lines(lines: &[&str]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_point_line_says_what_was_sent_and_got() {
+        let point = Point {
+            name: "1-byte writes".into(),
+            passed: false,
+            sent: "'hi'".into(),
+            got: "'H'".into(),
+            hint: "walkthrough.md, 01".into(),
+        };
+        assert_eq!(
+            point.to_string(),
+            "FAIL 1-byte writes: sent 'hi'; got 'H'; hint: walkthrough.md, 01"
+        );
+    }
+
+    #[test]
+    fn the_same_seed_cuts_the_same_way() {
+        let sizes = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..20).map(|_| rng.gen_range(1..=64)).collect::<Vec<u32>>()
+        };
+        assert_eq!(sizes(7), sizes(7));
+        assert_ne!(sizes(7), sizes(8));
+    }
+}
