@@ -9,6 +9,7 @@
 //! - [`net`]: opening sockets with errors a student can act on;
 //! - [`cli`]: the command-line convention every lesson binary follows;
 //! - [`log`]: where a server's one-line-per-event log goes;
+//! - [`load`]: many echo clients at once, timing every reply (`11-threaded-echo bench`);
 //! - [`trace`]: `--trace`, one line per `send`/`recv`;
 //! - [`escape`]: showing received bytes to a person;
 //! - [`shell`]: running a command with a time limit and an output cap (the remote-shell lessons);
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod escape;
 pub mod framing;
 pub mod lessons;
+pub mod load;
 pub mod log;
 pub mod net;
 pub mod server;
