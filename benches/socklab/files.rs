@@ -231,7 +231,9 @@ fn start_ftp(dir: &Path, size: u64) -> anyhow::Result<Server> {
         .arg(&root)
         .args(["--quota", &(size * 4 + (1 << 20)).to_string()])
         .stdin(Stdio::piped())
-        .stdout(Stdio::null());
+        .stdout(Stdio::null())
+        // Its warning about the low --iterations (fine here) would clutter the output.
+        .stderr(Stdio::null());
     let mut child = adduser.spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
         writeln!(stdin, "{PASSWORD}")?;

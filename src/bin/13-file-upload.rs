@@ -1,9 +1,10 @@
 //! Lesson 13: file upload and download with a JSON header. See `socklab::lessons::file_upload`
 //! and walkthrough.md.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use socklab::cli::{self, Endpoint};
@@ -151,14 +152,20 @@ fn main() -> ExitCode {
                     common,
                 },
         } => {
+            let began = Instant::now();
             let outcomes = put_files(&common.config(!no_md5), &files, &common.wire())?;
+            let took = began.elapsed();
             let mut failed = 0;
+            let mut sent = 0;
             for outcome in &outcomes {
                 match &outcome.result {
-                    Ok(stored) => cli::print_line(format!(
-                        "{}  {} bytes  md5 {}",
-                        stored.name, stored.size, stored.md5
-                    ))?,
+                    Ok(stored) => {
+                        sent += stored.size;
+                        cli::print_line(format!(
+                            "{}  {} bytes  md5 {}",
+                            stored.name, stored.size, stored.md5
+                        ))?
+                    }
                     Err(why) => {
                         failed += 1;
                         eprintln!("error: {}: {why}", outcome.file.display());
@@ -168,6 +175,9 @@ fn main() -> ExitCode {
             if failed > 0 {
                 anyhow::bail!("{failed} of {} file(s) not stored", outcomes.len());
             }
+            // On stderr, with the progress bars: stdout keeps one line per file for scripts.
+            let speed = units::format_speed(sent, took);
+            let _ = writeln!(std::io::stderr(), "stored {sent} bytes in {speed}");
             Ok(())
         }
         Role::Client {
@@ -180,13 +190,21 @@ fn main() -> ExitCode {
                 },
         } => {
             let path = download_path(&name, out.as_deref(), force)?;
+            let began = Instant::now();
             let fetched = get_file(&common.config(true), &name, &path, &common.wire())?;
+            let took = began.elapsed();
             cli::print_line(format!(
                 "{}  {} bytes  md5 {}",
                 fetched.path.display(),
                 fetched.size,
                 fetched.md5
             ))?;
+            let speed = units::format_speed(fetched.size, took);
+            let _ = writeln!(
+                std::io::stderr(),
+                "received {} bytes in {speed}",
+                fetched.size
+            );
             Ok(())
         }
     })

@@ -111,6 +111,8 @@ pub fn converse(
     let mut on_stack = [0u8; STACK_BUFFER];
     let mut on_heap = Vec::new();
     let mut line = String::new();
+    // Formatting an address is not free: do it once, not once per message.
+    let peer_text = peer.to_string();
     loop {
         let buf = if bufsize <= STACK_BUFFER {
             on_stack.get_mut(..bufsize.max(1)).unwrap_or_default()
@@ -136,7 +138,7 @@ pub fn converse(
         let data = buf.get_mut(..n).unwrap_or_default();
         line.clear();
         // Writing to a `String` cannot fail.
-        let _ = write!(line, "received {n} bytes from {peer}: ");
+        let _ = write!(line, "received {n} bytes from {peer_text}: ");
         push_preview(&mut line, data, 60);
         log.line(&line);
         data.make_ascii_uppercase();
