@@ -116,14 +116,14 @@ impl Connections {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a connection unless `max` are already open.
-    fn admit(&self, stream: &TcpStream, max: usize) -> io::Result<Option<u64>> {
+    /// Registers a connection (from `peer`, as `accept` said) unless `max` are already open.
+    fn admit(&self, stream: &TcpStream, peer: SocketAddr, max: usize) -> io::Result<Option<u64>> {
         let mut open = self.lock();
         if open.len() >= max {
             return Ok(None);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.insert(id, Opened::new(stream)?);
+        open.insert(id, Opened::new(stream, peer)?);
         Ok(Some(id))
     }
 
@@ -151,7 +151,9 @@ struct Opened {
 }
 
 impl Opened {
-    fn new(stream: &TcpStream) -> io::Result<Opened> {
+    /// `peer` comes from `accept`: asking the socket again would fail if the client has
+    /// already reset the connection, and that client deserves its `connected` line too.
+    fn new(stream: &TcpStream, peer: SocketAddr) -> io::Result<Opened> {
         Ok(Opened {
             #[cfg(unix)]
             fd: std::os::fd::AsRawFd::as_raw_fd(stream),
@@ -159,7 +161,7 @@ impl Opened {
             #[cfg(not(unix))]
             clone: stream.try_clone()?,
             local: stream.local_addr()?,
-            peer: stream.peer_addr()?,
+            peer,
         })
     }
 
@@ -256,7 +258,7 @@ pub fn serve<H: Handler>(
 
         // Trouble with one connection (the OS refusing to clone a handle or start a thread, say)
         // is that connection's problem: drop it and go on serving everyone else.
-        let started = match served.admit(&stream, options.max_clients) {
+        let started = match served.admit(&stream, peer, options.max_clients) {
             Ok(Some(id)) => {
                 log.line(format!("client {peer} connected"));
                 let registration = Registration::new(&served, id);
@@ -332,7 +334,7 @@ fn start_refusal<H: Handler>(
     peer: SocketAddr,
     max_clients: usize,
 ) -> io::Result<Option<JoinHandle<()>>> {
-    let Some(id) = refusing.admit(&stream, MAX_REFUSING)? else {
+    let Some(id) = refusing.admit(&stream, peer, MAX_REFUSING)? else {
         return Ok(None); // dropping `stream` closes it
     };
     let registration = Registration::new(refusing, id);
