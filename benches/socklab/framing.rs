@@ -87,16 +87,12 @@ pub fn rows(
 }
 
 fn run_python(python: &Path, script: &Path, size: usize, count: usize) -> anyhow::Result<Duration> {
-    let out = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg(script)
-        .args([size.to_string(), count.to_string()])
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "framing_loop.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seconds: f64 = String::from_utf8_lossy(&out.stdout)
+        .args([size.to_string(), count.to_string()]);
+    let out = crate::procs::short_output(command, Duration::from_secs(300))?;
+    let seconds: f64 = out
         .trim()
         .parse()
         .context("framing_loop.py printed no time")?;

@@ -175,3 +175,33 @@ pub fn time_command(
         thread::sleep(Duration::from_micros(500));
     }
 }
+
+/// Runs `command` to its end (killed after `limit`) and returns what it printed on stdout, which
+/// must be short (it is read after the end, so a full pipe would stall the program).
+pub fn short_output(mut command: Command, limit: Duration) -> anyhow::Result<String> {
+    let began = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))?;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("{command:?} failed ({status})");
+            }
+            let mut out = String::new();
+            if let Some(mut stdout) = child.stdout.take() {
+                std::io::Read::read_to_string(&mut stdout, &mut out)?;
+            }
+            return Ok(out);
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{command:?} took more than {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
