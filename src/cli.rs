@@ -116,7 +116,10 @@ impl Iterator for StdinMessages {
 /// a panic and a backtrace. [`StdoutClosed`] is not an error: the reader of our output went
 /// away (`| head -1`), so we stop quietly, with exit code 0.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
-    match body() {
+    let outcome = body();
+    // A server's last log lines may still be on their way to stdout (see `log`).
+    crate::log::flush_stdout();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
         // The checker's report has already said which points failed.
@@ -143,6 +146,8 @@ pub struct StdoutClosed;
 /// [`StdoutClosed`] instead, which `?` carries up to [`run`]. Other write errors (a full disk
 /// behind `> file`) are real errors.
 pub fn print_line(line: impl Display) -> anyhow::Result<()> {
+    // Log lines queued before this line come out before it.
+    crate::log::flush_stdout();
     let mut out = io::stdout().lock();
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
         Ok(()) => Ok(()),

@@ -5,11 +5,20 @@
 //! that printable text (Chinese included) reads normally and everything else shows as an escape
 //! (`\n`, `\x00`), never as garbage and never as a panic.
 
+use std::fmt::Write as _;
+
 /// Escapes `bytes` for a one-line display, the way Python shows `bytes`: valid UTF-8 is kept,
 /// control characters become `\n`, `\r`, `\t` or `\xNN`, and bytes that are not UTF-8 show as
 /// `\xNN`.
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
+    push_escaped(&mut out, bytes);
+    out
+}
+
+/// [`escape_bytes`] appended to `out`: a server that logs every message reuses one `String` per
+/// connection instead of allocating a new one per message.
+pub fn push_escaped(out: &mut String, bytes: &[u8]) {
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
@@ -17,28 +26,33 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
                 '\\' => out.push_str("\\\\"),
-                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                // Writing to a `String` cannot fail.
+                c if c.is_control() => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
                 c => out.push(c),
             }
         }
         for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+            let _ = write!(out, "\\x{b:02x}");
         }
     }
-    out
 }
 
 /// Like [`escape_bytes`], but shows at most `max` bytes and says how many more there were.
 pub fn preview(bytes: &[u8], max: usize) -> String {
-    if bytes.len() <= max {
-        return escape_bytes(bytes);
-    }
+    let mut out = String::new();
+    push_preview(&mut out, bytes, max);
+    out
+}
+
+/// [`preview`] appended to `out` (see [`push_escaped`] for why).
+pub fn push_preview(out: &mut String, bytes: &[u8], max: usize) {
     let shown = bytes.get(..max).unwrap_or(bytes);
-    format!(
-        "{}… (+{} bytes)",
-        escape_bytes(shown),
-        bytes.len() - shown.len()
-    )
+    push_escaped(out, shown);
+    if shown.len() < bytes.len() {
+        let _ = write!(out, "… (+{} bytes)", bytes.len() - shown.len());
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! - [`deadline`]: a deadline for a whole exchange, however slowly the peer sends or reads;
 //! - [`cli`]: the command-line convention every lesson binary follows;
 //! - [`log`]: where a server's one-line-per-event log goes;
+//! - [`load`]: many echo clients at once, timing every reply (`11-threaded-echo bench`);
 //! - [`trace`]: `--trace`, one line per `send`/`recv`, and [`recording`], the records it keeps;
 //! - [`picture`]: `--picture`, the records drawn as an SVG timeline of writes and reads;
 //! - [`escape`]: showing received bytes to a person;
@@ -25,6 +26,7 @@ pub mod deadline;
 pub mod escape;
 pub mod framing;
 pub mod lessons;
+pub mod load;
 pub mod log;
 pub mod net;
 pub mod picture;

@@ -224,6 +224,20 @@ pub fn close_gracefully(stream: &mut TcpStream, linger: Duration) {
     }
 }
 
+/// Blocks until `stream` has data to read, or its peer closed it, without taking any byte
+/// (`peek`): a server can wait for a client's first message before it allocates a buffer for it.
+/// Returns the read timeout's error if one is set and passes; retries EINTR like [`recv`].
+pub fn wait_readable(stream: &TcpStream) -> io::Result<()> {
+    let mut probe = [0u8; 1];
+    loop {
+        match stream.peek(&mut probe) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Did a read fail because its timeout ran out? A socket read timeout shows up as `WouldBlock`
 /// on Unix and as `TimedOut` on Windows, so checking one of the two is a portability bug.
 ///

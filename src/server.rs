@@ -97,14 +97,18 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// The connections being served, so that shutdown can close them and the cap can count them.
+///
+/// The registry does not keep a second handle on each socket (`try_clone` would cost every
+/// connection a second file descriptor): the connection's thread owns its only `TcpStream`, and
+/// the registry remembers which socket that is ([`Opened`]).
 #[derive(Default)]
 struct Connections {
-    open: Mutex<HashMap<u64, TcpStream>>,
+    open: Mutex<HashMap<u64, Opened>>,
     next_id: AtomicU64,
 }
 
 impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Opened>> {
         // A panicking handler thread cannot leave the map half-changed (each change is a single
         // insert or remove), so a poisoned lock is still safe to use.
         self.open
@@ -112,20 +116,75 @@ impl Connections {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a connection unless `max` are already open.
-    fn admit(&self, stream: &TcpStream, max: usize) -> io::Result<Option<u64>> {
+    /// Registers a connection (from `peer`, as `accept` said) unless `max` are already open.
+    fn admit(&self, stream: &TcpStream, peer: SocketAddr, max: usize) -> io::Result<Option<u64>> {
         let mut open = self.lock();
         if open.len() >= max {
             return Ok(None);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.insert(id, stream.try_clone()?);
+        open.insert(id, Opened::new(stream, peer)?);
         Ok(Some(id))
     }
 
     fn close_all(&self) {
-        for stream in self.lock().values() {
-            let _ = stream.shutdown(Both::Both);
+        for opened in self.lock().values() {
+            opened.shut_down();
+        }
+    }
+}
+
+/// Which socket a registered connection is: its descriptor number, and the two addresses that
+/// prove the number still means that connection.
+///
+/// A connection's thread closes its stream when its handler returns, a moment BEFORE it removes
+/// the connection from the registry. If shutdown came in that moment, the number could already
+/// belong to a new socket of the process (a client in a test, say); so [`Opened::shut_down`]
+/// shuts the socket only if it still has the same local and peer addresses.
+struct Opened {
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+    #[cfg(not(unix))]
+    clone: TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+}
+
+impl Opened {
+    /// `peer` comes from `accept`: asking the socket again would fail if the client has
+    /// already reset the connection, and that client deserves its `connected` line too.
+    fn new(stream: &TcpStream, peer: SocketAddr) -> io::Result<Opened> {
+        Ok(Opened {
+            #[cfg(unix)]
+            fd: std::os::fd::AsRawFd::as_raw_fd(stream),
+            // Elsewhere, keep a second handle (the simple way, one more handle per connection).
+            #[cfg(not(unix))]
+            clone: stream.try_clone()?,
+            local: stream.local_addr()?,
+            peer,
+        })
+    }
+
+    /// Ends the connection both ways, which wakes its thread from `read` with an end of stream.
+    fn shut_down(&self) {
+        #[cfg(unix)]
+        {
+            // SAFETY: only `getsockname`, `getpeername` and `shutdown` are called with the number;
+            // if its socket was closed meanwhile they fail (EBADF) or see another socket, whose
+            // addresses differ, which is then left alone. Nothing is read, written or closed.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+            let socket = socket2::SockRef::from(&fd);
+            let same = |addr: io::Result<socket2::SockAddr>| addr.ok().and_then(|a| a.as_socket());
+            if same(socket.local_addr()) == Some(self.local)
+                && same(socket.peer_addr()) == Some(self.peer)
+            {
+                let _ = socket.shutdown(Both::Both);
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (self.local, self.peer);
+            let _ = self.clone.shutdown(Both::Both);
         }
     }
 }
@@ -199,7 +258,7 @@ pub fn serve<H: Handler>(
 
         // Trouble with one connection (the OS refusing to clone a handle or start a thread, say)
         // is that connection's problem: drop it and go on serving everyone else.
-        let started = match served.admit(&stream, options.max_clients) {
+        let started = match served.admit(&stream, peer, options.max_clients) {
             Ok(Some(id)) => {
                 log.line(format!("client {peer} connected"));
                 let registration = Registration::new(&served, id);
@@ -275,7 +334,7 @@ fn start_refusal<H: Handler>(
     peer: SocketAddr,
     max_clients: usize,
 ) -> io::Result<Option<JoinHandle<()>>> {
-    let Some(id) = refusing.admit(&stream, MAX_REFUSING)? else {
+    let Some(id) = refusing.admit(&stream, peer, MAX_REFUSING)? else {
         return Ok(None); // dropping `stream` closes it
     };
     let registration = Registration::new(refusing, id);

@@ -88,6 +88,16 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+/// How fast `bytes` moved in `took`, for the line a transfer prints when it ends:
+/// `0.84 s, 1278.3 MB/s` (MB = 10^6 bytes, as network and disk speeds are usually given).
+pub fn format_speed(bytes: u64, took: Duration) -> String {
+    let seconds = took.as_secs_f64();
+    if seconds <= 0.0 {
+        return format!("{seconds:.2} s");
+    }
+    format!("{seconds:.2} s, {:.1} MB/s", bytes as f64 / seconds / 1e6)
+}
+
 /// A duration: seconds (`2`, `0.5`), or a number with `s`, `m`, `h` or `d`.
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let bad = |reason| UnitError {
@@ -129,6 +139,15 @@ pub fn parse_timeout(text: &str) -> Result<Duration, UnitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speed_in_megabytes_per_second() {
+        assert_eq!(
+            format_speed(3_000_000, Duration::from_millis(1500)),
+            "1.50 s, 2.0 MB/s"
+        );
+        assert_eq!(format_speed(5, Duration::ZERO), "0.00 s");
+    }
 
     #[test]
     fn sizes() {

@@ -8,6 +8,7 @@ use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint};
 use socklab::lessons::echo_loop::echo_each;
 use socklab::lessons::threaded_echo::{run_server, ServerConfig};
+use socklab::load::{run_load, LoadConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
@@ -51,6 +52,25 @@ enum Role {
         /// The messages to send, one per argument. None: read lines from stdin.
         messages: Vec<String>,
     },
+    /// Load an echo server (this lesson's, or 03's one-at-a-time server) with many clients at
+    /// once and print requests per second and latency percentiles.
+    Bench {
+        #[command(flatten)]
+        endpoint: Endpoint<9011>,
+        /// Clients connected at once, one thread each.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+        clients: u64,
+        /// Requests each client sends, one after the other.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        requests: u64,
+        /// The message of every request (16 bytes by default).
+        #[arg(long, default_value = "0123456789abcdef")]
+        message: String,
+        /// How long a client waits to connect, or for a reply, before it gives up: seconds (30)
+        /// or 90s, 10m.
+        #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
+        timeout: Duration,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,6 +102,36 @@ fn main() -> ExitCode {
             echo_each(&endpoint.host, endpoint.port, timeout, messages, |reply| {
                 cli::print_line(String::from_utf8_lossy(reply))
             })
+        }
+        Role::Bench {
+            endpoint,
+            clients,
+            requests,
+            message,
+            timeout,
+        } => {
+            anyhow::ensure!(!message.is_empty(), "--message must not be empty");
+            let addr = net::resolve(&endpoint.host, endpoint.port)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("{} has no address", endpoint.host))?;
+            let config = LoadConfig {
+                clients: usize::try_from(clients)?,
+                requests: usize::try_from(requests)?,
+                message: message.into_bytes(),
+                timeout,
+            };
+            let report = run_load(addr, &config);
+            cli::print_line(report.summary())?;
+            for failure in report.failures.iter().take(5) {
+                cli::print_line(format!("failed: {failure}"))?;
+            }
+            anyhow::ensure!(
+                report.failures.is_empty(),
+                "{} of {clients} clients failed",
+                report.failures.len()
+            );
+            Ok(())
         }
     })
 }

@@ -1,9 +1,10 @@
 //! Lesson 13: file upload and download with a JSON header. See `socklab::lessons::file_upload`
 //! and walkthrough.md.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use socklab::check;
@@ -170,24 +171,31 @@ fn main() -> ExitCode {
                     common,
                 },
         } => {
+            let began = Instant::now();
             let outcomes = put_files(&common.config(!no_md5), &files, &common.wire())?;
+            let took = began.elapsed();
             let mut failed = 0;
+            let mut sent = 0;
             for outcome in &outcomes {
                 match &outcome.result {
-                    Ok(stored) if stored.confirmed => cli::print_line(format!(
-                        "{}  {} bytes  md5 {}",
-                        stored.name, stored.size, stored.md5
-                    ))?,
-                    Ok(sent) => {
+                    Ok(stored) if stored.confirmed => {
+                        sent += stored.size;
+                        cli::print_line(format!(
+                            "{}  {} bytes  md5 {}",
+                            stored.name, stored.size, stored.md5
+                        ))?
+                    }
+                    Ok(unconfirmed) => {
+                        sent += unconfirmed.size;
                         cli::print_line(format!(
                             "{}  {} bytes  md5 {}  (sent; unconfirmed)",
-                            sent.name, sent.size, sent.md5
+                            unconfirmed.name, unconfirmed.size, unconfirmed.md5
                         ))?;
                         eprintln!(
                             "note: {}: sent {}; the server sent no confirmation, as the \
                              tutorial's server never does (socklab's server confirms every file)",
-                            sent.name,
-                            units::format_size(sent.size)
+                            unconfirmed.name,
+                            units::format_size(unconfirmed.size)
                         );
                     }
                     Err(why) => {
@@ -200,6 +208,9 @@ fn main() -> ExitCode {
             if failed > 0 {
                 anyhow::bail!("{failed} of {} file(s) not stored", outcomes.len());
             }
+            // On stderr, with the progress bars: stdout keeps one line per file for scripts.
+            let speed = units::format_speed(sent, took);
+            let _ = writeln!(std::io::stderr(), "sent {sent} bytes in {speed}");
             Ok(())
         }
         Role::Client {
@@ -214,17 +225,25 @@ fn main() -> ExitCode {
         } => {
             let path = download_path(&name, out.as_deref(), force)?;
             let (config, wire) = (common.config(true), common.wire());
+            let began = Instant::now();
             let fetched = match protocol {
                 Protocol::Socklab => get_file(&config, &name, &path, &wire)?,
                 Protocol::NameHeader => download_header::get_file(&config, &name, &path, &wire)?,
                 Protocol::SizeAckMd5 => download_ack::get_file(&config, &name, &path, &wire)?,
             };
+            let took = began.elapsed();
             cli::print_line(format!(
                 "{}  {} bytes  md5 {}",
                 fetched.path.display(),
                 fetched.size,
                 fetched.md5
             ))?;
+            let speed = units::format_speed(fetched.size, took);
+            let _ = writeln!(
+                std::io::stderr(),
+                "received {} bytes in {speed}",
+                fetched.size
+            );
             Ok(())
         }
     })

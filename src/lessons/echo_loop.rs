@@ -19,11 +19,12 @@
 //! Tutorials: 000 §1 (one user sending many times, catching ConnectionResetError), 001 §5.2
 //! (循环通信).
 
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::escape::preview;
+use crate::escape::{preview, push_preview};
 use crate::log::Log;
 use crate::net::{self, is_timeout, NetError};
 use crate::server::Shutdown;
@@ -98,27 +99,52 @@ pub fn is_reset(e: &io::Error) -> bool {
 ///
 /// If the caller set a write timeout (lesson 11 does) and the client leaves our replies unread
 /// until it runs out, that is an error saying so.
+///
+/// Nothing here allocates per message (lesson 11 serves thousands of clients with it, issue 11):
+/// a buffer of up to [`STACK_BUFFER`] bytes lives on the thread's stack (a larger `--bufsize` is
+/// allocated once, when the first data arrives), the reply is upper-cased in place, and the log
+/// line is formatted into one `String` kept for the whole conversation.
 pub fn converse(
     conn: &mut TcpStream,
     peer: SocketAddr,
     bufsize: usize,
     log: &Log,
 ) -> io::Result<Ending> {
-    let mut buf = vec![0u8; bufsize.max(1)];
+    let mut on_stack = [0u8; STACK_BUFFER];
+    let mut on_heap = Vec::new();
+    let mut line = String::new();
+    // Formatting an address is not free: do it once, not once per message.
+    let peer_text = peer.to_string();
     loop {
-        let n = match conn.read(&mut buf) {
+        let buf = if bufsize <= STACK_BUFFER {
+            on_stack.get_mut(..bufsize.max(1)).unwrap_or_default()
+        } else {
+            if on_heap.is_empty() {
+                // Wait for the first data before allocating a large buffer for this client.
+                match net::wait_readable(conn) {
+                    Ok(()) => {}
+                    Err(e) if is_reset(&e) => return Ok(Ending::Reset),
+                    Err(e) => return Err(e),
+                }
+                on_heap = vec![0u8; bufsize];
+            }
+            on_heap.as_mut_slice()
+        };
+        let n = match conn.read(buf) {
             Ok(0) => return Ok(Ending::Closed),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if is_reset(&e) => return Ok(Ending::Reset),
             Err(e) => return Err(e),
         };
-        let data = buf.get(..n).unwrap_or_default();
-        log.line(format!(
-            "received {n} bytes from {peer}: {}",
-            preview(data, 60)
-        ));
-        match conn.write_all(&data.to_ascii_uppercase()) {
+        let data = buf.get_mut(..n).unwrap_or_default();
+        line.clear();
+        // Writing to a `String` cannot fail.
+        let _ = write!(line, "received {n} bytes from {peer_text}: ");
+        push_preview(&mut line, data, 60);
+        log.line(&line);
+        data.make_ascii_uppercase();
+        match conn.write_all(data) {
             Ok(()) => {}
             Err(e) if is_reset(&e) => return Ok(Ending::Reset),
             Err(e) if is_timeout(&e) => {
@@ -130,6 +156,9 @@ pub fn converse(
         }
     }
 }
+
+/// The largest receive buffer [`converse`] keeps on the stack: the tutorials' `recv(1024)`.
+pub const STACK_BUFFER: usize = 1024;
 
 /// Logs how a conversation ended, one line.
 pub fn log_ending(peer: SocketAddr, ending: &io::Result<Ending>, log: &Log) {

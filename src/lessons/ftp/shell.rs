@@ -7,10 +7,11 @@
 
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use super::client::{ClientError, FtpClient, Listing};
 use crate::escape::escape_bytes;
-use crate::units::format_size;
+use crate::units::{self, format_size};
 
 /// The shell's help text.
 pub const HELP: &str = "\
@@ -184,10 +185,12 @@ fn put(
                 ))
             })?,
     };
+    let began = Instant::now();
     let done = client.put(Path::new(local), &remote)?;
     let resumed = resumed_note(done.offset);
+    let speed = units::format_speed(done.size - done.offset.min(done.size), began.elapsed());
     Ok(Some(format!(
-        "put {local} -> {remote}: {} bytes{resumed}, md5 {}; used {} of {} bytes",
+        "put {local} -> {remote}: {} bytes{resumed}, md5 {}; used {} of {} bytes; {speed}",
         done.size, done.md5, done.used, done.quota
     )))
 }
@@ -198,10 +201,12 @@ fn get(
     local: Option<&str>,
 ) -> Result<Option<String>, ClientError> {
     let local = local_target(remote, local)?;
+    let began = Instant::now();
     let done = client.get(remote, &local)?;
     let resumed = resumed_note(done.offset);
+    let speed = units::format_speed(done.size - done.offset.min(done.size), began.elapsed());
     Ok(Some(format!(
-        "get {remote} -> {}: {} bytes{resumed}, md5 {} verified",
+        "get {remote} -> {}: {} bytes{resumed}, md5 {} verified; {speed}",
         local.display(),
         done.size,
         done.md5

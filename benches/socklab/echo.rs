@@ -1,0 +1,274 @@
+//! Lesson 11's threaded echo server against a minimal Rust echo and the tutorial's Python
+//! `ThreadingTCPServer`: requests per second and latency with 100 clients, and memory and
+//! descriptors per idle connection.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use socklab::load::{run_load, LoadConfig};
+
+use crate::procs::Server;
+use crate::table::{Row, Samples, Table};
+use crate::Options;
+
+const PYTHON_ECHO: &str = include_str!("python/threading_echo.py");
+
+/// The reference: a thread per connection, a buffer on the stack, upper-case in place, no log.
+/// What anyone would write by hand; lesson 11 should cost little more.
+pub fn serve_reference() -> std::io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    println!("listening on {}", listener.local_addr()?);
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            loop {
+                let n = match conn.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                };
+                let Some(data) = buf.get_mut(..n) else { return };
+                data.make_ascii_uppercase();
+                if conn.write_all(data).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The three servers, started fresh for every run.
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    Socklab,
+    Rust,
+    Python,
+}
+
+fn start(
+    variant: Variant,
+    python: Option<&Path>,
+    dir: &Path,
+    max: usize,
+) -> anyhow::Result<Server> {
+    let log = dir.join("server.log");
+    let command = match variant {
+        Variant::Socklab => {
+            let mut c = Command::new(crate::procs::lesson("11-threaded-echo"));
+            c.args(["server", "--port", "0", "--max-clients", &max.to_string()]);
+            c
+        }
+        Variant::Rust => {
+            let mut c = Command::new(std::env::current_exe()?);
+            c.arg("--serve-reference-echo");
+            c
+        }
+        Variant::Python => {
+            let script = dir.join("threading_echo.py");
+            std::fs::write(&script, PYTHON_ECHO)?;
+            let mut c = Command::new(python.context("no python3")?);
+            c.arg(script);
+            c
+        }
+    };
+    Server::start(command, &log)
+}
+
+fn variants(python: Option<&Path>) -> Vec<Variant> {
+    let mut v = vec![Variant::Socklab, Variant::Rust];
+    if python.is_some() {
+        v.push(Variant::Python);
+    }
+    v
+}
+
+/// Requests per second and p99 latency, 100 clients, 16-byte requests.
+pub fn throughput_rows(
+    options: &Options,
+    python: Option<&Path>,
+    dir: &Path,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    println!(
+        "11-threaded-echo, 100 clients x {} requests of 16 bytes:",
+        options.requests()
+    );
+    let config = LoadConfig {
+        clients: 100,
+        requests: options.requests(),
+        ..LoadConfig::default()
+    };
+    let mut rate = [Samples::default(), Samples::default(), Samples::default()];
+    let mut p99 = [Samples::default(), Samples::default(), Samples::default()];
+    for _ in 0..options.runs() {
+        for variant in variants(python) {
+            let server = start(variant, python, dir, 1000)?;
+            let report = run_load(server.addr, &config);
+            if let Some(failure) = report.failures.first() {
+                bail!("echo load failed: {failure}");
+            }
+            if variant == Variant::Socklab {
+                // The log is part of what a user sees: one `received` line per request. The
+                // writer thread flushes when its queue is empty; give it a moment.
+                let expected = config.clients * config.requests;
+                let mut logged = 0;
+                for _ in 0..100 {
+                    logged = server.log_lines_with("received");
+                    if logged >= expected {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(50));
+                }
+                if logged != expected {
+                    bail!("the socklab server logged {logged} of {expected} requests");
+                }
+            }
+            rate[variant as usize].push(report.per_second());
+            p99[variant as usize].push(report.percentile(99.0).as_secs_f64() * 1000.0);
+        }
+    }
+    let [s_rate, r_rate, p_rate] = rate;
+    let [s_p99, r_p99, p_p99] = p99;
+    table.add(Row {
+        what: "11 echo, 100 clients, 16 B, server log on".into(),
+        unit: "req/s",
+        digits: 0,
+        socklab: s_rate.clone(),
+        reference_name: "minimal Rust echo".into(),
+        reference: r_rate,
+        goal: ">= 0.95x".into(),
+    });
+    table.add(Row {
+        what: "11 echo p99 latency".into(),
+        unit: "ms",
+        digits: 2,
+        socklab: s_p99.clone(),
+        reference_name: "minimal Rust echo".into(),
+        reference: r_p99,
+        goal: "<= 1.3x".into(),
+    });
+    if python.is_some() {
+        table.add(Row {
+            what: "11 echo, 100 clients, 16 B".into(),
+            unit: "req/s",
+            digits: 0,
+            socklab: s_rate,
+            reference_name: "Python ThreadingTCPServer".into(),
+            reference: p_rate,
+            goal: "(was 3.24x)".into(),
+        });
+        table.add(Row {
+            what: "11 echo p99 latency".into(),
+            unit: "ms",
+            digits: 2,
+            socklab: s_p99,
+            reference_name: "Python ThreadingTCPServer".into(),
+            reference: p_p99,
+            goal: "(lower is better)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Memory (RSS growth) and file descriptors per idle connection.
+pub fn memory_rows(
+    options: &Options,
+    python: Option<&Path>,
+    dir: &Path,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let n = options.connections();
+    println!("11-threaded-echo, {n} idle connections (each has sent one message):");
+    raise_fd_limit(n * 2 + 100);
+    let mut rss = [Samples::default(), Samples::default(), Samples::default()];
+    let mut fds = [Samples::default(), Samples::default(), Samples::default()];
+    for _ in 0..options.runs() {
+        for variant in variants(python) {
+            let server = start(variant, python, dir, n + 10)?;
+            // Let the server settle (Python imports, the log thread) before the baseline.
+            thread::sleep(Duration::from_millis(300));
+            let (rss_before, fds_before) = (server.rss_kib()?, server.fds()?);
+            let conns = open_idle(server.addr, n)?;
+            thread::sleep(Duration::from_millis(300));
+            let (rss_after, fds_after) = (server.rss_kib()?, server.fds()?);
+            rss[variant as usize].push((rss_after - rss_before) / n as f64);
+            fds[variant as usize].push((fds_after as f64 - fds_before as f64) / n as f64);
+            drop(conns);
+        }
+    }
+    let [s_rss, r_rss, p_rss] = rss;
+    let [s_fds, r_fds, _] = fds;
+    table.add(Row {
+        what: format!("11 memory per idle connection, {n} connections"),
+        unit: "KiB",
+        digits: 2,
+        socklab: s_rss.clone(),
+        reference_name: "minimal Rust echo".into(),
+        reference: r_rss,
+        goal: "<= 10 KiB".into(),
+    });
+    table.add(Row {
+        what: "11 descriptors per connection".into(),
+        unit: "fds",
+        digits: 2,
+        socklab: s_fds,
+        reference_name: "minimal Rust echo".into(),
+        reference: r_fds,
+        goal: "1 fd".into(),
+    });
+    if python.is_some() {
+        table.add(Row {
+            what: format!("11 memory per idle connection, {n} connections"),
+            unit: "KiB",
+            digits: 2,
+            socklab: s_rss,
+            reference_name: "Python ThreadingTCPServer".into(),
+            reference: p_rss,
+            goal: "(lower is better)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Opens `n` connections, each sending one 16-byte message and reading its reply, and keeps
+/// them open.
+fn open_idle(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
+    let mut conns = Vec::with_capacity(n);
+    let mut reply = [0u8; 16];
+    for i in 0..n {
+        let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+            .with_context(|| format!("connection {i}"))?;
+        c.set_read_timeout(Some(Duration::from_secs(10)))?;
+        c.write_all(b"0123456789abcdef")?;
+        c.read_exact(&mut reply)
+            .with_context(|| format!("reply on connection {i}"))?;
+        conns.push(c);
+    }
+    Ok(conns)
+}
+
+/// Thousands of connections need as many descriptors: raise the soft limit towards the hard one
+/// (the servers started afterwards inherit it).
+fn raise_fd_limit(wanted: usize) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit
+                .rlim_max
+                .min(limit.rlim_cur.max(wanted as libc::rlim_t));
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! socklab's benchmark: socklab side by side with minimal hand-written programs doing the same
+//! job, with the tutorials' Python programs, and with the machine's limits (issue 11).
+//!
+//! Run it with `cargo bench --bench socklab` (release build of the lesson binaries and of this
+//! runner), `cargo bench --bench socklab -- --quick` for a smaller, faster pass, or
+//! `-- --only echo` for one group of rows; `-- --help` lists every flag. It is not a test: it
+//! asserts nothing, `.ci/run` does not run it, and its numbers depend on the machine and on what
+//! else runs there. Ratios are what count: every variant of a row runs in turn, interleaved,
+//! `--runs` times, and the table shows the median (min-max) of each and the ratio of medians.
+//!
+//! Everything runs on loopback, in a temporary folder that is removed at the end; every loop is
+//! bounded in count, and every wait in time.
+
+mod echo;
+mod files;
+mod framing;
+mod procs;
+mod remote;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use crate::table::Table;
+
+/// socklab's benchmark: every row of issue 11's table, socklab against its references.
+#[derive(Parser, Debug, Clone)]
+pub struct Options {
+    /// Runs of every variant (the median is shown).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub runs: u32,
+    /// A short pass: 3 runs, 256 MiB files, 1000 idle connections, 200 requests per client.
+    #[arg(long)]
+    pub quick: bool,
+    /// Run only these groups of rows (repeat the flag for several).
+    #[arg(long, value_enum)]
+    pub only: Vec<Group>,
+    /// Size of the files moved by 13 and 14 (K, M, G are powers of 1024). Default 1G (256M with
+    /// --quick); the folder needs about five times this much free space.
+    #[arg(long, value_parser = socklab::units::parse_size)]
+    pub file_size: Option<u64>,
+    /// Idle connections opened for the memory row (default 5000; 1000 with --quick).
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// Folder for the temporary files (default: the system's temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Internal: serve as the reference Rust echo server (the runner starts itself with it).
+    #[arg(long, hide = true)]
+    pub serve_reference_echo: bool,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    pub bench: bool,
+}
+
+/// The groups of rows.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// 11-threaded-echo: requests per second and latency, 100 clients.
+    Echo,
+    /// 11-threaded-echo: memory and descriptors per idle connection.
+    Memory,
+    /// 14-ftp put and get against md5sum.
+    Ftp,
+    /// 13-file-upload put and get against the tutorial's Python.
+    Upload,
+    /// 10-remote-cmd-framed running `true` against a shell loop.
+    Remote,
+    /// Length-prefixed frames, 16 bytes and 1 MiB.
+    Framing,
+}
+
+impl Options {
+    pub fn runs(&self) -> u32 {
+        if self.quick {
+            self.runs.min(3)
+        } else {
+            self.runs
+        }
+    }
+
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+            .unwrap_or(if self.quick { 256 << 20 } else { 1 << 30 })
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections
+            .unwrap_or(if self.quick { 1000 } else { 5000 })
+    }
+
+    pub fn requests(&self) -> usize {
+        if self.quick {
+            200
+        } else {
+            500
+        }
+    }
+
+    fn wants(&self, group: Group) -> bool {
+        self.only.is_empty() || self.only.contains(&group)
+    }
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    if options.serve_reference_echo {
+        return match echo::serve_reference() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("reference echo: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchmark failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: &Options) -> anyhow::Result<()> {
+    let base = options.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let temp = tempfile::Builder::new()
+        .prefix("socklab-bench-")
+        .tempdir_in(base)?;
+    let python = procs::python3();
+    println!(
+        "socklab benchmark: {} runs per variant, interleaved; median (min-max) and the ratio of \
+         medians.",
+        options.runs()
+    );
+    println!("machine: {}", procs::machine());
+    if python.is_none() {
+        println!("python3 not found: the Python references are skipped");
+    }
+    let mut table = Table::new();
+    if options.wants(Group::Framing) {
+        framing::rows(options, python.as_deref(), temp.path(), &mut table)?;
+    }
+    if options.wants(Group::Echo) {
+        echo::throughput_rows(options, python.as_deref(), temp.path(), &mut table)?;
+    }
+    if options.wants(Group::Memory) {
+        echo::memory_rows(options, python.as_deref(), temp.path(), &mut table)?;
+    }
+    if options.wants(Group::Remote) {
+        remote::rows(options, temp.path(), &mut table)?;
+    }
+    if options.wants(Group::Ftp) || options.wants(Group::Upload) {
+        files::rows(options, python.as_deref(), temp.path(), &mut table)?;
+    }
+    println!();
+    table.print();
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Starting the programs under test, finding their port, measuring them, and stopping them.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// How long a server may take to print its `listening on` line.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A lesson binary built by `cargo bench` (release profile).
+pub fn lesson(name: &str) -> PathBuf {
+    let path = match name {
+        "03-echo-reconnect" => env!("CARGO_BIN_EXE_03-echo-reconnect"),
+        "10-remote-cmd-framed" => env!("CARGO_BIN_EXE_10-remote-cmd-framed"),
+        "11-threaded-echo" => env!("CARGO_BIN_EXE_11-threaded-echo"),
+        "13-file-upload" => env!("CARGO_BIN_EXE_13-file-upload"),
+        _ => env!("CARGO_BIN_EXE_14-ftp"),
+    };
+    PathBuf::from(path)
+}
+
+/// `python3`, if the machine has it.
+pub fn python3() -> Option<PathBuf> {
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg("pass")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| PathBuf::from("python3"))
+}
+
+/// One line naming the machine: CPU model, cores, kernel.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{model}, {cores} cores, Linux {}", kernel.trim())
+}
+
+/// A server process, killed when dropped. Its stdout goes to a file, where its log can be read.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `command` with stdout to `log` and waits for its `listening on HOST:PORT` line.
+    pub fn start(mut command: Command, log: &Path) -> anyhow::Result<Server> {
+        let out = File::create(log)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log: log.to_path_buf(),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(addr) = text.lines().find_map(listening_addr) {
+                server.addr = addr;
+                return Ok(server);
+            }
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{command:?} exited ({status}) before listening");
+            }
+            if Instant::now() > deadline {
+                bail!("{command:?} did not say `listening on` within {START_TIMEOUT:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the server, in KiB (`VmRSS` of /proc/PID/status).
+    pub fn rss_kib(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .context("no VmRSS in /proc/PID/status")
+    }
+
+    /// Open file descriptors of the server.
+    pub fn fds(&self) -> anyhow::Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.pid()))?.count())
+    }
+
+    /// Lines of its log containing `needle`.
+    pub fn log_lines_with(&self, needle: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `listening on 127.0.0.1:9011` -> the address.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    line.split_whitespace()
+        .skip_while(|w| *w != "on")
+        .nth(1)?
+        .trim_end_matches([',', '.'])
+        .parse()
+        .ok()
+}
+
+/// Runs `command` to its end (killed after `limit`), with `input` on its stdin, stdout
+/// discarded and stderr shown only if it fails; returns how long it took.
+pub fn time_command(
+    mut command: Command,
+    input: Option<&str>,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
+    let began = Instant::now();
+    let mut child = command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        std::io::Write::write_all(&mut stdin, input.as_bytes())?;
+    }
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let took = began.elapsed();
+            if !status.success() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                bail!("{command:?} failed ({status}): {}", err.trim());
+            }
+            return Ok(took);
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{command:?} took more than {limit:?}");
+        }
+        thread::sleep(Duration::from_micros(500));
+    }
+}
+
+/// Runs `command` to its end (killed after `limit`) and returns what it printed on stdout, which
+/// must be short (it is read after the end, so a full pipe would stall the program).
+pub fn short_output(mut command: Command, limit: Duration) -> anyhow::Result<String> {
+    let began = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))?;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("{command:?} failed ({status})");
+            }
+            let mut out = String::new();
+            if let Some(mut stdout) = child.stdout.take() {
+                std::io::Read::read_to_string(&mut stdout, &mut out)?;
+            }
+            return Ok(out);
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{command:?} took more than {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
