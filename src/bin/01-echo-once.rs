@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::echo_once::{run_client, run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
@@ -30,7 +30,7 @@ enum Role {
     /// Send one message (the arguments, joined by spaces, or one line of stdin) and print the reply.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9001>,
+        endpoint: Remote<9001>,
         /// The message to send.
         message: Vec<String>,
     },

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use socklab::cli::{self, Endpoint};
+use socklab::cli::{self, Endpoint, Remote};
 use socklab::lessons::auth::{
     run_server, ClientConfig, Digest, Key, Replies, ServerConfig, Session,
 };
@@ -65,7 +65,7 @@ enum Role {
     /// the replies.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9012>,
+        endpoint: Remote<9012>,
         #[command(flatten)]
         secret: Secret,
         /// How long to wait for the challenge, and then for the welcome: seconds (10, 0.5) or

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
-use socklab::cli::{self, Endpoint};
+use socklab::cli::{self, Endpoint, Remote};
 use socklab::lessons::file_upload::client::{download_path, get_file, put_files, ClientConfig};
 use socklab::lessons::file_upload::{open_store, run_server, ServerConfig, DEFAULT_MAX_FILE_SIZE};
 use socklab::log::Log;
@@ -87,7 +87,7 @@ enum Action {
 #[derive(ClapArgs)]
 struct ClientArgs {
     #[command(flatten)]
-    endpoint: Endpoint<9013>,
+    endpoint: Remote<9013>,
     /// Do not draw a progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     no_progress: bool,
