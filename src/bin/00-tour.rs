@@ -18,6 +18,10 @@ struct Args {
     /// List the lessons and exit.
     #[arg(long)]
     list: bool,
+    /// Wait for Enter between lessons, for a teacher presenting the tour (only when stdin is a
+    /// terminal; end of input, Ctrl-D, stops the waiting).
+    #[arg(long)]
+    pause: bool,
 }
 
 fn main() -> ExitCode {
@@ -32,8 +36,13 @@ fn main() -> ExitCode {
             }
             return Ok(());
         }
+        let pace = if args.pause {
+            tour::Pace::PauseForEnter
+        } else {
+            tour::Pace::NonStop
+        };
         let summary =
-            tour::run(TOUR, args.lesson.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            tour::run(TOUR, args.lesson.as_deref(), pace).map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(
             out,
             "\ntour: {} passed, {} failed",
