@@ -1222,6 +1222,23 @@ fn bin_client_runs_commands_from_c_and_from_stdin() {
     assert_eq!(fs::read(&back).unwrap(), b"hello, ftp\n");
     server.expect_line("alice@");
 
+    // A second get to the same local file is refused, as in lesson 13; --force replaces it.
+    let mut again = login.to_vec();
+    again.extend(["-c", &get]);
+    let out = common::run(BIN, &again, &format!("{PASSWORD}\n"));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("already exists (get --force to replace it)"),
+        "{out:?}"
+    );
+    let forced = format!("get --force docs/hello.txt {}", back.display());
+    let mut again = login.to_vec();
+    again.extend(["-c", &forced]);
+    let out = common::run(BIN, &again, &format!("{PASSWORD}\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::read(&back).unwrap(), b"hello, ftp\n");
+
     // Commands on stdin after the password line; one fails, the others still run.
     let script = format!("{PASSWORD}\ncd docs\npwd\nget nope.txt\nrm hello.txt\nls\n");
     let out = common::run(BIN, &login, &script);

@@ -33,7 +33,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,9 @@ use std::thread;
 use std::time::Instant;
 
 use common::WAIT;
+
+/// How many of a program's last lines a failure message shows.
+const SEEN_KEPT: usize = 40;
 
 /// One marked block, parsed.
 struct Example {
@@ -110,6 +113,9 @@ fn parse_block(lines: &[&str]) -> Vec<Section> {
                 items: Vec::new(),
             });
             continue;
+        }
+        if line.trim().is_empty() {
+            continue; // a blank line only separates terminals, for the eye
         }
         let section = sections
             .last_mut()
@@ -221,8 +227,8 @@ struct Running {
     stdin: Option<ChildStdin>,
     lines: Receiver<(Stream, String)>,
     /// Lines received but not yet matched, per stream.
-    out: Vec<String>,
-    err: Vec<String>,
+    out: VecDeque<String>,
+    err: VecDeque<String>,
     /// Everything it printed, for failure messages.
     seen: Vec<String>,
 }
@@ -251,8 +257,8 @@ impl Running {
             child,
             stdin,
             lines,
-            out: Vec::new(),
-            err: Vec::new(),
+            out: VecDeque::new(),
+            err: VecDeque::new(),
             seen: Vec::new(),
         }
     }
@@ -279,30 +285,33 @@ impl Running {
             }
             let want = normalize(want, any_time);
             loop {
-                let out_head = self.out.first().map(|l| normalize(l, any_time));
-                let err_head = self.err.first().map(|l| normalize(l, any_time));
+                let out_head = self.out.front().map(|l| normalize(l, any_time));
+                let err_head = self.err.front().map(|l| normalize(l, any_time));
                 if out_head.as_deref() == Some(want.as_str()) {
-                    self.out.remove(0);
+                    self.out.pop_front();
                     break;
                 }
                 if err_head.as_deref() == Some(want.as_str()) {
-                    self.err.remove(0);
+                    self.err.pop_front();
                     break;
                 }
                 if skipping {
-                    // Drop what cannot be the line we want yet.
-                    self.out.clear();
-                    self.err.clear();
+                    // `...`: what is not the line we want is skipped, one line at a time.
+                    let skipped_out = self.out.pop_front().is_some();
+                    let skipped_err = self.err.pop_front().is_some();
+                    if skipped_out || skipped_err {
+                        continue;
+                    }
                 } else if out_head.is_some() && err_head.is_some() {
                     return Err(self.mismatch(&want, "it printed something else"));
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 match self.lines.recv_timeout(left) {
                     Ok((stream, line)) => {
-                        self.seen.push(line.clone());
+                        self.remember(&line);
                         match stream {
-                            Stream::Out => self.out.push(line),
-                            Stream::Err => self.err.push(line),
+                            Stream::Out => self.out.push_back(line),
+                            Stream::Err => self.err.push_back(line),
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {
@@ -327,10 +336,10 @@ impl Running {
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
                 Ok((stream, line)) => {
-                    self.seen.push(line.clone());
+                    self.remember(&line);
                     match stream {
-                        Stream::Out => self.out.push(line),
-                        Stream::Err => self.err.push(line),
+                        Stream::Out => self.out.push_back(line),
+                        Stream::Err => self.err.push_back(line),
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -355,9 +364,17 @@ impl Running {
         }
     }
 
+    /// Keeps the last lines printed, for failure messages (a client may print 200 000).
+    fn remember(&mut self, line: &str) {
+        if self.seen.len() == SEEN_KEPT {
+            self.seen.remove(0);
+        }
+        self.seen.push(line.to_string());
+    }
+
     fn mismatch(&self, want: &str, why: &str) -> String {
         format!(
-            "`{}`: expected the line {want:?}, but {why}; it printed {:#?}",
+            "`{}`: expected the line {want:?}, but {why}; its last lines were {:#?}",
             self.what, self.seen
         )
     }
@@ -550,14 +567,14 @@ fn is_server(command: &str) -> bool {
 fn listening_port(server: &mut Running) -> Result<u16, String> {
     match server.lines.recv_timeout(WAIT) {
         Ok((Stream::Out, line)) => {
-            server.seen.push(line.clone());
+            server.remember(&line);
             let port = line
                 .strip_prefix("listening on ")
                 .and_then(|addr| addr.rsplit(':').next())
                 .and_then(|p| p.parse().ok())
                 .ok_or_else(|| format!("the server's first line is {line:?}"))?;
             // The document shows the line too; count it as seen.
-            server.out.push(line);
+            server.out.push_back(line);
             Ok(port)
         }
         Ok((Stream::Err, line)) => Err(format!("the server said on stderr: {line}")),
