@@ -4,6 +4,10 @@
 //! 0, so nothing is set up by hand), drives a client against it, and tells the learner what
 //! happened and why. The tour prints as it goes and checks as it goes: a stage that misbehaves is
 //! an error, so `00-tour` is also the project's smoke test.
+//!
+//! Watching is not doing: after each stop the tour names the lesson's walkthrough section and
+//! prints the commands to run it by hand in two terminals ([`Stop::by_hand`]), and `--pause`
+//! lets a teacher talk between stops.
 
 use std::fmt::Display;
 use std::io::{BufRead, IsTerminal, Write};
