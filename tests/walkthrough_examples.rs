@@ -27,6 +27,8 @@
 //!   streams may interleave). A client that reads stdin gets each `>>: ` line once the lines
 //!   before it have been printed; a client whose terminal section ends without `quit` keeps
 //!   running until the end of the block, and is then given end of input.
+//! - `...` skips any number of lines (of standard output first: standard error has its own pipe,
+//!   and its lines may arrive early); as a program's last line, it accepts whatever follows.
 //! - The server's lines must all appear, in any order (threads log when they get to it).
 //! - `<!-- example-test: any-time -->` compares every run of digits as one digit and weekday
 //!   names as one name, for the time server.
@@ -229,8 +231,10 @@ struct Running {
     /// Lines received but not yet matched, per stream.
     out: VecDeque<String>,
     err: VecDeque<String>,
-    /// Everything it printed, for failure messages.
+    /// Its last lines, for failure messages.
     seen: Vec<String>,
+    /// Both its output streams are closed: no more lines will come.
+    ended: bool,
 }
 
 impl Running {
@@ -260,6 +264,7 @@ impl Running {
             out: VecDeque::new(),
             err: VecDeque::new(),
             seen: Vec::new(),
+            ended: false,
         }
     }
 
@@ -296,14 +301,21 @@ impl Running {
                     break;
                 }
                 if skipping {
-                    // `...`: what is not the line we want is skipped, one line at a time.
-                    let skipped_out = self.out.pop_front().is_some();
-                    let skipped_err = self.err.pop_front().is_some();
-                    if skipped_out || skipped_err {
+                    // `...`: what is not the line we want is skipped, one line at a time, from
+                    // standard output. Standard error comes through its own pipe, and may hold
+                    // a line the document shows *after* the skipped ones: it is skipped only
+                    // once the program has ended.
+                    if self.out.pop_front().is_some() {
+                        continue;
+                    }
+                    if self.ended && self.err.pop_front().is_some() {
                         continue;
                     }
                 } else if out_head.is_some() && err_head.is_some() {
                     return Err(self.mismatch(&want, "it printed something else"));
+                }
+                if self.ended {
+                    return Err(self.mismatch(&want, "it ended"));
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 match self.lines.recv_timeout(left) {
@@ -317,9 +329,7 @@ impl Running {
                     Err(RecvTimeoutError::Timeout) => {
                         return Err(self.mismatch(&want, "timed out"));
                     }
-                    Err(RecvTimeoutError::Disconnected) => {
-                        return Err(self.mismatch(&want, "it ended"));
-                    }
+                    Err(RecvTimeoutError::Disconnected) => self.ended = true,
                 }
             }
             skipping = false;
@@ -327,8 +337,9 @@ impl Running {
         Ok(())
     }
 
-    /// Waits for the program to end; then nothing unexpected may be left over.
-    fn finish(&mut self, any_time: bool) -> Result<(), String> {
+    /// Waits for the program to end; then nothing unexpected may be left over, unless the
+    /// document's last line for it is `...`.
+    fn finish(&mut self, any_time: bool, more_allowed: bool) -> Result<(), String> {
         let deadline = Instant::now() + WAIT;
         loop {
             match self
@@ -347,6 +358,9 @@ impl Running {
                     return Err(format!("`{}` did not end within {WAIT:?}", self.what));
                 }
             }
+        }
+        if more_allowed {
+            return Ok(());
         }
         let left: Vec<String> = self
             .out
@@ -488,7 +502,8 @@ fn run_example(example: &Example) -> Result<(), String> {
                         } else {
                             let mut client = Running::start(&command, scratch.path(), &env, false);
                             client.expect(&expected, any_time)?;
-                            client.finish(any_time)?;
+                            let more_allowed = expected.last().is_some_and(|l| l == "...");
+                            client.finish(any_time, more_allowed)?;
                         }
                         current = None;
                     }
