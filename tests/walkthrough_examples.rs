@@ -449,8 +449,10 @@ fn run_example(example: &Example) -> Result<(), String> {
         .ok_or("the block does not start with `# terminal 1`")?;
     let mut server: Option<(Running, u16)> = None;
     let mut server_lines: Vec<String> = Vec::new();
-    for item in &first.items {
-        match item {
+    let items = &first.items;
+    let mut i = 0;
+    while i < items.len() {
+        match &items[i] {
             Item::Command(command) if server.is_none() && is_server(command) => {
                 let mut running =
                     Running::start(&with_port(command, 0), scratch.path(), &env, false);
@@ -458,11 +460,14 @@ fn run_example(example: &Example) -> Result<(), String> {
                 server = Some((running, port));
             }
             Item::Command(command) if server.is_none() => {
-                run_setup(command, scratch.path(), &mut env)?;
+                let expected = outputs_after(&items[i + 1..]);
+                i += expected.len();
+                run_setup(command, &expected, scratch.path(), &mut env, any_time)?;
             }
             Item::Output(line) if server.is_some() => server_lines.push(line.clone()),
             other => return Err(format!("terminal 1: unexpected {other:?}")),
         }
+        i += 1;
     }
     let (mut server, port) = server.ok_or("terminal 1 starts no server")?;
 
@@ -488,14 +493,7 @@ fn run_example(example: &Example) -> Result<(), String> {
                         ));
                         current = Some(clients.len() - 1);
                     } else {
-                        let expected: Vec<String> = items[i + 1..]
-                            .iter()
-                            .take_while(|it| matches!(it, Item::Output(_)))
-                            .map(|it| match it {
-                                Item::Output(line) => line.clone(),
-                                _ => String::new(),
-                            })
-                            .collect();
+                        let expected = outputs_after(&items[i + 1..]);
                         i += expected.len();
                         if let Some(assignment) = command.strip_prefix("export ") {
                             export(assignment, &mut env);
@@ -597,21 +595,37 @@ fn listening_port(server: &mut Running) -> Result<u16, String> {
     }
 }
 
-/// A command before the server (`printf ... > key`): run to the end, its output not checked.
+/// A command before the server (`printf ... > key`, `14-ftp adduser`): run to the end, its
+/// output compared like a client's.
 fn run_setup(
     command: &str,
+    expected: &[String],
     scratch: &Path,
     env: &mut HashMap<String, String>,
+    any_time: bool,
 ) -> Result<(), String> {
     if let Some(assignment) = command.strip_prefix("export ") {
         export(assignment, env);
         return Ok(());
     }
     let mut setup = Running::start(command, scratch, env, false);
+    setup.expect(expected, any_time)?;
+    setup.finish(any_time, false)?;
     match wait_with_timeout(&mut setup.child)? {
         Some(status) if status.success() => Ok(()),
         _ => Err(format!("`{command}` failed")),
     }
+}
+
+/// The output lines right after a command, up to the next command or typed line.
+fn outputs_after(items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .map_while(|it| match it {
+            Item::Output(line) => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `NAME='value'` → env.
