@@ -110,14 +110,19 @@ impl Iterator for StdinMessages {
         loop {
             if self.interactive {
                 // `write!`, not `print!`: a closed stdout must not panic (see [`print_line`]).
+                // The flag changes under the stdout lock, as [`print_line_at_prompt`] reads it:
+                // a line from the network comes either before the prompt or after it, whole.
                 let mut out = io::stdout().lock();
+                PROMPT_SHOWN.store(true, Ordering::Relaxed);
                 let _ = write!(out, "{PROMPT}");
                 let _ = out.flush();
-                PROMPT_SHOWN.store(true, Ordering::Relaxed);
             }
             let mut line = String::new();
             let read = std::io::stdin().lock().read_line(&mut line);
-            PROMPT_SHOWN.store(false, Ordering::Relaxed);
+            if self.interactive {
+                let _out = io::stdout().lock();
+                PROMPT_SHOWN.store(false, Ordering::Relaxed);
+            }
             match read {
                 Ok(0) | Err(_) => return None,
                 Ok(_) => {}
@@ -180,11 +185,13 @@ pub fn print_line(line: impl Display) -> anyhow::Result<()> {
 /// erased) and is still sent when they press Enter. When no prompt is showing (stdin is not a
 /// terminal, or the client is not waiting for a line) this is [`print_line`].
 pub fn print_line_at_prompt(line: impl Display) -> anyhow::Result<()> {
-    if !PROMPT_SHOWN.load(Ordering::Relaxed) || !io::stdout().is_terminal() {
-        return print_line(line);
-    }
     let mut out = io::stdout().lock();
-    match write!(out, "\r\x1b[K{line}\n{PROMPT}").and_then(|()| out.flush()) {
+    let written = if PROMPT_SHOWN.load(Ordering::Relaxed) && out.is_terminal() {
+        write!(out, "\r\x1b[K{line}\n{PROMPT}")
+    } else {
+        writeln!(out, "{line}")
+    };
+    match written.and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
         Err(e) => Err(anyhow::Error::new(e).context("could not write to standard output")),
