@@ -123,3 +123,16 @@ fn ipv6_listening_line_is_bracketed() {
     );
     assert_eq!(out.stdout, "V6\n", "{out:?}");
 }
+
+/// `--host` means "listen on" for a server and "connect to" for a client, and `--help` says so.
+#[test]
+fn help_says_listen_for_servers_and_connect_for_clients() {
+    let server = run(BIN, &["server", "--help"], "");
+    assert!(server.stdout.contains("Address to listen on"), "{server:?}");
+    let client = run(BIN, &["client", "--help"], "");
+    assert!(
+        client.stdout.contains("Address to connect to"),
+        "{client:?}"
+    );
+    assert!(!client.stdout.contains("listen"), "{client:?}");
+}
