@@ -48,7 +48,10 @@ pub const TOUR: &[Stop] = &[
         binary: "02-echo-loop",
         title: "communication loop: many messages, one client, end of stream vs reset",
         section: "02-echo-loop: the communication loop",
-        by_hand: &["02-echo-loop server", "02-echo-loop client"],
+        by_hand: &[
+            "02-echo-loop server",
+            "02-echo-loop client   # type lines; quit ends",
+        ],
         run: echo_loop::tour,
     },
     Stop {
@@ -58,8 +61,8 @@ pub const TOUR: &[Stop] = &[
         section: "03-echo-reconnect: the link loop, the backlog, TIME_WAIT",
         by_hand: &[
             "03-echo-reconnect server",
-            "03-echo-reconnect client",
-            "03-echo-reconnect client second",
+            "03-echo-reconnect client   # type hi, then stay at the prompt",
+            "03-echo-reconnect client second   # waits until terminal 2 quits",
         ],
         run: echo_reconnect::tour,
     },
@@ -81,7 +84,7 @@ pub const TOUR: &[Stop] = &[
         section: "05-udp-chat: a relay that remembers addresses",
         by_hand: &[
             "05-udp-chat server",
-            "05-udp-chat client --nick ann",
+            "05-udp-chat client --nick ann   # type lines; quit leaves",
             "05-udp-chat client",
         ],
         run: udp_chat::tour,
@@ -146,7 +149,7 @@ pub const TOUR: &[Stop] = &[
         by_hand: &[
             "11-threaded-echo server --max-clients 2",
             "11-threaded-echo client",
-            "11-threaded-echo client",
+            "11-threaded-echo client   # answered at once, while terminal 2 is connected",
         ],
         run: threaded_echo::tour,
     },
@@ -179,7 +182,7 @@ pub const TOUR: &[Stop] = &[
         section: "14-ftp: the multi-user FTP homework",
         by_hand: &[
             "14-ftp adduser alice --quota 10MiB; 14-ftp server",
-            "14-ftp client --user alice",
+            "14-ftp client --user alice   # ftp> help",
         ],
         run: ftp::tour,
     },
