@@ -7,6 +7,7 @@
 //! - [`server`]: the thread-per-connection server (Python's `ThreadingTCPServer`) and a way to
 //!   stop any server cleanly;
 //! - [`net`]: opening sockets with errors a student can act on;
+//! - [`deadline`]: a deadline for a whole exchange, however slowly the peer sends or reads;
 //! - [`cli`]: the command-line convention every lesson binary follows;
 //! - [`log`]: where a server's one-line-per-event log goes;
 //! - [`trace`]: `--trace`, one line per `send`/`recv`;
@@ -17,6 +18,7 @@
 //! - [`tour`]: `00-tour`, which runs and narrates every lesson.
 
 pub mod cli;
+pub mod deadline;
 pub mod escape;
 pub mod framing;
 pub mod lessons;

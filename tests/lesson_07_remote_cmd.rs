@@ -214,3 +214,21 @@ fn a_client_whose_reader_has_gone_stops_quietly() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stderr, "");
 }
+
+#[test]
+fn a_background_child_neither_holds_the_answer_nor_outlives_it() {
+    // The limit is long: a server that waited for the pipes would answer only after 60 s,
+    // with a "killed" note.
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--cmd-timeout", "60"]);
+    let mut conn = connect(server.addr);
+    conn.set_read_timeout(Some(common::WAIT)).unwrap();
+    conn.write_all(common::BACKGROUND_CHILD.as_bytes()).unwrap();
+    // One answer, perhaps in several reads: "hi\n" and the pid's line.
+    let mut answer = Vec::new();
+    while answer.iter().filter(|&&b| b == b'\n').count() < 2 {
+        let got = recv(&mut conn, 1024);
+        assert!(!got.is_empty(), "closed after {answer:?}");
+        answer.extend_from_slice(&got);
+    }
+    common::assert_background_child_gone(&answer);
+}

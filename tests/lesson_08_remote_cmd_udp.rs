@@ -182,3 +182,11 @@ fn a_timeout_too_long_for_the_clock_is_no_deadline_not_a_panic() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, "hi\n");
 }
+
+#[test]
+fn a_background_child_neither_holds_the_answer_nor_outlives_it() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--cmd-timeout", "60"]);
+    let py = PyClient::new(&server);
+    let answer = py.ask(common::BACKGROUND_CHILD.as_bytes(), 1024);
+    common::assert_background_child_gone(&answer);
+}

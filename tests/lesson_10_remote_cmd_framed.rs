@@ -392,3 +392,14 @@ fn a_client_whose_reader_has_gone_stops_quietly() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stderr, "");
 }
+
+#[test]
+fn a_background_child_neither_holds_the_answer_nor_outlives_it() {
+    let server = start("json", &["--cmd-timeout", "60"]);
+    let mut conn = connect(server.addr);
+    let (header, body) = ask_json(&mut conn, common::BACKGROUND_CHILD.as_bytes());
+    assert_eq!(header["timed_out"], false, "{header}");
+    assert_eq!(header["exit_code"], 0, "{header}");
+    common::assert_background_child_gone(&body);
+    assert_eq!(ask_json(&mut conn, b"echo next").1, b"next\n");
+}

@@ -696,6 +696,28 @@ fn a_silent_client_is_disconnected_after_the_idle_timeout() {
         .expect_line("silent for longer than the idle timeout");
 }
 
+#[test]
+fn a_trickled_header_cannot_outlast_the_idle_timeout() {
+    // Every read is quick (a byte every 50 ms), the header is not: the deadline for the whole
+    // frame ends it, not a per-read timeout.
+    let setup = Setup::new(&["--idle-timeout", "1"]);
+    let mut conn = setup.connect();
+    let mut writer = conn.try_clone().unwrap();
+    let trickler = std::thread::spawn(move || {
+        let _ = writer.write_all(&60_000i32.to_le_bytes());
+        let until = std::time::Instant::now() + common::WAIT;
+        while std::time::Instant::now() < until && writer.write_all(b"{").is_ok() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    assert_closed(&mut conn);
+    setup
+        .server
+        .expect_line("silent for longer than the idle timeout");
+    drop(conn);
+    trickler.join().unwrap();
+}
+
 // ---- the recorded md5 ------------------------------------------------------------------------
 
 #[test]

@@ -52,7 +52,11 @@ impl Lab {
     }
 
     fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Lab {
-        let root = tempfile::tempdir().unwrap();
+        Lab::start_at(tempfile::tempdir().unwrap(), adjust)
+    }
+
+    /// A server whose root is `root` (a folder on a filesystem the test chose).
+    fn start_at(root: tempfile::TempDir, adjust: impl FnOnce(&mut ServerConfig)) -> Lab {
         let mut config = ServerConfig::new(root.path());
         adjust(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -533,6 +537,62 @@ fn a_connection_that_never_logs_in_is_closed_even_if_it_keeps_talking() {
     let mut raw = lab.raw("alice");
     thread::sleep(Duration::from_millis(400));
     raw.expect_ok(json!({"cmd": "pwd"}));
+}
+
+/// Sends the start of a 60 000-byte login frame, then one byte of a name every 50 ms, from a
+/// thread that stops when the server closes (or after 20 s).
+fn trickle(stream: &TcpStream) -> thread::JoinHandle<()> {
+    let mut stream = stream.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut start = 60_000i32.to_le_bytes().to_vec();
+        start.extend_from_slice(br#"{"cmd":"login","user":""#);
+        if stream.write_all(&start).is_err() {
+            return;
+        }
+        let until = Instant::now() + common::WAIT;
+        while Instant::now() < until && stream.write_all(b"a").is_ok() {
+            thread::sleep(Duration::from_millis(50));
+        }
+    })
+}
+
+#[test]
+fn a_trickled_login_frame_cannot_outlast_the_login_deadline() {
+    // The 60 s deadline scaled down to 1 s; the idle timeout stays long, and every read is
+    // quick: only a deadline for the whole frame ends this.
+    let root = tempfile::tempdir().unwrap();
+    let server = common::ServerProcess::start(
+        BIN,
+        &[
+            "server",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--port",
+            "0",
+            "--login-timeout",
+            "1",
+        ],
+    );
+    let mut raw = Raw::connect(server.addr);
+    let trickler = trickle(&raw.stream);
+    let reply = raw.recv();
+    assert_eq!(reply["code"], "timeout", "{reply:?}");
+    server.expect_line("no login in time");
+    assert!(raw.is_closed());
+    trickler.join().unwrap();
+}
+
+#[test]
+fn a_trickled_request_cannot_outlast_the_idle_timeout() {
+    let lab = Lab::start_with(|c| c.idle_timeout = Duration::from_secs(1));
+    lab.add_user("alice", 1000);
+    let mut raw = lab.raw("alice");
+    raw.stream.set_read_timeout(Some(common::WAIT)).unwrap();
+    let trickler = trickle(&raw.stream);
+    let reply = raw.recv();
+    assert_eq!(reply["code"], "timeout", "{reply:?}");
+    lab.wait_log("idle");
+    trickler.join().unwrap();
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1438,4 +1498,242 @@ fn the_walkthrough_python_client_puts_and_gets_with_resume() {
         fs::read(lab.home("alice").join("other.bin")).unwrap(),
         reversed
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// Failures leave nothing behind; no writing through links
+// ------------------------------------------------------------------------------------------
+
+/// The hidden partial file a put of `name` with `data` would use.
+fn partial_path_for(home: &Path, name: &str, data: &[u8]) -> PathBuf {
+    use socklab::lessons::ftp::partials::{Partials, DEFAULT_TTL};
+    use socklab::lessons::ftp::paths::VirtualPath;
+    let path = VirtualPath::parse(&VirtualPath::root(), name).unwrap();
+    Partials::new(home, DEFAULT_TTL).file_for(&path, data.len() as u64, &md5_hex(data))
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hard_link_planted_at_a_partial_path_is_never_written_through() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1 << 20);
+    let mut raw = lab.raw("alice");
+    let home = lab.home("alice");
+    let outside = tempfile::tempdir().unwrap();
+    let precious = outside.path().join("precious.txt");
+    fs::write(&precious, b"sixteen bytes!!\n").unwrap();
+    let data = pattern(100, 7);
+    fs::create_dir_all(home.join(PARTIAL_DIR)).unwrap();
+    fs::hard_link(&precious, partial_path_for(&home, "doc", &data)).unwrap();
+
+    // Not resumed: the offset is 0 (the outside file's size does not leak), and the upload
+    // goes to a new file of its own.
+    let reply = raw.put("doc", &data);
+    assert_eq!(reply["status"], "ok", "{reply:?}");
+    assert_eq!(fs::read(&precious).unwrap(), b"sixteen bytes!!\n");
+    assert_eq!(raw.get("doc"), data);
+    assert!(partial_files(&home).is_empty());
+}
+
+/// Runs the server binary with a file size limit of `limit` bytes (`RLIMIT_FSIZE`), SIGXFSZ
+/// ignored, so a write past it fails with `EFBIG` the way a full disk fails with `ENOSPC`.
+#[cfg(unix)]
+fn bin_server_with_file_size_limit(root: &Path, limit: u64) -> common::ServerProcess {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(BIN);
+    command
+        .args(["server", "--root", root.to_str().unwrap(), "--port", "0"])
+        .stdin(std::process::Stdio::null());
+    // SAFETY: between fork and exec only async-signal-safe calls (signal, setrlimit).
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let rlimit = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    common::ServerProcess::start_command(command)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_write_that_fails_mid_body_leaves_nothing_and_everyone_keeps_working() {
+    let root = tempfile::tempdir().unwrap();
+    bin_adduser(root.path(), "alice", "10M");
+    bin_adduser(root.path(), "bob", "10M");
+    let server = bin_server_with_file_size_limit(root.path(), 1 << 20);
+    let home = root.path().join("home/alice");
+    let mut alice = Raw::connect(server.addr);
+    client_login(&mut alice.stream, "alice", PASSWORD).unwrap();
+
+    // The disk has room (statvfs says yes), but the second MiB cannot be written: EFBIG.
+    let big = pattern(3 << 20, 1);
+    let reply = alice.put("big", &big);
+    assert_eq!(reply["code"], "no_space", "{reply:?}");
+    assert!(
+        partial_files(&home).is_empty(),
+        "{:?}",
+        partial_files(&home)
+    );
+    assert!(!home.join("big").exists());
+
+    // The session goes on, the reservation was given back, and the same user and another
+    // can still upload.
+    let small = pattern(1000, 2);
+    assert_eq!(alice.put("small", &small)["status"], "ok");
+    assert_eq!(alice.expect_ok(json!({"cmd": "quota"}))["used"], 1000);
+    let mut bob = Raw::connect(server.addr);
+    client_login(&mut bob.stream, "bob", PASSWORD).unwrap();
+    assert_eq!(bob.put("small", &small)["status"], "ok");
+    assert_eq!(bob.get("small"), small);
+}
+
+/// A 4 MiB tmpfs mounted for the test and unmounted when dropped (needs root).
+struct SmallDisk {
+    mount: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        #[cfg(unix)]
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: mounting a small tmpfs needs root");
+            return None;
+        }
+        let mount = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "socklab-test"])
+            .arg(mount.path())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            return None;
+        }
+        Some(SmallDisk { mount })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.mount.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_put_that_cannot_fit_on_the_disk_is_refused_before_its_body() {
+    let Some(disk) = SmallDisk::mount() else {
+        return;
+    };
+    {
+        let lab = Lab::start_at(tempfile::tempdir_in(disk.mount.path()).unwrap(), |_| {});
+        lab.add_user("alice", 100 << 20);
+        let mut raw = lab.raw("alice");
+        let home = lab.home("alice");
+
+        // Over the quota's room, but not the disk's: refused at once, no body expected.
+        let big = pattern(8 << 20, 3);
+        let msg = raw.expect_error(put_header("big", &big), "no_space");
+        assert!(msg.contains("free"), "{msg}");
+        assert!(partial_files(&home).is_empty());
+
+        // The disk fills while a body arrives (2 MiB free, then a 3 MiB file takes room).
+        let filler = pattern(1 << 20, 4);
+        let middle = pattern((3 << 20) / 2, 5);
+        assert_eq!(raw.put("filler", &filler)["status"], "ok");
+        let mut other = lab.raw("alice");
+        let ready = other.request(put_header("middle", &middle));
+        assert_eq!(ready["status"], "ready", "{ready:?}");
+        let hog = pattern(2 << 20, 6);
+        let hog_file = lab.home("alice").join("hog");
+        let _ = fs::write(&hog_file, &hog); // the "other writer" may itself run out of room
+        other.stream.write_all(&middle).unwrap();
+        let reply = other.recv();
+        assert_eq!(reply["code"], "no_space", "{reply:?}");
+        assert!(partial_files(&home).is_empty());
+        let _ = fs::remove_file(&hog_file);
+
+        // Room again: uploads work.
+        assert_eq!(other.put("middle", &middle)["status"], "ok");
+        assert_eq!(raw.get("middle"), middle);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Load: many users at once, nothing left over
+// ------------------------------------------------------------------------------------------
+
+/// How many threads and open files the process `pid` has now.
+fn threads_and_fds(pid: u32) -> (usize, usize) {
+    let count = |what: &str| {
+        fs::read_dir(format!("/proc/{pid}/{what}"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    (count("task"), count("fd"))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn fifty_users_put_and_get_a_mebibyte_each_and_leave_no_thread_or_fd_behind() {
+    const USERS: usize = 50;
+    let root = tempfile::tempdir().unwrap();
+    for i in 0..USERS {
+        admin::add_user(
+            root.path(),
+            &format!("user{i:02}"),
+            PASSWORD,
+            4 << 20,
+            ITERATIONS,
+        )
+        .unwrap();
+    }
+    let server = bin_server(root.path());
+    // The server settles first: its start-up sweep of the homes is done once it has served a
+    // client, and that client's thread is gone once only the accept loop's thread is left.
+    let mut warm_up = Raw::connect(server.addr);
+    client_login(&mut warm_up.stream, "user00", PASSWORD).unwrap();
+    warm_up.expect_ok(json!({"cmd": "quit"}));
+    drop(warm_up);
+    let deadline = Instant::now() + common::WAIT;
+    while threads_and_fds(server.pid()).0 > 1 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let before = threads_and_fds(server.pid());
+
+    let clients: Vec<_> = (0..USERS)
+        .map(|i| {
+            let addr = server.addr;
+            thread::spawn(move || {
+                let data = pattern(1 << 20, i as u8);
+                let mut raw = Raw::connect(addr);
+                client_login(&mut raw.stream, &format!("user{i:02}"), PASSWORD).unwrap();
+                let reply = raw.put("data.bin", &data);
+                assert_eq!(reply["md5"], md5_hex(&data), "{reply:?}");
+                assert_eq!(raw.get("data.bin"), data); // Raw::get checks the md5 too
+                raw.expect_ok(json!({"cmd": "quit"}));
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client failed");
+    }
+
+    // The connection threads end (and close their sockets) just after their clients quit.
+    let deadline = Instant::now() + common::WAIT;
+    let mut after = threads_and_fds(server.pid());
+    while after != before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        after = threads_and_fds(server.pid());
+    }
+    assert_eq!(after, before, "(threads, fds) after and before");
 }

@@ -101,6 +101,10 @@ struct ServerArgs {
     /// 30s, 5m, 1h.
     #[arg(long, default_value = "300", value_parser = units::parse_timeout)]
     idle_timeout: Duration,
+    /// Close a connection that has not logged in this long after connecting, however it trickles
+    /// its bytes: seconds, or 30s, 5m.
+    #[arg(long, default_value = "60", value_parser = units::parse_timeout)]
+    login_timeout: Duration,
     /// Delete kept interrupted uploads untouched for this long: seconds, or 30s, 90m, 24h, 2d.
     #[arg(long, default_value = "24h", value_parser = units::parse_duration)]
     partial_ttl: Duration,
@@ -157,6 +161,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(args.root.root);
     config.max_clients = args.max_clients as usize;
     config.idle_timeout = args.idle_timeout;
+    config.login_timeout = args.login_timeout;
     config.partial_ttl = args.partial_ttl;
     config.max_files = args.max_files;
     run_server(listener, &config, &log, &Shutdown::new())?;

@@ -27,7 +27,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use md5::Md5;
@@ -35,6 +35,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::Sha256;
 
+use crate::deadline::WithDeadline;
 use crate::escape::escape_bytes;
 use crate::framing::{read_fully, FrameError, Framing};
 use crate::log::Log;
@@ -339,7 +340,6 @@ impl Handler for Gatekeeper {
 fn check_client(stream: &mut Traced<TcpStream>, config: &ServerConfig) -> Result<(), AuthError> {
     let challenge = new_challenge()?;
     stream.write_all(&challenge)?;
-    let idle_timeout = stream.get_ref().read_timeout()?;
     let mut answer = vec![0u8; config.digest.answer_len()];
     let got = read_within(stream, &mut answer, config.auth_timeout)?;
     if got < answer.len() {
@@ -354,7 +354,6 @@ fn check_client(stream: &mut Traced<TcpStream>, config: &ServerConfig) -> Result
             config.digest.name()
         )));
     }
-    stream.get_ref().set_read_timeout(idle_timeout)?;
     Ok(())
 }
 
@@ -365,8 +364,6 @@ fn read_within(
     buf: &mut [u8],
     limit: Duration,
 ) -> Result<usize, AuthError> {
-    // A limit of centuries is past what the clock can add: then there is no deadline.
-    let deadline = Instant::now().checked_add(limit);
     let wanted = buf.len();
     let too_slow = |filled: usize| {
         let secs = limit.as_secs_f64();
@@ -379,13 +376,10 @@ fn read_within(
             )
         })
     };
+    // One deadline for the whole answer, re-armed before every read (crate::deadline).
+    let mut stream = WithDeadline::within(stream, limit);
     let mut filled = 0;
     while let Some(rest) = buf.get_mut(filled..).filter(|r| !r.is_empty()) {
-        let left = deadline.map_or(limit, |at| at.saturating_duration_since(Instant::now()));
-        if left.is_zero() {
-            return Err(too_slow(filled));
-        }
-        stream.get_ref().set_read_timeout(Some(left))?;
         match stream.read(rest) {
             Ok(0) => break,
             Ok(n) => filled += n,
@@ -405,7 +399,12 @@ fn converse(
     log: &Log,
 ) -> Result<(), AuthError> {
     let framing = conversation();
-    while let Some(message) = framing.read_frame(stream)? {
+    // Each message must arrive whole, and each reply be taken, within the idle timeout: a
+    // deadline per frame, so a peer trickling bytes or never reading cannot hold the thread.
+    let limit = stream.get_ref().read_timeout()?.unwrap_or(REPLY_TIMEOUT);
+    loop {
+        let message = framing.read_frame(&mut WithDeadline::within(stream, limit))?;
+        let Some(message) = message else { break };
         log.line(format!("client {peer} says: {}", escape_bytes(&message)));
         let reply = match replies {
             // Python's bytes.upper(): ASCII letters only, so it never breaks UTF-8.
@@ -418,7 +417,7 @@ fn converse(
                 }
             },
         };
-        framing.write_frame(stream, &reply)?;
+        framing.write_frame(&mut WithDeadline::within(stream, limit), &reply)?;
         log.line(format!("replied to {peer}: {}", escape_bytes(&reply)));
     }
     Ok(())

@@ -19,22 +19,31 @@
 //!   stderr, the server waits for stdout to end.
 //!
 //! [`run`] fixes all three: each command gets a time limit and an output cap ([`Limits`]), and
-//! stdout and stderr are read at the same time, each on its own thread. The child's stdin is
-//! empty (`/dev/null`), so a command that reads its input ends at once instead of waiting.
+//! stdout and stderr are read as their bytes come, both at once (one `poll(2)` on the calling
+//! thread on Unix, see `watch.rs`). The child's stdin is empty (`/dev/null`), so a command that
+//! reads its input ends at once instead of waiting.
 //!
-//! On Unix the shell is `sh -c COMMAND`, started as the leader of a new process group, so that
-//! killing the group (`kill(-pgid, SIGKILL)`) also kills everything the command started:
-//! `sleep 30 & wait` leaves no `sleep` behind. On Windows it is `cmd /C COMMAND`, and the tree is
-//! ended with `taskkill /T /F` (untested: socklab is developed on Unix).
+//! On Unix the shell is `/bin/sh -c COMMAND`, started as the leader of a new process group. The
+//! answer is ready when the *shell* has exited (a background job that keeps the pipes open does
+//! not hold it), and then, or at the time limit, or at the cap, the whole group is killed
+//! (`kill(-pgid, SIGKILL)`): `echo hi; sleep 100 &` answers `hi` at once and leaves no `sleep`
+//! behind. The hole: a process that leaves the group with `setsid` is not reached. Closing it
+//! would take `PR_SET_CHILD_SUBREAPER`, which is process-wide (every orphan of every thread's
+//! children would come back to the server to be told apart and reaped); socklab leaves it open
+//! and says so. On Windows it is `cmd /C COMMAND`, and the tree is ended with `taskkill /T /F`
+//! (untested: socklab is developed on Unix).
 
-use std::io::{self, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::io;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 pub mod answer;
+#[cfg(not(unix))]
+#[path = "threads.rs"]
+mod platform;
+#[cfg(unix)]
+#[path = "watch.rs"]
+mod platform;
 pub mod safety;
 pub mod terminal;
 
@@ -42,14 +51,6 @@ pub mod terminal;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `--max-output`: 16 MiB.
 pub const DEFAULT_MAX_OUTPUT: usize = 16 * 1024 * 1024;
-
-/// How often the watcher looks at the child once its output pipes have closed.
-const POLL: Duration = Duration::from_millis(10);
-/// After a kill, how long to wait for the output pipes to close. They close at once unless a
-/// process outside the group (one that called `setsid`) still holds them; then we stop waiting.
-const KILL_GRACE: Duration = Duration::from_secs(2);
-/// Size of each read from a pipe.
-const CHUNK: usize = 8192;
 
 /// How long a command may run and how much it may print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,8 +140,10 @@ pub enum ShellError {
 
 /// Runs `command` through the system shell within `limits` and returns what it printed.
 ///
-/// Returns when the command has ended *and* its output pipes are closed (a background job that
-/// still holds them is waited for, up to the time limit), or when it was killed.
+/// Returns when the shell has exited (with what was in its pipes by then, background children's
+/// output included), or when it was killed at the time limit or the output cap. Either way its
+/// whole process group is killed before this returns: nothing the command started is left
+/// running (except a process that left the group with `setsid`, see the module doc).
 pub fn run(command: &str, limits: &Limits) -> Result<CommandOutput, ShellError> {
     let mut child = shell_command(command)
         .stdin(Stdio::null())
@@ -148,26 +151,10 @@ pub fn run(command: &str, limits: &Limits) -> Result<CommandOutput, ShellError> 
         .stderr(Stdio::piped())
         .spawn()
         .map_err(ShellError::Spawn)?;
-
-    let (events, inbox) = mpsc::channel();
-    let started =
-        Capture::start(child.stdout.take(), limits.max_output, events.clone()).and_then(|out| {
-            Capture::start(child.stderr.take(), limits.max_output, events).map(|err| (out, err))
-        });
-    let (stdout, stderr) = match started {
-        Ok(captures) => captures,
-        Err(e) => {
-            kill_tree(&mut child);
-            let _ = child.wait();
-            return Err(ShellError::Spawn(e));
-        }
-    };
-
-    let watched = watch(&mut child, &inbox, limits.timeout).map_err(ShellError::Wait)?;
-
+    let watched = platform::watch(&mut child, limits).map_err(ShellError::Wait)?;
     let mut output = CommandOutput {
-        stdout: stdout.take(),
-        stderr: stderr.take(),
+        stdout: watched.stdout,
+        stderr: watched.stderr,
         status: watched.status,
         timed_out: watched.timed_out,
         truncated: watched.overflowed,
@@ -182,14 +169,27 @@ pub fn run(command: &str, limits: &Limits) -> Result<CommandOutput, ShellError> 
     Ok(output)
 }
 
+/// How the watch of a command ended, and what it printed (each stream up to the cap).
+#[derive(Default)]
+struct Watched {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    status: Option<ExitStatus>,
+    timed_out: bool,
+    overflowed: bool,
+}
+
 /// `sh -c COMMAND` in its own process group.
 #[cfg(unix)]
 fn shell_command(command: &str) -> Command {
     use std::os::unix::process::CommandExt;
-    let mut shell = Command::new("sh");
+    // An absolute path, as Python's shell=True uses: no PATH search, and with nothing set that
+    // needs code to run in the child between fork and exec (`pre_exec`), the standard library
+    // can start it with posix_spawn (a vfork-like clone) instead of fork + exec.
+    let mut shell = Command::new("/bin/sh");
     shell.arg("-c").arg(command);
     // Group id = the shell's pid: everything the shell starts inherits it, so one kill(-pgid)
-    // reaches them all.
+    // reaches them all. (process_group is one of the settings posix_spawn can apply itself.)
     shell.process_group(0);
     shell
 }
@@ -204,170 +204,6 @@ fn shell_command(command: &str) -> Command {
     shell
 }
 
-/// Kills the shell and everything it started.
-///
-/// Called only while the shell has not been reaped (waited for) yet: until then its pid, which
-/// is also the group id, cannot be given to another process, so the signal cannot hit a stranger.
-#[cfg(unix)]
-fn kill_tree(child: &mut Child) {
-    match libc::pid_t::try_from(child.id()) {
-        Ok(pgid) => {
-            // SAFETY: kill(2) takes two integers and touches no memory of ours.
-            let result = unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            if result != 0 {
-                let _ = child.kill();
-            }
-        }
-        Err(_) => {
-            let _ = child.kill();
-        }
-    }
-}
-
-#[cfg(windows)]
-fn kill_tree(child: &mut Child) {
-    // Windows has no process groups to signal; taskkill /T walks the tree of child processes.
-    let _ = Command::new("taskkill")
-        .args(["/T", "/F", "/PID", &child.id().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-}
-
-/// What the pipe readers tell the watcher.
-enum Event {
-    /// A stream went over the cap: the answer will be cut, so the command may be killed.
-    Overflowed,
-    /// A stream reached its end (or failed): one pipe fewer to wait for.
-    Closed,
-}
-
-/// One output stream being read on its own thread, keeping at most `max` bytes.
-struct Capture {
-    kept: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Capture {
-    fn start(
-        pipe: Option<impl Read + Send + 'static>,
-        max: usize,
-        events: Sender<Event>,
-    ) -> io::Result<Capture> {
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        let Some(pipe) = pipe else {
-            let _ = events.send(Event::Closed);
-            return Ok(Capture { kept });
-        };
-        let shared = Arc::clone(&kept);
-        thread::Builder::new()
-            .name("shell output".into())
-            .spawn(move || pump(pipe, max, &shared, &events))?;
-        Ok(Capture { kept })
-    }
-
-    /// Takes what was kept. (If the reader is still running, which only happens when a process
-    /// outside the group holds the pipe, what it reads later is dropped with it.)
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *lock(&self.kept))
-    }
-}
-
-fn lock(kept: &Mutex<Vec<u8>>) -> MutexGuard<'_, Vec<u8>> {
-    // A reader thread cannot panic while holding the lock (it only extends a Vec), and if it
-    // did, the bytes are still bytes.
-    kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Reads `pipe` to its end, keeping the first `max` bytes.
-///
-/// Past the cap it goes on reading and throwing the bytes away rather than stopping: a reader
-/// that stops leaves the pipe to fill, and the command then blocks in `write` instead of ending.
-/// The watcher kills the command as soon as it hears [`Event::Overflowed`], so this lasts only
-/// until the kill lands.
-fn pump(mut pipe: impl Read, max: usize, kept: &Mutex<Vec<u8>>, events: &Sender<Event>) {
-    let mut chunk = [0u8; CHUNK];
-    let mut overflowed = false;
-    loop {
-        let n = match pipe.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        let data = chunk.get(..n).unwrap_or_default();
-        let mut kept = lock(kept);
-        let room = max.saturating_sub(kept.len());
-        let keep = data.get(..room.min(data.len())).unwrap_or_default();
-        kept.extend_from_slice(keep);
-        if keep.len() < data.len() && !overflowed {
-            overflowed = true;
-            let _ = events.send(Event::Overflowed);
-        }
-    }
-    let _ = events.send(Event::Closed);
-}
-
-/// How the watch ended.
-#[derive(Default)]
-struct Watched {
-    status: Option<ExitStatus>,
-    timed_out: bool,
-    overflowed: bool,
-}
-
-/// Waits until the command has ended and both pipes are closed, killing it at the deadline or
-/// when its output goes over the cap.
-fn watch(child: &mut Child, inbox: &Receiver<Event>, timeout: Duration) -> io::Result<Watched> {
-    // A timeout of centuries is past what the clock can add: that is no deadline at all.
-    let deadline = Instant::now().checked_add(timeout);
-    let mut watched = Watched::default();
-    let mut open_pipes = 2;
-    let mut killed_at: Option<Instant> = None;
-    loop {
-        // The shell is reaped only once its pipes are closed, never before a kill (see kill_tree).
-        if open_pipes == 0 {
-            if let Some(status) = child.try_wait()? {
-                watched.status = Some(status);
-                return Ok(watched);
-            }
-        }
-        let now = Instant::now();
-        match killed_at {
-            None if deadline.is_some_and(|at| now >= at) => {
-                watched.timed_out = true;
-                kill_tree(child);
-                killed_at = Some(now);
-            }
-            Some(at) if now >= at + KILL_GRACE => break,
-            _ => {}
-        }
-        // While the pipes are open, their events wake us; otherwise look again shortly.
-        let wait = if open_pipes > 0 && killed_at.is_none() {
-            deadline.map_or(Duration::MAX, |at| at.saturating_duration_since(now))
-        } else {
-            POLL
-        };
-        match inbox.recv_timeout(wait) {
-            Ok(Event::Closed) => open_pipes -= 1,
-            Ok(Event::Overflowed) => {
-                watched.overflowed = true;
-                if killed_at.is_none() {
-                    kill_tree(child);
-                    killed_at = Some(Instant::now());
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => open_pipes = 0,
-        }
-    }
-    // Killed, but something still holds a pipe: stop waiting for it. The shell itself is dead.
-    let _ = child.kill();
-    watched.status = child.wait().ok();
-    Ok(watched)
-}
-
 /// Shows a duration the way a person writes it: `10 s`, `0.5 s`.
 pub fn seconds(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
@@ -380,6 +216,8 @@ pub fn seconds(d: Duration) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::thread;
+    use std::time::Instant;
 
     fn limits(timeout_ms: u64, max_output: usize) -> Limits {
         Limits {
@@ -431,6 +269,37 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         assert!(is_dead(pid), "the background sleep {pid} is still running");
+    }
+
+    #[test]
+    fn the_answer_comes_when_the_shell_exits_and_background_children_are_killed() {
+        // The background sleep keeps the pipes open; the answer must not wait for it.
+        let started = Instant::now();
+        let out = run("echo hi; sleep 100 & echo $!", &limits(20_000, 1024)).unwrap();
+        assert!(!out.timed_out, "{}", out.summary());
+        assert_eq!(out.exit_code(), Some(0));
+        // Not a speed test: far below the 20 s limit shows the pipes were not waited for.
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("hi"));
+        let pid: i32 = lines.next().unwrap().parse().unwrap();
+        assert!(is_dead(pid), "the background sleep {pid} is still running");
+
+        // Silent background work (`yes >/dev/null &`) is killed just the same.
+        let out = run("yes >/dev/null & echo $!", &Limits::default()).unwrap();
+        let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert!(is_dead(pid), "the background yes {pid} is still running");
+    }
+
+    #[test]
+    fn what_background_children_wrote_before_the_shell_ended_is_kept() {
+        let out = run(
+            "(echo from the child) & wait; echo done",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, b"from the child\ndone\n");
     }
 
     /// Dead, or a zombie waiting for its new parent to reap it (killed all the same).

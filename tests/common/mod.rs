@@ -49,6 +49,15 @@ impl ServerProcess {
         if let Some(dir) = dir {
             command.current_dir(dir);
         }
+        Self::start_command(command)
+    }
+
+    /// Starts a prepared command (stdout is piped here), for a test that must set something up
+    /// in the child before it runs (a resource limit in `pre_exec`), and waits for its
+    /// `listening on IP:PORT`.
+    pub fn start_command(mut command: Command) -> ServerProcess {
+        let bin = command.get_program().to_string_lossy().into_owned();
+        command.stdout(Stdio::piped());
         let mut child = command.spawn().expect("start server");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
@@ -73,6 +82,11 @@ impl ServerProcess {
             .parse()
             .expect("address in listening line");
         ServerProcess { child, addr, lines }
+    }
+
+    /// The server's process id (to look at it in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn port(&self) -> u16 {
@@ -430,4 +444,41 @@ pub fn have_python() -> bool {
         eprintln!("note: python3 not found; skipping a Python client test");
     }
     found
+}
+
+/// Waits (up to [`WAIT`]) until process `pid` is gone: no longer exists, or is a zombie (dead,
+/// waiting for its parent to collect it). `false` if it is still running after that.
+pub fn process_is_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat.rsplit(')').next().map(|rest| rest.trim().to_string()));
+        match state {
+            None => return true,
+            Some(rest) if rest.starts_with('Z') || rest.starts_with('X') => return true,
+            Some(_) if Instant::now() > deadline => return false,
+            Some(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// The command a remote-shell test sends to check that background children do not outlive the
+/// answer: it prints `hi` and the pid of a `sleep 100` it leaves running in the background.
+pub const BACKGROUND_CHILD: &str = "echo hi; sleep 100 & echo $!";
+
+/// Checks the answer to [`BACKGROUND_CHILD`]: `hi`, then a pid that is gone.
+pub fn assert_background_child_gone(answer: &[u8]) {
+    let text = String::from_utf8_lossy(answer);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("hi"), "{text:?}");
+    let pid: u32 = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"));
+    assert!(lines.next().is_none(), "no note expected: {text:?}");
+    assert!(
+        process_is_gone(pid),
+        "the background sleep {pid} outlived the answer"
+    );
 }

@@ -26,13 +26,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use md5::{Digest, Md5};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::digests::{DigestRecords, Fingerprint};
 use super::protocol::{
     check_name, get_ok, parse_request, put_ok, ErrorCode, Refusal, Request, MAX_REPLY,
 };
 use super::ServerConfig;
+use crate::deadline::WithDeadline;
 use crate::escape::preview;
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
@@ -99,15 +100,31 @@ impl UploadService {
         })
     }
 
-    /// Sends one reply header.
+    /// Reads the next request header, which must arrive whole within the idle timeout: a
+    /// deadline for the frame, not for each read, so a client trickling a byte at a time cannot
+    /// hold the connection (see [`crate::deadline`]).
+    fn read_request(&self, stream: &mut TcpStream) -> Result<Option<Header>, FrameError> {
+        match self.idle_timeout {
+            Some(limit) => self
+                .framing
+                .read_header(&mut WithDeadline::within(stream, limit)),
+            None => self.framing.read_header(stream),
+        }
+    }
+
+    /// Sends one reply header, which the client must take within the idle timeout in total.
     fn reply(&self, stream: &mut TcpStream, reply: &Value) -> Result<(), SessionError> {
         debug_assert!(reply.to_string().len() < MAX_REPLY);
-        self.framing
-            .write_header(stream, reply)
-            .map_err(|e| match e {
-                FrameError::Io(e) => self.lost(e),
-                other => SessionError::Io(io::Error::other(other)),
-            })
+        let written = match self.idle_timeout {
+            Some(limit) => self
+                .framing
+                .write_header(&mut WithDeadline::within(stream, limit), reply),
+            None => self.framing.write_header(stream, reply),
+        };
+        written.map_err(|e| match e {
+            FrameError::Io(e) => self.lost(e),
+            other => SessionError::Io(io::Error::other(other)),
+        })
     }
 
     /// Turns an error on the socket into a [`SessionError`], naming timeouts as such.
@@ -400,6 +417,9 @@ fn open_stored(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// A request header as read from the wire.
+type Header = Map<String, Value>;
+
 impl Handler for UploadService {
     type Error = SessionError;
 
@@ -415,7 +435,7 @@ impl Handler for UploadService {
             .set_write_timeout(self.idle_timeout)
             .map_err(SessionError::Io)?;
         loop {
-            let header = match self.framing.read_header(&mut stream) {
+            let header = match self.read_request(&mut stream) {
                 Ok(Some(header)) => header,
                 Ok(None) => return Ok(()),
                 Err(e) => {

@@ -27,7 +27,7 @@ use super::quota::{Limits, QuotaError, Reservation, UserLedger};
 use super::session::{cut, send, SessionError};
 use crate::escape::escape_bytes;
 use crate::framing::DEFAULT_MAX_HEADER;
-use crate::transfer::{self, Progress, TransferError};
+use crate::transfer::{self, Progress};
 
 /// A command that did not succeed.
 pub(super) enum Failure {
@@ -354,37 +354,40 @@ fn put(
         .ensure_dir()
         .map_err(|e| partial_failure(&path, e))?;
     let partial = user.partials.file_for(&path, size, md5);
-    let (reservation, offset) = reserve_upload(user, &path, &partial, size)?;
-
-    let mut file = user
-        .partials
-        .open(&partial)
-        .map_err(|e| partial_failure(&path, e))?;
+    let (reservation, kept) = reserve_upload(user, &path, &partial, size)?;
+    let offset = kept.as_ref().map_or(0, |(_, len)| *len);
+    check_disk_room(user, &path, size - offset)?;
+    let mut file = match kept {
+        Some((file, _)) => file,
+        None => user
+            .partials
+            .create(&partial)
+            .map_err(|e| partial_failure(&path, e))?,
+    };
+    // From here on, every failure that is not a resumable interruption removes the partial
+    // file: a failed upload leaves nothing behind (the reservation is given back when dropped).
+    let discard = |failure: Failure| {
+        let _ = fs::remove_file(&partial);
+        failure
+    };
     // A resumed upload: the md5 of the whole file is the md5 of the bytes kept, continued with
     // the bytes still to come. Reading the kept bytes back is the price of resuming.
     let md5_so_far = transfer::hash_prefix(&mut file, offset).map_err(|e| {
-        refused(
+        discard(refused(
             Code::ServerError,
             format!("cannot read the kept bytes: {e}"),
-        )
+        ))
     })?;
-    file.seek(SeekFrom::Start(offset)).map_err(disk)?;
-    file.set_len(offset).map_err(disk)?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| discard(disk(e)))?;
 
     // Only now, with the room reserved and the file open, may the client send its bytes.
     send(stream, &json!({"status": "ready", "offset": offset}))?;
     let rest = size.saturating_sub(offset);
+    let mut body = BodyWriter::new(&mut file);
     let md5_whole =
-        match transfer::copy_hashed(stream, &mut file, rest, md5_so_far, &Progress::hidden()) {
+        match transfer::copy_hashed(stream, &mut body, rest, md5_so_far, &Progress::hidden()) {
             Ok(md5_whole) => transfer::hex_digest(md5_whole),
-            Err(error @ TransferError::Write { .. }) => {
-                let refusal = Refusal::new(Code::ServerError, format!("{error}; closing"));
-                let _ = send(stream, &refusal.to_json());
-                return Err(Failure::Broken(SessionError::UploadFailed {
-                    path: shown(&path),
-                    error,
-                }));
-            }
             Err(error) => {
                 // The reservation is dropped on the way out (its room is given back); the kept
                 // partial bytes stay counted, because they are on disk.
@@ -400,19 +403,21 @@ fn put(
                 }));
             }
         };
-
+    if let Some(e) = body.failure {
+        // The whole body was read (the connection is still in step), but the disk refused it.
+        return Err(discard(write_failure(&path, e)));
+    }
     if md5_whole != md5 {
         drop(file);
-        let _ = fs::remove_file(&partial);
-        drop(reservation);
-        return Err(refused(
+        return Err(discard(refused(
             Code::Md5Mismatch,
             format!(
                 "the bytes received have md5 {md5_whole}, not {md5}: upload discarded, {path} unchanged"
             ),
-        ));
+        )));
     }
-    file.sync_all().map_err(disk)?;
+    file.sync_all()
+        .map_err(|e| discard(write_failure(&path, e)))?;
     drop(file);
     let used = commit_upload(user, &path, &partial, reservation, md5)?;
     let resumed = if offset > 0 {
@@ -426,14 +431,80 @@ fn put(
     ))
 }
 
+/// Where the body of a put is written. A failed write (disk full, `EFBIG`, an I/O error) cannot
+/// stop the client: it is already sending the whole body and the protocol has no way to say
+/// "stop". So after the first failure the rest of the body is still read, and thrown away, and
+/// the error kept for the reply: the connection stays in step, the client gets a clear error
+/// code, and its session goes on.
+struct BodyWriter<'a> {
+    file: &'a mut File,
+    failure: Option<io::Error>,
+}
+
+impl<'a> BodyWriter<'a> {
+    fn new(file: &'a mut File) -> BodyWriter<'a> {
+        BodyWriter {
+            file,
+            failure: None,
+        }
+    }
+}
+
+impl io::Write for BodyWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failure.is_none() {
+            if let Err(e) = self.file.write_all(buf) {
+                self.failure = Some(e);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Refuses a put whose remaining bytes cannot fit on the server's disk (`no_space`), before the
+/// client sends them.
+fn check_disk_room(user: &User, path: &VirtualPath, need: u64) -> Result<(), Failure> {
+    let free = user.partials.free_bytes().map_err(disk)?;
+    if need > free {
+        return Err(refused(
+            Code::NoSpace,
+            format!("the server's disk has {free} bytes free; {path} needs {need}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The disk refused an upload's bytes: `no_space` when it is full (or the file is over the
+/// server's size limit), `server_error` for any other failure. The upload is discarded.
+fn write_failure(path: &VirtualPath, e: io::Error) -> Failure {
+    let no_room = matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::FileTooLarge | io::ErrorKind::QuotaExceeded
+    );
+    let code = if no_room {
+        Code::NoSpace
+    } else {
+        Code::ServerError
+    };
+    refused(
+        code,
+        format!("the server's disk said: {e}; upload discarded, {path} unchanged"),
+    )
+}
+
 /// Under the user's lock: tidy old partial files, find the one to resume, reserve the room.
-/// Returns the reservation and the offset the client must send from.
+/// Returns the reservation and the kept partial file (opened) with its length, the offset the
+/// client must send from.
 fn reserve_upload(
     user: &User,
     path: &VirtualPath,
     partial: &Path,
     size: u64,
-) -> Result<(Reservation, u64), Failure> {
+) -> Result<(Reservation, Option<(File, u64)>), Failure> {
     let mut guard = user.ledger.lock();
     user.partials
         .remove_expired(|f| guard.is_uploading(f))
@@ -447,16 +518,10 @@ fn reserve_upload(
     user.partials
         .remove_stale_versions(path, partial, |f| guard.is_uploading(f))
         .map_err(disk)?;
-    let mut offset = match fs::symlink_metadata(partial) {
-        Ok(meta) => meta.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(disk(e)),
-    };
-    if offset > size {
-        // Cannot happen (the size is in the partial's name) unless the file was damaged.
-        fs::remove_file(partial).map_err(disk)?;
-        offset = 0;
-    }
+    // Only a partial file the server wrote itself is resumed (never a planted link); anything
+    // else is removed here, so its size is never reported.
+    let kept = user.partials.open_kept(partial, size).map_err(disk)?;
+    let offset = kept.as_ref().map_or(0, |(_, len)| *len);
     let reservation = guard.reserve(
         user.jail.home(),
         user.limits,
@@ -464,7 +529,7 @@ fn reserve_upload(
         offset,
         size,
     )?;
-    Ok((reservation, offset))
+    Ok((reservation, kept))
 }
 
 /// Under the user's lock: rename the verified partial file into place, record its md5, give the

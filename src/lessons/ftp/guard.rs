@@ -1,21 +1,28 @@
-//! The failed-login brake: repeated failures are slowed, then refused for a while.
+//! The failed-login brake: repeated failures are slowed down, never locked out.
 //!
 //! An online guesser tries passwords as fast as the server answers. The brake makes each guess
 //! cost time: a few failures are free (typos happen), then every further attempt waits 1 s, 2 s,
-//! 4 s ... up to 16 s before it gets its challenge, and after 10 failures the attempts are
-//! refused outright for 5 minutes.
+//! 4 s ... up to 16 s before it gets its challenge. It never refuses the right password for good:
+//! a lockout ("10 failures lock the account for 5 minutes") would be a weapon, since anyone can
+//! fail on purpose and so lock any user out, or a whole classroom behind one NAT address. Here the
+//! worst an attacker can do to someone else is make their login wait.
 //!
 //! *What* is counted decides who gets hurt, so there are two brakes, applied together:
 //!
 //! - **per account and address** (`alice` from `203.0.113.7`): someone guessing one password.
 //!   An attempt counts as a failure from the moment it starts until it succeeds, so opening
-//!   twenty connections at once buys no free guesses: each sees the ones before it. A success
-//!   clears this count, for this account only.
+//!   twenty connections at once buys no free guesses: each sees the ones before it. The attempts
+//!   are also *spaced*: each takes the next free slot, its delay after the one before, so parallel
+//!   connections cannot wait out their delays side by side. That is the guarantee: after the free
+//!   failures, at most one guess per 16 s, 225 an hour, per account from one address. An attempt
+//!   whose slot is more than 16 s away is told to try again later (nothing is counted). A
+//!   success clears this count, for this account only.
 //! - **per address**, whatever the account: someone trying a few passwords on many names
 //!   ("password spraying"). Only attempts that *ended* in failure count, and a success does not
 //!   clear them (otherwise logging in to your own account between guesses would reset the brake
-//!   on everyone else's). Its numbers are looser (20 free, refused after 100), because a whole
-//!   classroom behind one NAT router shares one address and everyone makes typos.
+//!   on everyone else's). Its numbers are looser (20 free), and its attempts are not spaced
+//!   (each waits its own delay), because a whole classroom behind one NAT router shares one
+//!   address, everyone makes typos, and nobody must wait for the others.
 //!
 //! So twenty students logging in at the same moment from one address are not slowed at all (each
 //! account has one attempt in progress), while neither brake can be reset by the attacker.
@@ -41,10 +48,9 @@ pub struct GuardPolicy {
     pub first_delay: Duration,
     /// The delay never grows past this.
     pub max_delay: Duration,
-    /// After this many failures, attempts are refused outright...
-    pub lockout_failures: u32,
-    /// ...for this long. Then the count starts again from zero.
-    pub lockout: Duration,
+    /// Attempts for one key take turns, each its delay after the one before (see the module
+    /// doc); otherwise each attempt just waits its own delay.
+    pub spaced: bool,
     /// A key with no failure for this long is forgotten.
     pub forget_after: Duration,
     /// Most keys remembered at once (memory stays bounded whatever an attacker does); when full,
@@ -54,25 +60,24 @@ pub struct GuardPolicy {
 
 impl GuardPolicy {
     /// For one account from one address: 3 free failures, then 1 s, 2 s, 4 s ... up to 16 s,
-    /// and after 10 failures 5 minutes of refusal.
+    /// spaced.
     pub fn per_account() -> GuardPolicy {
         GuardPolicy {
             free_failures: 3,
             first_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(16),
-            lockout_failures: 10,
-            lockout: Duration::from_secs(5 * 60),
+            spaced: true,
             forget_after: Duration::from_secs(30 * 60),
             max_tracked: 10_000,
         }
     }
 
-    /// For one address, any account: 20 free failures, then slowed like one account, and after
-    /// 100 failures 5 minutes of refusal.
+    /// For one address, any account: 20 free failures, then slowed like one account, but not
+    /// spaced.
     pub fn per_address() -> GuardPolicy {
         GuardPolicy {
             free_failures: 20,
-            lockout_failures: 100,
+            spaced: false,
             ..GuardPolicy::per_account()
         }
     }
@@ -81,7 +86,7 @@ impl GuardPolicy {
     pub fn off() -> GuardPolicy {
         GuardPolicy {
             free_failures: u32::MAX,
-            lockout_failures: u32::MAX,
+            spaced: false,
             ..GuardPolicy::per_account()
         }
     }
@@ -110,7 +115,7 @@ pub enum GuardVerdict {
     Allow,
     /// Go ahead after sleeping this long (only this connection's thread sleeps).
     Delay(Duration),
-    /// Refused; try again after this long.
+    /// Not now: earlier attempts for this account hold the slots until then (nothing counted).
     Refuse(Duration),
 }
 
@@ -133,10 +138,11 @@ impl GuardVerdict {
 struct Record {
     failures: u32,
     last_failure: Instant,
-    locked_until: Option<Instant>,
+    /// The first moment the next spaced attempt may go ahead.
+    next_slot: Instant,
 }
 
-/// One brake: failure counts per key, with the policy's delays and lockout.
+/// One brake: failure counts per key, with the policy's delays and turns.
 #[derive(Debug)]
 struct Brake<K> {
     policy: GuardPolicy,
@@ -151,39 +157,42 @@ impl<K: Hash + Eq + Clone> Brake<K> {
         }
     }
 
-    /// What this brake says about a new attempt for `key` (nothing is counted). Reaching the
-    /// lockout count starts the lockout.
+    /// What this brake says about a new attempt for `key` (nothing is counted; a spaced brake
+    /// hands out the attempt's slot).
     fn verdict(&mut self, key: &K, now: Instant) -> GuardVerdict {
         let policy = &self.policy;
         let Some(record) = self.records.get_mut(key) else {
             return GuardVerdict::Allow;
         };
-        if let Some(until) = record.locked_until {
-            if now < until {
-                return GuardVerdict::Refuse(until - now);
-            }
-            record.locked_until = None;
-            record.failures = 0;
-        }
         if now.saturating_duration_since(record.last_failure) >= policy.forget_after {
             record.failures = 0;
         }
-        if record.failures >= policy.lockout_failures {
-            record.locked_until = Some(now + policy.lockout);
-            record.last_failure = now;
-            return GuardVerdict::Refuse(policy.lockout);
-        }
-        match record.failures.checked_sub(policy.free_failures) {
-            None => GuardVerdict::Allow,
+        let delay = match record.failures.checked_sub(policy.free_failures) {
+            None => Duration::ZERO,
             Some(extra) => {
                 let factor = 1u32.checked_shl(extra.min(20)).unwrap_or(u32::MAX);
-                let delay = policy
+                policy
                     .first_delay
                     .checked_mul(factor)
                     .unwrap_or(policy.max_delay)
-                    .min(policy.max_delay);
-                GuardVerdict::Delay(delay)
+                    .min(policy.max_delay)
             }
+        };
+        let wait = if policy.spaced {
+            let slot = record.next_slot.max(now);
+            let ahead = slot - now;
+            if ahead > policy.max_delay {
+                return GuardVerdict::Refuse(ahead);
+            }
+            record.next_slot = slot + delay;
+            ahead + delay
+        } else {
+            delay
+        };
+        if wait.is_zero() {
+            GuardVerdict::Allow
+        } else {
+            GuardVerdict::Delay(wait)
         }
     }
 
@@ -195,7 +204,7 @@ impl<K: Hash + Eq + Clone> Brake<K> {
         let record = self.records.entry(key).or_insert(Record {
             failures: 0,
             last_failure: now,
-            locked_until: None,
+            next_slot: now,
         });
         if now.saturating_duration_since(record.last_failure) >= self.policy.forget_after {
             record.failures = 0;
@@ -220,10 +229,8 @@ impl<K: Hash + Eq + Clone> Brake<K> {
             return;
         }
         let forget_after = self.policy.forget_after;
-        self.records.retain(|_, r| {
-            let locked = r.locked_until.is_some_and(|until| now < until);
-            locked || now.saturating_duration_since(r.last_failure) < forget_after
-        });
+        self.records
+            .retain(|_, r| now.saturating_duration_since(r.last_failure) < forget_after);
         while self.records.len() >= max {
             let Some(oldest) = self
                 .records
@@ -383,8 +390,7 @@ mod tests {
             free_failures: 2,
             first_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(25),
-            lockout_failures: 5,
-            lockout: Duration::from_secs(60),
+            spaced: true,
             forget_after: Duration::from_secs(600),
             max_tracked: 3,
         }
@@ -402,15 +408,22 @@ mod tests {
     fn address_only() -> LoginGuard {
         LoginGuard::with_policy(LoginPolicy {
             per_account: GuardPolicy::off(),
-            per_address: tiny(),
+            per_address: GuardPolicy {
+                spaced: false,
+                ..tiny()
+            },
         })
     }
 
     #[test]
-    fn one_account_is_free_then_slow_then_closed_and_success_resets_it() {
+    fn one_account_is_free_then_slowed_and_spaced_never_locked_and_success_resets_it() {
         let guard = account_only();
         let now = Instant::now();
-        let verdicts: Vec<_> = (0..7)
+        let ms = Duration::from_millis;
+        // Five attempts at the same moment (parallel connections): two free, then each waits
+        // for its slot, its delay after the one before; one whose slot is more than the
+        // largest delay away is told to come back, and is not counted.
+        let verdicts: Vec<_> = (0..5)
             .map(|_| guard.begin_at(ip(1), "alice", now))
             .collect();
         assert_eq!(
@@ -418,28 +431,29 @@ mod tests {
             [
                 GuardVerdict::Allow,
                 GuardVerdict::Allow,
-                GuardVerdict::Delay(Duration::from_millis(10)),
-                GuardVerdict::Delay(Duration::from_millis(20)),
-                GuardVerdict::Delay(Duration::from_millis(25)), // capped
-                GuardVerdict::Refuse(Duration::from_secs(60)),
-                GuardVerdict::Refuse(Duration::from_secs(60)),
+                GuardVerdict::Delay(ms(10)),
+                GuardVerdict::Delay(ms(30)), // slot at +10, then its own 20
+                GuardVerdict::Refuse(ms(30)), // next slot at +30 > 25 ahead
             ]
         );
+        assert_eq!(guard.account_failures(ip(1), "alice"), 4);
         // Another account, or the same account from another address, is not affected.
         assert_eq!(guard.begin_at(ip(1), "bob", now), GuardVerdict::Allow);
         assert_eq!(guard.begin_at(ip(2), "alice", now), GuardVerdict::Allow);
-        // Later in the lockout the remaining time shrinks; after it, the count starts again.
-        assert_eq!(
-            guard.begin_at(ip(1), "alice", now + Duration::from_secs(45)),
-            GuardVerdict::Refuse(Duration::from_secs(15))
-        );
-        assert_eq!(
-            guard.begin_at(ip(1), "alice", now + Duration::from_secs(61)),
-            GuardVerdict::Allow
-        );
-        assert_eq!(guard.account_failures(ip(1), "alice"), 1);
+        // Later, one at a time: slowed (capped), never refused, however many failures.
+        for i in 1..=20 {
+            let later = now + Duration::from_secs(i);
+            assert_eq!(
+                guard.begin_at(ip(1), "alice", later),
+                GuardVerdict::Delay(ms(25))
+            );
+        }
         guard.succeeded(ip(1), "alice");
         assert_eq!(guard.account_failures(ip(1), "alice"), 0);
+        assert_eq!(
+            guard.begin_at(ip(1), "alice", now + Duration::from_secs(30)),
+            GuardVerdict::Allow
+        );
     }
 
     #[test]
@@ -472,13 +486,16 @@ mod tests {
             guard.begin_at(ip(1), "e", now),
             GuardVerdict::Delay(Duration::from_millis(10))
         );
-        for _ in 0..3 {
+        for _ in 0..30 {
             guard.failed_at(ip(1), now);
         }
-        assert_eq!(
-            guard.begin_at(ip(1), "mallory", now),
-            GuardVerdict::Refuse(Duration::from_secs(60))
-        );
+        // Never refused, never spaced: every attempt waits at most the largest delay.
+        for _ in 0..3 {
+            assert_eq!(
+                guard.begin_at(ip(1), "mallory", now),
+                GuardVerdict::Delay(Duration::from_millis(25))
+            );
+        }
         assert_eq!(guard.begin_at(ip(2), "mallory", now), GuardVerdict::Allow);
     }
 

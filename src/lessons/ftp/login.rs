@@ -245,7 +245,10 @@ pub fn server_login<S: Read + Write>(
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             send_auth_failed(
                 stream,
-                &format!("too many failed logins; try again in {seconds} s"),
+                &format!(
+                    "earlier failed logins to this account from your address are still being \
+                     slowed down; try again in {seconds} s"
+                ),
             )?;
             return Ok(None);
         }

@@ -18,8 +18,11 @@
 //! The folder and its files are the server's, but they live in the home, where someone with a
 //! shell on the server could plant a symbolic link: `.socklab-partial -> /etc` would make the
 //! expiry sweep delete old files in `/etc`, and a link in place of a partial file would make the
-//! next upload write through it. So a folder that is not a real directory is never used, and
-//! partial files are opened with `O_NOFOLLOW`.
+//! next upload write through it; a planted *hard* link to a file outside would make the resume
+//! offset reveal that file's size and the upload append to it. So a folder that is not a real
+//! directory is never used, a new partial file is created with `O_CREAT|O_EXCL|O_NOFOLLOW`, and a
+//! kept one is resumed only if it is a regular file with one name, owned by the server
+//! ([`Partials::open_kept`]); anything else is removed, never written to.
 
 use std::fs::{self, File};
 use std::io;
@@ -79,25 +82,55 @@ impl Partials {
         }
     }
 
-    /// Opens (creating it if needed) a partial file for reading and writing, never through a
-    /// symbolic link, and only if it is a regular file.
-    pub fn open(&self, partial: &Path) -> io::Result<File> {
+    /// Opens the kept partial file of an upload to resume it, and returns it with its length
+    /// (the offset the client resumes from). `None` if there is nothing to resume.
+    ///
+    /// Only a file this server wrote is resumed: a regular file, owned by the server's user, with
+    /// a single name (`nlink == 1`). `O_NOFOLLOW` refuses a symbolic link, but a *hard* link
+    /// planted under this name (`ln /outside/precious.txt HOME/.socklab-partial/<key>...part`) is
+    /// indistinguishable from a plain file by its name: only its link count gives it away.
+    /// Anything else found here is removed (removing one name of a hard link leaves the other
+    /// file untouched) and never read, appended to or measured for the client. So is a file
+    /// longer than the upload (damaged).
+    pub fn open_kept(&self, partial: &Path, max_len: u64) -> io::Result<Option<(File, u64)>> {
         let mut options = fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            // O_NONBLOCK: a FIFO planted under this name must not block the open for ever.
-            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        options.read(true).write(true);
+        no_follow_no_block(&mut options);
+        let file = match options.open(partial) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            // ELOOP (a symbolic link) or anything odd: not ours, so not resumable.
+            Err(_) => {
+                remove_name(partial)?;
+                return Ok(None);
+            }
+        };
+        // fstat of the open file, not of the name: what we checked is what we would write to.
+        let meta = file.metadata()?;
+        if !is_ours(&meta) || meta.len() > max_len {
+            drop(file);
+            remove_name(partial)?;
+            return Ok(None);
         }
-        let file = options.open(partial)?;
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "a partial upload is not a regular file",
-            ));
-        }
-        Ok(file)
+        Ok(Some((file, meta.len())))
+    }
+
+    /// Creates a new, empty partial file with `O_CREAT|O_EXCL`: if anything at all appeared under
+    /// this name since [`Partials::open_kept`] looked, the creation fails instead of writing
+    /// into it.
+    pub fn create(&self, partial: &Path) -> io::Result<File> {
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        no_follow_no_block(&mut options);
+        options.open(partial)
+    }
+
+    /// Bytes an ordinary user may still write on the filesystem that holds the folder
+    /// (`statvfs`: free blocks for unprivileged users × block size). A put that cannot fit is
+    /// refused before its body; the disk can still fill while the body moves (other writers), and
+    /// that case is handled where the bytes are written.
+    pub fn free_bytes(&self) -> io::Result<u64> {
+        free_bytes(&self.dir)
     }
 
     /// Deletes the other partial files of `path` (an earlier upload with another size or md5: it
@@ -154,6 +187,58 @@ impl Partials {
         }
         Ok(removed)
     }
+}
+
+/// `O_NOFOLLOW`: a symbolic link is refused; `O_NONBLOCK`: a FIFO planted under the name must
+/// not block the open for ever.
+fn no_follow_no_block(options: &mut fs::OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    let _ = options;
+}
+
+/// A partial file the server itself wrote: a regular file with one name, owned by us.
+fn is_ours(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        meta.is_file() && meta.nlink() == 1 && meta.uid() == me
+    }
+    #[cfg(not(unix))]
+    meta.is_file()
+}
+
+/// Removes a name that must not be used; one already gone is fine.
+fn remove_name(partial: &Path) -> io::Result<()> {
+    match fs::remove_file(partial) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // fsblkcnt_t and c_ulong are not u64 everywhere
+fn free_bytes(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+    // SAFETY: an all-zero statvfs is a valid value of this plain C struct, and statvfs only
+    // writes into the struct we pass, reading a NUL-terminated path that outlives the call.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(dir.as_ptr(), &mut stats) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> io::Result<u64> {
+    Ok(u64::MAX)
 }
 
 /// A fixed-length name for a virtual path: a path may be 4 KiB long, a file name 255 bytes.
@@ -242,7 +327,29 @@ mod tests {
         let md5 = "0123456789abcdef0123456789abcdef";
         let partial = partials.file_for(&vpath("/a"), 5, md5);
         std::os::unix::fs::symlink(&precious, &partial).unwrap();
-        assert!(partials.open(&partial).is_err());
+        assert!(partials.open_kept(&partial, 100).unwrap().is_none());
+        assert!(
+            fs::symlink_metadata(&partial).is_err(),
+            "the link is removed"
+        );
+        assert_eq!(fs::read(&precious).unwrap(), b"keep me");
+
+        // A hard link: not resumed (its size is never an offset), removed, never written to.
+        fs::hard_link(&precious, &partial).unwrap();
+        assert!(partials.open_kept(&partial, 100).unwrap().is_none());
+        assert!(
+            fs::symlink_metadata(&partial).is_err(),
+            "the hard link is removed"
+        );
+        assert_eq!(fs::read(&precious).unwrap(), b"keep me");
+
+        // A new partial file is created only where nothing is.
+        fs::hard_link(&precious, &partial).unwrap();
+        assert!(partials.create(&partial).is_err());
+        fs::remove_file(&partial).unwrap();
+        partials.create(&partial).unwrap();
+        let (_, len) = partials.open_kept(&partial, 100).unwrap().unwrap();
+        assert_eq!(len, 0);
         assert_eq!(fs::read(&precious).unwrap(), b"keep me");
     }
 }

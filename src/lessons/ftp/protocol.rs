@@ -25,6 +25,9 @@ pub enum Code {
     /// The path tries to leave the home, or crosses a symbolic link, or names a reserved file.
     Denied,
     QuotaExceeded,
+    /// The server's disk has no room for the upload (checked before the body, or it filled up
+    /// while the body arrived: then the upload is discarded).
+    NoSpace,
     Md5Mismatch,
     /// The request is malformed: missing or mistyped fields, a bad offset, an unreadable frame.
     BadRequest,
@@ -40,7 +43,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::NotLoggedIn,
         Code::AuthFailed,
         Code::NotFound,
@@ -50,6 +53,7 @@ impl Code {
         Code::NotEmpty,
         Code::Denied,
         Code::QuotaExceeded,
+        Code::NoSpace,
         Code::Md5Mismatch,
         Code::BadRequest,
         Code::UnknownCommand,
@@ -71,6 +75,7 @@ impl Code {
             Code::NotEmpty => "not_empty",
             Code::Denied => "denied",
             Code::QuotaExceeded => "quota_exceeded",
+            Code::NoSpace => "no_space",
             Code::Md5Mismatch => "md5_mismatch",
             Code::BadRequest => "bad_request",
             Code::UnknownCommand => "unknown_command",

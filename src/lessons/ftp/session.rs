@@ -22,6 +22,7 @@ use super::protocol::{Code, Refusal, Request};
 use super::quota::Limits;
 use super::server::Shared;
 use super::users::{create_private_dir_all, home_dir};
+use crate::deadline::WithDeadline;
 use crate::escape::escape_bytes;
 use crate::framing::{self, FrameError};
 use crate::log::Log;
@@ -31,6 +32,9 @@ use crate::transfer::TransferError;
 /// How long the server goes on reading (and discarding) from a client it is closing on after a
 /// bad frame, so the client gets the `bad_request` reply instead of a reset.
 const LINGER: Duration = Duration::from_secs(2);
+
+/// How long a reply may take to be sent on a stream without a write timeout of its own.
+const REPLY_LIMIT: Duration = Duration::from_secs(60);
 
 /// Why a session ended early. Logged as one line; other sessions never notice.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +49,6 @@ pub enum SessionError {
         kept: u64,
         error: TransferError,
     },
-    #[error("upload of {path} failed writing to disk: {error}")]
-    UploadFailed { path: String, error: TransferError },
     #[error("download of {path} stopped: {error}")]
     DownloadInterrupted { path: String, error: TransferError },
     #[error("i/o error: {0}")]
@@ -86,6 +88,10 @@ impl<'a> Session<'a> {
 
     /// Serves requests until the client quits, closes, idles out or breaks the protocol.
     pub fn run(mut self) -> Result<(), SessionError> {
+        // A client that stops reading holds a write (a reply, a file body) no longer than one
+        // idle timeout; a reply frame as a whole has that long ([`send`]).
+        self.stream
+            .set_write_timeout(Some(self.shared.idle_timeout))?;
         loop {
             let Some(header) = self.read_request()? else {
                 return Ok(());
@@ -97,22 +103,22 @@ impl<'a> Session<'a> {
     }
 
     /// The next request header, or `None` when the session should end quietly.
+    ///
+    /// The whole header must arrive within the idle timeout, and before login also by the
+    /// login deadline: a deadline for the whole frame, re-armed before every read
+    /// ([`WithDeadline`]), so a client trickling one byte at a time cannot stretch it.
     fn read_request(&mut self) -> Result<Option<Map<String, Value>>, SessionError> {
         let waiting_for_login = self.user.is_none();
+        let mut deadline = net::deadline_after(self.shared.idle_timeout);
         if waiting_for_login {
-            // Before login, a read may last only until the login deadline (and the login
-            // exchange's own reads inherit this timeout).
-            let left = self
-                .login_deadline
-                .saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if Instant::now() >= self.login_deadline {
                 self.say_timed_out(true);
                 return Ok(None);
             }
-            self.stream
-                .set_read_timeout(Some(left.min(self.shared.idle_timeout)))?;
+            deadline = deadline.min(self.login_deadline);
         }
-        match framing::read_header(&mut self.stream) {
+        let read = framing::read_header(&mut WithDeadline::new(&mut self.stream, deadline));
+        match read {
             Ok(header) => Ok(header),
             Err(FrameError::Io(e)) if net::is_timeout(&e) => {
                 let past_deadline = waiting_for_login && Instant::now() >= self.login_deadline;
@@ -154,6 +160,8 @@ impl<'a> Session<'a> {
             &Refusal::new(Code::Timeout, msg).to_json(),
         );
         self.note(note);
+        // A client still trickling bytes must get the goodbye, not a reset that discards it.
+        net::close_gracefully(&mut self.stream, LINGER);
     }
 
     fn dispatch(&mut self, header: Map<String, Value>) -> Result<Flow, SessionError> {
@@ -263,8 +271,9 @@ impl<'a> Session<'a> {
                 return Ok(Flow::Close);
             }
         };
+        // The whole exchange (challenge out, proof in) happens before the login deadline.
         let verified = server_login(
-            &mut self.stream,
+            &mut WithDeadline::new(&mut self.stream, self.login_deadline),
             login,
             &store,
             &self.shared.secret,
@@ -341,9 +350,11 @@ fn prepare_home(home: &Path) -> io::Result<()> {
     }
 }
 
-/// Sends one reply frame.
+/// Sends one reply frame, which the client must take within the stream's write timeout (the
+/// idle timeout) in total: a client reading one byte a minute cannot stretch it.
 pub(super) fn send(stream: &mut TcpStream, reply: &Value) -> Result<(), SessionError> {
-    framing::write_header(stream, reply)?;
+    let limit = stream.write_timeout()?.unwrap_or(REPLY_LIMIT);
+    framing::write_header(&mut WithDeadline::within(stream, limit), reply)?;
     Ok(())
 }
 
