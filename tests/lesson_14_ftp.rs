@@ -1431,10 +1431,10 @@ with socket.create_connection(('127.0.0.1', port), timeout=20) as sock:
         request(sock, {'cmd': 'quit'})
 "#;
 
-/// The two ```python files of the `## 14-ftp` section of walkthrough.md: the login script and
+/// The two ```python files of walkthrough.md's `## 14-ftp in depth` section: the login script and
 /// the put/get functions that import it.
 fn walkthrough_python() -> (String, String) {
-    let blocks = common::walkthrough_python_blocks("## 14-ftp");
+    let blocks = common::walkthrough_python_blocks("## 14-ftp in depth");
     let [login, files] = blocks.as_slice() else {
         panic!("expected two python blocks in 14-ftp, got {blocks:#?}");
     };

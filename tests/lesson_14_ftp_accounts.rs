@@ -621,7 +621,7 @@ fn the_walkthrough_python_client_logs_in() {
     let root = root_with_alice();
     let script = root.path().join("scram_client.py");
     // The walkthrough's login script, exactly as printed there: the section's first block.
-    let blocks = common::walkthrough_python_blocks("## 14-ftp");
+    let blocks = common::walkthrough_python_blocks("## 14-ftp in depth");
     fs::write(&script, blocks.first().expect("the login script")).unwrap();
     let (addr, server) = login_server(root.path(), LoginGuard::new(), 2);
     let port = addr.port().to_string();
