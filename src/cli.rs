@@ -11,21 +11,33 @@
 use std::fmt::Display;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 
 use crate::framing::LengthOrder;
 
-/// `--host` and `--port`. `PORT` is the lesson's default port (9000 + lesson number).
+/// A server's `--host` and `--port`. `PORT` is the lesson's default port (9000 + lesson number).
 #[derive(Args, Debug, Clone)]
 pub struct Endpoint<const PORT: u16> {
-    /// Address to listen on (server) or connect to (client). Use 0.0.0.0 or :: on a server to let
-    /// the whole classroom LAN connect (the remote-shell lessons 07, 08 and 10 also need
-    /// --allow-remote for that).
+    /// Address to listen on. Use 0.0.0.0 or :: to let the whole classroom LAN connect (the
+    /// remote-shell lessons 07, 08 and 10 also need --allow-remote for that).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// TCP/UDP port. On a server, 0 lets the operating system choose a free one (the
-    /// `listening on` line shows which).
+    /// TCP/UDP port. 0 lets the operating system choose a free one (the `listening on` line
+    /// shows which).
+    #[arg(long, default_value_t = PORT)]
+    pub port: u16,
+}
+
+/// A client's `--host` and `--port`: the same flags as [`Endpoint`], with help that speaks of
+/// connecting, since that is what a client does with them.
+#[derive(Args, Debug, Clone)]
+pub struct Remote<const PORT: u16> {
+    /// Address to connect to: the server's IP address or host name.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The server's TCP/UDP port.
     #[arg(long, default_value_t = PORT)]
     pub port: u16,
 }
@@ -84,6 +96,13 @@ struct StdinMessages {
     keep_empty: bool,
 }
 
+/// True while the `>>: ` prompt is on the screen waiting for a line, so that a line arriving
+/// from the network meanwhile knows it must redraw the prompt (see [`print_line_at_prompt`]).
+static PROMPT_SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// The prompt an interactive client shows before each line it reads.
+pub const PROMPT: &str = ">>: ";
+
 impl Iterator for StdinMessages {
     type Item = String;
 
@@ -91,12 +110,20 @@ impl Iterator for StdinMessages {
         loop {
             if self.interactive {
                 // `write!`, not `print!`: a closed stdout must not panic (see [`print_line`]).
+                // The flag changes under the stdout lock, as [`print_line_at_prompt`] reads it:
+                // a line from the network comes either before the prompt or after it, whole.
                 let mut out = io::stdout().lock();
-                let _ = write!(out, ">>: ");
+                PROMPT_SHOWN.store(true, Ordering::Relaxed);
+                let _ = write!(out, "{PROMPT}");
                 let _ = out.flush();
             }
             let mut line = String::new();
-            match std::io::stdin().lock().read_line(&mut line) {
+            let read = std::io::stdin().lock().read_line(&mut line);
+            if self.interactive {
+                let _out = io::stdout().lock();
+                PROMPT_SHOWN.store(false, Ordering::Relaxed);
+            }
+            match read {
                 Ok(0) | Err(_) => return None,
                 Ok(_) => {}
             }
@@ -150,6 +177,28 @@ pub fn print_line(line: impl Display) -> anyhow::Result<()> {
     crate::log::flush_stdout();
     let mut out = io::stdout().lock();
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("could not write to standard output")),
+    }
+}
+
+/// Prints a line that arrived from the network while the user may be sitting at the `>>: `
+/// prompt (lesson 05's receiving thread), then draws the prompt again.
+///
+/// Without this the incoming line is glued after `>>: ` and the prompt is gone, so the user
+/// types on an empty line. `\r` goes back to the start of the line and `ESC [K` erases it; what
+/// the user had half typed stays in the terminal's input buffer (only the picture of it is
+/// erased) and is still sent when they press Enter. When no prompt is showing (stdin is not a
+/// terminal, or the client is not waiting for a line) this is [`print_line`].
+pub fn print_line_at_prompt(line: impl Display) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    let written = if PROMPT_SHOWN.load(Ordering::Relaxed) && out.is_terminal() {
+        write!(out, "\r\x1b[K{line}\n{PROMPT}")
+    } else {
+        writeln!(out, "{line}")
+    };
+    match written.and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
         Err(e) => Err(anyhow::Error::new(e).context("could not write to standard output")),

@@ -45,7 +45,9 @@ fn describe_connect_error(e: &io::Error) -> String {
 fn describe_bind_error(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::AddrInUse => {
-            "address already in use; is another server running on that port? (--port 0 picks a free one)"
+            "address already in use: another server is running on that port, or (TCP) a \
+             connection of an earlier server is still in TIME_WAIT, for about 60 s after it \
+             closed (lesson 03); wait, or pick another port (--port 0 picks a free one)"
                 .into()
         }
         io::ErrorKind::AddrNotAvailable => {
@@ -311,6 +313,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("address already in use"), "{err}");
+        assert!(
+            err.contains("TIME_WAIT"),
+            "the hint names the usual cause: {err}"
+        );
     }
 
     #[test]

@@ -4,9 +4,13 @@
 //! 0, so nothing is set up by hand), drives a client against it, and tells the learner what
 //! happened and why. The tour prints as it goes and checks as it goes: a stage that misbehaves is
 //! an error, so `00-tour` is also the project's smoke test.
+//!
+//! Watching is not doing: after each stop the tour names the lesson's walkthrough section and
+//! prints the commands to run it by hand in two terminals ([`Stop::by_hand`]), and `--pause`
+//! lets a teacher talk between stops.
 
 use std::fmt::Display;
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,6 +29,11 @@ pub struct Stop {
     pub binary: &'static str,
     /// One line: what the lesson shows.
     pub title: &'static str,
+    /// The heading of the lesson's section in walkthrough.md, where the hands-on work is.
+    pub section: &'static str,
+    /// The lesson by hand: the command for terminal 1 (the server), then one per further
+    /// terminal, as the walkthrough prints them.
+    pub by_hand: &'static [&'static str],
     /// Runs and narrates the lesson.
     pub run: fn(&mut Tour) -> Result<(), TourError>,
 }
@@ -115,6 +124,19 @@ impl Tour {
         let title = format!("{}  {}: {}", stop.number, stop.binary, stop.title);
         let rule = "=".repeat(title.chars().count().min(78));
         self.print(&format!("\n{title}\n{rule}"));
+    }
+
+    /// The bridge to the hands-on work: where to read on, and the commands to type, one
+    /// terminal each.
+    pub fn by_hand(&mut self, stop: &Stop) {
+        self.print(&format!(
+            "\n-- now by hand: walkthrough.md, section \"{}\"",
+            stop.section
+        ));
+        self.print("   (binaries on PATH, run from a scratch folder: README, \"Set up once\")");
+        for (i, command) in stop.by_hand.iter().enumerate() {
+            self.print(&format!("  terminal {} | $ {command}", i + 1));
+        }
     }
 
     /// A paragraph of explanation, wrapped to 78 columns.
@@ -211,13 +233,23 @@ impl Tour {
         &mut self,
         run: impl FnOnce(TcpListener, Log, Shutdown) -> Result<(), E> + Send + 'static,
     ) -> Result<TourServer, TourError> {
+        self.start_tcp_as("server", run)
+    }
+
+    /// [`Tour::start_tcp`] for something that is not the lesson's server (`09-sticky proxy`):
+    /// its lines are labelled `who`.
+    pub fn start_tcp_as<E: Display>(
+        &mut self,
+        who: &str,
+        run: impl FnOnce(TcpListener, Log, Shutdown) -> Result<(), E> + Send + 'static,
+    ) -> Result<TourServer, TourError> {
         let listener = net::listen_tcp("127.0.0.1", 0, &net::ListenOptions::default())?;
         let (log, lines) = Log::channel();
         net::announce_listening(listener.local_addr()?, &log);
         let server = Background::tcp(listener, move |listener, shutdown| {
             run(listener, log, shutdown)
         })?;
-        self.expect_log("server", &lines, "listening on")?;
+        self.expect_log(who, &lines, "listening on")?;
         Ok(TourServer { server, lines })
     }
 
@@ -266,12 +298,40 @@ pub struct Summary {
     pub failed: Vec<(&'static str, String)>,
 }
 
+/// Whether the tour waits for the presenter between stops (`00-tour --pause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// One stop after another.
+    NonStop,
+    /// Wait for Enter before each stop after the first. Only when stdin is a terminal: a tour
+    /// piped or run by a script never waits, and end of input (Ctrl-D) ends the waiting.
+    PauseForEnter,
+}
+
+/// Waits for Enter if `pace` says so and someone can press it; returns the pace to go on with.
+fn pause(tour: &mut Tour, pace: Pace, next: &Stop) -> Pace {
+    if pace == Pace::NonStop || !std::io::stdin().is_terminal() {
+        return Pace::NonStop;
+    }
+    {
+        let mut out = tour.out.lock();
+        let _ = write!(out, "\n[Enter: on to {}] ", next.binary);
+        let _ = out.flush();
+    }
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => Pace::NonStop,
+        Ok(_) => Pace::PauseForEnter,
+    }
+}
+
 /// Runs the chosen stops in order (all of them when `only` is `None`) and reports each; with
 /// `pictures`, the sticky-packet lessons also draw their conversations there.
 pub fn run(
     stops: &[Stop],
     only: Option<&str>,
     pictures: Option<&Path>,
+    pace: Pace,
 ) -> Result<Summary, TourError> {
     let chosen: Vec<&Stop> = match only {
         None => stops.iter().collect(),
@@ -293,7 +353,11 @@ pub fn run(
         None => Tour::new(),
     };
     let mut summary = Summary::default();
-    for stop in chosen {
+    let mut pace = pace;
+    for (i, stop) in chosen.into_iter().enumerate() {
+        if i > 0 {
+            pace = pause(&mut tour, pace, stop);
+        }
         tour.heading(stop);
         match (stop.run)(&mut tour) {
             Ok(()) => summary.passed.push(stop.binary),
@@ -302,6 +366,7 @@ pub fn run(
                 summary.failed.push((stop.binary, e.to_string()));
             }
         }
+        tour.by_hand(stop);
     }
     Ok(summary)
 }

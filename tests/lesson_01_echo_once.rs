@@ -224,3 +224,16 @@ fn python_style_greeting_client() {
     let n = common::read_once(&mut conn, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"welcome to socklab!\r\n");
 }
+
+/// `--host` means "listen on" for a server and "connect to" for a client, and `--help` says so.
+#[test]
+fn help_says_listen_for_servers_and_connect_for_clients() {
+    let server = run(BIN, &["server", "--help"], "");
+    assert!(server.stdout.contains("Address to listen on"), "{server:?}");
+    let client = run(BIN, &["client", "--help"], "");
+    assert!(
+        client.stdout.contains("Address to connect to"),
+        "{client:?}"
+    );
+    assert!(!client.stdout.contains("listen"), "{client:?}");
+}

@@ -352,3 +352,73 @@ fn client_binary_against_the_tutorials_relay_ends_without_an_error() {
     // No /leave was sent: the tutorial's server would have relayed it to everyone as text.
     assert_eq!(got, [b"".to_vec(), b"hello".to_vec(), b"world".to_vec()]);
 }
+
+/// At a terminal, a line that arrives while the user sits at the `>>: ` prompt is printed on a
+/// line of its own and the prompt drawn again under it (`\r`, erase the line, the text, a new
+/// prompt). The client runs in a pseudo-terminal that Python's `pty` module opens.
+#[test]
+fn incoming_line_redraws_the_prompt_at_a_terminal() {
+    if !common::have_python() {
+        return;
+    }
+    let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
+    let script = r#"
+import os, pty, select, sys, time
+binary, port = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(binary, [binary, 'client', '--port', port])
+def read_until(token, seconds=20):
+    seen, end = b'', time.time() + seconds
+    while token not in seen and time.time() < end:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    return seen
+first = read_until(b'>>: ')
+assert b'>>: ' in first, 'no prompt'
+print('at the prompt', flush=True)
+sys.stdin.readline()                     # the test has made someone else speak
+seen = read_until(b'hello from bob\r\n>>: ')
+os.write(fd, b'quit\n')
+read_until(b'* bye')
+for _ in range(100):                     # at most 10 s, then it is killed
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+print(repr(first), repr(seen))
+"#;
+    let port = server.port_arg();
+    let mut python = std::process::Command::new("python3")
+        .args(["-c", script, BIN, &port])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut stdout = std::io::BufReader::new(python.stdout.take().expect("piped"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).expect("read");
+    assert_eq!(line, "at the prompt\n");
+    // The prompt is showing: now someone else says something.
+    server.expect_line("joined (1 in the chat)");
+    let out = run(BIN, &["client", "--port", &port, "hello from bob"], "");
+    assert!(out.status.success(), "{out:?}");
+    {
+        use std::io::Write;
+        let mut stdin = python.stdin.take().expect("piped");
+        stdin.write_all(b"go\n").expect("write");
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    let status = python.wait().expect("wait");
+    assert!(status.success(), "{rest}");
+    assert!(
+        rest.contains(r"\r\x1b[K127.0.0.1:") && rest.contains(r": hello from bob\r\n>>: "),
+        "the line is drawn over the prompt, and the prompt again under it: {rest}"
+    );
+}

@@ -1282,6 +1282,23 @@ fn bin_client_runs_commands_from_c_and_from_stdin() {
     assert_eq!(fs::read(&back).unwrap(), b"hello, ftp\n");
     server.expect_line("alice@");
 
+    // A second get to the same local file is refused, as in lesson 13; --force replaces it.
+    let mut again = login.to_vec();
+    again.extend(["-c", &get]);
+    let out = common::run(BIN, &again, &format!("{PASSWORD}\n"));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("already exists (get --force to replace it)"),
+        "{out:?}"
+    );
+    let forced = format!("get --force docs/hello.txt {}", back.display());
+    let mut again = login.to_vec();
+    again.extend(["-c", &forced]);
+    let out = common::run(BIN, &again, &format!("{PASSWORD}\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::read(&back).unwrap(), b"hello, ftp\n");
+
     // Commands on stdin after the password line; one fails, the others still run.
     let script = format!("{PASSWORD}\ncd docs\npwd\nget nope.txt\nrm hello.txt\nls\n");
     let out = common::run(BIN, &login, &script);
@@ -1381,12 +1398,12 @@ fn server_killed_mid_upload_keeps_the_old_file_and_resumes_after_restart() {
 // ------------------------------------------------------------------------------------------
 
 /// Drives the Python functions of walkthrough.md's 14-ftp section (saved next to it as
-/// `ftp_walkthrough.py`). Phase `start` uploads a file, then starts a second upload and drops
+/// `scram_client.py` and `ftp_files.py`, as the walkthrough says). Phase `start` uploads a file, then starts a second upload and drops
 /// the connection half-way; phase `finish` resumes that upload and a half-done download.
 const PYTHON_DRIVER: &str = r#"
 import os, socket, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftp_walkthrough import *
+from ftp_files import *
 
 phase, port, user, password, work = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 data = bytes((i * 7919 + i // 251) % 256 for i in range(300000))
@@ -1414,14 +1431,19 @@ with socket.create_connection(('127.0.0.1', port), timeout=20) as sock:
         request(sock, {'cmd': 'quit'})
 "#;
 
-/// The ```python blocks of the `## 14-ftp` section of walkthrough.md, in order.
-fn walkthrough_python() -> String {
-    let code = common::walkthrough_python("## 14-ftp");
+/// The two ```python files of walkthrough.md's `## 14-ftp in depth` section: the login script and
+/// the put/get functions that import it.
+fn walkthrough_python() -> (String, String) {
+    let blocks = common::walkthrough_python_blocks("## 14-ftp in depth");
+    let [login, files] = blocks.as_slice() else {
+        panic!("expected two python blocks in 14-ftp, got {blocks:#?}");
+    };
+    assert!(login.contains("def login("), "{login}");
     assert!(
-        code.contains("def put(") && code.contains("def login("),
-        "{code}"
+        files.contains("def put(") && files.contains("from scram_client import"),
+        "{files}"
     );
-    code
+    (login.clone(), files.clone())
 }
 
 #[test]
@@ -1432,7 +1454,9 @@ fn the_walkthrough_python_client_puts_and_gets_with_resume() {
     let lab = Lab::start();
     lab.add_user("alice", 1 << 20);
     let work = tempfile::tempdir().unwrap();
-    fs::write(work.path().join("ftp_walkthrough.py"), walkthrough_python()).unwrap();
+    let (login, files) = walkthrough_python();
+    fs::write(work.path().join("scram_client.py"), login).unwrap();
+    fs::write(work.path().join("ftp_files.py"), files).unwrap();
     let driver = work.path().join("driver.py");
     fs::write(&driver, PYTHON_DRIVER).unwrap();
     let port = lab.addr.port().to_string();
@@ -1455,11 +1479,15 @@ fn the_walkthrough_python_client_puts_and_gets_with_resume() {
     };
 
     let out = run("start");
-    assert!(out.starts_with("put "), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("put ")), "{out}");
     // The server has noticed the lost connection and kept the 150 000 bytes.
     lab.wait_log("stopped");
     let out = run("finish");
     lab.wait_log("resumed at 150000");
+    assert!(
+        out.contains("ready: sending from offset 150000 of 300000"),
+        "put shows the resume: {out}"
+    );
     lab.wait_log("get data.bin (from 100000)");
     assert!(out.contains("get 100000"), "{out}");
     assert!(out.contains("refused denied: "), "{out}");

@@ -620,26 +620,23 @@ fn the_walkthrough_python_client_logs_in() {
     }
     let root = root_with_alice();
     let script = root.path().join("scram_client.py");
-    // The walkthrough's login script, exactly as printed there (the put/get functions that
-    // follow it in the section are defined after its `__main__` part and do not run).
-    fs::write(&script, common::walkthrough_python("## 14-ftp")).unwrap();
+    // The walkthrough's login script, exactly as printed there: the section's first block.
+    let blocks = common::walkthrough_python_blocks("## 14-ftp in depth");
+    fs::write(&script, blocks.first().expect("the login script")).unwrap();
     let (addr, server) = login_server(root.path(), LoginGuard::new(), 2);
     let port = addr.port().to_string();
     let script = script.to_str().unwrap();
 
+    // The password comes from stdin, never from an argument.
     let out = common::run(
         "python3",
-        &[script, "127.0.0.1", &port, "alice", PASSWORD],
-        "",
+        &[script, "127.0.0.1", &port, "alice"],
+        &format!("{PASSWORD}\n"),
     );
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.contains("server signature verified"), "{out:?}");
 
-    let out = common::run(
-        "python3",
-        &[script, "127.0.0.1", &port, "alice", "wrong"],
-        "",
-    );
+    let out = common::run("python3", &[script, "127.0.0.1", &port, "alice"], "wrong\n");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(out.stdout.contains(AUTH_FAILED_MSG), "{out:?}");
 

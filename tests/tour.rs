@@ -4,9 +4,10 @@ mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_00-tour");
 
+/// `--pause` too: with stdin not a terminal (here a closed pipe) it must not wait.
 #[test]
 fn tour_runs_every_lesson() {
-    let out = common::run(BIN, &[], "");
+    let out = common::run(BIN, &["--pause"], "");
     assert!(
         out.status.success(),
         "stdout:\n{}\nstderr:\n{}",
@@ -14,6 +15,12 @@ fn tour_runs_every_lesson() {
         out.stderr
     );
     assert!(out.stdout.contains(", 0 failed"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("-- now by hand: walkthrough.md, section \"14-ftp: "),
+        "each stop bridges to the walkthrough: {}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -23,6 +23,10 @@ struct Args {
     /// for a teacher to project. `00-tour --pictures pictures` remakes walkthrough.md's.
     #[arg(long, value_name = "DIR")]
     pictures: Option<PathBuf>,
+    /// Wait for Enter between lessons, for a teacher presenting the tour (only when stdin is a
+    /// terminal; end of input, Ctrl-D, stops the waiting).
+    #[arg(long)]
+    pause: bool,
 }
 
 fn main() -> ExitCode {
@@ -37,7 +41,12 @@ fn main() -> ExitCode {
             }
             return Ok(());
         }
-        let summary = tour::run(TOUR, args.lesson.as_deref(), args.pictures.as_deref())
+        let pace = if args.pause {
+            tour::Pace::PauseForEnter
+        } else {
+            tour::Pace::NonStop
+        };
+        let summary = tour::run(TOUR, args.lesson.as_deref(), args.pictures.as_deref(), pace)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(
             out,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::echo_once::{
     describe_ending, run_client, run_server, Received, ServerConfig,
 };
@@ -39,7 +39,7 @@ enum Role {
     /// Send one message (the arguments, joined by spaces, or one line of stdin) and print the reply.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9001>,
+        endpoint: Remote<9001>,
         /// How long to wait for the whole reply (the server closing) before giving up: seconds
         /// (5, 0.5) or 90s, 10m. What arrived is printed either way.
         #[arg(long, default_value = "30", value_parser = units::parse_timeout)]

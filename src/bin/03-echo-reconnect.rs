@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::echo_loop::{any_reply_each, echo_each};
 use socklab::lessons::echo_reconnect::{run_server, ServerConfig};
 use socklab::lessons::phone_chat;
@@ -54,7 +54,7 @@ enum Role {
     /// print each reply on its own line.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9003>,
+        endpoint: Remote<9003>,
         /// How long to wait for each reply before giving up: seconds (2, 0.5) or 90s, 10m. A
         /// client waiting in the backlog is answered only when the clients before it have left.
         #[arg(long, default_value = "30", value_parser = units::parse_timeout)]

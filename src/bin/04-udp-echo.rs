@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::udp_echo::{run_server, ServerConfig, UdpClient};
 use socklab::log::Log;
 use socklab::net;
@@ -36,7 +36,7 @@ enum Role {
     /// print each reply on its own line.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9004>,
+        endpoint: Remote<9004>,
         /// How long to wait for each reply: seconds (2, 0.5) or 90s, 1m. UDP does not
         /// retransmit: if nothing comes back in time, the client says so and exits with status 1.
         #[arg(long, default_value = "2", value_parser = units::parse_timeout)]

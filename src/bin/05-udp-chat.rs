@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::escape::escape_bytes;
 use socklab::lessons::udp_chat::{run_server, ChatClient, ServerConfig};
 use socklab::log::Log;
@@ -42,7 +42,7 @@ enum Role {
     /// lines of stdin until `quit`). Commands: /nick NAME, /leave.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9005>,
+        endpoint: Remote<9005>,
         /// Choose a nickname on joining (same as sending /nick NAME).
         #[arg(long)]
         nick: Option<String>,
@@ -87,7 +87,8 @@ fn main() -> ExitCode {
             let stdout_closed = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stdout_closed);
             let client = ChatClient::join(&endpoint.host, endpoint.port, timeout, move |data| {
-                if cli::print_line(escape_bytes(data)).is_err() {
+                // Drawn above a fresh `>>: ` prompt when someone is typing at one.
+                if cli::print_line_at_prompt(escape_bytes(data)).is_err() {
                     flag.store(true, Ordering::Relaxed);
                 }
             })?;

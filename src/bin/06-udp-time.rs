@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::udp_echo::UdpClient;
 use socklab::lessons::udp_time::{ask, run_server, ServerConfig, ERROR_PREFIX};
 use socklab::log::Log;
@@ -39,7 +39,7 @@ enum Role {
     /// format.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9006>,
+        endpoint: Remote<9006>,
         /// How long to wait for each reply: seconds (2, 0.5) or 90s, 1m. UDP does not retransmit:
         /// if nothing comes back in time, the client says so and exits with status 1.
         #[arg(long, default_value = "2", value_parser = units::parse_timeout)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::remote_cmd::{run_server, Client, ClientConfig, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
@@ -54,7 +54,7 @@ enum Role {
     /// Send commands and print each answer, read with ONE recv of --bufsize bytes.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9007>,
+        endpoint: Remote<9007>,
         #[command(flatten)]
         bufsize: BufSize,
         /// How the server's output is encoded: utf-8, or gbk for a Chinese Windows server

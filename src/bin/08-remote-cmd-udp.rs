@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::remote_cmd_udp::{lost_note, run_server, Client, ClientConfig, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
@@ -47,7 +47,7 @@ enum Role {
     /// into --bufsize bytes (with a note on stderr saying how much was lost).
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9008>,
+        endpoint: Remote<9008>,
         #[command(flatten)]
         bufsize: BufSize,
         /// How the server's output is encoded: utf-8, or gbk for a Chinese Windows server

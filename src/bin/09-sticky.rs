@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::sticky::client::{self, ClientConfig, SenderMode};
 use socklab::lessons::sticky::proxy::{self, ProxyConfig, Rechunking, Split, Upstream};
 use socklab::lessons::sticky::server::{self, ServerConfig};
@@ -62,7 +62,7 @@ enum Role {
     /// Send messages, each with its own write call, back to back.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9009>,
+        endpoint: Remote<9009>,
         /// naive: raw bytes. sleep: raw bytes with --pause between writes (the tutorials' first
         /// "fix"). framed: each message as a 4-byte length and the bytes.
         #[arg(long, value_enum, default_value_t = SenderMode::Naive)]

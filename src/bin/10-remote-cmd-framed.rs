@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use encoding_rs::Encoding;
 use socklab::check;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::framing::LengthOrder;
 use socklab::lessons::remote_cmd_framed::{
     header_notes, run_server, AnswerFraming, Client, ClientConfig, FramedError, ServerConfig,
@@ -78,7 +78,7 @@ enum Role {
     /// Send commands and print each whole answer.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9010>,
+        endpoint: Remote<9010>,
         #[command(flatten)]
         bufsize: BufSize,
         /// How the server frames its answers: ack, length or json. Must match the server's.

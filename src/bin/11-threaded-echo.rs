@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, BufSize, Endpoint};
+use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::echo_loop::echo_each;
 use socklab::lessons::threaded_echo::{run_server, ServerConfig};
 use socklab::load::{run_load, LoadConfig};
@@ -45,7 +45,7 @@ enum Role {
     /// print each reply on its own line.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9011>,
+        endpoint: Remote<9011>,
         /// How long to wait for each reply before giving up: seconds (2, 0.5) or 90s, 10m.
         #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
         timeout: Duration,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, Endpoint};
+use socklab::cli::{self, Endpoint, Remote};
 use socklab::lessons::auth::{
     run_server, ClientConfig, Digest, Key, Replies, ServerConfig, Session,
 };
@@ -77,7 +77,7 @@ enum Role {
     /// the replies.
     Client {
         #[command(flatten)]
-        endpoint: Endpoint<9012>,
+        endpoint: Remote<9012>,
         #[command(flatten)]
         secret: Secret,
         /// How long to wait for the challenge (and, with --welcome, for the welcome): seconds

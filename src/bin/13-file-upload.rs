@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use socklab::check;
-use socklab::cli::{self, Endpoint};
+use socklab::cli::{self, Endpoint, Remote};
 use socklab::lessons::file_upload::client::{download_path, get_file, put_files, ClientConfig};
 use socklab::lessons::file_upload::{
     download_ack, download_header, open_store, run_server, Protocol, ServerConfig,
@@ -104,7 +104,7 @@ enum Action {
 #[derive(ClapArgs)]
 struct ClientArgs {
     #[command(flatten)]
-    endpoint: Endpoint<9013>,
+    endpoint: Remote<9013>,
     /// Do not draw a progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     no_progress: bool,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use socklab::cli::{self, Endpoint};
+use socklab::cli::{self, Endpoint, Remote};
 use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::FtpClient;
 use socklab::lessons::ftp::scram::DEFAULT_ITERATIONS;
@@ -117,7 +117,7 @@ struct ServerArgs {
 #[derive(Args)]
 struct ClientArgs {
     #[command(flatten)]
-    endpoint: Endpoint<9014>,
+    endpoint: Remote<9014>,
     /// The account to log in as.
     #[arg(long)]
     user: String,

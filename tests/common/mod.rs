@@ -410,6 +410,15 @@ pub fn recv_from_once(
 /// The ```python blocks of walkthrough.md's section whose heading starts with `## NN-name`, in
 /// order, joined into one script: the tests run them, so the walkthrough's clients stay true.
 pub fn walkthrough_python(heading: &str) -> String {
+    walkthrough_python_blocks(heading)
+        .into_iter()
+        .map(|block| block + "\n")
+        .collect()
+}
+
+/// The ```python blocks of that section one by one, for a section whose blocks are separate
+/// files (14-ftp: `scram_client.py`, then `ftp_files.py`, which imports it).
+pub fn walkthrough_python_blocks(heading: &str) -> Vec<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/walkthrough.md");
     let text = std::fs::read_to_string(path).expect("walkthrough.md");
     let start = text
@@ -420,12 +429,11 @@ pub fn walkthrough_python(heading: &str) -> String {
         Some(end) => section.get(..end + 3).unwrap_or_default(),
         None => section,
     };
-    let mut code = String::new();
-    for block in section.split("```python\n").skip(1) {
-        code.push_str(block.split("```").next().unwrap_or_default());
-        code.push('\n');
-    }
-    code
+    section
+        .split("```python\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// Is `python3` installed? Tests that run Python clients skip (with a note) when it is not.

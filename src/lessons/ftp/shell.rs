@@ -22,7 +22,8 @@ commands (paths on the server are relative to the current directory; / is your h
   mkdir PATH             create a directory (its parent must exist)
   rm PATH                remove a file or an empty directory
   put LOCAL [REMOTE]     upload a file (resumes an interrupted upload of the same file)
-  get REMOTE [LOCAL]     download a file (resumes from LOCAL.part if it exists)
+  get REMOTE [LOCAL]     download a file (resumes from LOCAL.part if it exists); add
+                         --force to replace a LOCAL file that already exists
   quota                  show the space used and the quota
   help                   this text
   quit                   log out
@@ -127,9 +128,11 @@ impl<W: Write, E: Write> Shell<W, E> {
             }),
             ("put", [local]) => put(client, local, None),
             ("put", [local, remote]) => put(client, local, Some(remote)),
-            ("get", [remote]) => get(client, remote, None),
-            ("get", [remote, local]) => get(client, remote, Some(local)),
-            ("ls" | "cd" | "pwd" | "mkdir" | "rm" | "quota" | "put" | "get" | "quit", _) => {
+            ("get", args) => match get_args(args) {
+                Some((remote, local, force)) => get(client, remote, local, force),
+                None => return self.fail("usage", &usage(command)),
+            },
+            ("ls" | "cd" | "pwd" | "mkdir" | "rm" | "quota" | "put" | "quit", _) => {
                 return self.fail("usage", &usage(command));
             }
             _ => {
@@ -195,12 +198,32 @@ fn put(
     )))
 }
 
+/// `get [--force] REMOTE [LOCAL]`, the flag anywhere: (REMOTE, LOCAL, force), or `None` for a
+/// wrong number of names.
+fn get_args<'a>(args: &[&'a str]) -> Option<(&'a str, Option<&'a str>, bool)> {
+    let force = args.contains(&"--force");
+    let names: Vec<&str> = args.iter().copied().filter(|a| *a != "--force").collect();
+    match names.as_slice() {
+        [remote] => Some((remote, None, force)),
+        [remote, local] => Some((remote, Some(local), force)),
+        _ => None,
+    }
+}
+
 fn get(
     client: &mut FtpClient,
     remote: &str,
     local: Option<&str>,
+    force: bool,
 ) -> Result<Option<String>, ClientError> {
     let local = local_target(remote, local)?;
+    // As 13's client: a download never silently replaces a file you already have.
+    if !force && std::fs::symlink_metadata(&local).is_ok() {
+        return Err(ClientError::Local(format!(
+            "{} already exists (get --force to replace it)",
+            local.display()
+        )));
+    }
     let began = Instant::now();
     let done = client.get(remote, &local)?;
     let resumed = resumed_note(done.offset);
@@ -252,7 +275,7 @@ fn usage(command: &str) -> String {
         "mkdir" => "mkdir PATH",
         "rm" => "rm PATH",
         "put" => "put LOCAL [REMOTE]",
-        "get" => "get REMOTE [LOCAL]",
+        "get" => "get [--force] REMOTE [LOCAL]",
         other => other,
     };
     format!("usage: {form}")
@@ -369,6 +392,21 @@ mod tests {
         assert_eq!(split_words("get \"\"").unwrap(), ["get", ""]);
         assert!(split_words("put \"open").is_err());
         assert!(split_words("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn get_takes_force_anywhere() {
+        assert_eq!(get_args(&["a.txt"]), Some(("a.txt", None, false)));
+        assert_eq!(
+            get_args(&["--force", "a.txt", "b"]),
+            Some(("a.txt", Some("b"), true))
+        );
+        assert_eq!(
+            get_args(&["a.txt", "b", "--force"]),
+            Some(("a.txt", Some("b"), true))
+        );
+        assert_eq!(get_args(&["--force"]), None);
+        assert_eq!(get_args(&["a", "b", "c"]), None);
     }
 
     #[test]

@@ -788,7 +788,7 @@ fn real_proxy_stage(t: &mut Tour) -> Result<(), TourError> {
         },
         tracer: Tracer::off(),
     };
-    let proxy = t.start_tcp(move |listener, log, shutdown| {
+    let proxy = t.start_tcp_as("proxy", move |listener, log, shutdown| {
         proxy::run_proxy(listener, &config, &log, &shutdown)
     })?;
 
