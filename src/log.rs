@@ -72,6 +72,9 @@ impl Log {
 /// How long [`flush_stdout`] waits for the writer thread (a stdout nobody reads can block it).
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
 
+/// Most lines waiting for the writer thread; past this, logging waits for it.
+const QUEUED_LINES: usize = 64 * 1024;
+
 /// Most emptied line buffers kept for reuse, so that logging a line allocates nothing.
 const SPARE_LINES: usize = 1024;
 
@@ -103,7 +106,10 @@ static STDOUT_WRITER: OnceLock<Arc<StdoutWriter>> = OnceLock::new();
 /// The process's one stdout writer, started on first use.
 fn stdout_writer() -> Arc<StdoutWriter> {
     Arc::clone(STDOUT_WRITER.get_or_init(|| {
-        let (lines, queued) = crossbeam_channel::unbounded();
+        // Bounded: if stdout stops taking lines (a paused terminal, a reader that went to
+        // sleep), the queue fills and loggers wait, as they would on the stdout lock, instead of
+        // the server's memory growing without limit.
+        let (lines, queued) = crossbeam_channel::bounded(QUEUED_LINES);
         let (give_back, spare) = crossbeam_channel::bounded(SPARE_LINES);
         // If the thread cannot start, `queued` is dropped and lines are lost, not the server.
         let _ = thread::Builder::new()
@@ -166,7 +172,11 @@ const IDLE_NAPS: u32 = 10;
 pub fn flush_stdout() {
     if let Some(writer) = STDOUT_WRITER.get() {
         let (done, flushed) = crossbeam_channel::bounded(1);
-        if writer.lines.send(ToWriter::Flush(done)).is_ok() {
+        if writer
+            .lines
+            .send_timeout(ToWriter::Flush(done), FLUSH_WAIT)
+            .is_ok()
+        {
             let _ = flushed.recv_timeout(FLUSH_WAIT);
         }
     }
