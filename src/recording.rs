@@ -109,8 +109,8 @@ pub enum MessageFormat {
     Writes,
     /// A 4-byte length, then that many bytes (lessons 09 framed, 10 length).
     LengthPrefixed(LengthOrder),
-    /// A 4-byte length, a JSON header of that length with the body's size in `data_size`, then
-    /// the body (lesson 10 json).
+    /// A 4-byte length, a JSON header of that length announcing the body's size (in one of
+    /// [`BODY_SIZE_KEYS`]), then the body (lesson 10 json, lesson 13).
     JsonHeader(LengthOrder),
 }
 
@@ -395,10 +395,19 @@ fn take_up_to(left: u64, bytes: &[u8]) -> usize {
     usize::try_from(left).map_or(bytes.len(), |left| left.min(bytes.len()))
 }
 
-/// The body size a JSON header announces (`data_size`, as lesson 10 sends it).
+/// The keys under which a JSON header announces the size of the body that follows it: lesson
+/// 10's `data_size`, lesson 13's `filesize` (a put request, a get reply) and the `file_data_len`
+/// of its name-header download. A header with none of them has no body (lesson 13's put reply
+/// says `size`: the size of what was stored, not of bytes that follow).
+pub const BODY_SIZE_KEYS: [&str; 3] = ["data_size", "filesize", "file_data_len"];
+
+/// The body size a JSON header announces.
 fn body_size(json: &[u8]) -> Option<u64> {
     let value: serde_json::Value = serde_json::from_slice(json).ok()?;
-    value.get("data_size")?.as_u64()
+    BODY_SIZE_KEYS
+        .iter()
+        .find_map(|key| value.get(key))
+        .and_then(serde_json::Value::as_u64)
 }
 
 /// Adds a part, or grows the last one when it continues it.
@@ -614,6 +623,67 @@ mod tests {
                 (PartKind::Json, json.len() as u64),
                 (PartKind::Body, 3)
             ]
+        );
+    }
+
+    #[test]
+    fn lesson_13s_filesize_announces_a_body_and_its_size_does_not() {
+        let mut r = Recording::default();
+        let mut wire = Vec::new();
+        for json in [
+            &br#"{"cmd":"put","filename":"a","filesize":2}"#[..],
+            br#"{"status":"ok","size":2}"#,
+        ] {
+            wire.extend_from_slice(&(json.len() as i32).to_le_bytes());
+            wire.extend_from_slice(json);
+            wire.extend_from_slice(b"hi");
+        }
+        let format = MessageFormat::JsonHeader(LengthOrder::Little);
+        r.add("client", Direction::Send, key(1), format, &wire);
+        let kinds: Vec<(PartKind, usize)> = r.streams[0]
+            .parts
+            .iter()
+            .map(|p| (p.kind, p.message))
+            .collect();
+        // The put's header and body, then the reply, whose "hi" starts a message of its own.
+        assert_eq!(
+            kinds,
+            vec![
+                (PartKind::Length, 0),
+                (PartKind::Json, 0),
+                (PartKind::Body, 0),
+                (PartKind::Length, 1),
+                (PartKind::Json, 1),
+                (PartKind::Length, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_gigabyte_body_keeps_the_recording_small() {
+        // Lesson 13's put of 1 GiB, read 64 KiB at a time: 16,384 calls.
+        let mut r = Recording::default();
+        let format = MessageFormat::JsonHeader(LengthOrder::Little);
+        let json = br#"{"cmd":"put","filename":"big","filesize":1073741824}"#;
+        r.add(
+            "server",
+            Direction::Recv,
+            key(1),
+            format,
+            &(json.len() as i32).to_le_bytes(),
+        );
+        r.add("server", Direction::Recv, key(1), format, json);
+        let chunk = vec![7u8; 64 * 1024];
+        for _ in 0..(1 << 30) / chunk.len() {
+            r.add("server", Direction::Recv, key(1), format, &chunk);
+        }
+        assert_eq!(r.records.len(), KEPT_CALLS);
+        assert_eq!(r.folded.len(), 1);
+        assert_eq!(r.folded[0].to, 4 + json.len() as u64 + (1 << 30));
+        let kinds: Vec<PartKind> = r.streams[0].parts.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![PartKind::Length, PartKind::Json, PartKind::Body]
         );
     }
 

@@ -272,3 +272,200 @@ fn the_walkthrough_pictures_are_up_to_date() {
         );
     }
 }
+
+const UPLOAD: &str = env!("CARGO_BIN_EXE_13-file-upload");
+
+/// A run's `[client]` trace lines, with the bytes each moved.
+fn client_calls(stderr: &str) -> Vec<(&str, u64)> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("[client]"))
+        .map(|l| {
+            let bytes = l.split_whitespace().nth(2).unwrap().parse().unwrap();
+            (l, bytes)
+        })
+        .collect()
+}
+
+/// The bytes moved by the calls of one direction whose line contains `needle` ("" for all).
+fn bytes_of(calls: &[(&str, u64)], direction: &str, needle: &str) -> u64 {
+    let prefix = format!("[client] {direction}");
+    calls
+        .iter()
+        .filter(|(l, _)| l.starts_with(&prefix) && l.contains(needle))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Checks a client's picture against its trace: one box per call, and the boxes of each
+/// direction cover exactly the bytes the calls moved.
+fn assert_drawn_as_traced(svg: &str, calls: &[(&str, u64)]) {
+    let panels = panels(svg);
+    let boxes = panels.first().expect("one panel");
+    let drawn: u64 = boxes.iter().map(|b| b.calls).sum();
+    assert_eq!(drawn, calls.len() as u64, "one box per traced call");
+    for direction in ["send", "recv"] {
+        let covered: u64 = coverage(boxes, direction).values().sum();
+        assert_eq!(covered, bytes_of(calls, direction, ""), "{direction} boxes");
+    }
+}
+
+/// Waits for a server's picture to show `bytes` received in all (it is rewritten as each
+/// connection closes) and returns it.
+fn server_picture(path: &Path, bytes: u64) -> String {
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if roxmltree::Document::parse(&text).is_ok() {
+            let received: u64 = coverage(&panels(&text)[0], "recv").values().sum();
+            if received == bytes {
+                return text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no whole picture from the server"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn lesson_13_put_and_get_trace_their_header_and_body_calls_and_draw_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let server_svg = dir.path().join("server.svg");
+    let server = ServerProcess::start(
+        UPLOAD,
+        &[
+            "server",
+            "--port",
+            "0",
+            "--dir",
+            &path("uploads"),
+            "--picture",
+            &path("server.svg"),
+        ],
+    );
+    let port = server.port_arg();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(path("big.bin"), &body).unwrap();
+    std::fs::write(path("small.txt"), b"hello\n").unwrap();
+
+    let put = common::run(
+        UPLOAD,
+        &[
+            "client",
+            "put",
+            &path("big.bin"),
+            &path("small.txt"),
+            "--port",
+            &port,
+            "--trace",
+            "--picture",
+            &path("put.svg"),
+        ],
+        "",
+    );
+    assert!(put.status.success(), "{}", put.stderr);
+    let calls = client_calls(&put.stderr);
+    // Each put's header goes out in one call, its body in calls of their own; the replies come
+    // back as a 4-byte length and a JSON header each.
+    assert!(
+        calls
+            .iter()
+            .any(|(l, _)| l.contains(r#"{"cmd":"put","filename":"big.bin""#)),
+        "{}",
+        put.stderr
+    );
+    let headers = bytes_of(&calls, "send", r#"{"cmd":"put""#);
+    assert_eq!(bytes_of(&calls, "send", "") - headers, 300_000 + 6);
+    assert!(bytes_of(&calls, "recv", r#"{"md5":"#) > 0, "{}", put.stderr);
+    let put_svg = read(&dir.path().join("put.svg"));
+    assert_drawn_as_traced(&put_svg, &calls);
+    assert!(
+        put_svg.contains("&quot;filename&quot;:&quot;big.bin&quot;"),
+        "the JSON header's preview"
+    );
+    let put_sent = bytes_of(&calls, "send", "");
+
+    let get = common::run(
+        UPLOAD,
+        &[
+            "client",
+            "get",
+            "big.bin",
+            "--out",
+            &path("copy.bin"),
+            "--port",
+            &port,
+            "--trace",
+            "--picture",
+            &path("get.svg"),
+        ],
+        "",
+    );
+    assert!(get.status.success(), "{}", get.stderr);
+    assert!(std::fs::read(path("copy.bin")).unwrap() == body);
+    let calls = client_calls(&get.stderr);
+    assert!(bytes_of(&calls, "send", r#"{"cmd":"get","filename":"big.bin"}"#) > 0);
+    let length_and_header = 4 + bytes_of(&calls, "recv", r#"{"filesize":300000"#);
+    assert_eq!(bytes_of(&calls, "recv", "") - length_and_header, 300_000);
+    assert_drawn_as_traced(&read(&dir.path().join("get.svg")), &calls);
+
+    // The server drew both connections: every byte the two clients sent, in its read boxes.
+    let svg = server_picture(&server_svg, put_sent + bytes_of(&calls, "send", ""));
+    let boxes = &panels(&svg)[0];
+    assert_eq!(
+        coverage(boxes, "send").len(),
+        2,
+        "a reply stream per client"
+    );
+}
+
+#[test]
+fn lesson_13s_name_header_download_is_traced_and_drawn_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    std::fs::create_dir(path("files")).unwrap();
+    std::fs::write(dir.path().join("files").join("a.txt"), b"abc\n").unwrap();
+    let server = ServerProcess::start(
+        UPLOAD,
+        &[
+            "server",
+            "--port",
+            "0",
+            "--dir",
+            &path("files"),
+            "--protocol",
+            "name-header",
+        ],
+    );
+    let get = common::run(
+        UPLOAD,
+        &[
+            "client",
+            "get",
+            "a.txt",
+            "--protocol",
+            "name-header",
+            "--out",
+            &path("copy.txt"),
+            "--port",
+            &server.port_arg(),
+            "--trace",
+            "--picture",
+            &path("get.svg"),
+        ],
+        "",
+    );
+    assert!(get.status.success(), "{}", get.stderr);
+    let calls = client_calls(&get.stderr);
+    assert_eq!(calls.first().map(|c| c.1), Some(5), "the bare name first");
+    assert!(
+        bytes_of(&calls, "recv", "file_data_len") > 0,
+        "{}",
+        get.stderr
+    );
+    assert_drawn_as_traced(&read(&dir.path().join("get.svg")), &calls);
+}

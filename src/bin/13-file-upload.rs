@@ -17,6 +17,7 @@ use socklab::lessons::file_upload::{
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::trace::Tracer;
 use socklab::units;
 
 /// Upload and download files: a 4-byte length, a JSON header, then exactly the file's bytes
@@ -55,6 +56,14 @@ enum Role {
         /// 1.5G). A bigger filesize is refused with too_large before any of its bytes are read.
         #[arg(long, default_value = "16G", value_parser = units::parse_size)]
         max_file_size: u64,
+        /// Print one line per send/recv call on stderr (a file's body is many calls).
+        #[arg(long)]
+        trace: bool,
+        /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+        /// a connection closes; past 300 calls the rest are summarised). See walkthrough.md,
+        /// "the wire as a picture".
+        #[arg(long, value_name = "FILE.svg")]
+        picture: Option<PathBuf>,
     },
     /// Upload files (`put`) or download one (`get`).
     Client {
@@ -115,6 +124,14 @@ struct ClientArgs {
     /// or 90s, 10m.
     #[arg(long, default_value = "60", value_parser = units::parse_timeout)]
     timeout: Duration,
+    /// Print one line per send/recv call on stderr (a file's body is many calls).
+    #[arg(long)]
+    trace: bool,
+    /// Also draw every send and recv as an SVG timeline into FILE.svg (rewritten each time
+    /// a connection closes; past 300 calls the rest are summarised). See walkthrough.md,
+    /// "the wire as a picture".
+    #[arg(long, value_name = "FILE.svg")]
+    picture: Option<PathBuf>,
 }
 
 impl ClientArgs {
@@ -125,6 +142,7 @@ impl ClientArgs {
             send_md5,
             progress: !self.no_progress,
             timeout: self.timeout,
+            tracer: Tracer::for_cli("client", self.trace, self.picture.clone()),
         }
     }
 
@@ -147,6 +165,8 @@ fn main() -> ExitCode {
             max_clients,
             idle_timeout,
             max_file_size,
+            trace,
+            picture,
         } => {
             let config = ServerConfig {
                 protocol,
@@ -154,6 +174,7 @@ fn main() -> ExitCode {
                 max_file_size,
                 max_clients: max_clients as usize,
                 idle_timeout: (!idle_timeout.is_zero()).then_some(idle_timeout),
+                tracer: Tracer::for_cli("server", trace, picture),
             };
             // Fail before listening if the folder cannot be used.
             open_store(&config)?;

@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -27,9 +27,11 @@ use super::protocol::{
     check_name, get_header, parse_reply, put_header, reply_md5, reply_size, ErrorCode, NameError,
     Reply,
 };
+use super::server::{Conn, FRAMES};
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
 use crate::net::{self, NetError};
+use crate::trace::Tracer;
 use crate::transfer::{
     copy_exact, copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError,
 };
@@ -46,6 +48,9 @@ pub struct ClientConfig {
     pub progress: bool,
     /// The longest wait for the server: for the next reply, or for room to send more bytes.
     pub timeout: Duration,
+    /// `--trace` and `--picture`: every `send`/`recv` on the connection. Off, it costs nothing
+    /// per call (the file's bytes are never copied for it).
+    pub tracer: Tracer,
 }
 
 impl ClientConfig {
@@ -57,6 +62,7 @@ impl ClientConfig {
             send_md5: true,
             progress: false,
             timeout: Duration::from_secs(60),
+            tracer: Tracer::off(),
         }
     }
 }
@@ -160,19 +166,22 @@ pub fn put_files(
     files: &[PathBuf],
     wire: &Log,
 ) -> Result<Vec<PutOutcome>, ClientError> {
-    let mut stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp(&config.host, config.port)?;
     stream.set_write_timeout(Some(config.timeout))?;
-    let replies = ReplyReader::start(stream.try_clone()?, wire.clone())?;
+    // Two handles on one connection, both traced: this thread writes, the reader thread reads.
+    let tracer = config.tracer.clone().with_format(FRAMES);
+    let replies = ReplyReader::start(tracer.wrap(stream.try_clone()?), wire.clone())?;
+    let mut stream = tracer.wrap(stream);
     let result = pipeline(&mut stream, &replies.headers, config, files, wire);
     // However it went, end the connection so the reader thread ends too.
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = stream.get_ref().shutdown(Shutdown::Both);
     replies.join();
     result
 }
 
 /// Sends every put, then matches the replies to them, in order.
 fn pipeline(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     replies: &Receiver<Result<Map<String, Value>, FrameError>>,
     config: &ClientConfig,
     files: &[PathBuf],
@@ -212,7 +221,7 @@ fn pipeline(
         }
     }
     // "No more requests." The server answers what is queued, then closes.
-    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.get_ref().shutdown(Shutdown::Write);
 
     let mut lost: Option<String> = None;
     // Has the server answered anything at all? A server that answers nothing, ever, is not
@@ -238,7 +247,7 @@ fn pipeline(
                 },
                 Ok(Err(e)) => lost = Some(e.to_string()),
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    let _ = stream.get_ref().shutdown(Shutdown::Both);
                     lost = Some(format!(
                         "no reply within {} s (--timeout)",
                         config.timeout.as_secs_f64()
@@ -303,7 +312,7 @@ fn check_stored(sent: &Sent, header: &Map<String, Value>) -> Result<Stored, PutF
 
 /// Sends one put: header, then the file's bytes, hashed as they go.
 fn send_put(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     index: usize,
     path: &Path,
     config: &ClientConfig,
@@ -382,7 +391,7 @@ struct ReplyReader {
 }
 
 impl ReplyReader {
-    fn start(mut stream: TcpStream, wire: Log) -> io::Result<ReplyReader> {
+    fn start(mut stream: Conn, wire: Log) -> io::Result<ReplyReader> {
         let (tx, headers) = unbounded();
         let thread = thread::Builder::new()
             .name("reply reader".into())
@@ -453,9 +462,10 @@ pub fn get_file(
     };
     // First the local side: an unwritable destination fails before the server is bothered.
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let mut stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp(&config.host, config.port)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
+    let mut stream = config.tracer.clone().with_format(FRAMES).wrap(stream);
     let framing = Framing::default();
 
     let request = get_header(name);

@@ -28,6 +28,7 @@ use crate::escape::preview;
 use crate::framing::read_fully;
 use crate::log::Log;
 use crate::net;
+use crate::recording::MessageFormat;
 use crate::server::Handler;
 use crate::transfer::{copy_hashed, hex_digest, PendingFile, Progress, TransferError};
 
@@ -47,12 +48,10 @@ pub struct AckDownloads {
 impl Handler for AckDownloads {
     type Error = SessionError;
 
-    fn handle(
-        &self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-        log: &Log,
-    ) -> Result<(), SessionError> {
+    fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), SessionError> {
+        // Unframed both ways: each write is a message.
+        let writes = MessageFormat::Writes;
+        let mut stream = self.store.traced(stream, peer, writes, writes);
         let mut buf = [0u8; RECV];
         loop {
             let n = net::recv(&mut stream, &mut buf).map_err(SessionError::Io)?;
@@ -129,9 +128,15 @@ pub fn get_file(
         error,
     };
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let mut stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp(&config.host, config.port)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
+    // Unframed both ways: each write is a message.
+    let mut stream = config
+        .tracer
+        .clone()
+        .with_format(MessageFormat::Writes)
+        .wrap(stream);
     let timed_out = |e: io::Error| {
         if net::is_timeout(&e) {
             ClientError::Timeout(config.timeout)

@@ -26,11 +26,12 @@ use serde_json::{json, Map, Value};
 
 use super::client::{ClientConfig, ClientError, Fetched};
 use super::protocol::check_name;
-use super::server::{SessionError, UploadService};
+use super::server::{Conn, SessionError, UploadService, FRAMES};
 use crate::escape::preview;
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
 use crate::net;
+use crate::recording::MessageFormat;
 use crate::server::Handler;
 use crate::transfer::{copy_hashed, hex_digest, PendingFile, Progress, TransferError};
 
@@ -45,12 +46,11 @@ pub struct HeaderDownloads {
 impl Handler for HeaderDownloads {
     type Error = SessionError;
 
-    fn handle(
-        &self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-        log: &Log,
-    ) -> Result<(), SessionError> {
+    fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), SessionError> {
+        // Bare names in, framed JSON headers (and their files) out.
+        let mut stream = self
+            .store
+            .traced(stream, peer, FRAMES, MessageFormat::Writes);
         let mut buf = [0u8; NAME_RECV];
         loop {
             let n = net::recv(&mut stream, &mut buf).map_err(SessionError::Io)?;
@@ -92,7 +92,7 @@ impl Handler for HeaderDownloads {
     }
 }
 
-fn write_header(stream: &mut TcpStream, header: &Value) -> Result<(), SessionError> {
+fn write_header(stream: &mut Conn, header: &Value) -> Result<(), SessionError> {
     Framing::default()
         .write_header(stream, header)
         .map_err(|e| match e {
@@ -120,9 +120,15 @@ pub fn get_file(
         error,
     };
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let mut stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp(&config.host, config.port)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
+    // A bare name out, a framed JSON header (and the file) back.
+    let mut stream = config
+        .tracer
+        .clone()
+        .with_formats(MessageFormat::Writes, FRAMES)
+        .wrap(stream);
 
     wire.line(format!("send {name} (bare name, no frame)"));
     stream.write_all(name.as_bytes())?;

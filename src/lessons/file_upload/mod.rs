@@ -44,6 +44,7 @@ use std::time::Duration;
 use crate::log::Log;
 use crate::net::NetError;
 use crate::server::{serve, ServerOptions, Shutdown};
+use crate::trace::Tracer;
 
 /// The default `--max-file-size`: 16 GiB, large enough for any classroom file, small enough that
 /// one client cannot fill a typical disk by accident.
@@ -87,6 +88,9 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// A connection that sends nothing (or reads nothing) for this long is closed. `None`: never.
     pub idle_timeout: Option<Duration>,
+    /// `--trace` and `--picture`: every `send`/`recv` of every connection. Off, it costs nothing
+    /// per call (the file's bytes are never copied for it).
+    pub tracer: Tracer,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +101,7 @@ impl Default for ServerConfig {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             max_clients: 64,
             idle_timeout: Some(Duration::from_secs(300)),
+            tracer: Tracer::off(),
         }
     }
 }

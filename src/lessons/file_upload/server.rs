@@ -35,10 +35,12 @@ use super::protocol::{
 use super::ServerConfig;
 use crate::deadline::WithDeadline;
 use crate::escape::preview;
-use crate::framing::{FrameError, Framing};
+use crate::framing::{FrameError, Framing, LengthOrder};
 use crate::log::Log;
 use crate::net;
+use crate::recording::MessageFormat;
 use crate::server::Handler;
+use crate::trace::{Traced, Tracer};
 use crate::transfer::{copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError};
 
 /// How long the server keeps reading (and discarding) after an error reply it closes on, so the
@@ -85,6 +87,7 @@ pub struct UploadService {
     max_file_size: u64,
     idle_timeout: Option<Duration>,
     framing: Framing,
+    tracer: Tracer,
 }
 
 impl UploadService {
@@ -97,13 +100,29 @@ impl UploadService {
             max_file_size: config.max_file_size,
             idle_timeout: config.idle_timeout,
             framing: Framing::default(),
+            tracer: config.tracer.clone(),
         })
+    }
+
+    /// Wraps a new connection for `--trace` and `--picture`, labelled with the client's address,
+    /// its bytes divided into messages as the protocol served frames them.
+    pub(super) fn traced(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        sends: MessageFormat,
+        receives: MessageFormat,
+    ) -> Conn {
+        self.tracer
+            .labelled(&format!("server {peer}"))
+            .with_formats(sends, receives)
+            .wrap(stream)
     }
 
     /// Reads the next request header, which must arrive whole within the idle timeout: a
     /// deadline for the frame, not for each read, so a client trickling a byte at a time cannot
     /// hold the connection (see [`crate::deadline`]).
-    fn read_request(&self, stream: &mut TcpStream) -> Result<Option<Header>, FrameError> {
+    fn read_request(&self, stream: &mut Conn) -> Result<Option<Header>, FrameError> {
         match self.idle_timeout {
             Some(limit) => self
                 .framing
@@ -113,7 +132,7 @@ impl UploadService {
     }
 
     /// Sends one reply header, which the client must take within the idle timeout in total.
-    fn reply(&self, stream: &mut TcpStream, reply: &Value) -> Result<(), SessionError> {
+    fn reply(&self, stream: &mut Conn, reply: &Value) -> Result<(), SessionError> {
         debug_assert!(reply.to_string().len() < MAX_REPLY);
         let written = match self.idle_timeout {
             Some(limit) => self
@@ -145,7 +164,7 @@ impl UploadService {
     /// server no longer knows where the next request would start.
     fn bad_frame(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut Conn,
         peer: SocketAddr,
         error: FrameError,
         log: &Log,
@@ -171,7 +190,7 @@ impl UploadService {
     /// and, if the header carried an MD5, verified.
     fn put(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut Conn,
         peer: SocketAddr,
         name: &str,
         size: u64,
@@ -294,7 +313,7 @@ impl UploadService {
     /// `get`: announce size and MD5, then send the very bytes that were hashed.
     fn get(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut Conn,
         peer: SocketAddr,
         name: &str,
         log: &Log,
@@ -353,7 +372,7 @@ impl UploadService {
     pub(super) fn send_download(
         &self,
         file: &mut File,
-        stream: &mut TcpStream,
+        stream: &mut Conn,
         name: &str,
         size: u64,
         md5: &str,
@@ -437,27 +456,31 @@ fn open_stored(path: &Path) -> io::Result<File> {
 /// A request header as read from the wire.
 type Header = Map<String, Value>;
 
+/// A client's connection, as the handlers use it: every call goes through the tracer (which does
+/// nothing when `--trace` and `--picture` are off).
+pub(super) type Conn = Traced<TcpStream>;
+
+/// socklab's requests and replies: a 4-byte little-endian length, a JSON header, then, when the
+/// header has a `filesize`, the body.
+pub(super) const FRAMES: MessageFormat = MessageFormat::JsonHeader(LengthOrder::Little);
+
 impl Handler for UploadService {
     type Error = SessionError;
 
-    fn handle(
-        &self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-        log: &Log,
-    ) -> Result<(), SessionError> {
+    fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), SessionError> {
         // `serve` sets the read timeout; the write timeout is what bounds a client that stops
         // reading (see the module comment).
         stream
             .set_write_timeout(self.idle_timeout)
             .map_err(SessionError::Io)?;
+        let mut stream = self.traced(stream, peer, FRAMES, FRAMES);
         loop {
             let header = match self.read_request(&mut stream) {
                 Ok(Some(header)) => header,
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.bad_frame(&mut stream, peer, e, log)?;
-                    net::close_gracefully(&mut stream, LINGER);
+                    net::close_gracefully(stream.get_mut(), LINGER);
                     return Ok(());
                 }
             };
@@ -491,7 +514,7 @@ impl Handler for UploadService {
                 }
             };
             if next == Next::Close {
-                net::close_gracefully(&mut stream, LINGER);
+                net::close_gracefully(stream.get_mut(), LINGER);
                 return Ok(());
             }
         }
