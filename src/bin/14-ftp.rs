@@ -47,9 +47,8 @@ enum Command {
     /// Log in and run commands: an `ftp> ` shell, or -c CMD..., or command lines on stdin.
     Client(ClientArgs),
     /// Check your own FTP server (socklab's 14 protocol and SCRAM login):
-    /// `SOCKLAB_PASSWORD=... 14-ftp check server 127.0.0.1:9014 --user alice`; the password comes
-    /// from the environment variable SOCKLAB_PASSWORD, never the command line (see walkthrough.md,
-    /// 14-ftp).
+    /// `14-ftp check server 127.0.0.1:9014 --user alice`, with the password in the environment
+    /// variable SOCKLAB_PASSWORD, never on the command line (see walkthrough.md, 14-ftp).
     Check(check::ftp::CheckArgs),
 }
 
