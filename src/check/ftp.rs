@@ -472,7 +472,8 @@ fn directories(addr: SocketAddr, account: &Account, dir: &str, timeout: Duration
             .any(|e| e.name == "inside.txt" && e.kind == "file" && e.size == inside.len() as u64);
         if !file_listed {
             return Err(format!(
-                "ls in {dir} does not show inside.txt, a file of 12 bytes: {listing:?}"
+                "ls in {dir} does not show inside.txt, a file of {} bytes: {listing:?}",
+                inside.len()
             ));
         }
         let up = s.client.cd("..").map_err(|e| s.why("cd ..", e))?;
