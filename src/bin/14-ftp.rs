@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, Endpoint, Remote};
 use socklab::lessons::ftp::admin;
 use socklab::lessons::ftp::client::FtpClient;
@@ -45,6 +46,10 @@ enum Command {
     Server(ServerArgs),
     /// Log in and run commands: an `ftp> ` shell, or -c CMD..., or command lines on stdin.
     Client(ClientArgs),
+    /// Check your own FTP server (socklab's 14 protocol and SCRAM login):
+    /// `14-ftp check server 127.0.0.1:9014 --user alice`, with the password in the environment
+    /// variable SOCKLAB_PASSWORD, never on the command line (see walkthrough.md, 14-ftp).
+    Check(check::ftp::CheckArgs),
 }
 
 /// `--root`, shared by every subcommand.
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
         Command::Deluser(args) => deluser(args),
         Command::Users(args) => users(args),
         Command::Server(args) => server(args),
+        Command::Check(args) => check::ftp::run(args),
         Command::Client(args) => {
             commands_failed = client(args)?;
             Ok(())

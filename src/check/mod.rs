@@ -44,6 +44,7 @@ use crate::units;
 pub mod auth;
 pub mod echo;
 pub mod file_upload;
+pub mod ftp;
 pub mod remote_cmd_framed;
 pub mod sticky;
 pub mod threaded_echo;
@@ -146,7 +147,34 @@ pub fn run(lesson: &Lesson, args: CheckArgs) -> anyhow::Result<()> {
         }
         Target::Client { command } => check_client(lesson, StudentClient::new(command)?, &options)?,
     };
-    if args.json {
+    finish(&report, args.json)
+}
+
+/// Runs a server check whose points need more than an address (lesson 14's account): the
+/// lesson's own `check` arguments, parsed by itself, and `check` for its points.
+pub fn run_server_with(
+    lesson: &Lesson,
+    address: &str,
+    seed: Option<u64>,
+    json: bool,
+    timeout: Duration,
+    check: impl FnOnce(&mut Checker, SocketAddr),
+) -> anyhow::Result<()> {
+    let options = Options {
+        seed: seed.unwrap_or_else(rand::random),
+        timeout,
+        fail_fast: false,
+        print: !json,
+        only: None,
+    };
+    let addr = resolve_one(address)?;
+    let report = check_server_with(lesson, addr, &options, check)?;
+    finish(&report, json)
+}
+
+/// Prints the last line (or the JSON) and turns failures into the exit status.
+fn finish(report: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
         cli::print_line(report.to_json())?;
     } else {
         cli::print_line(report.summary())?;
@@ -161,6 +189,18 @@ pub fn run(lesson: &Lesson, args: CheckArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Checks the server at `addr` with `check` as the lesson's points and returns the report.
+pub fn check_server_with(
+    lesson: &Lesson,
+    addr: SocketAddr,
+    options: &Options,
+    check: impl FnOnce(&mut Checker, SocketAddr),
+) -> Result<Report, CheckError> {
+    let mut checker = Checker::new(lesson, "server", options)?;
+    check(&mut checker, addr);
+    Ok(checker.report)
+}
+
 /// Checks the server at `addr` and returns the report.
 pub fn check_server(
     lesson: &Lesson,
@@ -172,9 +212,7 @@ pub fn check_server(
         side: "server",
         other: "client -- COMMAND",
     })?;
-    let mut checker = Checker::new(lesson, "server", options)?;
-    check(&mut checker, addr);
-    Ok(checker.report)
+    check_server_with(lesson, addr, options, check)
 }
 
 /// Checks the client `student` and returns the report.
