@@ -494,23 +494,54 @@ pub fn get_file(
     let size = reply_size(&header, "filesize").map_err(ClientError::Protocol)?;
     let announced = reply_md5(&header).map_err(ClientError::Protocol)?;
 
-    let progress = Progress::new(size, name, config.progress);
-    let received = copy_hashed(&mut stream, pending.file(), size, Md5::new(), &progress);
-    progress.finish();
-    let received = match received {
-        Ok(md5) => hex_digest(md5),
-        Err(TransferError::Write { error, .. }) => return Err(local(error)),
-        Err(e) => return Err(ClientError::Transfer(e)),
-    };
+    let received = receive_body(&mut stream, &mut pending, size, name, out, config)?;
     wire.line(format!("recv {size} body bytes, md5 {received}"));
+    keep_if_verified(pending, out, size, announced, received)
+}
+
+/// Receives a download's `size` body bytes into `pending`, hashing them as they arrive, behind
+/// a progress bar, and returns their MD5: the part every download protocol of this lesson
+/// (`get`, and the `--protocol` stages) shares.
+pub(super) fn receive_body(
+    stream: &mut impl std::io::Read,
+    pending: &mut PendingFile,
+    size: u64,
+    name: &str,
+    out: &Path,
+    config: &ClientConfig,
+) -> Result<String, ClientError> {
+    let progress = Progress::new(size, name, config.progress);
+    let received = copy_hashed(stream, pending.file(), size, Md5::new(), &progress);
+    progress.finish();
+    match received {
+        Ok(md5) => Ok(hex_digest(md5)),
+        Err(TransferError::Write { error, .. }) => Err(ClientError::Local {
+            path: out.to_path_buf(),
+            error,
+        }),
+        Err(e) => Err(ClientError::Transfer(e)),
+    }
+}
+
+/// Puts a download in place under its name, but only if what arrived hashes to what the server
+/// announced; otherwise `pending` is dropped and the temporary file with it.
+pub(super) fn keep_if_verified(
+    pending: PendingFile,
+    out: &Path,
+    size: u64,
+    announced: String,
+    received: String,
+) -> Result<Fetched, ClientError> {
     if received != announced {
-        // `pending` is dropped here: the temporary file is deleted.
         return Err(ClientError::Mismatch {
             announced,
             received,
         });
     }
-    pending.commit().map_err(local)?;
+    pending.commit().map_err(|error| ClientError::Local {
+        path: out.to_path_buf(),
+        error,
+    })?;
     Ok(Fetched {
         path: out.to_path_buf(),
         size,

@@ -19,9 +19,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
-use md5::{Digest, Md5};
-
-use super::client::{ClientConfig, ClientError, Fetched};
+use super::client::{keep_if_verified, receive_body, ClientConfig, ClientError, Fetched};
 use super::protocol::check_name;
 use super::server::{SessionError, UploadService};
 use crate::escape::preview;
@@ -30,7 +28,7 @@ use crate::log::Log;
 use crate::net;
 use crate::recording::MessageFormat;
 use crate::server::Handler;
-use crate::transfer::{copy_hashed, hex_digest, PendingFile, Progress, TransferError};
+use crate::transfer::PendingFile;
 
 /// Bytes read for a request, and for an acknowledgement: the tutorial's `recv(1024)`.
 const RECV: usize = 1024;
@@ -174,14 +172,7 @@ pub fn get_file(
     wire.line(format!("send {} (the ack)", String::from_utf8_lossy(ACK)));
     stream.write_all(ACK)?;
 
-    let progress = Progress::new(size, name, config.progress);
-    let received = copy_hashed(&mut stream, pending.file(), size, Md5::new(), &progress);
-    progress.finish();
-    let received = match received {
-        Ok(md5) => hex_digest(md5),
-        Err(TransferError::Write { error, .. }) => return Err(local(error)),
-        Err(e) => return Err(ClientError::Transfer(e)),
-    };
+    let received = receive_body(&mut stream, &mut pending, size, name, out, config)?;
     let mut md5 = [0u8; 32];
     let got = read_fully(&mut stream, &mut md5).map_err(timed_out)?;
     let announced =
@@ -195,16 +186,5 @@ pub fn get_file(
             preview(announced.as_bytes(), 40)
         )));
     }
-    if received != announced {
-        return Err(ClientError::Mismatch {
-            announced,
-            received,
-        });
-    }
-    pending.commit().map_err(local)?;
-    Ok(Fetched {
-        path: out.to_path_buf(),
-        size,
-        md5: received,
-    })
+    keep_if_verified(pending, out, size, announced, received)
 }

@@ -21,10 +21,9 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
-use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 
-use super::client::{ClientConfig, ClientError, Fetched};
+use super::client::{keep_if_verified, receive_body, ClientConfig, ClientError, Fetched};
 use super::protocol::check_name;
 use super::server::{Conn, SessionError, UploadService, FRAMES};
 use crate::escape::preview;
@@ -33,7 +32,7 @@ use crate::log::Log;
 use crate::net;
 use crate::recording::MessageFormat;
 use crate::server::Handler;
-use crate::transfer::{copy_hashed, hex_digest, PendingFile, Progress, TransferError};
+use crate::transfer::PendingFile;
 
 /// Bytes the server reads for a name: the tutorial's `conn.recv(1024)`.
 const NAME_RECV: usize = 1024;
@@ -158,27 +157,9 @@ pub fn get_file(
         .ok_or_else(|| ClientError::Protocol("the header has no md5 of 32 hex digits".into()))?
         .to_ascii_lowercase();
 
-    let progress = Progress::new(size, name, config.progress);
-    let received = copy_hashed(&mut stream, pending.file(), size, Md5::new(), &progress);
-    progress.finish();
-    let received = match received {
-        Ok(md5) => hex_digest(md5),
-        Err(TransferError::Write { error, .. }) => return Err(local(error)),
-        Err(e) => return Err(ClientError::Transfer(e)),
-    };
+    let received = receive_body(&mut stream, &mut pending, size, name, out, config)?;
     wire.line(format!("recv {size} body bytes, md5 {received}"));
-    if received != announced {
-        return Err(ClientError::Mismatch {
-            announced,
-            received,
-        });
-    }
-    pending.commit().map_err(local)?;
-    Ok(Fetched {
-        path: out.to_path_buf(),
-        size,
-        md5: received,
-    })
+    keep_if_verified(pending, out, size, announced, received)
 }
 
 fn field_u64(header: &Map<String, Value>, field: &str) -> Result<u64, ClientError> {
