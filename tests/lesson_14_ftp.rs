@@ -1113,6 +1113,15 @@ fn a_wrong_or_malformed_trailer_discards_the_upload_and_gives_the_room_back() {
     raw.expect_error(json!({"md5": "not a digest"}), "bad_request");
     assert!(partial_files(&lab.home("alice")).is_empty());
     assert_eq!(raw.get("doc"), b"original");
+    // A frame that is not even JSON: the same.
+    assert_eq!(
+        raw.request(trailer_header("doc", data.len()))["status"],
+        "ready"
+    );
+    raw.stream.write_all(&data).unwrap();
+    raw.stream.write_all(&framed(b"md5?")).unwrap();
+    assert_eq!(raw.recv()["code"], "bad_request");
+    assert!(partial_files(&lab.home("alice")).is_empty());
 
     // Nothing was left reserved: the rest of the quota (992 bytes) is still there to use.
     let done = raw.put_with_trailer("full", &data, &md5_hex(&data));
@@ -1176,6 +1185,38 @@ fn an_interrupted_trailer_put_resumes_and_a_changed_file_starts_again() {
     assert_eq!(put.offset, 0);
     assert_eq!(fs::read(home.join("doc")).unwrap(), new);
     assert_eq!(client.quota().unwrap().0, 200_000);
+}
+
+#[test]
+fn a_body_without_its_trailer_is_kept_and_the_resume_sends_only_the_trailer() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1 << 20);
+    let home = lab.home("alice");
+    let data = pattern(50_000, 3);
+    let mut raw = lab.raw("alice");
+    assert_eq!(
+        raw.request(trailer_header("doc", data.len()))["status"],
+        "ready"
+    );
+    raw.stream.write_all(&data).unwrap();
+    wait_partial_len(&home, 50_000);
+    raw.reset();
+    lab.wait_log("stopped before its md5 trailer");
+
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("doc");
+    fs::write(&src, &data).unwrap();
+    let put = lab.client("alice").put(&src, "doc").unwrap();
+    assert_eq!(
+        (put.offset, put.md5.as_str()),
+        (50_000, md5_hex(&data).as_str())
+    );
+    assert_eq!(fs::read(home.join("doc")).unwrap(), data);
+    assert!(
+        partial_files(&home).is_empty(),
+        "{:?}",
+        partial_files(&home)
+    );
 }
 
 #[test]

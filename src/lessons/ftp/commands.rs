@@ -10,8 +10,8 @@
 //! thread while they arrive ([`crate::transfer::copy_hashed`]) and the disk asked to write them
 //! back as they come ([`crate::transfer::start_writeback`]). The md5 to compare with is the
 //! header's, or comes in a trailer frame right after the body ([`PutMd5`]); only a verified,
-//! flushed file is renamed into place. A get announces the recorded md5 ([`super::checksums`]) and streams the file from
-//! the offset asked.
+//! flushed file is renamed into place. A get announces the recorded md5
+//! ([`super::checksums`]) and streams the file from the offset asked.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom};
@@ -30,7 +30,7 @@ use super::quota::{Limits, QuotaError, Reservation, UserLedger};
 use super::session::{cut, send, SessionError};
 use crate::deadline::WithDeadline;
 use crate::escape::escape_bytes;
-use crate::framing::{self, DEFAULT_MAX_HEADER};
+use crate::framing::{self, FrameError, DEFAULT_MAX_HEADER};
 use crate::transfer::{self, Progress};
 
 /// A command that did not succeed.
@@ -478,20 +478,30 @@ fn read_trailer(stream: &mut TcpStream, path: &VirtualPath) -> Result<String, Tr
         Ok(limit) => limit.unwrap_or(TRAILER_LIMIT),
         Err(e) => return Err(TrailerError::Broken(e.into())),
     };
+    let unusable = |why: String| {
+        TrailerError::Refused(Refusal::new(
+            Code::BadRequest,
+            format!(
+                "the trailer after the body of {path} must be {{\"md5\": \"<32 hex digits>\"}}: {why}; upload discarded"
+            ),
+        ))
+    };
     let frame = framing::read_header(&mut WithDeadline::within(stream, limit));
     match frame {
-        Ok(Some(trailer)) => md5_field(&trailer).map_err(|refusal| {
-            TrailerError::Refused(Refusal::new(
-                Code::BadRequest,
-                format!(
-                    "the trailer after the body of {path} must be {{\"md5\": \"<32 hex digits>\"}}: {}; upload discarded",
-                    refusal.msg
-                ),
-            ))
-        }),
+        Ok(Some(trailer)) => md5_field(&trailer).map_err(|refusal| unusable(refusal.msg)),
+        // A whole frame was read: the connection is still in step.
+        Err(e @ (FrameError::NotJson(_) | FrameError::NotObject(_))) => {
+            Err(unusable(e.to_string()))
+        }
         Ok(None) => Err(TrailerError::Broken(SessionError::TrailerMissing {
             path: shown(path),
+            why: "the client closed the connection".into(),
         })),
+        Err(FrameError::Io(e)) => Err(TrailerError::Broken(SessionError::TrailerMissing {
+            path: shown(path),
+            why: e.to_string(),
+        })),
+        // Not a frame at all: nothing more on this connection can be trusted.
         Err(e) => Err(TrailerError::Broken(e.into())),
     }
 }
