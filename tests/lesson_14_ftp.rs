@@ -1025,6 +1025,200 @@ fn a_corrupted_upload_is_discarded_and_the_old_file_kept() {
     assert!(partial_files(&lab.home("alice")).is_empty());
 }
 
+// ------------------------------------------------------------------------------------------
+// The md5 in a trailer: `"md5": "trailer"` in the header, `{"md5": ...}` right after the body
+// ------------------------------------------------------------------------------------------
+
+fn trailer_header(name: &str, len: usize) -> Value {
+    json!({"cmd": "put", "filename": name, "filesize": len, "md5": "trailer"})
+}
+
+impl Raw {
+    /// A whole trailer upload: header, `ready`, body, trailer frame with `md5`, final reply.
+    fn put_with_trailer(&mut self, name: &str, data: &[u8], md5: &str) -> Map<String, Value> {
+        let ready = self.request(trailer_header(name, data.len()));
+        assert_eq!(ready["status"], "ready", "{ready:?}");
+        assert_eq!(ready["offset"], 0);
+        self.stream.write_all(data).unwrap();
+        self.request(json!({ "md5": md5 }))
+    }
+}
+
+#[test]
+fn a_trailer_put_stores_the_file_and_the_client_sends_one_by_default() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1 << 20);
+    let mut raw = lab.raw("alice");
+    let data = pattern(300_000, 4);
+    let done = raw.put_with_trailer("raw.bin", &data, &md5_hex(&data));
+    assert_eq!(done["status"], "ok", "{done:?}");
+    assert_eq!(done["md5"], md5_hex(&data));
+    assert_eq!(raw.get("raw.bin"), data);
+    let note = lab.wait_log("stored 300000 bytes, md5");
+    assert!(note.ends_with("(from the trailer)"), "{note}");
+
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("client.bin");
+    let data = pattern(200_000, 5);
+    fs::write(&src, &data).unwrap();
+    let mut client = lab.client("alice");
+    let put = client.put(&src, "client.bin").unwrap();
+    assert_eq!((put.offset, put.md5.as_str()), (0, md5_hex(&data).as_str()));
+    let note = lab.wait_log("stored 200000 bytes, md5");
+    assert!(note.ends_with("(from the trailer)"), "{note}");
+    assert_eq!(
+        fs::read(lab.home("alice").join("client.bin")).unwrap(),
+        data
+    );
+    assert!(partial_files(&lab.home("alice")).is_empty());
+}
+
+#[test]
+fn a_header_md5_put_still_works_from_the_client_too() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1 << 20);
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("known.bin");
+    let data = pattern(150_000, 6);
+    fs::write(&src, &data).unwrap();
+    let mut client = lab.client("alice");
+    let put = client
+        .put_with_md5(&src, "known.bin", &md5_hex(&data))
+        .unwrap();
+    assert_eq!(put.md5, md5_hex(&data));
+    let note = lab.wait_log("stored 150000 bytes, md5");
+    assert!(note.ends_with("(from the header)"), "{note}");
+    assert_eq!(fs::read(lab.home("alice").join("known.bin")).unwrap(), data);
+}
+
+#[test]
+fn a_wrong_or_malformed_trailer_discards_the_upload_and_gives_the_room_back() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1000);
+    let mut raw = lab.raw("alice");
+    raw.put("doc", b"original");
+    let data = pattern(992, 8);
+    let reply = raw.put_with_trailer("doc", &data, &md5_hex(b"something else"));
+    assert_eq!(reply["code"], "md5_mismatch", "{reply:?}");
+    assert_eq!(raw.get("doc"), b"original");
+    assert!(partial_files(&lab.home("alice")).is_empty());
+    assert_eq!(raw.expect_ok(json!({"cmd": "quota"}))["used"], 8);
+
+    // A trailer without a usable md5: bad_request, same cleanup, and the session goes on.
+    assert_eq!(
+        raw.request(trailer_header("doc", data.len()))["status"],
+        "ready"
+    );
+    raw.stream.write_all(&data).unwrap();
+    raw.expect_error(json!({"md5": "not a digest"}), "bad_request");
+    assert!(partial_files(&lab.home("alice")).is_empty());
+    assert_eq!(raw.get("doc"), b"original");
+    // A frame that is not even JSON: the same.
+    assert_eq!(
+        raw.request(trailer_header("doc", data.len()))["status"],
+        "ready"
+    );
+    raw.stream.write_all(&data).unwrap();
+    raw.stream.write_all(&framed(b"md5?")).unwrap();
+    assert_eq!(raw.recv()["code"], "bad_request");
+    assert!(partial_files(&lab.home("alice")).is_empty());
+
+    // Nothing was left reserved: the rest of the quota (992 bytes) is still there to use.
+    let done = raw.put_with_trailer("full", &data, &md5_hex(&data));
+    assert_eq!(done["used"], 1000, "{done:?}");
+}
+
+#[test]
+fn an_interrupted_trailer_put_resumes_and_a_changed_file_starts_again() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1 << 20);
+    let home = lab.home("alice");
+    let new = pattern(200_000, 9);
+    let cut_after = |data: &[u8]| {
+        let mut raw = lab.raw("alice");
+        assert_eq!(
+            raw.request(trailer_header("doc", data.len()))["status"],
+            "ready"
+        );
+        raw.stream.write_all(&data[..120_000]).unwrap();
+        wait_partial_len(&home, 120_000);
+        raw.reset();
+        lab.wait_log("stopped");
+    };
+    cut_after(&new);
+
+    // The client's next (trailer) put of the same path and size sends only the rest, hashing
+    // the 120 000 bytes the server kept from its own copy first.
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("doc");
+    fs::write(&src, &new).unwrap();
+    let mut client = lab.client("alice");
+    let put = client.put(&src, "doc").unwrap();
+    assert_eq!(
+        (put.offset, put.md5.as_str()),
+        (120_000, md5_hex(&new).as_str())
+    );
+    assert_eq!(fs::read(home.join("doc")).unwrap(), new);
+    assert!(
+        partial_files(&home).is_empty(),
+        "{:?}",
+        partial_files(&home)
+    );
+
+    // Kept bytes of another version of the same size: the md5 of the whole shows it, the
+    // upload is discarded, and the next try starts from 0.
+    let mut older = new.clone();
+    if let Some(byte) = older.get_mut(10) {
+        *byte ^= 0xff;
+    }
+    cut_after(&older);
+    match client.put(&src, "doc") {
+        Err(ClientError::Refused(refusal)) => assert_eq!(refusal.code.as_str(), "md5_mismatch"),
+        other => panic!("expected md5_mismatch, got {other:?}"),
+    }
+    assert!(
+        partial_files(&home).is_empty(),
+        "{:?}",
+        partial_files(&home)
+    );
+    let put = client.put(&src, "doc").unwrap();
+    assert_eq!(put.offset, 0);
+    assert_eq!(fs::read(home.join("doc")).unwrap(), new);
+    assert_eq!(client.quota().unwrap().0, 200_000);
+}
+
+#[test]
+fn a_body_without_its_trailer_is_kept_and_the_resume_sends_only_the_trailer() {
+    let lab = Lab::start();
+    lab.add_user("alice", 1 << 20);
+    let home = lab.home("alice");
+    let data = pattern(50_000, 3);
+    let mut raw = lab.raw("alice");
+    assert_eq!(
+        raw.request(trailer_header("doc", data.len()))["status"],
+        "ready"
+    );
+    raw.stream.write_all(&data).unwrap();
+    wait_partial_len(&home, 50_000);
+    raw.reset();
+    lab.wait_log("stopped before its md5 trailer");
+
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("doc");
+    fs::write(&src, &data).unwrap();
+    let put = lab.client("alice").put(&src, "doc").unwrap();
+    assert_eq!(
+        (put.offset, put.md5.as_str()),
+        (50_000, md5_hex(&data).as_str())
+    );
+    assert_eq!(fs::read(home.join("doc")).unwrap(), data);
+    assert!(
+        partial_files(&home).is_empty(),
+        "{:?}",
+        partial_files(&home)
+    );
+}
+
 #[test]
 fn recorded_md5_is_used_until_the_file_changes_behind_the_servers_back() {
     let lab = Lab::start();

@@ -6,8 +6,13 @@
 //!
 //! Resuming (断点续传) works the same way in both directions:
 //! - **put**: the server keeps what it received of an interrupted upload; the next put of the
-//!   same file (same remote path, size and md5) is answered `{"status":"ready","offset":K}` and
-//!   the client sends only the bytes from K.
+//!   same file (same remote path, size, and md5 or md5-in-a-trailer) is answered
+//!   `{"status":"ready","offset":K}` and the client sends only the bytes from K.
+//!
+//! Where a put's md5 goes: [`FtpClient::put`] announces `"md5": "trailer"`, hashes the file while
+//! sending it, and sends `{"md5": ...}` right after the body, so the file is read once and its
+//! md5 costs no time of its own. [`FtpClient::put_with_md5`] puts a known md5 in the header, the
+//! tutorial's way.
 //! - **get**: the client writes to `LOCAL.part` and renames it to `LOCAL` only once the md5 of the
 //!   whole file matches. After an interruption, the next get of the same file asks for
 //!   `"offset": <size of LOCAL.part>`, hashes the bytes it already has, and continues the same
@@ -23,7 +28,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::login::{client_login, LoginError, LoginOk};
-use super::protocol::{check_reply, Code, Entry, Refusal};
+use super::protocol::{check_reply, Code, Entry, Refusal, TRAILER};
 use crate::framing::{self, FrameError};
 use crate::net::{self, NetError};
 use crate::transfer::{self, Progress, TransferError};
@@ -245,8 +250,29 @@ impl FtpClient {
         Ok(())
     }
 
-    /// Uploads `local` as `remote`, resuming a kept partial upload if the server has one.
+    /// Uploads `local` as `remote`, resuming a kept partial upload if the server has one. The
+    /// md5 is computed while the bytes are sent and follows the body in a trailer frame.
     pub fn put(&mut self, local: &Path, remote: &str) -> Result<PutDone, ClientError> {
+        self.upload(local, remote, None)
+    }
+
+    /// Uploads `local` as `remote` with its md5, already known, in the put header (the
+    /// tutorial's protocol): the body is only copied.
+    pub fn put_with_md5(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        md5: &str,
+    ) -> Result<PutDone, ClientError> {
+        self.upload(local, remote, Some(md5))
+    }
+
+    fn upload(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        known_md5: Option<&str>,
+    ) -> Result<PutDone, ClientError> {
         let local_error = |e: io::Error| ClientError::Local(format!("{}: {e}", local.display()));
         let mut file = File::open(local).map_err(local_error)?;
         let meta = file.metadata().map_err(local_error)?;
@@ -257,10 +283,10 @@ impl FtpClient {
             )));
         }
         let size = meta.len();
-        // The md5 goes in the header, before the body, so the file is read once for it first.
-        let md5 = transfer::md5_file(local).map_err(local_error)?;
-        let ready =
-            self.request(&json!({"cmd": "put", "filename": remote, "filesize": size, "md5": md5}))?;
+        let md5_in_header = known_md5.unwrap_or(TRAILER);
+        let ready = self.request(
+            &json!({"cmd": "put", "filename": remote, "filesize": size, "md5": md5_in_header}),
+        )?;
         if ready.get("status").and_then(Value::as_str) != Some("ready") {
             return Err(ClientError::Protocol(format!(
                 "expected ready, got {}",
@@ -273,12 +299,31 @@ impl FtpClient {
                 "the server asked for offset {offset} of a {size}-byte file"
             )));
         }
+        // With a trailer, the md5 must cover the whole file: the bytes the server kept are
+        // hashed here first (read from the local file), the rest while they are sent.
+        let md5_so_far = match known_md5 {
+            Some(_) => None,
+            None => Some(transfer::hash_prefix(&mut file, offset)?),
+        };
         file.seek(SeekFrom::Start(offset)).map_err(local_error)?;
 
         let progress = Progress::new(size, &format!("put {remote}"), self.progress);
         progress.start_at(offset);
-        // The md5 is known already (it is in the header): the bytes are only copied.
-        let sent = transfer::copy_exact(&mut file, &mut self.stream, size - offset, &progress);
+        let rest = size - offset;
+        let sent = match md5_so_far {
+            // The md5 is known already (it is in the header): the bytes are only copied.
+            None => transfer::copy_exact(&mut file, &mut self.stream, rest, &progress),
+            Some(md5) => transfer::copy_hashed(&mut file, &mut self.stream, rest, md5, &progress)
+                .and_then(|md5| {
+                    let trailer = json!({"md5": transfer::hex_digest(md5)});
+                    framing::write_header(&mut self.stream, &trailer).map_err(|e| {
+                        TransferError::Write {
+                            after: rest,
+                            error: io::Error::other(e),
+                        }
+                    })
+                }),
+        };
         progress.finish();
         sent?;
 

@@ -7,26 +7,30 @@
 //!
 //! Bodies: a put reserves quota ([`super::quota`]), answers `ready`, then receives exactly the
 //! announced bytes into its partial file ([`super::partials`]) with the md5 computed on a second
-//! thread while they arrive ([`crate::transfer::copy_hashed`]); only a verified file is renamed
-//! into place. A get announces the recorded md5 ([`super::checksums`]) and streams the file from
-//! the offset asked.
+//! thread while they arrive ([`crate::transfer::copy_hashed`]) and the disk asked to write them
+//! back as they come ([`crate::transfer::start_writeback`]). The md5 to compare with is the
+//! header's, or comes in a trailer frame right after the body ([`PutMd5`]); only a verified,
+//! flushed file is renamed into place. A get announces the recorded md5
+//! ([`super::checksums`]) and streams the file from the offset asked.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::checksums::Checksums;
 use super::partials::Partials;
 use super::paths::{is_reserved, open_no_follow, Jail, JailError, Kind, PathError, VirtualPath};
-use super::protocol::{Code, Entry, Refusal, Request};
+use super::protocol::{md5_field, Code, Entry, PutMd5, Refusal, Request, TRAILER};
 use super::quota::{Limits, QuotaError, Reservation, UserLedger};
 use super::session::{cut, send, SessionError};
+use crate::deadline::WithDeadline;
 use crate::escape::escape_bytes;
-use crate::framing::DEFAULT_MAX_HEADER;
+use crate::framing::{self, FrameError, DEFAULT_MAX_HEADER};
 use crate::transfer::{self, Progress};
 
 /// A command that did not succeed.
@@ -341,19 +345,29 @@ fn put_target(user: &User, path: &VirtualPath) -> Result<PathBuf, Failure> {
     Ok(resolved.host)
 }
 
+/// How long a trailer frame may take on a stream without a read timeout of its own.
+const TRAILER_LIMIT: Duration = Duration::from_secs(60);
+
 fn put(
     user: &User,
     stream: &mut TcpStream,
     filename: &str,
     size: u64,
-    md5: &str,
+    md5: &PutMd5,
 ) -> Result<Done, Failure> {
     let path = VirtualPath::parse(&user.cwd, filename)?;
     put_target(user, &path)?;
     user.partials
         .ensure_dir()
         .map_err(|e| partial_failure(&path, e))?;
-    let partial = user.partials.file_for(&path, size, md5);
+    // A trailer put's partial file is named with the word `trailer` where the md5 would be: a
+    // later trailer put of the same path and size resumes it. Its kept bytes are only as good
+    // as the md5 that ends the upload: bytes of an older version of the file make it fail with
+    // `md5_mismatch`, and the upload is discarded (the next try starts from 0).
+    let partial = match md5 {
+        PutMd5::Header(md5) => user.partials.file_for(&path, size, md5),
+        PutMd5::Trailer => user.partials.file_for(&path, size, TRAILER),
+    };
     let (reservation, kept) = reserve_upload(user, &path, &partial, size)?;
     let offset = kept.as_ref().map_or(0, |(_, len)| *len);
     check_disk_room(user, &path, size - offset)?;
@@ -384,7 +398,7 @@ fn put(
     // Only now, with the room reserved and the file open, may the client send its bytes.
     send(stream, &json!({"status": "ready", "offset": offset}))?;
     let rest = size.saturating_sub(offset);
-    let mut body = BodyWriter::new(&mut file);
+    let mut body = BodyWriter::new(&mut file, offset);
     let md5_whole =
         match transfer::copy_hashed(stream, &mut body, rest, md5_so_far, &Progress::hidden()) {
             Ok(md5_whole) => transfer::hex_digest(md5_whole),
@@ -403,7 +417,24 @@ fn put(
                 }));
             }
         };
-    if let Some(e) = body.failure {
+    let disk_failure = body.failure;
+    let trailer = *md5 == PutMd5::Trailer;
+    let md5 = match md5 {
+        PutMd5::Header(md5) => md5.clone(),
+        // Read even when the disk failed: it keeps the connection in step.
+        PutMd5::Trailer => match read_trailer(stream, &path) {
+            Ok(md5) => md5,
+            Err(TrailerError::Refused(refusal)) => return Err(discard(refusal.into())),
+            Err(TrailerError::Broken(error)) => {
+                // The whole body is in the partial file: a resumed put only sends its trailer.
+                if disk_failure.is_some() {
+                    let _ = fs::remove_file(&partial);
+                }
+                return Err(Failure::Broken(error));
+            }
+        },
+    };
+    if let Some(e) = disk_failure {
         // The whole body was read (the connection is still in step), but the disk refused it.
         return Err(discard(write_failure(&path, e)));
     }
@@ -419,16 +450,60 @@ fn put(
     file.sync_all()
         .map_err(|e| discard(write_failure(&path, e)))?;
     drop(file);
-    let used = commit_upload(user, &path, &partial, reservation, md5)?;
+    let used = commit_upload(user, &path, &partial, reservation, &md5)?;
     let resumed = if offset > 0 {
         format!(" (resumed at {offset})")
     } else {
         String::new()
     };
+    let source = if trailer { "trailer" } else { "header" };
     Ok(Done::reply(
         json!({"status": "ok", "md5": md5_whole, "used": used, "quota": user.limits.bytes}),
-        format!("stored {size} bytes{resumed}, md5 {md5_whole}"),
+        format!("stored {size} bytes{resumed}, md5 {md5_whole} (from the {source})"),
     ))
+}
+
+/// Why a trailer put's md5 frame could not be had.
+enum TrailerError {
+    /// The frame came but says nothing usable: the connection is in step, the upload discarded.
+    Refused(Refusal),
+    /// No frame (the client vanished, or sent something that is not a frame).
+    Broken(SessionError),
+}
+
+/// Reads a trailer put's md5 frame, `{"md5": "<32 hex digits>"}`, which follows the body. The
+/// whole frame must arrive within the stream's read timeout (the idle timeout).
+fn read_trailer(stream: &mut TcpStream, path: &VirtualPath) -> Result<String, TrailerError> {
+    let limit = match stream.read_timeout() {
+        Ok(limit) => limit.unwrap_or(TRAILER_LIMIT),
+        Err(e) => return Err(TrailerError::Broken(e.into())),
+    };
+    let unusable = |why: String| {
+        TrailerError::Refused(Refusal::new(
+            Code::BadRequest,
+            format!(
+                "the trailer after the body of {path} must be {{\"md5\": \"<32 hex digits>\"}}: {why}; upload discarded"
+            ),
+        ))
+    };
+    let frame = framing::read_header(&mut WithDeadline::within(stream, limit));
+    match frame {
+        Ok(Some(trailer)) => md5_field(&trailer).map_err(|refusal| unusable(refusal.msg)),
+        // A whole frame was read: the connection is still in step.
+        Err(e @ (FrameError::NotJson(_) | FrameError::NotObject(_))) => {
+            Err(unusable(e.to_string()))
+        }
+        Ok(None) => Err(TrailerError::Broken(SessionError::TrailerMissing {
+            path: shown(path),
+            why: "the client closed the connection".into(),
+        })),
+        Err(FrameError::Io(e)) => Err(TrailerError::Broken(SessionError::TrailerMissing {
+            path: shown(path),
+            why: e.to_string(),
+        })),
+        // Not a frame at all: nothing more on this connection can be trusted.
+        Err(e) => Err(TrailerError::Broken(e.into())),
+    }
 }
 
 /// Where the body of a put is written. A failed write (disk full, `EFBIG`, an I/O error) cannot
@@ -436,16 +511,26 @@ fn put(
 /// "stop". So after the first failure the rest of the body is still read, and thrown away, and
 /// the error kept for the reply: the connection stays in step, the client gets a clear error
 /// code, and its session goes on.
+///
+/// Every [`transfer::WRITEBACK_EVERY`] bytes it asks the kernel to start writing them to the
+/// disk, so the `fsync` that must come before the rename has little left to do.
 struct BodyWriter<'a> {
     file: &'a mut File,
     failure: Option<io::Error>,
+    /// Where the next byte goes in the file.
+    position: u64,
+    /// Where the bytes not yet handed to [`transfer::start_writeback`] start.
+    unflushed_from: u64,
 }
 
 impl<'a> BodyWriter<'a> {
-    fn new(file: &'a mut File) -> BodyWriter<'a> {
+    /// Writes into `file` from `offset` (where the file's cursor is).
+    fn new(file: &'a mut File, offset: u64) -> BodyWriter<'a> {
         BodyWriter {
             file,
             failure: None,
+            position: offset,
+            unflushed_from: offset,
         }
     }
 }
@@ -453,8 +538,16 @@ impl<'a> BodyWriter<'a> {
 impl io::Write for BodyWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.failure.is_none() {
-            if let Err(e) = self.file.write_all(buf) {
-                self.failure = Some(e);
+            match self.file.write_all(buf) {
+                Ok(()) => {
+                    self.position += buf.len() as u64;
+                    let unflushed = self.position - self.unflushed_from;
+                    if unflushed >= transfer::WRITEBACK_EVERY {
+                        transfer::start_writeback(self.file, self.unflushed_from, unflushed);
+                        self.unflushed_from = self.position;
+                    }
+                }
+                Err(e) => self.failure = Some(e),
             }
         }
         Ok(buf.len())

@@ -142,7 +142,7 @@ pub enum Request {
     Put {
         filename: String,
         filesize: u64,
-        md5: String,
+        md5: PutMd5,
     },
     Get {
         filename: String,
@@ -180,7 +180,7 @@ impl Request {
             "put" => Request::Put {
                 filename: string_field(&header, "filename")?,
                 filesize: size_field(&header, "filesize")?.ok_or_else(|| missing("filesize"))?,
-                md5: md5_field(&header)?,
+                md5: put_md5_field(&header)?,
             },
             "get" => Request::Get {
                 filename: string_field(&header, "filename")?,
@@ -253,13 +253,39 @@ fn size_field(header: &Map<String, Value>, field: &str) -> Result<Option<u64>, R
     }
 }
 
-/// 32 hex digits; upper case is accepted and lowered.
-fn md5_field(header: &Map<String, Value>) -> Result<String, Refusal> {
+/// Where the md5 of a put's file travels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutMd5 {
+    /// In the header, before the body (`"md5": "<32 hex digits>"`): the tutorial's way. The
+    /// client reads its file twice (once to hash it, once to send it), but the server knows the
+    /// md5 from the start, which is what finds a kept partial upload of the same file.
+    Header(String),
+    /// After the body, in one more frame `{"md5": "<32 hex digits>"}` (`"md5": "trailer"` in the
+    /// header): the client hashes while it sends, so the file is read once and both md5 passes
+    /// run in parallel with the network instead of one after the other.
+    Trailer,
+}
+
+/// The word that announces a trailer in a put header's `md5` field.
+pub const TRAILER: &str = "trailer";
+
+/// A put header's `md5`: 32 hex digits, or `"trailer"`.
+fn put_md5_field(header: &Map<String, Value>) -> Result<PutMd5, Refusal> {
+    if header.get("md5").and_then(Value::as_str) == Some(TRAILER) {
+        return Ok(PutMd5::Trailer);
+    }
+    md5_field(header).map(PutMd5::Header)
+}
+
+/// 32 hex digits; upper case is accepted and lowered. Also checks a put's trailer frame.
+pub fn md5_field(header: &Map<String, Value>) -> Result<String, Refusal> {
     let md5 = string_field(header, "md5")?;
     if md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(md5.to_ascii_lowercase())
     } else {
-        Err(bad("\"md5\" must be 32 hexadecimal digits"))
+        Err(bad(
+            "\"md5\" must be 32 hexadecimal digits (or \"trailer\" in a put header)",
+        ))
     }
 }
 
@@ -333,7 +359,15 @@ mod tests {
             Request::Put {
                 filename: "a".into(),
                 filesize: 3,
-                md5: "900150983cd24fb0d6963f7d28e17f72".into()
+                md5: PutMd5::Header("900150983cd24fb0d6963f7d28e17f72".into())
+            }
+        );
+        assert_eq!(
+            req(json!({"cmd": "put", "filename": "a", "filesize": 3, "md5": "trailer"})).unwrap(),
+            Request::Put {
+                filename: "a".into(),
+                filesize: 3,
+                md5: PutMd5::Trailer
             }
         );
         assert_eq!(

@@ -49,6 +49,8 @@ pub enum SessionError {
         kept: u64,
         error: TransferError,
     },
+    #[error("upload of {path} stopped before its md5 trailer: {why}; the whole body is kept for a resume")]
+    TrailerMissing { path: String, why: String },
     #[error("download of {path} stopped: {error}")]
     DownloadInterrupted { path: String, error: TransferError },
     #[error("i/o error: {0}")]

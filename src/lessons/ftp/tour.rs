@@ -76,12 +76,12 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.show(
         "client",
         &format!(
-            "put: {{\"cmd\":\"put\",\"filename\":\"notes.txt\",\"filesize\":{},\"md5\":\"{}…\"}} \
-             -> ready, offset {}, then {} bytes",
+            "put: {{\"cmd\":\"put\",\"filename\":\"notes.txt\",\"filesize\":{},\"md5\":\"trailer\"}} \
+             -> ready, offset {}, then {} bytes hashed while sent, then {{\"md5\":\"{}…\"}}",
             put.size,
-            put.md5.get(..8).unwrap_or_default(),
             put.offset,
-            put.size
+            put.size - put.offset,
+            put.md5.get(..8).unwrap_or_default(),
         ),
     );
     t.show(
