@@ -586,7 +586,7 @@ fn resume(
         return Verdict::fail(sent, format!("cannot write a local file: {e}"));
     }
     let result = Session::open(addr, account, timeout).and_then(|mut s| {
-        let done = put_when_free(&mut s, &source, name)?;
+        let done = put_when_free(&mut s, &source, name, &md5_hex(&body))?;
         if done.offset == 0 {
             return Err(
                 "the second put was answered ready with offset 0: the bytes received before the \
@@ -604,14 +604,17 @@ fn resume(
 }
 
 /// The server may still be finishing the interrupted upload (`busy`) for a moment: try again
-/// until the point's deadline, which the watchdog enforces.
+/// until the point's deadline, which the watchdog enforces. The md5 goes in the header, as in
+/// the first put: a server keeps an interrupted upload for the next put of the same path, size
+/// and md5 (socklab's `put` would send it after the body, which resumes only a trailer put).
 fn put_when_free(
     s: &mut Session,
     source: &Path,
     name: &str,
+    md5: &str,
 ) -> Result<crate::lessons::ftp::client::PutDone, String> {
     loop {
-        match s.client.put(source, name) {
+        match s.client.put_with_md5(source, name, md5) {
             Err(ClientError::Refused(r)) if r.code == Code::Busy => {
                 thread::sleep(Duration::from_millis(100));
             }
