@@ -155,7 +155,11 @@ fn with_port(command: &str, port: u16) -> String {
         out.push_str(word);
         state = match (state, word) {
             (1, "client") if matches!(next_word, Some("put" | "get")) => 2,
-            (1, "server" | "client") | (2, _) => {
+            (1, role) if is_role(role) => {
+                out.push_str(&format!(" --port {port}"));
+                0
+            }
+            (2, _) => {
                 out.push_str(&format!(" --port {port}"));
                 0
             }
@@ -573,7 +577,17 @@ fn remove_one(missing: &mut Vec<String>, line: &str) {
 
 fn is_server(command: &str) -> bool {
     let mut words = command.split_whitespace();
-    words.next().is_some_and(is_lesson_binary) && words.next() == Some("server")
+    words.next().is_some_and(is_lesson_binary)
+        && words
+            .next()
+            .is_some_and(|w| w == "server" || w.ends_with("-server"))
+}
+
+/// `server`, `client`, or a stage's own pair such as `greet-server` and `greet-client`.
+fn is_role(word: &str) -> bool {
+    ["server", "client"]
+        .iter()
+        .any(|role| word == *role || word.ends_with(&format!("-{role}")))
 }
 
 /// The port in the server's first line, `listening on 127.0.0.1:PORT`.
