@@ -68,11 +68,14 @@ pub fn rows(
 
     let mut r = Results::default();
     for _ in 0..options.runs() {
+        // The limit every verified transfer (13 and 14) is measured against.
+        if ftp.is_some() || upload.is_some() {
+            r.md5_crate.push(mb_per_s(hash_with_crate(&source)?));
+        }
         if let Some(ftp) = &ftp {
             let mut md5sum = Command::new("md5sum");
             md5sum.arg(&source);
             r.md5sum.push(mb_per_s(time_command(md5sum, None, LIMIT)?));
-            r.md5_crate.push(mb_per_s(hash_with_crate(&source)?));
             let put = format!("put {} big.bin", source.display());
             r.ftp_put.push(mb_per_s(ftp_client(ftp, &put)?));
             let target = downloads.join("ftp.bin");
@@ -170,6 +173,20 @@ fn add_rows(r: Results, size: u64, table: &mut Table) {
                 &r.python_get,
                 ">= 2x",
             ));
+            if !r.md5_crate.values.is_empty() {
+                // Why the 2x goal is out of reach: a verified transfer cannot be faster than one
+                // core's MD5, and the tutorial's programs do not hash at all.
+                let limit = r.md5_crate.median();
+                table.note(format!(
+                    "13 put reaches {:.2}x and get {:.2}x of the md-5 crate's own speed; 2x the \
+                     tutorial's unverified copy would need {:.0} and {:.0} MB/s, past that limit \
+                     ({limit:.0} MB/s)",
+                    r.upload_put.median() / limit,
+                    r.upload_get.median() / limit,
+                    2.0 * r.python_put.median(),
+                    2.0 * r.python_get.median(),
+                ));
+            }
         }
     }
 }
