@@ -194,6 +194,9 @@ def fence_blocks(lines, names):
             name = names.name(block[1:-1])
             if (ROOT / "transcripts" / name).exists():
                 block = [block[0], f"{{{{#include {TO_ROOT}/transcripts/{name}}}}}", "```"]
+            else:
+                print(f"cut.py: no transcripts/{name}: shown as written "
+                      "(record it: bash book/refresh-transcripts.sh)", file=sys.stderr)
         body = len(block) - 2
         fold = block[0].strip() == "```python" and body >= FOLD_PYTHON_AT
         if fold:

@@ -32,8 +32,12 @@
 //! - The server's lines must all appear, in any order (threads log when they get to it).
 //! - `<!-- example-test: any-time -->` compares every run of digits as one digit and weekday
 //!   names as one name, for the time server.
+//!
+//! Each run of a walkthrough.md block is also recorded as a transcript (`transcripts/`, shown by
+//! the book): see `transcript/mod.rs`. The test fails when a transcript differs from the run.
 
 mod common;
+mod transcript;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -55,6 +59,8 @@ struct Example {
     place: String,
     any_time: bool,
     sections: Vec<Section>,
+    /// The block's lines as printed, for its transcript.
+    block: Vec<String>,
 }
 
 /// The lines under one `# terminal N` heading.
@@ -97,6 +103,7 @@ fn examples(file: &str) -> Vec<Example> {
                 place: format!("{file}:{}", i + 1),
                 any_time: options.split_whitespace().any(|o| o == "any-time"),
                 sections: parse_block(&lines[start..end]),
+                block: lines[start..end].iter().map(|l| l.to_string()).collect(),
             });
             i = end;
         }
@@ -297,11 +304,11 @@ impl Running {
                 let out_head = self.out.front().map(|l| normalize(l, any_time));
                 let err_head = self.err.front().map(|l| normalize(l, any_time));
                 if out_head.as_deref() == Some(want.as_str()) {
-                    self.out.pop_front();
+                    self.out.pop_front().inspect(|l| transcript::matched(l));
                     break;
                 }
                 if err_head.as_deref() == Some(want.as_str()) {
-                    self.err.pop_front();
+                    self.err.pop_front().inspect(|l| transcript::matched(l));
                     break;
                 }
                 if skipping {
@@ -439,8 +446,9 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs one example; `Err` says what differed.
-fn run_example(example: &Example) -> Result<(), String> {
+/// Runs one example; `Ok` is its transcript, `Err` says what differed.
+fn run_example(example: &Example) -> Result<String, String> {
+    transcript::start();
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut env: HashMap<String, String> = HashMap::new();
     let any_time = example.any_time;
@@ -548,7 +556,7 @@ fn run_example(example: &Example) -> Result<(), String> {
     let deadline = Instant::now() + WAIT;
     let mut seen = server.seen.clone();
     for line in server.out.drain(..).chain(server.err.drain(..)) {
-        remove_one(&mut missing, &normalize(&line, any_time));
+        remove_one(&mut missing, &line, any_time);
     }
     while !missing.is_empty() {
         match server
@@ -556,7 +564,7 @@ fn run_example(example: &Example) -> Result<(), String> {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             Ok((_, line)) => {
-                remove_one(&mut missing, &normalize(&line, any_time));
+                remove_one(&mut missing, &line, any_time);
                 seen.push(line);
             }
             Err(_) => {
@@ -566,12 +574,15 @@ fn run_example(example: &Example) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    Ok(transcript::of_run(&example.block, any_time, scratch.path()))
 }
 
-fn remove_one(missing: &mut Vec<String>, line: &str) {
-    if let Some(at) = missing.iter().position(|m| m == line) {
+/// `line` (as printed) was one of the server's `missing` lines (normalised): it is no longer.
+fn remove_one(missing: &mut Vec<String>, line: &str, any_time: bool) {
+    let normal = normalize(line, any_time);
+    if let Some(at) = missing.iter().position(|m| *m == normal) {
         missing.remove(at);
+        transcript::matched(line);
     }
 }
 
@@ -672,8 +683,18 @@ fn check_document(file: &str, at_least: usize) {
         examples.len()
     );
     let mut failures = Vec::new();
+    let mut names = transcript::Namer::new();
     for example in &examples {
-        if let Err(why) = run_example(example) {
+        let name = names.name(&example.block);
+        let checked = run_example(example).and_then(|recorded| {
+            // The book is cut from walkthrough.md: its blocks have transcripts.
+            if file == "walkthrough.md" {
+                transcript::keep_or_check(&name, &recorded, example.any_time)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(why) = checked {
             failures.push(format!("{}: {why}", example.place));
         }
     }
