@@ -20,7 +20,9 @@ if ! command -v mdbook-gettext >/dev/null 2>&1 || ! command -v mdbook-xgettext >
 fi
 
 apt_install() {
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y "$@"; else sudo apt-get install -y "$@"; fi
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y "$@" || { $sudo apt-get update && $sudo apt-get install -y "$@"; }
 }
 command -v msgfmt >/dev/null 2>&1 || apt_install gettext
 if [ "${1:-}" = "--browser" ]; then
