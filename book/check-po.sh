@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Is the Chinese book complete? Run before a release (exits non-zero when it is not).
-#   1. po/messages.pot is made afresh from walkthrough.md (book/pot.sh), and po/zh.po is
-#      merged with it into a temporary copy: English changed since the translation shows up as
-#      fuzzy (changed) or untranslated (new) entries.
+#   1. messages.pot is made afresh from walkthrough.md (book/pot.sh, into a temporary folder),
+#      and po/zh.po is merged with it into a temporary copy: English changed since the
+#      translation shows up as fuzzy (changed) or untranslated (new) entries.
 #   2. msgfmt --statistics counts them; every one is named (its English text, shortened).
 # With --update the merged po/zh.po is written back (then translate what it names, and remove
 # the "#, fuzzy" marks of entries you have checked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash book/pot.sh
-merged=$(mktemp --suffix=.po)
-trap 'rm -f "$merged"' EXIT
-msgmerge --quiet --no-wrap -o "$merged" po/zh.po po/messages.pot
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bash book/pot.sh "$work" >/dev/null
+merged="$work/zh.po"
+msgmerge --quiet --no-wrap -o "$merged" po/zh.po "$work/messages.pot"
 python3 book/po-fill-code.py "$merged" >/dev/null
 
 msgfmt --check --statistics -o /dev/null "$merged" 2>&1 | sed 's/^/po\/zh.po: /'
@@ -27,10 +28,11 @@ fuzzy=$(name_entries fuzzy --only-fuzzy)
 [ -n "$fuzzy" ] && echo "$fuzzy"
 if [ "${1:-}" = "--update" ]; then
     cp "$merged" po/zh.po
-    echo "po/zh.po updated from po/messages.pot"
+    cp "$work/messages.pot" po/messages.pot
+    echo "po/zh.po and po/messages.pot updated from walkthrough.md"
 fi
 if [ -n "$untranslated$fuzzy" ]; then
-    echo "po/zh.po: $(printf '%s\n%s\n' "$untranslated" "$fuzzy" | grep -c .) entries need translating (see above)"
+    echo "po/zh.po: entries: $(printf '%s\n%s\n' "$untranslated" "$fuzzy" | grep -c .) to translate or check again (named above)"
     exit 1
 fi
 echo "po/zh.po: complete"
