@@ -6,7 +6,8 @@ cut time, so the generated chapters can never go stale (they are rebuilt by book
 not committed). What the cut does, in order:
 
 1. The text before the first `## ` heading becomes the front page (index.md); every `## `
-   section becomes one chapter, its headings raised one level (`## X` -> `# X`). The
+   section becomes one chapter, its headings raised one level (`## X` -> `# X {#x}`: the
+   anchor is written out, so that the translated book keeps the English anchors). The
    walkthrough's own "Contents" section is left out: SUMMARY.md (written here) replaces it.
    Chapters named `NN-...` are lessons, grouped under "The lessons"; the others are shared
    chapters (before the lessons: setup, what every lesson has in common, the tutorials' terms;
@@ -84,13 +85,24 @@ def split_sections(lines):
 
 
 def raise_headings(lines):
+    """`## X` -> `# X {#x}`: one level up, and the anchor written out, so that the Chinese book,
+    whose headings are translated, keeps the English anchors every link points to (mdBook would
+    otherwise make the anchor from the translated text). The id is not part of the text to
+    translate (mdbook-xgettext leaves it out)."""
     out = []
     in_fence = False
+    used = {}
     for line in lines:
         if line.startswith("```"):
             in_fence = not in_fence
-        if not in_fence and re.match(r"#{2,6} ", line):
-            line = line[1:]
+        m = None if in_fence else re.match(r"(#{2,6}) (.*)", line)
+        if m and "{#" not in m.group(2):
+            anchor = slug(m.group(2))
+            n = used.get(anchor, 0)
+            used[anchor] = n + 1
+            if n:
+                anchor = f"{anchor}-{n}"
+            line = f"{m.group(1)[1:]} {m.group(2)} {{#{anchor}}}"
         out.append(line)
     return out
 
@@ -101,9 +113,9 @@ def anchors_of(lines):
     for line in lines:
         if line.startswith("```"):
             in_fence = not in_fence
-        m = None if in_fence else re.match(r"#{1,6} (.*)", line)
+        m = None if in_fence else re.match(r"#{1,6} (.*?)(?: \{#([^}]*)\})?$", line)
         if m:
-            found.append(slug(m.group(1)))
+            found.append(m.group(2) or slug(m.group(1)))
     return found
 
 
