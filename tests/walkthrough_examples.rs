@@ -711,6 +711,27 @@ fn readme_example_runs_as_printed() {
     check_document("README.md", 1);
 }
 
+/// Every transcript belongs to a block of walkthrough.md: none is left behind by a block that
+/// was removed or moved to another lesson.
+#[test]
+fn every_transcript_has_its_block() {
+    let mut names = transcript::Namer::new();
+    let expected: Vec<String> = examples("walkthrough.md")
+        .iter()
+        .map(|e| format!("{}.txt", names.name(&e.block)))
+        .collect();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts");
+    let stale: Vec<String> = std::fs::read_dir(&folder)
+        .expect("the transcripts folder")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".txt") && !expected.contains(name))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "transcripts/ holds {stale:?}, which no block of walkthrough.md records: delete them"
+    );
+}
+
 /// Every `(#anchor)` link of the walkthrough's contents leads to a heading.
 #[test]
 fn walkthrough_contents_links_lead_somewhere() {
