@@ -8,5 +8,7 @@
 # Run this after changing an example block or the output of a program an example shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Start empty, so that the transcript of a block that no longer exists goes too.
+rm -f transcripts/*.txt
 SOCKLAB_RECORD_TRANSCRIPTS=1 cargo test --test walkthrough_examples -- walkthrough_examples_run_as_printed
 git status --short transcripts/
