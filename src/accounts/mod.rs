@@ -6,6 +6,7 @@
 //!
 //! - [`users`]: users.json, user names, homes, sizes, disk usage;
 //! - [`scram`]: the SCRAM-SHA-256 key computations, pure functions;
+//! - [`password`]: checking a password sent in clear (15's `PASS`) against the stored keys;
 //! - [`guard`]: the brake on failed logins (per account and per address);
 //! - [`admin`]: `adduser`, `deluser`, `users`;
 //! - [`paths`]: virtual paths and the home jail (no `..`, no symlinks out);
@@ -17,6 +18,7 @@ pub mod admin;
 pub mod checksums;
 pub mod guard;
 pub mod partials;
+pub mod password;
 pub mod paths;
 pub mod quota;
 pub mod scram;

@@ -27,6 +27,7 @@ pub mod phone_chat;
 pub mod remote_cmd;
 pub mod remote_cmd_framed;
 pub mod remote_cmd_udp;
+pub mod standard_ftp;
 pub mod sticky;
 pub mod threaded_echo;
 pub mod udp_chat;
