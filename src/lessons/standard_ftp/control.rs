@@ -178,7 +178,10 @@ impl Control {
 pub fn verb_of(line: &[u8]) -> String {
     let start = line.iter().position(|b| b.is_ascii()).unwrap_or(line.len());
     let rest = line.get(start..).unwrap_or_default();
-    let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r')
+        .unwrap_or(rest.len());
     String::from_utf8_lossy(rest.get(..end).unwrap_or_default()).into_owned()
 }
 
@@ -196,6 +199,7 @@ mod tests {
     fn the_verb_skips_telnet_bytes() {
         assert_eq!(verb_of(b"\xff\xf4\xff\xf2ABOR"), "ABOR");
         assert_eq!(verb_of(b"RETR a b.txt"), "RETR");
+        assert_eq!(verb_of(b"ABOR\r"), "ABOR");
         assert_eq!(verb_of(b""), "");
     }
 

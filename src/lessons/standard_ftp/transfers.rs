@@ -84,18 +84,18 @@ enum Stop {
 impl Transfer<'_> {
     /// `150`, then the data connection. `Err(After)` when it could not be had (the reply is sent).
     fn open_data(&mut self, what: &str) -> io::Result<Result<TcpStream, After>> {
+        let plan = std::mem::take(&mut self.plan);
+        if matches!(plan, DataPlan::None) {
+            self.control.reply(425, &DataError::NoPlan.to_string())?;
+            return Ok(Err(After::Continue));
+        }
         self.control.reply(
             150,
             &format!("Opening BINARY mode data connection for {what}"),
         )?;
         let deadline = net::deadline_after(self.data_timeout);
-        let plan = std::mem::take(&mut self.plan);
         match data::open(plan, self.peer_ip, deadline, self.log) {
             Ok(stream) => Ok(Ok(stream)),
-            Err(e @ DataError::NoPlan) => {
-                self.control.reply(425, &e.to_string())?;
-                Ok(Err(After::Continue))
-            }
             Err(e) => {
                 self.control.reply(425, &e.to_string())?;
                 Ok(Err(After::Continue))
@@ -423,15 +423,17 @@ pub(super) fn store(
     };
     ticking(&data)?;
     let received = receive_into(t, &mut data, &mut room, &mut file, &mut md5, kept);
-    drop(data);
     let written = match received {
         Ok(written) => written,
         Err(stop) => {
+            // Nothing is left behind before the client can learn of the failure.
             drop(file);
             discard(&partial);
+            drop(data);
             return t.report(stop);
         }
     };
+    drop(data);
     if let Err(e) = file.sync_all() {
         discard(&partial);
         let reply = disk(&e);
