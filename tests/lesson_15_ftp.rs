@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use md5::{Digest, Md5};
 use socklab::accounts::admin;
+use socklab::check::standard_ftp;
+use socklab::check::Options;
 use socklab::lessons::standard_ftp::server::{run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::server::Background;
@@ -522,6 +524,53 @@ fn the_binaries_work_together_adduser_then_server_then_curl() {
     );
 }
 
+#[test]
+fn lftp_uploads_lists_downloads_and_resumes() {
+    if !have("lftp") {
+        return;
+    }
+    let lab = Lab::start();
+    let local = tempfile::tempdir().unwrap();
+    let data = pattern(500_000, 11);
+    fs::write(local.path().join("up.bin"), &data).unwrap();
+    // The server holds the first 100000 bytes of `resumed.bin`; the client the first 200000
+    // of `back.bin`.
+    fs::write(local.path().join("resumed.bin"), &data).unwrap();
+    fs::write(lab.home("alice").join("resumed.bin"), &data[..100_000]).unwrap();
+    fs::write(lab.home("alice").join("back.bin"), &data).unwrap();
+    fs::write(local.path().join("back.bin"), &data[..200_000]).unwrap();
+    let script = "set net:max-retries 1; set net:timeout 10; set cmd:fail-exit yes; \
+                  put up.bin; reput resumed.bin; get -c back.bin; cls -l; mkdir d; rmdir d; bye";
+    let output = Command::new("lftp")
+        .args([
+            "-u",
+            &format!("alice,{PASSWORD}"),
+            "-p",
+            &lab.addr.port().to_string(),
+        ])
+        .args(["-e", script, "127.0.0.1"])
+        .current_dir(local.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("up.bin"), "{stdout}");
+    for name in ["up.bin", "resumed.bin"] {
+        assert_eq!(
+            fs::read(lab.home("alice").join(name)).unwrap(),
+            data,
+            "{name}"
+        );
+    }
+    assert_eq!(fs::read(local.path().join("back.bin")).unwrap(), data);
+    lab.assert_no_partials("alice");
+}
+
 // ------------------------------------------------------------------------------------------
 // Replies, sequences, login
 // ------------------------------------------------------------------------------------------
@@ -823,4 +872,79 @@ fn an_upload_is_invisible_until_whole() {
     other.expect("SIZE growing.bin", 213);
     let text = other.expect("SITE MD5 growing.bin", 213);
     assert!(text.contains(&md5_hex(&pattern(100_000, 9))), "{text}");
+}
+
+// ------------------------------------------------------------------------------------------
+// The checker
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn the_checker_passes_socklab_server() {
+    let lab = Lab::start();
+    let account = standard_ftp::Account {
+        user: "alice".into(),
+        password: PASSWORD.into(),
+    };
+    let report = standard_ftp::report(lab.addr, &account, &Options::quiet(1)).unwrap();
+    let failed: Vec<_> = report.points.iter().filter(|p| !p.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(report.points.len() >= 12);
+    // It tidies up after itself.
+    let left: Vec<_> = fs::read_dir(lab.home("alice"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("socklab-check"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A naive server: a greeting, then `200 OK` to every line, whatever it says.
+fn naive_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut writer = conn.try_clone().unwrap();
+                let _ = writer.write_all(b"220 hello\r\n");
+                for line in BufReader::new(conn).lines() {
+                    if line.is_err() || writer.write_all(b"200 OK\r\n").is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_checker_fails_a_naive_server() {
+    let account = standard_ftp::Account {
+        user: "alice".into(),
+        password: PASSWORD.into(),
+    };
+    let mut options = Options::quiet(1);
+    options.timeout = Duration::from_secs(3);
+    let report = standard_ftp::report(naive_server(), &account, &options).unwrap();
+    assert!(report.failed() >= 10, "{:#?}", report.points);
+}
+
+#[test]
+fn the_check_binary_needs_the_password_in_the_environment() {
+    let lab = Lab::start();
+    let addr = lab.addr.to_string();
+    let args = ["check", "server", addr.as_str(), "--user", "alice"];
+    let done = common::run(env!("CARGO_BIN_EXE_15-ftp"), &args, "");
+    assert!(!done.status.success());
+    assert!(done.stderr.contains("SOCKLAB_PASSWORD"), "{}", done.stderr);
+    let done = common::run_with_env(
+        env!("CARGO_BIN_EXE_15-ftp"),
+        &args,
+        "",
+        &[("SOCKLAB_PASSWORD", PASSWORD)],
+    );
+    assert!(done.status.success(), "{}{}", done.stdout, done.stderr);
+    assert!(done.stdout.contains("PASS"), "{}", done.stdout);
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use socklab::check;
 use socklab::cli::{self, Endpoint};
 use socklab::lessons::ftp::server::DEFAULT_MAX_FILES;
 use socklab::lessons::standard_ftp::server::{run_server, ServerConfig};
@@ -29,6 +30,10 @@ struct Cli {
 enum Command {
     /// Run the server: one thread per control connection, each user jailed in its home.
     Server(ServerArgs),
+    /// Check your own RFC 959 server with curl's, ftplib's and FileZilla's command sequences:
+    /// `15-ftp check server 127.0.0.1:9015 --user alice`, with the password in the environment
+    /// variable SOCKLAB_PASSWORD (see walkthrough.md, 15-ftp).
+    Check(check::standard_ftp::CheckArgs),
 }
 
 #[derive(Args)]
@@ -90,6 +95,7 @@ fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
 fn main() -> ExitCode {
     cli::run(|| match Cli::parse().command {
         Command::Server(args) => server(args),
+        Command::Check(args) => check::standard_ftp::run(args),
     })
 }
 
