@@ -189,4 +189,15 @@ pub const TOUR: &[Stop] = &[
         ],
         run: ftp::tour,
     },
+    Stop {
+        number: "15",
+        binary: "15-ftp",
+        title: "real FTP (RFC 959) on 14's accounts: control and data connections, PASV/EPSV, REST/APPE",
+        section: "15-ftp: the homework server speaks real FTP",
+        by_hand: &[
+            "14-ftp adduser alice --quota 10MiB; 15-ftp server",
+            "curl -v -u alice -T notes.txt ftp://127.0.0.1:9015/   # or Python's ftplib",
+        ],
+        run: standard_ftp::tour,
+    },
 ];

@@ -48,6 +48,8 @@ pub struct Control {
     /// Bytes received and not yet taken as a line.
     pending: Vec<u8>,
     closed: bool,
+    /// The code of the last reply sent (for the log line of a transfer).
+    last_code: u16,
 }
 
 impl Control {
@@ -56,6 +58,7 @@ impl Control {
             stream,
             pending: Vec::new(),
             closed: false,
+            last_code: 0,
         }
     }
 
@@ -141,8 +144,14 @@ impl Control {
         Ok(DuringTransfer::Nothing)
     }
 
+    /// The code of the last reply sent.
+    pub fn last_code(&self) -> u16 {
+        self.last_code
+    }
+
     /// Sends a one-line reply: `226 Transfer complete`.
     pub fn reply(&mut self, code: u16, text: &str) -> io::Result<()> {
+        self.last_code = code;
         let line = format!("{code} {}\r\n", one_line(text));
         self.send(line.as_bytes())
     }

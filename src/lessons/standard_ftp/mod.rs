@@ -31,4 +31,7 @@ pub mod listing;
 pub mod reply;
 pub mod server;
 mod session;
+mod tour;
 mod transfers;
+
+pub use tour::tour;

@@ -566,7 +566,8 @@ impl<'a> Session<'a> {
             "NLST" => transfers::list(&mut transfer, user, arg, ListStyle::Names)?,
             _ => transfers::list(&mut transfer, user, arg, ListStyle::Facts)?,
         };
-        self.note(&format!("{}: done", describe(verb, arg)));
+        let code = self.control.last_code();
+        self.note(&format!("{}: {code}", describe(verb, arg)));
         Ok(match after {
             After::Continue => Flow::Continue,
             After::Close => Flow::Close,

@@ -89,10 +89,8 @@ impl Transfer<'_> {
             self.control.reply(425, &DataError::NoPlan.to_string())?;
             return Ok(Err(After::Continue));
         }
-        self.control.reply(
-            150,
-            &format!("Opening BINARY mode data connection for {what}"),
-        )?;
+        self.control
+            .reply(150, &format!("Opening the data connection for {what}"))?;
         let deadline = net::deadline_after(self.data_timeout);
         match data::open(plan, self.peer_ip, deadline, self.log) {
             Ok(stream) => Ok(Ok(stream)),
