@@ -948,3 +948,69 @@ fn the_check_binary_needs_the_password_in_the_environment() {
     assert!(done.status.success(), "{}{}", done.stdout, done.stderr);
     assert!(done.stdout.contains("PASS"), "{}", done.stdout);
 }
+
+#[test]
+fn passive_ports_come_from_the_configured_range() {
+    // A free range: ports the system just handed out and released.
+    let free: Vec<u16> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let (low, high) = (*free.iter().min().unwrap(), *free.iter().max().unwrap());
+    let lab = Lab::start_with(|c| c.passive_ports = Some(low..=high));
+    let mut ftp = lab.login();
+    for _ in 0..5 {
+        let (code, text) = ftp.cmd("PASV");
+        if code == 227 {
+            let port = text.split(['(', ')']).nth(1).unwrap();
+            let n: Vec<u16> = port.split(',').map(|n| n.parse().unwrap()).collect();
+            let port = n[4] * 256 + n[5];
+            assert!((low..=high).contains(&port), "{port} not in {low}-{high}");
+        } else {
+            // Something else took every port of the range meanwhile: said, not hidden.
+            assert_eq!(code, 425, "{text}");
+        }
+    }
+}
+
+#[test]
+fn mlst_stat_help_and_cdup_answer_on_the_control_connection() {
+    let lab = Lab::start();
+    let mut ftp = lab.login();
+    assert_eq!(ftp.upload("STOR a.txt", b"12345"), 226);
+    let mlst = ftp.expect("MLST a.txt", 250);
+    assert!(
+        mlst.contains(" type=file;size=5;modify=") && mlst.contains("; /a.txt\r\n"),
+        "{mlst}"
+    );
+    ftp.expect("MKD d", 257);
+    ftp.expect("CWD d", 250);
+    ftp.expect("CDUP", 250);
+    assert!(ftp.expect("PWD", 257).starts_with("257 \"/\""));
+    ftp.expect("STAT", 211);
+    assert!(ftp.expect("HELP", 214).contains("RETR"));
+    ftp.expect("TYPE X", 504);
+    ftp.expect("MODE S", 200);
+    ftp.expect("OPTS UTF8 ON", 200);
+    ftp.expect("EPSV ALL", 200);
+    ftp.expect("PASV", 503);
+    ftp.expect("ABOR", 225);
+}
+
+#[test]
+fn an_upload_whose_client_vanishes_leaves_nothing() {
+    let lab = Lab::start();
+    let mut ftp = lab.login();
+    let mut data = ftp.data();
+    ftp.expect("STOR gone.bin", 150);
+    data.write_all(&pattern(100_000, 4)).unwrap();
+    // The control connection goes first (the client was killed), the data connection stays
+    // open a moment.
+    drop(ftp);
+    lab.wait_log("STOR gone.bin");
+    drop(data);
+    assert!(!lab.home("alice").join("gone.bin").exists());
+    lab.assert_no_partials("alice");
+}
