@@ -372,10 +372,17 @@ print(first[:3], ftp.quit())
 fn ftplib_abort_stops_a_download_and_an_upload_leaves_nothing() {
     let lab = Lab::start();
     fs::create_dir_all(lab.home("alice")).unwrap();
-    fs::write(lab.home("alice").join("big.bin"), pattern(8 << 20, 1)).unwrap();
+    // Far more than the socket buffers hold, so the download is still running at the ABOR
+    // (a sparse file: no time spent writing it).
+    fs::File::create(lab.home("alice").join("big.bin"))
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
     let port = lab.addr.port().to_string();
     let done = python(FTPLIB_ABORT, &[&port, "download"]);
     assert!(done.stdout.starts_with("426 221"), "{}", done.stdout);
+    // Its 256 MiB count against the quota: room for the upload.
+    fs::remove_file(lab.home("alice").join("big.bin")).unwrap();
     let done = python(FTPLIB_ABORT, &[&port, "upload"]);
     assert!(done.stdout.starts_with("426 221"), "{}", done.stdout);
     assert!(!lab.home("alice").join("new.bin").exists());
