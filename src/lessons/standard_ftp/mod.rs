@@ -14,8 +14,8 @@
 //!
 //! The parts, one purpose per file:
 //! - [`server`]: settings and the thread-per-connection server;
-//! - `session`: one control connection, its login and the sequence rules (`USER`→`PASS`,
-//!   `RNFR`→`RNTO`, `REST`→transfer);
+//! - `session`: one control connection and the sequence rules (`USER`→`PASS`, `RNFR`→`RNTO`,
+//!   `REST`→transfer); `login`: what `PASS` does (the brake, the password, the home);
 //! - [`control`]: command lines in (capped), replies out, `ABOR` seen during a transfer;
 //! - [`data`]: passive listeners (port range, peer check, deadline) and active connections;
 //! - `commands`: the commands without data (`CWD`, `MKD`, `SIZE`, `SITE MD5`, ...);
@@ -28,6 +28,7 @@ mod commands;
 pub mod control;
 pub mod data;
 pub mod listing;
+mod login;
 pub mod reply;
 pub mod server;
 mod session;

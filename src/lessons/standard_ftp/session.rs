@@ -13,15 +13,11 @@ use std::time::{Duration, Instant};
 use super::commands::{self, User};
 use super::control::{verb_of, Control, Incoming};
 use super::data::{self, DataPlan};
+use super::login::{self, Verdict};
 use super::reply::{Outcome, Reply};
 use super::server::Shared;
 use super::transfers::{self, After, ListStyle, Transfer};
-use crate::accounts::checksums::Checksums;
-use crate::accounts::guard::GuardVerdict;
-use crate::accounts::partials::{Partials, DEFAULT_TTL};
-use crate::accounts::paths::{Jail, VirtualPath};
-use crate::accounts::quota::Limits;
-use crate::accounts::users::{create_private_dir_all, home_dir, valid_user_name};
+use crate::accounts::paths::VirtualPath;
 use crate::escape::escape_bytes;
 use crate::log::Log;
 use crate::net;
@@ -349,83 +345,34 @@ impl<'a> Session<'a> {
                 return Ok(Flow::Continue);
             }
         };
-        let ip = self.peer.ip();
-        match self.shared.guard.begin(ip, &name) {
-            GuardVerdict::Allow => {}
-            GuardVerdict::Delay(delay) => std::thread::sleep(delay),
-            GuardVerdict::Refuse(wait) => {
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        match login::log_in(self.shared, self.peer.ip(), &name, password) {
+            Verdict::LoggedIn(user) => {
+                self.login = Login::LoggedIn(user);
+                self.note("logged in");
                 self.send(&Reply::new(
-                    421,
-                    format!(
-                        "Earlier failed logins to this account from your address are still being slowed down; try again in {seconds} s"
-                    ),
+                    230,
+                    format!("Logged in as {name}; your home is /"),
                 ))?;
-                return Ok(Flow::Close);
+                Ok(Flow::Continue)
+            }
+            Verdict::Wrong => {
+                self.failed_logins += 1;
+                self.note(&format!("login as '{}' failed", commands_cut(&name)));
+                self.send(&Reply::new(530, "Wrong user name or password"))?;
+                if self.failed_logins >= MAX_PASS_PER_CONNECTION {
+                    return Ok(Flow::Close);
+                }
+                Ok(Flow::Continue)
+            }
+            Verdict::Closing { reply, why } => {
+                self.note(&format!(
+                    "login as '{}' refused: {why}",
+                    commands_cut(&name)
+                ));
+                self.send(&reply)?;
+                Ok(Flow::Close)
             }
         }
-        let store = match self.shared.accounts.current() {
-            Ok(store) => store,
-            Err(e) => {
-                self.note(&format!("login refused: cannot read the accounts: {e}"));
-                self.send(&Reply::new(
-                    421,
-                    "The server cannot read its accounts; tell its administrator",
-                ))?;
-                return Ok(Flow::Close);
-            }
-        };
-        let valid = valid_user_name(&name);
-        let record = if valid {
-            self.shared
-                .passwords
-                .check(&store, &name, password)
-                .cloned()
-        } else {
-            // Same time as a real check, same answer as a wrong password.
-            let _ = self.shared.passwords.check(&store, "", password);
-            None
-        };
-        let Some(record) = record else {
-            self.shared.guard.failed(ip);
-            self.failed_logins += 1;
-            self.note(&format!("login as '{}' failed", commands_cut(&name)));
-            self.send(&Reply::new(530, "Wrong user name or password"))?;
-            if self.failed_logins >= MAX_PASS_PER_CONNECTION {
-                return Ok(Flow::Close);
-            }
-            return Ok(Flow::Continue);
-        };
-        self.shared.guard.succeeded(ip, &name);
-        let home = home_dir(&self.shared.config.root, &name);
-        if let Err(e) = prepare_home(&home) {
-            self.note(&format!("login as '{name}' refused: home unusable: {e}"));
-            self.send(&Reply::new(
-                421,
-                "Your home directory is unusable; tell the administrator",
-            ))?;
-            return Ok(Flow::Close);
-        }
-        let user = User {
-            stored_key: record.stored_key.clone(),
-            jail: Jail::new(&home),
-            cwd: VirtualPath::root(),
-            limits: Limits {
-                bytes: record.quota,
-                entries: self.shared.config.max_files,
-            },
-            ledger: self.shared.ledgers.for_user(&name),
-            partials: Partials::new(&home, DEFAULT_TTL),
-            checksums: Checksums::new(&self.shared.config.root, &name),
-            name: name.clone(),
-        };
-        self.login = Login::LoggedIn(user);
-        self.note("logged in");
-        self.send(&Reply::new(
-            230,
-            format!("Logged in as {name}; your home is /"),
-        ))?;
-        Ok(Flow::Continue)
     }
 
     /// Looks the logged-in user up in users.json again: `Some(reply)` if the session must end
@@ -650,15 +597,4 @@ fn help_lines() -> Vec<String> {
     .into_iter()
     .map(String::from)
     .collect()
-}
-
-/// Makes sure the home is a real directory: created (owner-only) if missing, refused if it is a
-/// symlink or a file (as lesson 14 does).
-fn prepare_home(home: &std::path::Path) -> std::io::Result<()> {
-    match std::fs::symlink_metadata(home) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(std::io::Error::other("it is not a directory")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_private_dir_all(home),
-        Err(e) => Err(e),
-    }
 }
