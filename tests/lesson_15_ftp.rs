@@ -1021,3 +1021,27 @@ fn an_upload_whose_client_vanishes_leaves_nothing() {
     assert!(!lab.home("alice").join("gone.bin").exists());
     lab.assert_no_partials("alice");
 }
+
+#[test]
+fn failed_logins_are_slowed_as_in_lesson_14() {
+    let lab = Lab::start_with(|c| c.login_policy = Default::default());
+    // Three free failures (one connection holds three attempts), then the brake: 1 s.
+    let mut ftp = Ftp::connect(lab.addr);
+    for _ in 0..3 {
+        ftp.expect("USER alice", 331);
+        ftp.expect("PASS wrong", 530);
+    }
+    assert!(ftp.is_closed());
+    let mut ftp = Ftp::connect(lab.addr);
+    ftp.expect("USER alice", 331);
+    let started = Instant::now();
+    ftp.expect("PASS wrong", 530);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the fourth failure came back in {:?}",
+        started.elapsed()
+    );
+    // Slowed, never locked out: the right password still logs in (after its own wait).
+    ftp.expect("USER alice", 331);
+    ftp.expect(&format!("PASS {PASSWORD}"), 230);
+}
