@@ -177,7 +177,10 @@ impl Ftp {
     fn pasv(&mut self) -> SocketAddr {
         let text = self.expect("PASV", 227);
         let inside = text.split(['(', ')']).nth(1).unwrap();
-        let n: Vec<u16> = inside.split(',').map(|n| n.parse().unwrap()).collect();
+        let n: Vec<u16> = inside
+            .split(',')
+            .map(|n| n.parse::<u16>().unwrap())
+            .collect();
         let ip = Ipv4Addr::new(n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8);
         SocketAddr::new(IpAddr::V4(ip), n[4] * 256 + n[5])
     }
@@ -972,7 +975,7 @@ fn passive_ports_come_from_the_configured_range() {
         let (code, text) = ftp.cmd("PASV");
         if code == 227 {
             let port = text.split(['(', ')']).nth(1).unwrap();
-            let n: Vec<u16> = port.split(',').map(|n| n.parse().unwrap()).collect();
+            let n: Vec<u16> = port.split(',').map(|n| n.parse::<u16>().unwrap()).collect();
             let port = n[4] * 256 + n[5];
             assert!((low..=high).contains(&port), "{port} not in {low}-{high}");
         } else {

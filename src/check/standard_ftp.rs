@@ -374,7 +374,7 @@ fn pasv_port(line: &str) -> Option<u16> {
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
         .take(6)
-        .map(|n| n.parse().ok())
+        .map(|n| n.parse::<u16>().ok())
         .collect::<Option<_>>()?;
     let [_, _, _, _, p1, p2] = numbers.as_slice() else {
         return None;
