@@ -551,24 +551,13 @@ fn lftp_uploads_lists_downloads_and_resumes() {
     fs::write(local.path().join("back.bin"), &data[..200_000]).unwrap();
     let script = "set net:max-retries 1; set net:timeout 10; set cmd:fail-exit yes; \
                   put up.bin; reput resumed.bin; get -c back.bin; cls -l; mkdir d; rmdir d; bye";
-    let output = Command::new("lftp")
-        .args([
-            "-u",
-            &format!("alice,{PASSWORD}"),
-            "-p",
-            &lab.addr.port().to_string(),
-        ])
-        .args(["-e", script, "127.0.0.1"])
-        .current_dir(local.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // Killed after common::WAIT if it hangs.
+    let user = format!("alice,{PASSWORD}");
+    let port = lab.addr.port().to_string();
+    let args = ["-u", &user, "-p", &port, "-e", script, "127.0.0.1"];
+    let done = common::run_in("lftp", &args, "", &[], Some(local.path()));
+    let stdout = &done.stdout;
+    assert!(done.status.success(), "{stdout}{}", done.stderr);
     assert!(stdout.contains("up.bin"), "{stdout}");
     for name in ["up.bin", "resumed.bin"] {
         assert_eq!(
