@@ -3,6 +3,7 @@
 //! Every lesson lives in [`lessons`] and has the same shape (see `lessons/mod.rs`). The pieces the
 //! lessons share are small and each has one purpose:
 //!
+//! - [`accounts`]: user accounts, homes, the jail and quotas (the FTP lessons 14 and 15);
 //! - [`framing`]: length-headed messages and JSON headers, the cure for sticky packets (粘包);
 //! - [`server`]: the thread-per-connection server (Python's `ThreadingTCPServer`) and a way to
 //!   stop any server cleanly;
@@ -20,6 +21,7 @@
 //! - [`tour`]: `00-tour`, which runs and narrates every lesson;
 //! - [`check`]: `NN-name check`, the exercise checkers that play a demanding peer.
 
+pub mod accounts;
 pub mod check;
 pub mod cli;
 pub mod deadline;

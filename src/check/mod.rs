@@ -46,6 +46,7 @@ pub mod echo;
 pub mod file_upload;
 pub mod ftp;
 pub mod remote_cmd_framed;
+pub mod standard_ftp;
 pub mod sticky;
 pub mod threaded_echo;
 pub mod udp_echo;

@@ -27,6 +27,7 @@ pub mod phone_chat;
 pub mod remote_cmd;
 pub mod remote_cmd_framed;
 pub mod remote_cmd_udp;
+pub mod standard_ftp;
 pub mod sticky;
 pub mod threaded_echo;
 pub mod udp_chat;
@@ -187,5 +188,16 @@ pub const TOUR: &[Stop] = &[
             "14-ftp client --user alice   # ftp> help",
         ],
         run: ftp::tour,
+    },
+    Stop {
+        number: "15",
+        binary: "15-ftp",
+        title: "real FTP (RFC 959) on 14's accounts: control and data connections, PASV/EPSV, REST/APPE",
+        section: "15-ftp: the homework server speaks real FTP",
+        by_hand: &[
+            "14-ftp adduser alice --quota 10MiB; 15-ftp server",
+            "curl -v -u alice -T notes.txt ftp://127.0.0.1:9015/   # or Python's ftplib",
+        ],
+        run: standard_ftp::tour,
     },
 ];

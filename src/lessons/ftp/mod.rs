@@ -10,7 +10,7 @@
 //! JSON request frame per command (`ls`, `cd`, `put`, `get`, ...) and reads one reply frame, plus
 //! a body where a file moves; uploads and downloads can be resumed (断点续传).
 //!
-//! The parts, one purpose per file:
+//! The parts, one purpose per file (the ones shared with lesson 15 live in [`crate::accounts`]):
 //! - [`users`]: users.json, user names, homes, sizes, disk usage;
 //! - [`scram`]: the SCRAM computations, pure functions;
 //! - [`login`]: the login exchange on a connection, and fake challenges for unknown users;
@@ -27,23 +27,19 @@
 //!
 //! Tutorials: 000 (the homework), 004 (JSON header upload).
 
-pub mod admin;
-pub mod guard;
 pub mod login;
-pub mod scram;
-pub mod users;
 
 // The file service.
-pub mod checksums;
 pub mod client;
 mod commands;
-pub mod partials;
-pub mod paths;
 pub mod protocol;
-pub mod quota;
 pub mod server;
 mod session;
 pub mod shell;
 mod tour;
 
 pub use tour::tour;
+
+// Accounts, homes, the jail and quotas are shared with lesson 15 (RFC 959 FTP on the same
+// server root), so they live in `crate::accounts`; they keep their names here too.
+pub use crate::accounts::{admin, checksums, guard, partials, paths, quota, scram, users};
