@@ -28,6 +28,7 @@ use super::scram::{self, ScramError, DEFAULT_ITERATIONS, SALT_LEN};
 use super::users::{
     create_private_dir_all, set_owner_only, sync_dir, valid_user_name, UserRecord, UserStore,
 };
+use crate::escape::server_text;
 use crate::framing::{self, FrameError};
 
 /// The one message every failed login gets, whatever the reason (unknown user, wrong password,
@@ -415,8 +416,9 @@ pub fn client_login<S: Read + Write>(
 fn read_reply(stream: &mut impl Read) -> Result<Map<String, Value>, LoginError> {
     let reply = framing::read_header(stream)?.ok_or(LoginError::Closed)?;
     if text_field(&reply, "status") == Some("error") {
-        let code = text_field(&reply, "code").unwrap_or("unknown").to_string();
-        let msg = text_field(&reply, "msg").unwrap_or_default().to_string();
+        // The server's words, made safe to print: no terminal escape, no forged second line.
+        let code = server_text(text_field(&reply, "code").unwrap_or("unknown"));
+        let msg = server_text(text_field(&reply, "msg").unwrap_or_default());
         return Err(if code == "auth_failed" {
             LoginError::AuthFailed(msg)
         } else {
@@ -438,15 +440,15 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let first = ServerSecret::load_or_create(root.path()).unwrap();
         let again = ServerSecret::load_or_create(root.path()).unwrap();
-        let a1 = first.fake_record("mallory", 1000);
-        let a2 = again.fake_record("mallory", 1000);
+        let a1 = first.fake_record("mallory", 4096);
+        let a2 = again.fake_record("mallory", 4096);
         assert_eq!(a1, a2);
         assert_eq!(a1.check(), Ok(()));
-        let b = first.fake_record("trudy", 1000);
+        let b = first.fake_record("trudy", 4096);
         assert_ne!(a1.salt, b.salt);
         assert_ne!(a1.stored_key, b.stored_key);
         // Another server's secret gives other salts: they cannot be predicted without it.
-        let other = ServerSecret::from_bytes([7; 32]).fake_record("mallory", 1000);
+        let other = ServerSecret::from_bytes([7; 32]).fake_record("mallory", 4096);
         assert_ne!(a1.salt, other.salt);
         #[cfg(unix)]
         {
@@ -473,12 +475,12 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut store = UserStore::load(root.path()).unwrap();
         assert_eq!(typical_iterations(&store), DEFAULT_ITERATIONS);
-        let mut record = ServerSecret::from_bytes([1; 32]).fake_record("x", 1000);
+        let mut record = ServerSecret::from_bytes([1; 32]).fake_record("x", 4096);
         store.upsert("a", record.clone());
         store.upsert("b", record.clone());
         record.iterations = 5000;
         store.upsert("c", record);
-        assert_eq!(typical_iterations(&store), 1000);
+        assert_eq!(typical_iterations(&store), 4096);
     }
 
     /// A fake server that runs the real exchange but then sends `signature` instead of the
@@ -494,7 +496,7 @@ mod tests {
                 .unwrap();
             let root = tempfile::tempdir().unwrap();
             let mut store = UserStore::load(root.path()).unwrap();
-            store.upsert("alice", scram::new_record("pw", 1000, 10));
+            store.upsert("alice", scram::new_record("pw", 4096, 10));
             let login = framing::read_header(&mut conn).unwrap().unwrap();
             let secret = ServerSecret::from_bytes([3; 32]);
             let verified = server_login(

@@ -455,7 +455,7 @@ mod tests {
     fn sample_record(quota: u64) -> UserRecord {
         UserRecord {
             salt: "00".repeat(16),
-            iterations: 1000,
+            iterations: 4096,
             stored_key: "11".repeat(32),
             server_key: "22".repeat(32),
             quota,
@@ -551,7 +551,7 @@ mod tests {
                 r#"{{"users": {{"alice": {}}}}}"#,
                 good.replace(&"00".repeat(16), "zz")
             ),
-            format!(r#"{{"users": {{"alice": {}}}}}"#, good.replace("1000", "0")),
+            format!(r#"{{"users": {{"alice": {}}}}}"#, good.replace("4096", "0")),
         ] {
             fs::write(&path, &text).unwrap();
             assert!(
