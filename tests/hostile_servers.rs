@@ -5,11 +5,13 @@
 mod common;
 
 use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::fake_server::{
-    drain, ftp_login, read_json, skip, stay_silent, write_json, FakeServer, FTP_PASSWORD,
+    drain, ftp_login, read_json, reset, skip, stay_silent, write_json, FakeServer, FTP_PASSWORD,
 };
 use md5::Digest;
 use serde_json::{json, Value};
@@ -64,7 +66,7 @@ fn ftp_serving(body: &'static [u8]) -> FakeServer {
                 &mut stream,
                 &json!({"status": "ok", "filesize": body.len(), "offset": 0, "md5": md5}),
             );
-            let _ = std::io::Write::write_all(&mut stream, body);
+            let _ = stream.write_all(body);
             let _ = request;
         }
     })
@@ -140,7 +142,7 @@ fn ftp_get_refuses_a_size_over_max_size_before_the_first_byte() {
                 &json!({"status": "ok", "filesize": 1u64 << 40, "offset": 0, "md5": "0".repeat(32)}),
             );
             let chunk = vec![0u8; 64 * 1024];
-            while std::io::Write::write_all(&mut stream, &chunk).is_ok() {}
+            while stream.write_all(&chunk).is_ok() {}
         }
     });
     let dir = tempfile::tempdir().unwrap();
@@ -277,4 +279,202 @@ fn ftp_login_refusal_is_shown_escaped() {
     assert!(out.stderr.contains("pwned"), "{out:?}");
     assert_no_raw_server_text(&out.stderr);
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+}
+
+// ------------------------------------------------------------------------------------------
+// 13-file-upload
+// ------------------------------------------------------------------------------------------
+
+const UPLOAD: &str = env!("CARGO_BIN_EXE_13-file-upload");
+
+/// Runs `13-file-upload client ARGS --port PORT` in `dir`.
+fn upload_client(server: &FakeServer, dir: &Path, args: &[&str]) -> common::Finished {
+    let port = server.port();
+    let mut all = vec!["client"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--port", &port, "--no-progress"]);
+    common::run_in(UPLOAD, &all, "", &[], Some(dir))
+}
+
+/// A 13 server that reads one put whole, then answers with `reply` (raw bytes on the wire).
+fn put_answered_with(reply: &'static [u8], then_reset: bool) -> FakeServer {
+    FakeServer::start(move |mut stream| {
+        let Some(put) = read_json(&mut stream) else {
+            return;
+        };
+        skip(
+            &mut stream,
+            put.get("filesize").and_then(Value::as_u64).unwrap_or(0),
+        );
+        let _ = stream.write_all(reply);
+        if then_reset {
+            reset(stream);
+        } else {
+            drain(&mut stream);
+        }
+    })
+}
+
+#[test]
+fn upload_put_takes_an_unreadable_reply_for_an_error_not_for_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.txt"), b"hello").unwrap();
+    let deep: &'static [u8] = {
+        let json = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+        let mut frame = (json.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(json.as_bytes());
+        frame.leak()
+    };
+    let cases: [(&str, &'static [u8], bool); 4] = [
+        ("a length of 2^31-1", &[0xff, 0xff, 0xff, 0x7f], false),
+        ("20,000-deep JSON", deep, false),
+        ("invalid UTF-8", b"\x04\x00\x00\x00{\xff\xfe}", false),
+        ("8 bytes then a reset", b"\x40\x00\x00\x00{\"status", true),
+    ];
+    for (what, reply, then_reset) in cases {
+        let server = put_answered_with(reply, then_reset);
+        let out = upload_client(&server, dir.path(), &["put", "--timeout", "5", "a.txt"]);
+        assert!(!out.status.success(), "{what}: {out:?}");
+        assert!(!out.stdout.contains("unconfirmed"), "{what}: {out:?}");
+        assert!(out.stderr.contains("a.txt"), "{what}: {out:?}");
+    }
+}
+
+#[test]
+fn upload_put_refusals_are_shown_escaped() {
+    let server = FakeServer::start(|mut stream| {
+        let Some(put) = read_json(&mut stream) else {
+            return;
+        };
+        skip(
+            &mut stream,
+            put.get("filesize").and_then(Value::as_u64).unwrap_or(0),
+        );
+        write_json(
+            &mut stream,
+            &json!({"status": "error", "code": "bad\u{1b}[2J", "msg": ESCAPES}),
+        );
+        drain(&mut stream);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.txt"), b"hello").unwrap();
+    let out = upload_client(&server, dir.path(), &["put", "a.txt"]);
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("pwned"), "{out:?}");
+    assert_no_raw_server_text(&out.stderr);
+}
+
+/// Peak memory of the biggest child process this test process has waited for, in KiB.
+#[cfg(target_os = "linux")]
+fn children_peak_kib() -> i64 {
+    // SAFETY: getrusage only writes into the struct we pass; all-zero is a valid value of it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss as i64
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn upload_put_memory_stays_bounded_when_the_server_floods_replies() {
+    // Reads the header, never the body, and floods small "ok" replies.
+    let server = FakeServer::start(|mut stream| {
+        let _ = read_json(&mut stream);
+        let frame = framing_bytes(&json!({"status": "ok", "size": 5, "md5": "0".repeat(32)}));
+        let flood = frame.repeat(1000);
+        let end = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < end && stream.write_all(&flood).is_ok() {}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("big.bin"), vec![7u8; 32 << 20]).unwrap();
+    let out = upload_client(&server, dir.path(), &["put", "--timeout", "2", "big.bin"]);
+    assert!(!out.status.success(), "{out:?}");
+    let peak_mib = children_peak_kib() / 1024;
+    assert!(peak_mib < 256, "a client grew to {peak_mib} MiB");
+}
+
+fn framing_bytes(value: &Value) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    socklab::framing::write_header(&mut bytes, value).unwrap();
+    bytes
+}
+
+/// A 13 server answering a get for any name with `filesize` and the bytes of `body` (zeros
+/// without end when `body` is empty).
+fn get_announcing(filesize: u64) -> FakeServer {
+    FakeServer::start(move |mut stream| {
+        if read_json(&mut stream).is_none() {
+            return;
+        }
+        write_json(
+            &mut stream,
+            &json!({"status": "ok", "filesize": filesize, "md5": "0".repeat(32)}),
+        );
+        let chunk = vec![0u8; 64 * 1024];
+        while stream.write_all(&chunk).is_ok() {}
+    })
+}
+
+#[test]
+fn upload_get_refuses_a_size_over_max_size_before_the_first_byte() {
+    let server = get_announcing(1 << 40);
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [&["--max-size", "1M"][..], &[]] {
+        let mut args = vec!["get", "huge.bin", "--timeout", "5"];
+        args.extend_from_slice(extra);
+        let out = upload_client(&server, dir.path(), &args);
+        assert!(!out.status.success(), "{out:?}");
+        assert!(out.stderr.contains("--max-size"), "{out:?}");
+        assert!(
+            fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing written"
+        );
+    }
+}
+
+#[test]
+fn upload_get_tutorial_protocols_show_refusals_escaped() {
+    // name-header: a JSON header with an `error` field.
+    let header = FakeServer::start(|mut stream| {
+        let mut name = [0u8; 64];
+        let _ = stream.read(&mut name);
+        write_json(
+            &mut stream,
+            &json!({"name": "x", "error": ESCAPES, "file_data_len": 0}),
+        );
+        drain(&mut stream);
+    });
+    // size-ack-md5: an `error:` line instead of the size.
+    let ack = FakeServer::start(|mut stream| {
+        let mut request = [0u8; 64];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(format!("error: {ESCAPES}\n").as_bytes());
+        drain(&mut stream);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for (server, protocol) in [(&header, "name-header"), (&ack, "size-ack-md5")] {
+        let out = upload_client(server, dir.path(), &["get", "x", "--protocol", protocol]);
+        assert!(!out.status.success(), "{protocol}: {out:?}");
+        assert!(out.stderr.contains("pwned"), "{protocol}: {out:?}");
+        assert_no_raw_server_text(&out.stderr);
+    }
+}
+
+#[test]
+fn upload_get_size_ack_refuses_a_huge_size_before_the_ack() {
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let server = FakeServer::start(move |mut stream| {
+        let mut request = [0u8; 64];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(b"1099511627776");
+        let mut ack = [0u8; 16];
+        let _ = ack_tx.send(matches!(stream.read(&mut ack), Ok(n) if n > 0));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = upload_client(
+        &server,
+        dir.path(),
+        &["get", "x", "--protocol", "size-ack-md5", "--max-size", "1M"],
+    );
+    assert!(out.stderr.contains("--max-size"), "{out:?}");
+    assert_eq!(ack_rx.recv_timeout(common::WAIT), Ok(false), "no ack sent");
 }

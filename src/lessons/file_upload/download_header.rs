@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 use super::client::{keep_if_verified, receive_body, ClientConfig, ClientError, Fetched};
 use super::protocol::check_name;
 use super::server::{Conn, SessionError, UploadService, FRAMES};
-use crate::escape::preview;
+use crate::escape::{preview, server_text};
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
 use crate::net;
@@ -147,7 +147,7 @@ pub fn get_file(
     wire.line(format!("recv {}", Value::Object(header.clone())));
     if let Some(why) = header.get("error") {
         let msg = why.as_str().map_or_else(|| why.to_string(), str::to_string);
-        return Err(ClientError::RefusedWhy(msg));
+        return Err(ClientError::RefusedWhy(server_text(&msg)));
     }
     let size = field_u64(&header, "file_data_len")?;
     let announced = header
