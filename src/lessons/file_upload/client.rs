@@ -25,7 +25,7 @@
 //!
 //! ## Trusting no reply
 //!
-//! Replies wait in a small bounded queue ([`REPLY_QUEUE`]): a server that floods replies fills
+//! Replies wait in a small bounded queue (`REPLY_QUEUE`): a server that floods replies fills
 //! it and then waits, so memory stays bounded. A reply that cannot be read (a huge length, JSON
 //! nested too deep, bytes that are not UTF-8, a reset mid-frame) fails the files still waiting:
 //! only *silence* from a server that has never answered means "sent; unconfirmed".
