@@ -478,3 +478,74 @@ fn upload_get_size_ack_refuses_a_huge_size_before_the_ack() {
     assert!(out.stderr.contains("--max-size"), "{out:?}");
     assert_eq!(ack_rx.recv_timeout(common::WAIT), Ok(false), "no ack sent");
 }
+
+// ------------------------------------------------------------------------------------------
+// 12-auth and 09-sticky
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn auth_client_timeout_bounds_the_reply_after_the_handshake() {
+    // Sends a challenge, takes the answer, then never replies to the message.
+    let server = FakeServer::start(|mut stream| {
+        let _ = stream.write_all(&[9u8; 32]);
+        let mut answer = [0u8; 64];
+        let _ = stream.read(&mut answer);
+        stay_silent(stream);
+    });
+    let port = server.port();
+    let start = Instant::now();
+    let out = common::run_with_env(
+        env!("CARGO_BIN_EXE_12-auth"),
+        &["client", "--port", &port, "--timeout", "1", "hello"],
+        "",
+        &[("SOCKLAB_KEY", "correct horse battery staple")],
+    );
+    assert!(start.elapsed() < Duration::from_secs(10), "{out:?}");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(out.stderr.contains("reply"), "{out:?}");
+}
+
+#[test]
+fn sticky_client_timeout_bounds_a_send_to_a_server_that_never_reads() {
+    let server = FakeServer::start(stay_silent);
+    let port = server.port();
+    let start = Instant::now();
+    let out = common::run(
+        env!("CARGO_BIN_EXE_09-sticky"),
+        &[
+            "client",
+            "--port",
+            &port,
+            "--count",
+            "40",
+            "--size",
+            "1048576",
+            "--timeout",
+            "1",
+        ],
+        "",
+    );
+    assert!(start.elapsed() < Duration::from_secs(10), "{out:?}");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(out.stderr.contains("timed out after 1 s"), "{out:?}");
+}
+
+#[test]
+fn echo_client_refusal_line_is_shown_escaped() {
+    // Answers the first message with a refusal line full of escapes, then closes.
+    let server = FakeServer::start(|mut stream| {
+        let mut message = [0u8; 64];
+        let _ = stream.read(&mut message);
+        let _ = stream.write_all(format!("error: {ESCAPES}\n").as_bytes());
+    });
+    let port = server.port();
+    let out = common::run(
+        env!("CARGO_BIN_EXE_02-echo-loop"),
+        &["client", "--port", &port, "hello"],
+        "",
+    );
+    assert!(!out.status.success(), "{out:?}");
+    assert!(out.stderr.contains("pwned"), "{out:?}");
+    assert_no_raw_server_text(&out.stderr);
+    assert_no_raw_server_text(&out.stdout);
+}
