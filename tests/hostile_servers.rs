@@ -392,6 +392,7 @@ fn upload_put_memory_stays_bounded_when_the_server_floods_replies() {
     assert!(peak_mib < 256, "a client grew to {peak_mib} MiB");
 }
 
+#[cfg(target_os = "linux")]
 fn framing_bytes(value: &Value) -> Vec<u8> {
     let mut bytes = Vec::new();
     socklab::framing::write_header(&mut bytes, value).unwrap();
