@@ -121,6 +121,8 @@ pub fn run_client(
     timeout: Duration,
 ) -> Result<Received, EchoError> {
     let mut conn = net::connect_tcp(host, port)?;
+    // A server that never reads must not block the send for ever either.
+    conn.set_write_timeout(Some(timeout))?;
     if !message.is_empty() {
         conn.write_all(message)?;
     }
