@@ -192,6 +192,7 @@ pub fn typical_iterations(store: &UserStore) -> u32 {
         .max_by_key(|&(iterations, count)| (count, iterations))
         .map(|(iterations, _)| iterations)
         .unwrap_or(DEFAULT_ITERATIONS)
+        .max(scram::MIN_ITERATIONS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,7 +288,11 @@ fn challenge_and_check<S: Read + Write>(
     // one HMAC and one SHA-256 either way), the same failure. The fake record is computed for
     // every login, known name or not, so that not even the time taken depends on the name.
     let fake = secret.fake_record(user, typical_iterations(store));
-    let real = store.user(user);
+    // The server never issues fewer than MIN_ITERATIONS: an account made with fewer (before the
+    // floor was raised) is answered like an unknown one until `adduser` sets it again.
+    let real = store
+        .user(user)
+        .filter(|r| r.iterations >= scram::MIN_ITERATIONS);
     let record = real.unwrap_or(&fake);
 
     let snonce = scram::new_nonce();
@@ -481,6 +486,38 @@ mod tests {
         record.iterations = 5000;
         store.upsert("c", record);
         assert_eq!(typical_iterations(&store), 4096);
+    }
+
+    /// An account made with fewer iterations than the floor (before it was raised) still loads,
+    /// but the server never issues its count: it is answered like an unknown user.
+    #[test]
+    fn accounts_below_the_floor_are_never_challenged_with_their_count() {
+        let root = tempfile::tempdir().unwrap();
+        let mut store = UserStore::load(root.path()).unwrap();
+        store.upsert("old", scram::new_record("pw", 1000, 10));
+        assert_eq!(typical_iterations(&store), scram::MIN_ITERATIONS);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut conn, peer) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let login = framing::read_header(&mut conn).unwrap().unwrap();
+            let secret = ServerSecret::from_bytes([3; 32]);
+            server_login(
+                &mut conn,
+                &login,
+                &store,
+                &secret,
+                &LoginGuard::new(),
+                peer.ip(),
+            )
+            .unwrap()
+            .is_none()
+        });
+        let e = client_login(&mut connect(addr), "old", "pw").unwrap_err();
+        assert!(matches!(e, LoginError::AuthFailed(_)), "{e:?}");
+        assert!(server.join().unwrap(), "refused");
     }
 
     /// A fake server that runs the real exchange but then sends `signature` instead of the

@@ -68,8 +68,9 @@ impl UserRecord {
         if !is_lower_hex(&self.salt, super::scram::SALT_LEN * 2) {
             return Err("salt must be 32 lowercase hex digits".into());
         }
-        if !(super::scram::MIN_ITERATIONS..=super::scram::MAX_ITERATIONS).contains(&self.iterations)
-        {
+        // Accounts made before the floor was raised to MIN_ITERATIONS still load (so `adduser`
+        // can give them a new password and count); the server never logs them in meanwhile.
+        if !(1..=super::scram::MAX_ITERATIONS).contains(&self.iterations) {
             return Err(format!(
                 "iterations must be between {} and {}",
                 super::scram::MIN_ITERATIONS,
