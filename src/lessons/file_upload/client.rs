@@ -331,7 +331,26 @@ impl Uploads<'_> {
             Ok(new) => self.retired.push(std::mem::replace(&mut self.session, new)),
             Err(e) => self.stop = Some(format!("cannot open a new connection: {e}")),
         }
-        Ok(())
+        self.reap_retired()
+    }
+
+    /// Finishes and closes the retired connections the server has already closed, so a put of
+    /// many files to a server that confirms nothing keeps a few sockets open, not one per file.
+    fn reap_retired(&mut self) -> Result<(), ClientError> {
+        let mut still_open = Vec::with_capacity(self.retired.len());
+        let mut outcome = Ok(());
+        for mut session in std::mem::take(&mut self.retired) {
+            if session.replies.thread.is_finished() {
+                // Its reader has ended: every reply it read is queued; nothing more will come.
+                let finished = session.finish(Instant::now(), &mut self.results, self.config);
+                session.close();
+                outcome = outcome.and(finished);
+            } else {
+                still_open.push(session);
+            }
+        }
+        self.retired = still_open;
+        outcome
     }
 }
 
