@@ -484,7 +484,7 @@ impl Session {
     /// `Err(RefusedByServer)` if the server closes instead. Without it (the tutorial's
     /// protocol) a refusal shows on the first [`ask`](Session::ask).
     pub fn connect(host: &str, port: u16, config: &ClientConfig) -> Result<Session, AuthError> {
-        let stream = net::connect_tcp(host, port)?;
+        let stream = net::connect_tcp_within(host, port, config.timeout)?;
         stream.set_read_timeout(Some(config.timeout))?;
         // A server that never reads must not block a send for ever either.
         stream.set_write_timeout(Some(config.timeout))?;

@@ -201,7 +201,7 @@ pub struct EchoClient {
 impl EchoClient {
     /// Connects to `host:port`. `timeout` bounds the wait for each reply.
     pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<EchoClient, EchoError> {
-        let conn = net::connect_tcp(host, port)?;
+        let conn = net::connect_tcp_within(host, port, timeout)?;
         // A server that never reads must not block a send for ever either.
         conn.set_write_timeout(Some(timeout))?;
         Ok(EchoClient { conn, timeout })

@@ -370,7 +370,7 @@ struct Session {
 
 impl Session {
     fn open(config: &ClientConfig, wire: &Log) -> Result<Session, ClientError> {
-        let stream = net::connect_tcp(&config.host, config.port)?;
+        let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
         stream.set_write_timeout(Some(config.timeout))?;
         // Two handles on one connection, both traced: this thread writes, the reader thread reads.
         let tracer = config.tracer.clone().with_format(FRAMES);
@@ -692,7 +692,7 @@ pub fn get_file(
     };
     // First the local side: an unwritable destination fails before the server is bothered.
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
     let mut stream = config.tracer.clone().with_format(FRAMES).wrap(stream);

@@ -128,7 +128,7 @@ pub fn get_file(
         error,
     };
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
     // Unframed both ways: each write is a message.

@@ -119,7 +119,7 @@ pub fn get_file(
         error,
     };
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
     // A bare name out, a framed JSON header (and the file) back.

@@ -176,7 +176,7 @@ impl FtpClient {
         password: &str,
         timeout: Duration,
     ) -> Result<(FtpClient, LoginOk), ClientError> {
-        let mut stream = net::connect_tcp(host, port)?;
+        let mut stream = net::connect_tcp_within(host, port, timeout)?;
         set_timeouts(&stream, timeout).map_err(NetError::Io)?;
         let ok = match client_login(
             &mut WithDeadline::within(&mut stream, timeout),

@@ -113,7 +113,7 @@ pub fn run_client(
     messages: &[Vec<u8>],
     config: &ClientConfig,
 ) -> Result<(), StickyError> {
-    let stream = net::connect_tcp(host, port)?;
+    let stream = net::connect_tcp_within(host, port, config.timeout)?;
     stream.set_nodelay(config.nodelay)?;
     // A server that never reads fills its receive buffer and our send buffer; a send then waits
     // for room, and without a bound it waits for ever.
