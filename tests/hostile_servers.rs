@@ -399,8 +399,7 @@ fn framing_bytes(value: &Value) -> Vec<u8> {
     bytes
 }
 
-/// A 13 server answering a get for any name with `filesize` and the bytes of `body` (zeros
-/// without end when `body` is empty).
+/// A 13 server answering a get for any name with `filesize`, then zeros without end.
 fn get_announcing(filesize: u64) -> FakeServer {
     FakeServer::start(move |mut stream| {
         if read_json(&mut stream).is_none() {
