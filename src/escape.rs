@@ -55,6 +55,17 @@ pub fn push_preview(out: &mut String, bytes: &[u8], max: usize) {
     }
 }
 
+/// Longest piece of server text a client shows (error messages, refusal reasons), in bytes.
+pub const SERVER_TEXT_MAX: usize = 300;
+
+/// Text a server sent, made safe to show on a terminal: escaped like [`escape_bytes`] (so an
+/// escape sequence cannot retitle or clear the terminal, and a newline cannot forge a second
+/// `error:` line) and cut to [`SERVER_TEXT_MAX`] bytes. Every client shows server text through
+/// this one function.
+pub fn server_text(text: &str) -> String {
+    preview(text.as_bytes(), SERVER_TEXT_MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +89,14 @@ mod tests {
     fn split_utf8_character_is_escaped_not_lost() {
         let bytes = "你".as_bytes();
         assert_eq!(escape_bytes(&bytes[..2]), "\\xe4\\xbd");
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        let shown = server_text("no\x1b]0;owned\x07\x1b[2J\nerror: forged");
+        assert!(!shown.contains('\x1b') && !shown.contains('\n'), "{shown}");
+        assert_eq!(shown, "no\\x1b]0;owned\\x07\\x1b[2J\\nerror: forged");
+        assert!(server_text(&"x".repeat(1000)).len() < 400);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`escape`]: showing received bytes to a person;
 //! - [`shell`]: running a command with a time limit and an output cap (the remote-shell lessons);
 //! - [`transfer`]: file bodies streamed, hashed while they move, renamed into place when whole;
+//! - [`download`]: a download never written through a planted link, nor larger than `--max-size`;
 //! - [`units`]: sizes and durations as people type them (`10MiB`, `90s`);
 //! - [`tour`]: `00-tour`, which runs and narrates every lesson;
 //! - [`check`]: `NN-name check`, the exercise checkers that play a demanding peer.
@@ -25,6 +26,7 @@ pub mod accounts;
 pub mod check;
 pub mod cli;
 pub mod deadline;
+pub mod download;
 pub mod escape;
 pub mod framing;
 pub mod lessons;

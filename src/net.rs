@@ -23,20 +23,25 @@ pub enum NetError {
     Resolve { host: String, error: io::Error },
     #[error("host '{host}' has no address")]
     NoAddress { host: String },
-    #[error("could not connect to {addr}: {}", describe_connect_error(.error))]
-    Connect { addr: String, error: io::Error },
+    #[error("could not connect to {addr}: {}", describe_connect_error(.error, *.within))]
+    Connect {
+        addr: String,
+        error: io::Error,
+        /// How long each attempt waited for an answer.
+        within: Duration,
+    },
     #[error("could not listen on {addr}: {}", describe_bind_error(.error))]
     Bind { addr: String, error: io::Error },
     #[error("socket error: {0}")]
     Io(#[from] io::Error),
 }
 
-fn describe_connect_error(e: &io::Error) -> String {
+fn describe_connect_error(e: &io::Error, within: Duration) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused; is the server running?".into(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
             "no answer within {} s; is the address right and the port open?",
-            CONNECT_TIMEOUT.as_secs()
+            within.as_secs_f64()
         ),
         _ => lower(e),
     }
@@ -99,14 +104,23 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
 
 /// Connects to `host:port`, trying each address the name resolves to, with [`CONNECT_TIMEOUT`].
 pub fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, NetError> {
+    connect_tcp_within(host, port, CONNECT_TIMEOUT)
+}
+
+/// [`connect_tcp`] for a client with `--timeout`: each attempt waits at most `timeout`, and
+/// never more than [`CONNECT_TIMEOUT`].
+pub fn connect_tcp_within(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, NetError> {
+    // A zero duration is refused by connect_timeout: the shortest wait is 1 ms.
+    let within = timeout.clamp(Duration::from_millis(1), CONNECT_TIMEOUT);
     let mut last_error = None;
     for addr in resolve(host, port)? {
-        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(&addr, within) {
             Ok(stream) => return Ok(stream),
             Err(e) => last_error = Some(e),
         }
     }
     Err(NetError::Connect {
+        within,
         addr: display_addr(host, port),
         error: last_error.unwrap_or_else(|| io::Error::other("no address to try")),
     })

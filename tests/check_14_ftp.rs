@@ -29,7 +29,7 @@ fn add_alice(root: &Path) {
             "--quota",
             "4MiB",
             "--iterations",
-            "1000",
+            "4096",
             "--password-stdin",
         ],
         &format!("{PASSWORD}\n"),

@@ -4,7 +4,7 @@
 //!
 //! Most tests run the server in-process (`Background`, port 0) so they can read its log lines
 //! through a channel and wait for an event instead of sleeping; a few run the real binary. Users
-//! are created with 1000 PBKDF2 iterations (real accounts get 600000) to keep logins fast.
+//! are created with 4096 PBKDF2 iterations (the fewest allowed) (real accounts get 600000) to keep logins fast.
 
 mod common;
 
@@ -31,7 +31,7 @@ use socklab::server::Background;
 
 const BIN: &str = env!("CARGO_BIN_EXE_14-ftp");
 const PASSWORD: &str = "correct horse";
-const ITERATIONS: u32 = 1000;
+const ITERATIONS: u32 = 4096;
 
 // ------------------------------------------------------------------------------------------
 // Helpers
@@ -1406,7 +1406,7 @@ fn bin_adduser(root: &Path, name: &str, quota: &str) {
             "--quota",
             quota,
             "--iterations",
-            "1000",
+            "4096",
             "--password-stdin",
         ],
         &format!("{PASSWORD}\n"),

@@ -33,7 +33,7 @@ fn root_arg(root: &Path) -> String {
     root.to_str().unwrap().to_string()
 }
 
-/// `14-ftp adduser alice --root ROOT --quota QUOTA --iterations 1000 --password-stdin`.
+/// `14-ftp adduser alice --root ROOT --quota QUOTA --iterations 4096 --password-stdin`.
 fn bin_adduser(root: &str, quota: &str, password: &str) -> common::Finished {
     common::run(
         BIN,
@@ -45,7 +45,7 @@ fn bin_adduser(root: &str, quota: &str, password: &str) -> common::Finished {
             "--quota",
             quota,
             "--iterations",
-            "1000",
+            "4096",
             "--password-stdin",
         ],
         &format!("{password}\n"),
@@ -71,7 +71,7 @@ fn adduser_users_deluser_end_to_end() {
     let json: Value = serde_json::from_str(&text).unwrap();
     let alice = &json["users"]["alice"];
     assert_eq!(alice["quota"], 10 * 1024 * 1024);
-    assert_eq!(alice["iterations"], 1000);
+    assert_eq!(alice["iterations"], 4096);
     assert_eq!(alice["salt"].as_str().unwrap().len(), 32);
     assert_eq!(alice["stored_key"].as_str().unwrap().len(), 64);
     assert_eq!(alice["server_key"].as_str().unwrap().len(), 64);
@@ -141,7 +141,7 @@ fn adduser_refuses_bad_input_with_one_line_errors() {
             "--quota",
             "1M",
             "--iterations",
-            "1000",
+            "4096",
         ];
         args.extend_from_slice(extra);
         common::run(BIN, &args, stdin)
@@ -206,10 +206,10 @@ fn adduser_refuses_bad_input_with_one_line_errors() {
 // The login exchange over loopback
 // ---------------------------------------------------------------------------------------------
 
-/// A root with alice (PASSWORD, 1000 iterations, 1 MiB quota).
+/// A root with alice (PASSWORD, 4096 iterations, 1 MiB quota).
 fn root_with_alice() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    admin::add_user(dir.path(), "alice", PASSWORD, 1 << 20, 1000).unwrap();
+    admin::add_user(dir.path(), "alice", PASSWORD, 1 << 20, 4096).unwrap();
     dir
 }
 
@@ -305,7 +305,7 @@ fn a_user_added_with_the_binary_can_log_in() {
             "--quota",
             "512K",
             "--iterations",
-            "1000",
+            "4096",
             "--password-stdin",
         ],
         "hunter2\r\n",
@@ -370,7 +370,7 @@ fn unknown_user_gets_a_believable_stable_challenge_and_the_same_failure() {
     // Same keys, same kinds of values, same iteration count as the real users.
     assert_eq!(shape(&real), shape(&fake));
     assert_eq!(fake["status"], "challenge");
-    assert_eq!(fake["iterations"], 1000);
+    assert_eq!(fake["iterations"], 4096);
     assert_ne!(real["salt"], fake["salt"]);
     // The same failure, byte for byte.
     assert_eq!(real_failure, fake_failure);
@@ -458,7 +458,7 @@ fn tiny_brake() -> GuardPolicy {
 #[test]
 fn repeated_failures_on_one_account_are_slowed_but_the_right_password_still_gets_in() {
     let root = root_with_alice();
-    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 1000).unwrap();
+    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 4096).unwrap();
     let guard = LoginGuard::with_policy(LoginPolicy {
         per_account: tiny_brake(),
         per_address: GuardPolicy::off(),
@@ -498,7 +498,7 @@ fn repeated_failures_on_one_account_are_slowed_but_the_right_password_still_gets
 #[test]
 fn failures_on_many_accounts_from_one_address_are_braked_and_a_success_does_not_reset_them() {
     let root = root_with_alice();
-    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 1000).unwrap();
+    admin::add_user(root.path(), "bob", PASSWORD, 1 << 20, 4096).unwrap();
     let guard = LoginGuard::with_policy(LoginPolicy {
         per_account: GuardPolicy::off(),
         per_address: GuardPolicy {

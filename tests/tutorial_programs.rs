@@ -855,6 +855,53 @@ fn lesson_13_socklab_client_against_tutorial_servers() {
     );
 }
 
+/// Issue 15: tutorial 004's servers never confirm a file and read each body with `recv(8192)`
+/// until they have *at least* its size, so a second file sent on the same connection would be
+/// swallowed into the first (`recvsize:8192 filesize:100`). socklab's client waits briefly for a
+/// confirmation, then sends each file on its own connection: both arrive intact.
+#[test]
+fn lesson_13_socklab_client_puts_two_files_intact_to_tutorial_servers() {
+    if !have_python() {
+        return;
+    }
+    let payload = upload_payload();
+    let small: Vec<u8> = (0..100u8).collect();
+    for_each_in_parallel(
+        vec!["004_upload_server.py", "004_threaded_upload_server.py"],
+        |name| {
+            let dir = workdir();
+            std::fs::create_dir(dir.path().join("file_upload")).expect("file_upload/");
+            std::fs::write(dir.path().join("a.txt"), &small).expect("write a.txt");
+            std::fs::write(dir.path().join("b.bin"), &payload).expect("write b.bin");
+            let server = TutorialServer::start(name, dir.path(), &[]);
+            let port = server.port_arg();
+            let out = run_in(
+                FILE_UPLOAD,
+                &[
+                    "client",
+                    "put",
+                    "--no-md5",
+                    "--port",
+                    &port,
+                    "--timeout",
+                    "3",
+                    "a.txt",
+                    "b.bin",
+                ],
+                "",
+                &[],
+                Some(dir.path()),
+            );
+            assert!(out.status.success(), "{name}: {out:?}");
+            server.expect_stdout("recvsize:100 filesize:100");
+            server.expect_stdout("recvsize:307200 filesize:307200");
+            let stored = |file: &str| std::fs::read(dir.path().join("file_upload").join(file));
+            assert_eq!(stored("a.txt").expect("a.txt stored"), small, "{name}");
+            assert_eq!(stored("b.bin").expect("b.bin stored"), payload, "{name}");
+        },
+    );
+}
+
 // ---- Issue 7's new stages (H1 writes their socklab tests): the tutorials' programs as written,
 // against each other, so that what the walkthrough says about them is checked ----
 

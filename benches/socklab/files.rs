@@ -241,7 +241,7 @@ fn start_ftp(dir: &Path, size: u64) -> anyhow::Result<Server> {
             "adduser",
             "bench",
             "--iterations",
-            "1000",
+            "4096",
             "--password-stdin",
         ])
         .arg("--root")

@@ -33,8 +33,11 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// OWASP's 2023 figure for PBKDF2-HMAC-SHA256.
 pub const DEFAULT_ITERATIONS: u32 = 600_000;
-/// Fewest iterations accepted anywhere (tests use ~1000; real accounts should use the default).
-pub const MIN_ITERATIONS: u32 = 1;
+/// Fewest iterations accepted anywhere: RFC 7677's minimum for SCRAM-SHA-256. The server never
+/// issues fewer (`adduser` refuses them), and a client refuses a challenge asking for fewer: an
+/// impostor asking for 1 would get a proof it could attack offline at one HMAC per guess. (Tests
+/// use this minimum; real accounts should use the default.)
+pub const MIN_ITERATIONS: u32 = 4096;
 /// Most iterations accepted anywhere. A client refuses a challenge asking for more, so a hostile
 /// server cannot make it compute for minutes.
 pub const MAX_ITERATIONS: u32 = 10_000_000;
@@ -383,8 +386,8 @@ mod tests {
 
     #[test]
     fn new_records_and_nonces_are_random_and_well_formed() {
-        let a = new_record("same password", 1000, 0);
-        let b = new_record("same password", 1000, 0);
+        let a = new_record("same password", MIN_ITERATIONS, 0);
+        let b = new_record("same password", MIN_ITERATIONS, 0);
         assert_ne!(a.salt, b.salt);
         assert_ne!(a.stored_key, b.stored_key);
         assert_eq!(a.check(), Ok(()));

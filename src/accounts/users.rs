@@ -68,8 +68,9 @@ impl UserRecord {
         if !is_lower_hex(&self.salt, super::scram::SALT_LEN * 2) {
             return Err("salt must be 32 lowercase hex digits".into());
         }
-        if !(super::scram::MIN_ITERATIONS..=super::scram::MAX_ITERATIONS).contains(&self.iterations)
-        {
+        // Accounts made before the floor was raised to MIN_ITERATIONS still load (so `adduser`
+        // can give them a new password and count); the server never logs them in meanwhile.
+        if !(1..=super::scram::MAX_ITERATIONS).contains(&self.iterations) {
             return Err(format!(
                 "iterations must be between {} and {}",
                 super::scram::MIN_ITERATIONS,
@@ -455,7 +456,7 @@ mod tests {
     fn sample_record(quota: u64) -> UserRecord {
         UserRecord {
             salt: "00".repeat(16),
-            iterations: 1000,
+            iterations: 4096,
             stored_key: "11".repeat(32),
             server_key: "22".repeat(32),
             quota,
@@ -551,7 +552,7 @@ mod tests {
                 r#"{{"users": {{"alice": {}}}}}"#,
                 good.replace(&"00".repeat(16), "zz")
             ),
-            format!(r#"{{"users": {{"alice": {}}}}}"#, good.replace("1000", "0")),
+            format!(r#"{{"users": {{"alice": {}}}}}"#, good.replace("4096", "0")),
         ] {
             fs::write(&path, &text).unwrap();
             assert!(

@@ -86,6 +86,10 @@ enum Role {
         /// it together with the next one.
         #[arg(long)]
         nodelay: bool,
+        /// How long a send may wait for the server to take more bytes (a server that reads
+        /// nothing): seconds, or 30s, 5m.
+        #[arg(long, default_value = "30", value_parser = socklab::units::parse_timeout)]
+        timeout: Duration,
         /// Print one line per send call on stderr.
         #[arg(long)]
         trace: bool,
@@ -174,6 +178,7 @@ fn main() -> ExitCode {
             size,
             pause,
             nodelay,
+            timeout,
             trace,
             picture,
             messages,
@@ -187,6 +192,7 @@ fn main() -> ExitCode {
                 mode,
                 pause: Duration::from_millis(pause),
                 nodelay,
+                timeout,
                 tracer: Tracer::for_cli("client", trace, picture),
             };
             client::run_client(&endpoint.host, endpoint.port, &messages, &config)?;

@@ -80,9 +80,10 @@ enum Role {
         endpoint: Remote<9012>,
         #[command(flatten)]
         secret: Secret,
-        /// How long to wait for the challenge (and, with --welcome, for the welcome): seconds
-        /// (10, 0.5) or with a unit (90s).
-        #[arg(long, value_name = "DURATION", default_value = "10", value_parser = units::parse_timeout)]
+        /// How long to wait for the server: the challenge, (with --welcome) the welcome, each
+        /// reply (a person may be typing it), room to send: seconds (60, 0.5) or with a unit
+        /// (90s, 10m).
+        #[arg(long, value_name = "DURATION", default_value = "60", value_parser = units::parse_timeout)]
         timeout: Duration,
         /// Print one line per send/recv call on stderr.
         #[arg(long)]

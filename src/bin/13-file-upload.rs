@@ -74,8 +74,10 @@ enum Role {
 
 #[derive(Subcommand)]
 enum Action {
-    /// Upload files, each under its own file name, all over one connection (the requests are
-    /// pipelined: sent back to back, the replies read as they come). Prints one line per file.
+    /// Upload files, each under its own file name, over one connection (the requests are
+    /// pipelined: sent back to back, the replies read as they come) once the server has
+    /// confirmed the first; to a server that confirms nothing, one connection per file. Prints
+    /// one line per file.
     Put {
         /// The files to upload.
         #[arg(required = true)]
@@ -124,6 +126,10 @@ struct ClientArgs {
     /// or 90s, 10m.
     #[arg(long, default_value = "60", value_parser = units::parse_timeout)]
     timeout: Duration,
+    /// Largest file a get accepts (512K, 10MiB, 2G...); a larger announced size is refused
+    /// before the first byte. Default: the free space of the folder the file is saved in.
+    #[arg(long, value_parser = units::parse_size)]
+    max_size: Option<u64>,
     /// Print one line per send/recv call on stderr (a file's body is many calls).
     #[arg(long)]
     trace: bool,
@@ -142,6 +148,7 @@ impl ClientArgs {
             send_md5,
             progress: !self.no_progress,
             timeout: self.timeout,
+            max_size: self.max_size,
             tracer: Tracer::for_cli("client", self.trace, self.picture.clone()),
         }
     }

@@ -137,6 +137,14 @@ struct ClientArgs {
     /// Do not draw progress bars for put and get (they are drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
+    /// The longest wait for the server: the whole login, each reply, the next bytes of a
+    /// download, room to send more of an upload. Seconds, or 30s, 5m.
+    #[arg(long, default_value = "600", value_parser = units::parse_timeout)]
+    timeout: Duration,
+    /// Largest file a get accepts (512K, 10MiB, 2G...); a larger announced size is refused
+    /// before the first byte. Default: the free space of the folder the file is saved in.
+    #[arg(long, value_parser = units::parse_size)]
+    max_size: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -188,8 +196,9 @@ fn client(args: ClientArgs) -> anyhow::Result<bool> {
         );
     };
     let (host, port) = (&args.endpoint.host, args.endpoint.port);
-    let (mut ftp, ok) = FtpClient::connect(host, port, &args.user, &password)?;
+    let (mut ftp, ok) = FtpClient::connect_within(host, port, &args.user, &password, args.timeout)?;
     ftp.set_progress(!args.no_progress);
+    ftp.set_max_size(args.max_size);
     if interactive && args.commands.is_empty() {
         eprintln!(
             "logged in to {} as {} (used {} of {}); type help for the commands",

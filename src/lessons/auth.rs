@@ -459,7 +459,8 @@ fn typed_reply(
 pub struct ClientConfig {
     pub key: Key,
     pub digest: Digest,
-    /// How long to wait for the challenge, and then for the welcome.
+    /// `--timeout`: the longest wait for the server: the whole challenge, the welcome, each
+    /// whole reply, room to send a message.
     pub timeout: Duration,
     /// `--welcome`: wait for the server's welcome frame after answering (the server must have
     /// been started with `--welcome` too).
@@ -471,6 +472,8 @@ pub struct ClientConfig {
 /// A connection whose challenge we answered.
 pub struct Session {
     stream: Traced<TcpStream>,
+    /// `--timeout`, for each reply.
+    timeout: Duration,
     /// Has the server confirmed that it accepted our answer (a welcome, or a first reply)? Until
     /// then, a closed connection means the server refused us.
     accepted: bool,
@@ -481,8 +484,10 @@ impl Session {
     /// `Err(RefusedByServer)` if the server closes instead. Without it (the tutorial's
     /// protocol) a refusal shows on the first [`ask`](Session::ask).
     pub fn connect(host: &str, port: u16, config: &ClientConfig) -> Result<Session, AuthError> {
-        let stream = net::connect_tcp(host, port)?;
+        let stream = net::connect_tcp_within(host, port, config.timeout)?;
         stream.set_read_timeout(Some(config.timeout))?;
+        // A server that never reads must not block a send for ever either.
+        stream.set_write_timeout(Some(config.timeout))?;
         let mut stream = config.tracer.wrap(stream);
         let timed_out = |waiting_for| AuthError::TimedOut {
             waiting_for,
@@ -490,7 +495,11 @@ impl Session {
         };
 
         let mut challenge = [0u8; CHALLENGE_LEN];
-        let got = match read_fully(&mut stream, &mut challenge) {
+        // The whole challenge within --timeout, however the server trickles it.
+        let got = match read_fully(
+            &mut WithDeadline::within(&mut stream, config.timeout),
+            &mut challenge,
+        ) {
             Ok(got) => got,
             Err(e) if net::is_timeout(&e) => return Err(timed_out("challenge")),
             Err(e) => return Err(e.into()),
@@ -500,17 +509,16 @@ impl Session {
         }
         stream.write_all(&config.digest.answer(&config.key, &challenge)?)?;
 
-        stream.get_ref().set_read_timeout(Some(REPLY_TIMEOUT))?;
         if !config.welcome {
             return Ok(Session {
                 stream,
+                timeout: config.timeout,
                 accepted: false,
             });
         }
-        stream.get_ref().set_read_timeout(Some(config.timeout))?;
         // The server either welcomes us with a frame or closes at once. A close can arrive as a
         // clean end of stream or, if it had unread bytes from us, as a reset.
-        match conversation().read_frame(&mut stream) {
+        match conversation().read_frame(&mut WithDeadline::within(&mut stream, config.timeout)) {
             Ok(Some(welcome)) if welcome == WELCOME => {}
             Ok(Some(other)) => return Err(AuthError::NotWelcome(escape_bytes(&other))),
             Ok(None) | Err(FrameError::Truncated { .. }) => return Err(AuthError::RefusedByServer),
@@ -520,9 +528,9 @@ impl Session {
             Err(FrameError::Io(e)) if is_closed(&e) => return Err(AuthError::RefusedByServer),
             Err(e) => return Err(e.into()),
         }
-        stream.get_ref().set_read_timeout(Some(REPLY_TIMEOUT))?;
         Ok(Session {
             stream,
+            timeout: config.timeout,
             accepted: true,
         })
     }
@@ -541,7 +549,8 @@ impl Session {
             }
             written => written?,
         }
-        match framing.read_frame(&mut self.stream) {
+        // The whole reply within --timeout, however the server trickles it.
+        match framing.read_frame(&mut WithDeadline::within(&mut self.stream, self.timeout)) {
             Ok(Some(reply)) => {
                 self.accepted = true;
                 Ok(reply)
@@ -553,7 +562,7 @@ impl Session {
             Ok(None) => Err(AuthError::ServerClosed),
             Err(FrameError::Io(e)) if net::is_timeout(&e) => Err(AuthError::TimedOut {
                 waiting_for: "reply",
-                after: REPLY_TIMEOUT,
+                after: self.timeout,
             }),
             Err(e) => Err(e.into()),
         }

@@ -24,7 +24,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::escape::{preview, push_preview};
+use crate::escape::{preview, push_preview, server_text};
 use crate::log::Log;
 use crate::net::{self, is_timeout, NetError};
 use crate::server::Shutdown;
@@ -201,7 +201,9 @@ pub struct EchoClient {
 impl EchoClient {
     /// Connects to `host:port`. `timeout` bounds the wait for each reply.
     pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<EchoClient, EchoError> {
-        let conn = net::connect_tcp(host, port)?;
+        let conn = net::connect_tcp_within(host, port, timeout)?;
+        // A server that never reads must not block a send for ever either.
+        conn.set_write_timeout(Some(timeout))?;
         Ok(EchoClient { conn, timeout })
     }
 
@@ -276,7 +278,8 @@ impl EchoClient {
         }
         let text = String::from_utf8_lossy(&reply).trim_end().to_string();
         match text.strip_prefix("error: ") {
-            Some(why) => EchoError::Refused(why.to_string()),
+            // The server's words, made safe to print (see `escape::server_text`).
+            Some(why) => EchoError::Refused(server_text(why)),
             None => EchoError::NotAnEcho(preview(&reply, 60)),
         }
     }

@@ -120,7 +120,9 @@ pub fn run_client(
     max_reply: usize,
     timeout: Duration,
 ) -> Result<Received, EchoError> {
-    let mut conn = net::connect_tcp(host, port)?;
+    let mut conn = net::connect_tcp_within(host, port, timeout)?;
+    // A server that never reads must not block the send for ever either.
+    conn.set_write_timeout(Some(timeout))?;
     if !message.is_empty() {
         conn.write_all(message)?;
     }

@@ -159,8 +159,10 @@ pub struct Client {
 
 impl Client {
     pub fn connect(host: &str, port: u16, config: &ClientConfig) -> Result<Client, RemoteCmdError> {
-        let conn = net::connect_tcp(host, port)?;
+        let conn = net::connect_tcp_within(host, port, config.timeout)?;
         conn.set_read_timeout(Some(config.timeout))?;
+        // A server that never reads must not block a send for ever either.
+        conn.set_write_timeout(Some(config.timeout))?;
         Ok(Client {
             conn: config.tracer.wrap(conn),
             buf: vec![0u8; config.bufsize.max(1)],

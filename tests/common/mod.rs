@@ -2,6 +2,7 @@
 //! its server chose, and never wait without a timeout.
 #![allow(dead_code)]
 
+pub mod fake_server;
 pub mod tutorial;
 
 use std::io::{BufRead, BufReader, Read, Write};

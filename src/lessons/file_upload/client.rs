@@ -11,15 +11,34 @@
 //! of files and not for ten thousand. When every request is sent, the client half-closes the
 //! connection (`shutdown(Write)`: "no more requests"); the server answers what is left and closes,
 //! and the reader thread sees the end of the stream.
+//!
+//! ## Never into an unconfirmed file
+//!
+//! Pipelining is only safe with a server that reads *exactly* `filesize` bytes per file.
+//! Tutorial 004's server reads `recv(8192)` until it has *at least* `filesize` bytes and never
+//! answers, so a second file sent right behind a small first one is swallowed into it. So until
+//! a server has confirmed something on a connection, the client sends no second file on it: it
+//! waits up to [`CONFIRM_WAIT`] for the first confirmation; if none comes, it shuts the
+//! connection's write side ("that was all") and sends each further file on a connection of its
+//! own, which the tutorial's server reads to the end like its own client's. A server that has
+//! confirmed once is socklab's kind, and gets the files back to back.
+//!
+//! ## Trusting no reply
+//!
+//! Replies wait in a small bounded queue (`REPLY_QUEUE`): a server that floods replies fills
+//! it and then waits, so memory stays bounded. A reply that cannot be read (a huge length, JSON
+//! nested too deep, bytes that are not UTF-8, a reset mid-frame) fails the files still waiting:
+//! only *silence* from a server that has never answered means "sent; unconfirmed".
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 
@@ -28,6 +47,7 @@ use super::protocol::{
     Reply,
 };
 use super::server::{Conn, FRAMES};
+use crate::download;
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
 use crate::net::{self, NetError};
@@ -48,6 +68,9 @@ pub struct ClientConfig {
     pub progress: bool,
     /// The longest wait for the server: for the next reply, or for room to send more bytes.
     pub timeout: Duration,
+    /// `--max-size`: the largest download accepted; a larger announced size is refused before
+    /// the first byte. `None`: the free space of the folder the file is saved in.
+    pub max_size: Option<u64>,
     /// `--trace` and `--picture`: every `send`/`recv` on the connection. Off, it costs nothing
     /// per call (the file's bytes are never copied for it).
     pub tracer: Tracer,
@@ -62,6 +85,7 @@ impl ClientConfig {
             send_md5: true,
             progress: false,
             timeout: Duration::from_secs(60),
+            max_size: None,
             tracer: Tracer::off(),
         }
     }
@@ -97,6 +121,8 @@ pub enum ClientError {
     Transfer(TransferError),
     #[error("no reply from the server within {} s (--timeout)", .0.as_secs_f64())]
     Timeout(Duration),
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// A file sent whole: stored, as the server confirmed, or at least sent (`confirmed: false`).
@@ -158,7 +184,20 @@ enum SendError {
     Connection { header_sent: bool, why: String },
 }
 
-/// Uploads `files` over one connection and returns what happened to each, in order.
+/// How long the client waits for a server that has never answered yet to confirm a file
+/// before it sends the next one (bounded by `--timeout` too). socklab's server confirms each
+/// file as soon as it is stored; tutorial 004's never does, and it reads each body with
+/// `recv(8192)` until it has *at least* `filesize` bytes, so a next file sent on the same
+/// connection would be swallowed into this one. When no confirmation comes within this bound,
+/// each further file gets a connection of its own (see the module doc).
+pub const CONFIRM_WAIT: Duration = Duration::from_secs(2);
+
+/// Most replies read ahead and not yet matched to their put. A server that floods replies (or
+/// answers requests never made) fills this queue, then its socket, then waits: the client's
+/// memory stays bounded whatever the server sends.
+const REPLY_QUEUE: usize = 16;
+
+/// Uploads `files` and returns what happened to each, in order.
 ///
 /// `wire` gets one line per header sent or received (the `--show-headers` flag, and the tour).
 pub fn put_files(
@@ -166,114 +205,39 @@ pub fn put_files(
     files: &[PathBuf],
     wire: &Log,
 ) -> Result<Vec<PutOutcome>, ClientError> {
-    let stream = net::connect_tcp(&config.host, config.port)?;
-    stream.set_write_timeout(Some(config.timeout))?;
-    // Two handles on one connection, both traced: this thread writes, the reader thread reads.
-    let tracer = config.tracer.clone().with_format(FRAMES);
-    let replies = ReplyReader::start(tracer.wrap(stream.try_clone()?), wire.clone())?;
-    let mut stream = tracer.wrap(stream);
-    let result = pipeline(&mut stream, &replies.headers, config, files, wire);
-    // However it went, end the connection so the reader thread ends too.
-    let _ = stream.get_ref().shutdown(Shutdown::Both);
-    replies.join();
-    result
-}
-
-/// Sends every put, then matches the replies to them, in order.
-fn pipeline(
-    stream: &mut Conn,
-    replies: &Receiver<Result<Map<String, Value>, FrameError>>,
-    config: &ClientConfig,
-    files: &[PathBuf],
-    wire: &Log,
-) -> Result<Vec<PutOutcome>, ClientError> {
-    let mut results: Vec<Option<Result<Stored, PutFailure>>> = vec![None; files.len()];
-    let mut waiting: Vec<Sent> = Vec::new();
-    let mut broken: Option<String> = None;
-
-    for (index, path) in files.iter().enumerate() {
-        if let Some(why) = &broken {
-            results[index] = Some(Err(PutFailure::NotSent(why.clone())));
-            continue;
-        }
-        match send_put(stream, index, path, config, wire) {
-            Ok(sent) => waiting.push(sent),
-            Err(SendError::Skipped(why)) => results[index] = Some(Err(PutFailure::Local(why))),
-            Err(SendError::LocalMidBody(why)) => {
-                results[index] = Some(Err(PutFailure::Local(why)));
-                broken = Some("an earlier file could not be read to the end".into());
-            }
-            Err(SendError::Connection { header_sent, why }) => {
-                if header_sent {
-                    // The server may have refused the header before reading the body (too large):
-                    // its reply says why better than our broken pipe does.
-                    waiting.push(Sent {
-                        index,
-                        name: String::new(),
-                        size: 0,
-                        md5: String::new(),
-                        complete: false,
-                    });
-                }
-                results[index] = Some(Err(PutFailure::NoReply(why.clone())));
-                broken = Some(format!("the connection failed ({why})"));
-            }
+    let session = Session::open(config, wire)?;
+    let mut uploads = Uploads {
+        config,
+        wire,
+        results: vec![None; files.len()],
+        session,
+        retired: Vec::new(),
+        silent_server: false,
+        stop: None,
+    };
+    let sent = uploads.send_all(files);
+    // However it went, every connection is finished (its replies read, within --timeout) and
+    // closed, so its reader thread ends too.
+    let deadline = net::deadline_after(config.timeout);
+    let Uploads {
+        mut results,
+        session,
+        retired,
+        ..
+    } = uploads;
+    let mut finished = Ok(());
+    for mut session in retired.into_iter().chain([session]) {
+        let outcome = match (&sent, &finished) {
+            (Ok(()), Ok(())) => session.finish(deadline, &mut results, config),
+            _ => Ok(()),
+        };
+        session.close();
+        if finished.is_ok() {
+            finished = outcome;
         }
     }
-    // "No more requests." The server answers what is queued, then closes.
-    let _ = stream.get_ref().shutdown(Shutdown::Write);
-
-    let mut lost: Option<String> = None;
-    // Has the server answered anything at all? A server that answers nothing, ever, is not
-    // socklab's (whose every reply is checked below) but the tutorial's.
-    let mut answered = false;
-    for sent in waiting {
-        let slot = &mut results[sent.index];
-        if lost.is_none() {
-            let reply = replies.recv_timeout(config.timeout);
-            answered |= matches!(reply, Ok(Ok(_)));
-            match reply {
-                Ok(Ok(header)) => match parse_reply(header).map_err(ClientError::Protocol)? {
-                    Reply::Error { code, msg } if code == ErrorCode::TooManyClients.as_str() => {
-                        return Err(ClientError::Busy(msg))
-                    }
-                    Reply::Error { code, msg } => {
-                        *slot = Some(Err(PutFailure::Refused { code, msg }));
-                    }
-                    Reply::Ok(header) if sent.complete => {
-                        *slot = Some(check_stored(&sent, &header))
-                    }
-                    Reply::Ok(_) => {} // keep the connection error already recorded
-                },
-                Ok(Err(e)) => lost = Some(e.to_string()),
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = stream.get_ref().shutdown(Shutdown::Both);
-                    lost = Some(format!(
-                        "no reply within {} s (--timeout)",
-                        config.timeout.as_secs_f64()
-                    ));
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    lost = Some(match &broken {
-                        Some(why) => format!("the server closed the connection; {why}"),
-                        None => "the server closed the connection".into(),
-                    });
-                }
-            }
-        }
-        if let (None, Some(why)) = (&slot, &lost) {
-            *slot = Some(if !answered && sent.complete {
-                Ok(Stored {
-                    name: sent.name,
-                    size: sent.size,
-                    md5: sent.md5,
-                    confirmed: false,
-                })
-            } else {
-                Err(PutFailure::NoReply(why.clone()))
-            });
-        }
-    }
+    sent?;
+    finished?;
 
     Ok(files
         .iter()
@@ -284,6 +248,272 @@ fn pipeline(
         })
         .collect())
 }
+
+/// One `put_files` call: the current connection, the ones already finished with, and what
+/// happened to each file so far.
+struct Uploads<'a> {
+    config: &'a ClientConfig,
+    wire: &'a Log,
+    results: Vec<Option<Result<Stored, PutFailure>>>,
+    session: Session,
+    /// Connections no longer sent on (write side shut), still owed replies.
+    retired: Vec<Session>,
+    /// The server confirmed nothing within [`CONFIRM_WAIT`]: every file goes on its own
+    /// connection from now on.
+    silent_server: bool,
+    /// Why the remaining files are not sent.
+    stop: Option<String>,
+}
+
+impl Uploads<'_> {
+    /// Sends every put, reading replies as they come; one connection while the server confirms,
+    /// one per file while it does not.
+    fn send_all(&mut self, files: &[PathBuf]) -> Result<(), ClientError> {
+        for (index, path) in files.iter().enumerate() {
+            self.session.collect_ready(&mut self.results)?;
+            self.before_next_file()?;
+            if self.stop.is_none() {
+                self.stop = self.session.broken.clone();
+            }
+            if let Some(why) = &self.stop {
+                self.results[index] = Some(Err(PutFailure::NotSent(why.clone())));
+                continue;
+            }
+            let config = self.config;
+            match send_put(&mut self.session.stream, index, path, config, self.wire) {
+                Ok(sent) => self.session.waiting.push_back(sent),
+                Err(SendError::Skipped(why)) => {
+                    self.results[index] = Some(Err(PutFailure::Local(why)))
+                }
+                Err(SendError::LocalMidBody(why)) => {
+                    self.results[index] = Some(Err(PutFailure::Local(why)));
+                    self.stop = Some("an earlier file could not be read to the end".into());
+                }
+                Err(SendError::Connection { header_sent, why }) => {
+                    if header_sent {
+                        // The server may have refused the header before reading the body (too
+                        // large): its reply says why better than our broken pipe does.
+                        self.session.waiting.push_back(Sent {
+                            index,
+                            name: String::new(),
+                            size: 0,
+                            md5: String::new(),
+                            complete: false,
+                        });
+                    }
+                    self.results[index] = Some(Err(PutFailure::NoReply(why.clone())));
+                    self.stop = Some(format!("the connection failed ({why})"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Never pipelines a file into one the server has not confirmed, unless the server has
+    /// already shown it answers: waits up to [`CONFIRM_WAIT`] for the confirmation, and
+    /// without one moves to a new connection.
+    fn before_next_file(&mut self) -> Result<(), ClientError> {
+        let session = &mut self.session;
+        if session.answered || (session.waiting.is_empty() && !session.ended) {
+            return Ok(());
+        }
+        if !self.silent_server && !session.ended {
+            let limit = CONFIRM_WAIT.min(self.config.timeout);
+            session.wait_front(limit, &mut self.results)?;
+            if session.answered || session.broken.is_some() {
+                return Ok(());
+            }
+            self.silent_server = !session.ended;
+        }
+        // No confirmation: this connection carries nothing more. Its end is read later.
+        let _ = session.stream.get_ref().shutdown(Shutdown::Write);
+        match Session::open(self.config, self.wire) {
+            Ok(new) => self.retired.push(std::mem::replace(&mut self.session, new)),
+            Err(e) => self.stop = Some(format!("cannot open a new connection: {e}")),
+        }
+        self.reap_retired()
+    }
+
+    /// Finishes and closes the retired connections the server has already closed, so a put of
+    /// many files to a server that confirms nothing keeps a few sockets open, not one per file.
+    fn reap_retired(&mut self) -> Result<(), ClientError> {
+        let mut still_open = Vec::with_capacity(self.retired.len());
+        let mut outcome = Ok(());
+        for mut session in std::mem::take(&mut self.retired) {
+            if session.replies.thread.is_finished() {
+                // Its reader has ended: every reply it read is queued; nothing more will come.
+                let finished = session.finish(Instant::now(), &mut self.results, self.config);
+                session.close();
+                outcome = outcome.and(finished);
+            } else {
+                still_open.push(session);
+            }
+        }
+        self.retired = still_open;
+        outcome
+    }
+}
+
+/// One connection of a put: its write half, the thread reading its replies, and the puts sent
+/// on it that wait for a reply, oldest first.
+struct Session {
+    stream: Conn,
+    replies: ReplyReader,
+    waiting: VecDeque<Sent>,
+    /// The server has answered something on this connection.
+    answered: bool,
+    /// The server closed this connection (its reader saw the end).
+    ended: bool,
+    /// A reply could not be read or answered nothing we asked: nothing more is sent here.
+    broken: Option<String>,
+}
+
+impl Session {
+    fn open(config: &ClientConfig, wire: &Log) -> Result<Session, ClientError> {
+        let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
+        stream.set_write_timeout(Some(config.timeout))?;
+        // Two handles on one connection, both traced: this thread writes, the reader thread reads.
+        let tracer = config.tracer.clone().with_format(FRAMES);
+        let replies = ReplyReader::start(tracer.wrap(stream.try_clone()?), wire.clone())?;
+        Ok(Session {
+            stream: tracer.wrap(stream),
+            replies,
+            waiting: VecDeque::new(),
+            answered: false,
+            ended: false,
+            broken: None,
+        })
+    }
+
+    /// Takes every reply already read, without waiting.
+    fn collect_ready(&mut self, results: &mut [Option<PutResult>]) -> Result<(), ClientError> {
+        while self.broken.is_none() {
+            match self.replies.headers.try_recv() {
+                Ok(reply) => self.take(reply, results)?,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.ended = true;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `limit` for one reply.
+    fn wait_front(
+        &mut self,
+        limit: Duration,
+        results: &mut [Option<PutResult>],
+    ) -> Result<(), ClientError> {
+        match self.replies.headers.recv_timeout(limit) {
+            Ok(reply) => self.take(reply, results),
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => {
+                self.ended = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Matches one reply (or a reply that could not be read) to the oldest waiting put.
+    fn take(
+        &mut self,
+        reply: Result<Map<String, Value>, FrameError>,
+        results: &mut [Option<PutResult>],
+    ) -> Result<(), ClientError> {
+        let header = match reply {
+            Ok(header) => header,
+            // Garbage is not silence: a frame that cannot be read (a huge length, JSON nested
+            // too deep, bytes that are not UTF-8, a reset mid-frame) fails every put still
+            // waiting here, confirmed by nothing.
+            Err(e) => {
+                self.fail_waiting(&format!("the reply cannot be read: {e}"), results);
+                return Ok(());
+            }
+        };
+        let Some(sent) = self.waiting.pop_front() else {
+            self.fail_waiting("the server sent a reply to no request", results);
+            return Ok(());
+        };
+        self.answered = true;
+        let slot = &mut results[sent.index];
+        match parse_reply(header).map_err(ClientError::Protocol)? {
+            Reply::Error { code, msg } if code == ErrorCode::TooManyClients.as_str() => {
+                return Err(ClientError::Busy(msg))
+            }
+            Reply::Error { code, msg } => *slot = Some(Err(PutFailure::Refused { code, msg })),
+            Reply::Ok(header) if sent.complete => *slot = Some(check_stored(&sent, &header)),
+            Reply::Ok(_) => {} // keep the connection error already recorded
+        }
+        Ok(())
+    }
+
+    /// Every put still waiting on this connection failed for `why`; nothing more is sent here.
+    fn fail_waiting(&mut self, why: &str, results: &mut [Option<PutResult>]) {
+        for sent in self.waiting.drain(..) {
+            let slot = &mut results[sent.index];
+            if slot.is_none() {
+                *slot = Some(Err(PutFailure::NoReply(why.to_string())));
+            }
+        }
+        self.broken = Some(why.to_string());
+    }
+
+    /// "No more requests" (the server answers what is queued, then closes), then the replies
+    /// still owed, until `deadline`. Silence (no reply, or the end of the connection) from a
+    /// server that has answered nothing here leaves a whole file "sent; unconfirmed"; from one
+    /// that has answered, it is a failure.
+    fn finish(
+        &mut self,
+        deadline: Instant,
+        results: &mut [Option<PutResult>],
+        config: &ClientConfig,
+    ) -> Result<(), ClientError> {
+        let _ = self.stream.get_ref().shutdown(Shutdown::Write);
+        while !self.waiting.is_empty() && self.broken.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.replies.headers.recv_timeout(left) {
+                Ok(reply) => self.take(reply, results)?,
+                Err(e) => {
+                    let why = match e {
+                        RecvTimeoutError::Timeout => format!(
+                            "no reply within {} s (--timeout)",
+                            config.timeout.as_secs_f64()
+                        ),
+                        RecvTimeoutError::Disconnected => "the server closed the connection".into(),
+                    };
+                    for sent in self.waiting.drain(..) {
+                        let slot = &mut results[sent.index];
+                        if slot.is_some() {
+                            continue;
+                        }
+                        *slot = Some(if !self.answered && sent.complete {
+                            Ok(Stored {
+                                name: sent.name,
+                                size: sent.size,
+                                md5: sent.md5,
+                                confirmed: false,
+                            })
+                        } else {
+                            Err(PutFailure::NoReply(why.clone()))
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the connection, so the reader thread ends too, and waits for it.
+    fn close(self) {
+        let _ = self.stream.get_ref().shutdown(Shutdown::Both);
+        self.replies.join();
+    }
+}
+
+/// What happened to one file, once known.
+type PutResult = Result<Stored, PutFailure>;
 
 /// An ok reply to a put: does it describe what was sent?
 fn check_stored(sent: &Sent, header: &Map<String, Value>) -> Result<Stored, PutFailure> {
@@ -392,7 +622,7 @@ struct ReplyReader {
 
 impl ReplyReader {
     fn start(mut stream: Conn, wire: Log) -> io::Result<ReplyReader> {
-        let (tx, headers) = unbounded();
+        let (tx, headers) = bounded(REPLY_QUEUE);
         let thread = thread::Builder::new()
             .name("reply reader".into())
             .spawn(move || loop {
@@ -462,7 +692,7 @@ pub fn get_file(
     };
     // First the local side: an unwritable destination fails before the server is bothered.
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
     let mut stream = config.tracer.clone().with_format(FRAMES).wrap(stream);
@@ -510,6 +740,7 @@ pub(super) fn receive_body(
     out: &Path,
     config: &ClientConfig,
 ) -> Result<String, ClientError> {
+    check_announced_size(size, out, config)?;
     let progress = Progress::new(size, name, config.progress);
     let received = copy_hashed(stream, pending.file(), size, Md5::new(), &progress);
     progress.finish();
@@ -521,6 +752,19 @@ pub(super) fn receive_body(
         }),
         Err(e) => Err(ClientError::Transfer(e)),
     }
+}
+
+/// Refuses a download over `--max-size` (default: the free space where it is saved), before its
+/// first byte: a server announcing a terabyte does not get to fill the disk.
+pub(super) fn check_announced_size(
+    size: u64,
+    out: &Path,
+    config: &ClientConfig,
+) -> Result<(), ClientError> {
+    let max = config
+        .max_size
+        .unwrap_or_else(|| download::default_max_size(download::folder_of(out)));
+    download::check_size(size, max).map_err(ClientError::TooLarge)
 }
 
 /// Puts a download in place under its name, but only if what arrived hashes to what the server

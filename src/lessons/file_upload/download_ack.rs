@@ -19,10 +19,12 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
-use super::client::{keep_if_verified, receive_body, ClientConfig, ClientError, Fetched};
+use super::client::{
+    check_announced_size, keep_if_verified, receive_body, ClientConfig, ClientError, Fetched,
+};
 use super::protocol::check_name;
 use super::server::{SessionError, UploadService};
-use crate::escape::preview;
+use crate::escape::{preview, server_text};
 use crate::framing::read_fully;
 use crate::log::Log;
 use crate::net;
@@ -126,7 +128,7 @@ pub fn get_file(
         error,
     };
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
     // Unframed both ways: each write is a message.
@@ -158,7 +160,7 @@ pub fn get_file(
         ));
     }
     if let Some(why) = text.strip_prefix("error: ") {
-        return Err(ClientError::RefusedWhy(why.trim_end().to_string()));
+        return Err(ClientError::RefusedWhy(server_text(why.trim_end())));
     }
     let size: u64 = Some(text.as_str())
         .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
@@ -169,6 +171,8 @@ pub fn get_file(
                 preview(text.as_bytes(), 40)
             ))
         })?;
+    // Refused before the ack: the server has sent nothing of the body yet.
+    check_announced_size(size, out, config)?;
     wire.line(format!("send {} (the ack)", String::from_utf8_lossy(ACK)));
     stream.write_all(ACK)?;
 

@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 use super::client::{keep_if_verified, receive_body, ClientConfig, ClientError, Fetched};
 use super::protocol::check_name;
 use super::server::{Conn, SessionError, UploadService, FRAMES};
-use crate::escape::preview;
+use crate::escape::{preview, server_text};
 use crate::framing::{FrameError, Framing};
 use crate::log::Log;
 use crate::net;
@@ -119,7 +119,7 @@ pub fn get_file(
         error,
     };
     let mut pending = PendingFile::create(out).map_err(local)?;
-    let stream = net::connect_tcp(&config.host, config.port)?;
+    let stream = net::connect_tcp_within(&config.host, config.port, config.timeout)?;
     stream.set_read_timeout(Some(config.timeout))?;
     stream.set_write_timeout(Some(config.timeout))?;
     // A bare name out, a framed JSON header (and the file) back.
@@ -147,7 +147,7 @@ pub fn get_file(
     wire.line(format!("recv {}", Value::Object(header.clone())));
     if let Some(why) = header.get("error") {
         let msg = why.as_str().map_or_else(|| why.to_string(), str::to_string);
-        return Err(ClientError::RefusedWhy(msg));
+        return Err(ClientError::RefusedWhy(server_text(&msg)));
     }
     let size = field_u64(&header, "file_data_len")?;
     let announced = header

@@ -20,7 +20,7 @@ use std::fmt;
 
 use serde_json::{json, Map, Value};
 
-use crate::escape::preview;
+use crate::escape::{preview, server_text};
 
 /// Longest file name accepted, in bytes: the usual file-system limit for one name (`NAME_MAX`).
 pub const MAX_NAME_BYTES: usize = 255;
@@ -226,13 +226,9 @@ pub fn parse_reply(header: Map<String, Value>) -> Result<Reply, String> {
     match header.get("status").and_then(Value::as_str) {
         Some("ok") => Ok(Reply::Ok(header)),
         Some("error") => {
-            let text = |field: &str| {
-                header
-                    .get(field)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
+            // The server's words, made safe to print (see `escape::server_text`).
+            let text =
+                |field: &str| server_text(header.get(field).and_then(Value::as_str).unwrap_or(""));
             Ok(Reply::Error {
                 code: text("code"),
                 msg: text("msg"),

@@ -19,7 +19,7 @@
 //!   md5 over the rest ([`transfer::hash_prefix`] then [`transfer::copy_hashed`]), so the check
 //!   still covers every byte.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,9 @@ use serde_json::{json, Map, Value};
 
 use super::login::{client_login, LoginError, LoginOk};
 use super::protocol::{check_reply, Code, Entry, Refusal, TRAILER};
+use crate::deadline::WithDeadline;
+use crate::download;
+use crate::escape::server_text;
 use crate::framing::{self, FrameError};
 use crate::net::{self, NetError};
 use crate::transfer::{self, Progress, TransferError};
@@ -61,8 +64,9 @@ pub enum ClientError {
     Protocol(String),
     #[error("the server closed the connection")]
     Closed,
-    #[error("no reply from the server for {} s; giving up", REPLY_TIMEOUT.as_secs())]
-    Timeout,
+    /// Nothing happened for `--timeout`: no reply, no byte of a body, no room to send one.
+    #[error("timed out after {} s waiting for {1} (--timeout)", .0.as_secs_f64())]
+    Timeout(Duration, &'static str),
 }
 
 impl ClientError {
@@ -78,7 +82,7 @@ impl ClientError {
             ClientError::Net(_)
             | ClientError::Frame(_)
             | ClientError::Closed
-            | ClientError::Timeout => "connection".into(),
+            | ClientError::Timeout(..) => "connection".into(),
             ClientError::Transfer(_) => "transfer".into(),
             ClientError::Protocol(_) => "protocol".into(),
         }
@@ -134,52 +138,85 @@ pub struct GetDone {
     pub md5: String,
 }
 
-/// How long the client waits for the server to answer or to take more bytes before it gives up.
-/// Generous: before a download of a file whose md5 is not recorded, the server reads the whole
-/// file, and after an upload it flushes it to disk.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(600);
+/// The default `--timeout`: how long the client waits for the server to answer, to send the
+/// next bytes of a body or to take more, before it gives up. Generous: before a download of a
+/// file whose md5 is not recorded, the server reads the whole file, and after an upload it
+/// flushes it to disk.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A logged-in connection to a 14-ftp server.
 pub struct FtpClient {
     stream: TcpStream,
     progress: bool,
+    timeout: Duration,
+    /// `--max-size`: the largest download accepted. `None`: the free space of the folder the
+    /// file goes to ([`download::default_max_size`]).
+    max_size: Option<u64>,
 }
 
 impl FtpClient {
-    /// Connects to `host:port` and logs in as `user`.
+    /// Connects to `host:port` and logs in as `user`, waiting at most [`DEFAULT_TIMEOUT`] for
+    /// anything.
     pub fn connect(
         host: &str,
         port: u16,
         user: &str,
         password: &str,
     ) -> Result<(FtpClient, LoginOk), ClientError> {
-        let mut stream = net::connect_tcp(host, port)?;
-        stream
-            .set_read_timeout(Some(REPLY_TIMEOUT))
-            .map_err(NetError::Io)?;
-        stream
-            .set_write_timeout(Some(REPLY_TIMEOUT))
-            .map_err(NetError::Io)?;
-        let ok = client_login(&mut stream, user, password)?;
-        Ok((
-            FtpClient {
-                stream,
-                progress: false,
-            },
-            ok,
-        ))
+        FtpClient::connect_within(host, port, user, password, DEFAULT_TIMEOUT)
+    }
+
+    /// [`FtpClient::connect`] with `--timeout`: the whole login exchange must be done within
+    /// `timeout` ([`WithDeadline`]: a server that trickles its challenge byte by byte gains
+    /// nothing), and every later wait is bounded by it too.
+    pub fn connect_within(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Result<(FtpClient, LoginOk), ClientError> {
+        let mut stream = net::connect_tcp_within(host, port, timeout)?;
+        set_timeouts(&stream, timeout).map_err(NetError::Io)?;
+        let ok = match client_login(
+            &mut WithDeadline::within(&mut stream, timeout),
+            user,
+            password,
+        ) {
+            Err(LoginError::Frame(FrameError::Io(e))) if net::is_timeout(&e) => {
+                return Err(ClientError::Timeout(timeout, "the login exchange"))
+            }
+            other => other?,
+        };
+        let mut client = FtpClient::logged_in(stream);
+        client.set_timeout(timeout);
+        Ok((client, ok))
     }
 
     /// Wraps a connection on which the login exchange has already succeeded (the tour does the
     /// exchange by hand, to show each message).
     pub fn logged_in(stream: TcpStream) -> FtpClient {
-        // These only fail for a zero duration or a closed socket; the latter shows at first use.
-        let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
-        let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
+        // Only fails for a closed socket, which shows at first use.
+        let _ = set_timeouts(&stream, DEFAULT_TIMEOUT);
         FtpClient {
             stream,
             progress: false,
+            timeout: DEFAULT_TIMEOUT,
+            max_size: None,
         }
+    }
+
+    /// `--timeout`: the longest wait for a reply, for the next bytes of a download, or for the
+    /// server to take more bytes of an upload.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+        let _ = set_timeouts(&self.stream, timeout);
+    }
+
+    /// `--max-size`: a `get` of a larger file is refused before its first byte. `None`: the
+    /// free space of the folder it would be saved in.
+    pub fn set_max_size(&mut self, max: Option<u64>) {
+        self.max_size = max;
     }
 
     /// Shows a progress bar on every put and get (when stderr is a terminal).
@@ -197,7 +234,9 @@ impl FtpClient {
         let reply = match framing::read_header(&mut self.stream) {
             Ok(Some(reply)) => reply,
             Ok(None) => return Err(ClientError::Closed),
-            Err(FrameError::Io(e)) if net::is_timeout(&e) => return Err(ClientError::Timeout),
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => {
+                return Err(ClientError::Timeout(self.timeout, "the server's reply"))
+            }
             Err(e) => return Err(e.into()),
         };
         Ok(check_reply(reply)?)
@@ -312,44 +351,81 @@ impl FtpClient {
         let rest = size - offset;
         let sent = match md5_so_far {
             // The md5 is known already (it is in the header): the bytes are only copied.
-            None => transfer::copy_exact(&mut file, &mut self.stream, rest, &progress),
+            None => {
+                transfer::copy_exact(&mut file, &mut self.stream, rest, &progress).map(|()| None)
+            }
             Some(md5) => transfer::copy_hashed(&mut file, &mut self.stream, rest, md5, &progress)
                 .and_then(|md5| {
-                    let trailer = json!({"md5": transfer::hex_digest(md5)});
+                    let md5 = transfer::hex_digest(md5);
+                    let trailer = json!({"md5": md5});
                     framing::write_header(&mut self.stream, &trailer).map_err(|e| {
                         TransferError::Write {
                             after: rest,
                             error: io::Error::other(e),
                         }
-                    })
+                    })?;
+                    Ok(Some(md5))
                 }),
         };
         progress.finish();
-        sent?;
+        let sent_md5 = match sent {
+            Ok(md5) => md5,
+            Err(TransferError::Write { error, .. }) if net::is_timeout(&error) => {
+                return Err(ClientError::Timeout(
+                    self.timeout,
+                    "the server to take more bytes",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
 
         let done = self.reply()?;
+        let md5 = text(&done, "md5")?;
+        // The md5 the server computed must be the md5 of what we sent (the whole file): the
+        // server saying "ok" is not proof, a lying or broken one would say it anyway.
+        let expected = match sent_md5 {
+            Some(computed) => computed,
+            None => known_md5.unwrap_or_default().to_ascii_lowercase(),
+        };
+        if !md5.eq_ignore_ascii_case(&expected) {
+            return Err(ClientError::Protocol(format!(
+                "the server reports md5 {} for {remote}, but the file sent has md5 {expected}",
+                server_text(&md5)
+            )));
+        }
         Ok(PutDone {
             remote: remote.to_string(),
             size,
             offset,
-            md5: text(&done, "md5")?,
+            md5: expected,
             used: number(&done, "used")?,
             quota: number(&done, "quota")?,
         })
     }
 
     /// Downloads `remote` to `local`, through `LOCAL.part`, resuming it if it exists.
+    ///
+    /// `LOCAL.part` is only ever a plain file of our own ([`download::open_partial`]: a planted
+    /// symbolic or hard link is refused, never written through), a file over `--max-size` is
+    /// refused before its first byte, and `LOCAL` appears only once the md5 matches (a rename,
+    /// which replaces whatever was at `LOCAL` instead of writing through it).
     pub fn get(&mut self, remote: &str, local: &Path) -> Result<GetDone, ClientError> {
         let partial = partial_path(local);
         let local_error = |e: io::Error| ClientError::Local(format!("{}: {e}", partial.display()));
-        let have = match fs::metadata(&partial) {
-            Ok(meta) => meta.len(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        // An existing partial file is opened (and checked) before the server is asked anything.
+        let mut kept = match fs::symlink_metadata(&partial) {
+            Ok(_) => Some(download::open_partial(&partial).map_err(local_error)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(local_error(e)),
+        };
+        let have = match &kept {
+            Some(file) => file.metadata().map_err(local_error)?.len(),
+            None => 0,
         };
         let reply = match self.request(&get_header(remote, have)) {
             // The remote file is now shorter than what we kept: it changed, so start again.
             Err(ClientError::Refused(r)) if have > 0 && r.code == Code::BadRequest => {
+                kept = None;
                 fs::remove_file(&partial).map_err(local_error)?;
                 self.request(&get_header(remote, 0))?
             }
@@ -363,16 +439,20 @@ impl FtpClient {
                 "the server sends from offset {offset} of {size} bytes; we asked for {have}"
             )));
         }
+        let max = self
+            .max_size
+            .unwrap_or_else(|| download::default_max_size(download::folder_of(local)) + have);
+        // The server is about to send the body: refusing now leaves the connection out of step,
+        // so the error ends the session (it is not `Local`), and nothing has been written.
+        download::check_size(size, max).map_err(ClientError::Protocol)?;
 
         // From here the server is sending `size - offset` bytes: any local failure now leaves the
         // connection out of step, so it is reported as a transfer error and ends the session.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&partial)
-            .map_err(|e| TransferError::Write { after: 0, error: e })?;
+        let mut file = match kept {
+            Some(file) => file,
+            None => download::open_partial(&partial)
+                .map_err(|e| TransferError::Write { after: 0, error: e })?,
+        };
         let md5_so_far = transfer::hash_prefix(&mut file, offset)?;
         file.seek(SeekFrom::Start(offset))
             .and_then(|_| file.set_len(offset))
@@ -387,7 +467,13 @@ impl FtpClient {
             &progress,
         );
         progress.finish();
-        let got = transfer::hex_digest(received?);
+        let got = match received {
+            Ok(md5) => transfer::hex_digest(md5),
+            Err(TransferError::Read { error, .. }) if net::is_timeout(&error) => {
+                return Err(ClientError::Timeout(self.timeout, "the file's next bytes"))
+            }
+            Err(e) => return Err(e.into()),
+        };
 
         if got != md5 {
             drop(file);
@@ -410,6 +496,14 @@ impl FtpClient {
             md5,
         })
     }
+}
+
+/// Both socket timeouts: a read waits at most `timeout` for a byte, a write for room to send.
+fn set_timeouts(stream: &TcpStream, timeout: Duration) -> io::Result<()> {
+    // A zero duration is refused by the OS calls ("invalid argument"): the shortest wait is 1 ms.
+    let timeout = timeout.max(Duration::from_millis(1));
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))
 }
 
 fn get_header(remote: &str, offset: u64) -> Value {

@@ -28,6 +28,7 @@ use super::scram::{self, ScramError, DEFAULT_ITERATIONS, SALT_LEN};
 use super::users::{
     create_private_dir_all, set_owner_only, sync_dir, valid_user_name, UserRecord, UserStore,
 };
+use crate::escape::server_text;
 use crate::framing::{self, FrameError};
 
 /// The one message every failed login gets, whatever the reason (unknown user, wrong password,
@@ -191,6 +192,7 @@ pub fn typical_iterations(store: &UserStore) -> u32 {
         .max_by_key(|&(iterations, count)| (count, iterations))
         .map(|(iterations, _)| iterations)
         .unwrap_or(DEFAULT_ITERATIONS)
+        .max(scram::MIN_ITERATIONS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +288,11 @@ fn challenge_and_check<S: Read + Write>(
     // one HMAC and one SHA-256 either way), the same failure. The fake record is computed for
     // every login, known name or not, so that not even the time taken depends on the name.
     let fake = secret.fake_record(user, typical_iterations(store));
-    let real = store.user(user);
+    // The server never issues fewer than MIN_ITERATIONS: an account made with fewer (before the
+    // floor was raised) is answered like an unknown one until `adduser` sets it again.
+    let real = store
+        .user(user)
+        .filter(|r| r.iterations >= scram::MIN_ITERATIONS);
     let record = real.unwrap_or(&fake);
 
     let snonce = scram::new_nonce();
@@ -415,8 +421,9 @@ pub fn client_login<S: Read + Write>(
 fn read_reply(stream: &mut impl Read) -> Result<Map<String, Value>, LoginError> {
     let reply = framing::read_header(stream)?.ok_or(LoginError::Closed)?;
     if text_field(&reply, "status") == Some("error") {
-        let code = text_field(&reply, "code").unwrap_or("unknown").to_string();
-        let msg = text_field(&reply, "msg").unwrap_or_default().to_string();
+        // The server's words, made safe to print: no terminal escape, no forged second line.
+        let code = server_text(text_field(&reply, "code").unwrap_or("unknown"));
+        let msg = server_text(text_field(&reply, "msg").unwrap_or_default());
         return Err(if code == "auth_failed" {
             LoginError::AuthFailed(msg)
         } else {
@@ -438,15 +445,15 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let first = ServerSecret::load_or_create(root.path()).unwrap();
         let again = ServerSecret::load_or_create(root.path()).unwrap();
-        let a1 = first.fake_record("mallory", 1000);
-        let a2 = again.fake_record("mallory", 1000);
+        let a1 = first.fake_record("mallory", 4096);
+        let a2 = again.fake_record("mallory", 4096);
         assert_eq!(a1, a2);
         assert_eq!(a1.check(), Ok(()));
-        let b = first.fake_record("trudy", 1000);
+        let b = first.fake_record("trudy", 4096);
         assert_ne!(a1.salt, b.salt);
         assert_ne!(a1.stored_key, b.stored_key);
         // Another server's secret gives other salts: they cannot be predicted without it.
-        let other = ServerSecret::from_bytes([7; 32]).fake_record("mallory", 1000);
+        let other = ServerSecret::from_bytes([7; 32]).fake_record("mallory", 4096);
         assert_ne!(a1.salt, other.salt);
         #[cfg(unix)]
         {
@@ -473,12 +480,44 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut store = UserStore::load(root.path()).unwrap();
         assert_eq!(typical_iterations(&store), DEFAULT_ITERATIONS);
-        let mut record = ServerSecret::from_bytes([1; 32]).fake_record("x", 1000);
+        let mut record = ServerSecret::from_bytes([1; 32]).fake_record("x", 4096);
         store.upsert("a", record.clone());
         store.upsert("b", record.clone());
         record.iterations = 5000;
         store.upsert("c", record);
-        assert_eq!(typical_iterations(&store), 1000);
+        assert_eq!(typical_iterations(&store), 4096);
+    }
+
+    /// An account made with fewer iterations than the floor (before it was raised) still loads,
+    /// but the server never issues its count: it is answered like an unknown user.
+    #[test]
+    fn accounts_below_the_floor_are_never_challenged_with_their_count() {
+        let root = tempfile::tempdir().unwrap();
+        let mut store = UserStore::load(root.path()).unwrap();
+        store.upsert("old", scram::new_record("pw", 1000, 10));
+        assert_eq!(typical_iterations(&store), scram::MIN_ITERATIONS);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut conn, peer) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let login = framing::read_header(&mut conn).unwrap().unwrap();
+            let secret = ServerSecret::from_bytes([3; 32]);
+            server_login(
+                &mut conn,
+                &login,
+                &store,
+                &secret,
+                &LoginGuard::new(),
+                peer.ip(),
+            )
+            .unwrap()
+            .is_none()
+        });
+        let e = client_login(&mut connect(addr), "old", "pw").unwrap_err();
+        assert!(matches!(e, LoginError::AuthFailed(_)), "{e:?}");
+        assert!(server.join().unwrap(), "refused");
     }
 
     /// A fake server that runs the real exchange but then sends `signature` instead of the
@@ -494,7 +533,7 @@ mod tests {
                 .unwrap();
             let root = tempfile::tempdir().unwrap();
             let mut store = UserStore::load(root.path()).unwrap();
-            store.upsert("alice", scram::new_record("pw", 1000, 10));
+            store.upsert("alice", scram::new_record("pw", 4096, 10));
             let login = framing::read_header(&mut conn).unwrap().unwrap();
             let secret = ServerSecret::from_bytes([3; 32]);
             let verified = server_login(

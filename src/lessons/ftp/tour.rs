@@ -34,11 +34,11 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     fs::create_dir_all(&local)?;
 
     t.step(&format!(
-        "14-ftp adduser {USER} --quota 64K: a demo account (1000 PBKDF2 iterations to keep the \
+        "14-ftp adduser {USER} --quota 64K: a demo account (4096 PBKDF2 iterations to keep the \
          tour quick; real accounts get {})",
         scram::DEFAULT_ITERATIONS
     ));
-    admin::add_user(&root, USER, PASSWORD, QUOTA, 1000)?;
+    admin::add_user(&root, USER, PASSWORD, QUOTA, scram::MIN_ITERATIONS)?;
     let users = fs::read_to_string(root.join("users.json"))?;
     t.show("admin", &format!("users.json: {}", shorten_text(&users)));
     t.check(

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::{framed, pause, ReceiverMode, StickyError};
+use crate::framing::FrameError;
 use crate::net;
 use crate::trace::Tracer;
 
@@ -40,6 +41,8 @@ pub struct ClientConfig {
     pub pause: Duration,
     /// Turn Nagle's algorithm off (TCP_NODELAY).
     pub nodelay: bool,
+    /// `--timeout`: the longest a send may wait for room, against a server that reads nothing.
+    pub timeout: Duration,
     /// `--trace`: one line per `send`.
     pub tracer: Tracer,
 }
@@ -50,6 +53,7 @@ impl Default for ClientConfig {
             mode: SenderMode::Naive,
             pause: Duration::from_millis(500),
             nodelay: false,
+            timeout: Duration::from_secs(30),
             tracer: Tracer::off(),
         }
     }
@@ -109,8 +113,11 @@ pub fn run_client(
     messages: &[Vec<u8>],
     config: &ClientConfig,
 ) -> Result<(), StickyError> {
-    let stream = net::connect_tcp(host, port)?;
+    let stream = net::connect_tcp_within(host, port, config.timeout)?;
     stream.set_nodelay(config.nodelay)?;
+    // A server that never reads fills its receive buffer and our send buffer; a send then waits
+    // for room, and without a bound it waits for ever.
+    stream.set_write_timeout(Some(config.timeout))?;
     let receiver = match config.mode {
         SenderMode::Naive | SenderMode::Sleep => ReceiverMode::Naive,
         SenderMode::Framed => ReceiverMode::Framed,
@@ -120,7 +127,15 @@ pub fn run_client(
         .clone()
         .with_format(receiver.message_format())
         .wrap(stream);
-    send_messages(&mut stream, messages, config)?;
+    match send_messages(&mut stream, messages, config) {
+        Err(StickyError::Io(e)) if net::is_timeout(&e) => {
+            return Err(StickyError::Stalled(config.timeout))
+        }
+        Err(StickyError::Frame(FrameError::Io(e))) if net::is_timeout(&e) => {
+            return Err(StickyError::Stalled(config.timeout))
+        }
+        other => other?,
+    }
     // Closing right away would lose nothing (the kernel still delivers what was sent), but waiting
     // for the server's close means that when the client exits, the server has printed everything.
     net::close_gracefully(stream.get_mut(), LINGER);

@@ -68,6 +68,9 @@ pub enum StickyError {
     Io(#[from] io::Error),
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// A send waited `--timeout` for room: the server is not reading.
+    #[error("timed out after {} s waiting for the server to take more bytes (--timeout): it is not reading", .0.as_secs_f64())]
+    Stalled(std::time::Duration),
     /// A demo scenario did not show what the lesson says it shows.
     #[error("scenario {scenario}: {problem}")]
     Scenario { scenario: String, problem: String },
