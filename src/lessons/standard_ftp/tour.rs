@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::server::{run_server, ServerConfig};
-use crate::accounts::admin;
+use crate::accounts::{admin, scram};
 use crate::tour::{Tour, TourError};
 use crate::transfer::md5_file;
 
@@ -28,7 +28,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.step(&format!(
         "14-ftp adduser {USER} --quota 64K: the account lesson 14 would make"
     ));
-    admin::add_user(&root, USER, PASSWORD, QUOTA, 1000)?;
+    admin::add_user(&root, USER, PASSWORD, QUOTA, scram::MIN_ITERATIONS)?;
 
     let config = ServerConfig::new(&root);
     let server =
