@@ -21,6 +21,7 @@
 //! read back which bytes each call moved. Past [`crate::recording::KEPT_CALLS`] calls a party's
 //! remaining calls are one summary box ("… 1,257 more reads of 1,024 bytes") with `data-calls`.
 
+mod cli;
 mod order;
 mod pieces;
 pub mod svg;
@@ -30,6 +31,7 @@ use std::io;
 use std::path::Path;
 
 use crate::recording::{Direction, Folded, PartKind, Record, Recording};
+pub use cli::svg_file;
 use order::{place, rank_by_first};
 use pieces::{
     fill_gaps, piece_text, piece_widths, push_overlap, Colour, Piece, FILLS, JSON_FILL,

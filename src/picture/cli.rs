@@ -1,0 +1,56 @@
+//! `--picture FILE.svg` on a lesson binary: a tracer whose recording is drawn into the file each
+//! time a connection closes.
+//!
+//! This lives with the drawing code, not in [`crate::trace`]: tracing and recording are shared by
+//! every lesson and know nothing of pictures; the picture code knows them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::recording::{Recorder, Recording, Saver};
+use crate::trace::Tracer;
+
+impl Tracer {
+    /// What a lesson binary's `--trace` and `--picture FILE.svg` ask for. The picture's caption
+    /// is the command line (minus the picture's own file name, so that the same run gives the
+    /// same picture wherever it is written).
+    pub fn for_cli(party: &str, trace: bool, picture: Option<PathBuf>) -> Tracer {
+        let tracer = Tracer::for_party(party, trace);
+        match picture {
+            Some(file) => tracer.and_record(&Recorder::saving_with(command_line(), svg_file(file))),
+            None => tracer,
+        }
+    }
+}
+
+/// A [`Saver`] that draws the recording into `file`. A failure is reported on stderr rather than
+/// ending the program: the picture is a by-product of the run.
+pub fn svg_file(file: PathBuf) -> Saver {
+    Arc::new(move |recording: &Recording| {
+        if let Err(e) = super::save(&file, &super::render(recording)) {
+            eprintln!("cannot write the picture {}: {e}", file.display());
+        }
+    })
+}
+
+/// The program's command line without its `--picture FILE` (the file's name says nothing about
+/// the run, and would make the same run give different pictures).
+fn command_line() -> String {
+    let mut words = Vec::new();
+    let mut args = std::env::args();
+    if let Some(program) = args.next() {
+        let name = Path::new(&program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(program);
+        words.push(name);
+    }
+    while let Some(arg) = args.next() {
+        if arg == "--picture" {
+            args.next();
+        } else if !arg.starts_with("--picture=") {
+            words.push(arg);
+        }
+    }
+    words.join(" ")
+}
