@@ -3,8 +3,9 @@
 //! Looks are for people; these tests read the pictures back as XML (with roxmltree) and check
 //! what they claim: which bytes each box carried (`data-stream`, `data-from`, `data-to`), that
 //! every byte sent is in exactly one write box and one read box, that there is one box per traced
-//! call, that a large conversation stays under 1 MiB, and that the pictures in the walkthrough
-//! are the ones the documented command makes today.
+//! call, that a large conversation stays under 1 MiB, that the verdict a picture states is the one
+//! the run printed, that the walkthrough's pictures are readable on a projector at their natural
+//! size, and that they are the ones the documented command makes today.
 
 mod common;
 
@@ -122,6 +123,147 @@ fn in_the_demo_pictures_every_byte_sent_is_in_one_write_box_and_one_read_box() {
     assert!(naive
         .iter()
         .any(|b| b.direction == "recv" && b.to - b.from == 10));
+}
+
+/// The numbers in a verdict: `2 messages sent, the program got 1` → (2, 1); `2 messages sent,
+/// 2 received whole` → (2, 2).
+fn verdict_numbers(verdict: &str) -> (u64, u64) {
+    let numbers: Vec<u64> = verdict
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [sent, got, ..] => (*sent, *got),
+        _ => panic!("no numbers in the verdict {verdict:?}"),
+    }
+}
+
+#[test]
+fn the_demo_pictures_state_the_verdict_the_demo_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run(
+        STICKY,
+        &["demo", "--pictures", dir.path().to_str().unwrap()],
+        "",
+    );
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    // `=> merged: 2 writes, 1 read | => intact: 2 messages`, one line per scenario.
+    let printed: Vec<(u64, u64, u64)> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("=>"))
+        .map(|l| {
+            let numbers: Vec<u64> = l
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            (numbers[0], numbers[1], numbers[2])
+        })
+        .collect();
+    let names = [
+        "09-sticky-a-merged.svg",
+        "09-sticky-b-split.svg",
+        "09-sticky-c-proxy-split-1.svg",
+    ];
+    assert_eq!(printed.len(), names.len(), "{}", out.stdout);
+    for (name, (writes, reads, messages)) in names.iter().zip(printed) {
+        let svg = read(&dir.path().join(name));
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let verdicts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("panel"))
+            .map(|n| n.attribute("data-verdict").unwrap_or(""))
+            .collect();
+        let [naive, framed] = verdicts.as_slice() else {
+            panic!("{name}: two panels, {verdicts:?}");
+        };
+        assert!(naive.starts_with("✗ wrong"), "{name}: {naive}");
+        assert_eq!(verdict_numbers(naive), (writes, reads), "{name}: {naive}");
+        assert!(framed.starts_with("✓ right"), "{name}: {framed}");
+        assert_eq!(
+            verdict_numbers(framed),
+            (messages, messages),
+            "{name}: {framed}"
+        );
+        let desc = doc
+            .descendants()
+            .find(|n| n.has_tag_name("desc"))
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        assert!(
+            desc.contains(naive) && desc.contains(framed),
+            "{name}: {desc}"
+        );
+    }
+}
+
+/// The sizes of every text in a picture: the style's classes and any size given on an element.
+fn font_sizes(svg: &str) -> Vec<f64> {
+    let mut sizes = Vec::new();
+    for (i, _) in svg.match_indices("font-size") {
+        let rest = svg.get(i + "font-size".len()..).unwrap_or_default();
+        let number: String = rest
+            .trim_start_matches([':', '=', '"', ' '])
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        sizes.push(number.parse().unwrap_or(0.0));
+    }
+    sizes
+}
+
+#[test]
+fn the_walkthrough_pictures_read_on_a_projector_at_natural_size() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(PICTURES);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&committed).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "svg") {
+            continue;
+        }
+        let name = path.display().to_string();
+        let svg = read(&path);
+        let doc = roxmltree::Document::parse(&svg).expect("the picture is well-formed XML");
+        let root = doc.root_element();
+        let size = |a: &str| -> f64 { root.attribute(a).unwrap().parse().unwrap() };
+        assert!(
+            size("width") <= 1200.0 && size("height") <= 800.0,
+            "{name} is {} x {}, over 1,200 x 800",
+            size("width"),
+            size("height")
+        );
+        let sizes = font_sizes(&svg);
+        assert!(!sizes.is_empty());
+        assert!(
+            sizes.iter().all(|&s| s >= 12.0),
+            "{name}: text under 12 px: {sizes:?}"
+        );
+        let text_of = |tag: &str| {
+            doc.descendants()
+                .find(|n| n.has_tag_name(tag))
+                .and_then(|n| n.text())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(!text_of("title").is_empty(), "{name}: no <title>");
+        assert!(
+            text_of("desc").contains('✓') || text_of("desc").contains('✗'),
+            "{name}: no verdict in <desc>"
+        );
+        for boxes in panels(&svg) {
+            // Each direction of each stream is covered from byte 0, each byte once.
+            let written = coverage(&boxes, "send");
+            let read = coverage(&boxes, "recv");
+            for (stream, n) in read {
+                assert!(
+                    written.get(&stream).is_none_or(|&w| n <= w),
+                    "{name}: stream {stream} read more than was written"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} pictures");
 }
 
 #[test]
