@@ -36,8 +36,13 @@ pub fn svg_file(file: PathBuf) -> Saver {
 /// The program's command line without its `--picture FILE` (the file's name says nothing about
 /// the run, and would make the same run give different pictures).
 fn command_line() -> String {
+    caption_of(std::env::args())
+}
+
+/// The caption for a command line: the program's file name, then its arguments as a shell would
+/// need them typed (`'seq 1 5000'` keeps its quotes), without `--picture FILE`.
+fn caption_of(mut args: impl Iterator<Item = String>) -> String {
     let mut words = Vec::new();
-    let mut args = std::env::args();
     if let Some(program) = args.next() {
         let name = Path::new(&program)
             .file_name()
@@ -49,8 +54,43 @@ fn command_line() -> String {
         if arg == "--picture" {
             args.next();
         } else if !arg.starts_with("--picture=") {
-            words.push(arg);
+            words.push(quoted(&arg));
         }
     }
     words.join(" ")
+}
+
+/// `arg` as typed in a shell: as it is when it is one plain word, else in single quotes.
+fn quoted(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_./:=,+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caption_keeps_the_quotes_an_argument_needs() {
+        let args = [
+            "/x/target/debug/10-remote-cmd-framed",
+            "client",
+            "--picture",
+            "out.svg",
+            "seq 1 5000",
+            "echo it's",
+            "--port=9010",
+        ];
+        assert_eq!(
+            caption_of(args.iter().map(|a| a.to_string())),
+            r"10-remote-cmd-framed client 'seq 1 5000' 'echo it'\''s' --port=9010"
+        );
+    }
 }
