@@ -250,14 +250,36 @@ fn the_walkthrough_pictures_read_on_a_projector_at_natural_size() {
             text_of("desc").contains('✓') || text_of("desc").contains('✗'),
             "{name}: no verdict in <desc>"
         );
-        for boxes in panels(&svg) {
+        let panel_nodes = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("panel"));
+        for (boxes, panel) in panels(&svg).into_iter().zip(panel_nodes) {
             // Each direction of each stream is covered from byte 0, each byte once.
             let written = coverage(&boxes, "send");
             let read = coverage(&boxes, "recv");
-            for (stream, n) in read {
+            for (stream, n) in &read {
                 assert!(
-                    written.get(&stream).is_none_or(|&w| n <= w),
+                    written.get(stream).is_none_or(|w| n <= w),
                     "{name}: stream {stream} read more than was written"
+                );
+            }
+            // Each ruler's bytes add up: what was read of its stream, and what never was.
+            let rulers: Vec<roxmltree::Node> = panel
+                .descendants()
+                .filter(|n| n.attribute("class") == Some("ruler"))
+                .collect();
+            assert!(!rulers.is_empty(), "{name}: a panel without a ruler");
+            for ruler in rulers {
+                let number = |a: &str| -> u64 { ruler.attribute(a).unwrap().parse().unwrap() };
+                let stream = number("data-stream");
+                assert_eq!(Some(&number("data-read")), read.get(&stream), "{name}");
+                if let Some(w) = written.get(&stream) {
+                    assert_eq!(number("data-written"), *w, "{name}");
+                }
+                assert_eq!(
+                    number("data-unread"),
+                    number("data-written") - number("data-read"),
+                    "{name}"
                 );
             }
         }

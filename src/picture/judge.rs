@@ -64,17 +64,28 @@ enum Messages<'l> {
     Frames(&'l [Part]),
 }
 
-/// Judges every read of the panel's receivers; returns the column's lines and the verdict, or
-/// `None` when the panel has nothing to judge (no read of bytes whose messages are known).
-pub(super) fn judge(layout: &Layout) -> Option<(Vec<Got>, Verdict)> {
+/// What [`judge`] found: the column's lines, the verdict, and the streams whose reads it judged.
+pub(super) struct Judged {
+    pub(super) got: Vec<Got>,
+    pub(super) verdict: Verdict,
+    pub(super) streams: Vec<usize>,
+}
+
+/// Judges every read of the panel's receivers, or `None` when the panel has nothing to judge (no
+/// read of bytes whose messages are known).
+pub(super) fn judge(layout: &Layout) -> Option<Judged> {
     let mut got = Vec::new();
     let mut verdict = Verdict::default();
     let mut judged_streams: Vec<usize> = Vec::new();
+    let mut streams: Vec<usize> = Vec::new();
     for item in layout.items.iter().filter(|i| is_judged(layout, i)) {
         let root = layout.root(item.stream, 0);
         let Some(messages) = messages_of(layout, root) else {
             continue;
         };
+        if !streams.contains(&item.stream) {
+            streams.push(item.stream);
+        }
         if !judged_streams.contains(&root) {
             judged_streams.push(root);
             verdict.sent += match messages {
@@ -87,7 +98,11 @@ pub(super) fn judge(layout: &Layout) -> Option<(Vec<Got>, Verdict)> {
             Messages::Frames(parts) => framed(layout, item, root, parts, &mut got, &mut verdict),
         }
     }
-    (!judged_streams.is_empty()).then_some((got, verdict))
+    (!judged_streams.is_empty()).then_some(Judged {
+        got,
+        verdict,
+        streams,
+    })
 }
 
 /// A read of bytes that reached the program (not a proxy's read, which it only passes on).
@@ -124,18 +139,28 @@ fn naive(
     verdict: &mut Verdict,
 ) {
     let number = |i: usize| layout.number(root, i).map_or(0, |n| n + 1);
-    // Calls of different sizes folded together cannot be told apart: judged as one.
-    let size = if item.smallest == item.largest {
-        item.smallest.max(1)
-    } else {
-        item.len().max(1)
-    };
+    // Each read on its own, from the records (a folded box is several reads); past the kept
+    // records, as reads of equal size.
+    let party = layout.lanes.get(item.lane);
+    let mut reads: Vec<(u64, u64)> = layout
+        .recording
+        .records
+        .iter()
+        .filter(|r| r.direction == Direction::Recv && r.stream == item.stream && r.len > 0)
+        .filter(|r| Some(&r.party) == party && item.from <= r.from && r.to() <= item.to)
+        .map(|r| (r.from, r.to()))
+        .collect();
+    if reads.is_empty() {
+        let size = item.smallest.max(1);
+        let mut at = item.from;
+        while at < item.to && reads.len() < 10_000 {
+            reads.push((at, (at + size).min(item.to)));
+            at += size;
+        }
+    }
     let (mut whole, mut merged, mut split) = (0u64, false, false);
     let mut touched: Vec<usize> = Vec::new();
-    // A folded run is reads of the same size, one after the other: judge each.
-    let mut at = item.from;
-    while at < item.to {
-        let end = (at + size).min(item.to);
+    for (at, end) in reads {
         let overlapping: Vec<usize> = writes
             .iter()
             .enumerate()
@@ -149,7 +174,6 @@ fn naive(
             _ => merged = true,
         }
         touched.extend(overlapping);
-        at = end;
     }
     touched.sort_unstable();
     touched.dedup();
@@ -167,6 +191,7 @@ fn naive(
         (1, false, true) => format!("✗ {which} as one"),
         (1, false, false) => format!("✗ part of {which}"),
         (n, true, _) => format!("✓ ×{n}: {which}, each whole"),
+        (n, false, true) if split => format!("✗ ×{n}: parts of {which}"),
         (n, false, true) => format!("✗ ×{n}: {which} merged"),
         (n, false, false) => format!("✗ ×{n}: parts of {which}"),
     };

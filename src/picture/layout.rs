@@ -15,7 +15,7 @@ const FOLD_RUN: usize = 3;
 /// party, into one box each.
 pub(super) const MAX_ROWS: usize = 40;
 /// Fewest rows a panel is cut to.
-pub(super) const MIN_ROWS: usize = 8;
+pub(super) const MIN_ROWS: usize = 6;
 
 /// A box of the timeline: one call, or several folded into one.
 pub(super) struct Item {

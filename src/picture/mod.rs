@@ -30,6 +30,7 @@ mod judge;
 mod layout;
 mod order;
 mod pieces;
+mod ruler;
 pub mod svg;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ use crate::recording::{Direction, Recording};
 use judge::{judge, Got};
 use layout::{Item, Layout};
 use pieces::{piece_text, piece_widths, Colour, Piece, PATTERNS};
+use ruler::{rulers, Ruler, RULER_H};
 
 /// Widest a picture is meant to be: a 1,024-pixel projector, less the browser's edges.
 const MAX_W: f64 = 1000.0;
@@ -63,7 +65,7 @@ const BOX_H: f64 = 24.0;
 const MAX_H: f64 = 800.0;
 /// Height of a panel without its rows (title, lane names, room below), and of a picture
 /// without its panels (caption, legend), roughly: to decide how many rows fit.
-const PANEL_CHROME_H: f64 = 84.0;
+const PANEL_CHROME_H: f64 = 90.0;
 const PICTURE_CHROME_H: f64 = 160.0;
 /// Width of one character of the 14px monospace font, to decide what fits.
 const CHAR_W: f64 = 8.5;
@@ -98,7 +100,7 @@ pub fn render(recording: &Recording) -> String {
 /// What a panel is judged to be (see [`Verdict`]), for a caller that wants to say it in words too.
 pub fn verdict(recording: &Recording) -> Option<Verdict> {
     let layout = Layout::new(recording, layout::MAX_ROWS);
-    judge(&layout).map(|(_, verdict)| verdict)
+    judge(&layout).map(|judged| judged.verdict)
 }
 
 /// Several recordings under one caption (the naive and the framed receiver of one scenario),
@@ -110,7 +112,11 @@ pub fn render_panels(caption: &str, panels: &[Panel]) -> String {
         .collect();
     // One above the other, the panels share [`MAX_H`]: fold the rows of those that need more.
     let rows: usize = drawn.iter().map(|d| d.layout.rows).sum();
-    let room = MAX_H - PICTURE_CHROME_H - PANEL_CHROME_H * drawn.len() as f64;
+    let chrome: f64 = drawn
+        .iter()
+        .map(|d| PANEL_CHROME_H + RULER_H * d.rulers.len() as f64)
+        .sum();
+    let room = MAX_H - PICTURE_CHROME_H - chrome;
     let fit = (room / ROW_H).floor().max(0.0) as usize;
     if drawn.len() > 1 && rows > fit {
         let each = fit / drawn.len();
@@ -250,6 +256,7 @@ struct Used {
     unknown: bool,
     bands: bool,
     judged: bool,
+    rulers: bool,
 }
 
 impl Used {
@@ -317,8 +324,11 @@ fn legend(out: &mut String, used: &Used, y: f64, width: f64) -> f64 {
     let mut notes = vec![
         "A box is one send() or recv(), its bytes in stream order; equal calls in a row fold into one box. Time goes down, as order of calls.".to_string(),
     ];
-    if used.bands {
-        notes.push("A band joins each piece of a write to the read that got it.".into());
+    match (used.bands, used.rulers) {
+        (true, true) => notes.push("A band joins a write's bytes to the read that got them. Rulers: each stream to scale, writes cut above, reads below.".into()),
+        (true, false) => notes.push("A band joins each piece of a write to the read that got it.".into()),
+        (false, true) => notes.push("Rulers: each stream's bytes to scale, from 0; the writer's cuts above, the reader's below.".into()),
+        (false, false) => {}
     }
     if used.judged {
         notes.push("✓/✗: was what the program took for a message exactly one message sent?".into());
@@ -344,6 +354,7 @@ struct Drawn<'a> {
     layout: Layout<'a>,
     got: Vec<Got>,
     verdict: Option<Verdict>,
+    rulers: Vec<Ruler>,
     box_w: f64,
     width: f64,
 }
@@ -351,9 +362,12 @@ struct Drawn<'a> {
 impl<'a> Drawn<'a> {
     fn new(panel: &Panel<'a>, max_rows: usize) -> Drawn<'a> {
         let layout = Layout::new(panel.recording, max_rows);
-        let (got, verdict) = match judge(&layout) {
-            Some((got, verdict)) => (got, Some(verdict)),
-            None => (Vec::new(), None),
+        let (got, verdict, rulers) = match judge(&layout) {
+            Some(judged) => {
+                let rulers = rulers(&layout, &judged.streams);
+                (judged.got, Some(judged.verdict), rulers)
+            }
+            None => (Vec::new(), None, Vec::new()),
         };
         let n = layout.lanes.len().max(1) as f64;
         let got_w = if verdict.is_some() { GOT_W } else { 0.0 };
@@ -365,6 +379,7 @@ impl<'a> Drawn<'a> {
             layout,
             got,
             verdict,
+            rulers,
             box_w,
             width,
         }
@@ -465,12 +480,19 @@ impl<'a> Drawn<'a> {
         }
         used.bands |= self.draw_bands(out, x, top);
         used.judged |= self.verdict.is_some();
+        used.rulers |= !self.rulers.is_empty();
         for item in &self.layout.items {
             self.draw_item(out, item, x, top, used);
         }
         self.draw_got(out, x, top);
+        let mut ruler_y = top + rows_h + 10.0;
+        let ruler_w = self.width - if self.verdict.is_some() { GOT_W } else { 0.0 };
+        for ruler in &self.rulers {
+            ruler.draw(out, &self.layout, x, ruler_y, ruler_w);
+            ruler_y += RULER_H;
+        }
         out.push_str("</g>\n");
-        top + rows_h + 4.0 - y
+        ruler_y + 4.0 - y
     }
 
     fn draw_item(&self, out: &mut String, item: &Item, x: f64, top: f64, used: &mut Used) {

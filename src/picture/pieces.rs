@@ -38,6 +38,7 @@ pub(super) const PATTERNS: &str = r##"<defs>
 <pattern id="hatch-length" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="#333333"/><line x1="0" y1="0" x2="0" y2="8" stroke="#777777" stroke-width="3"/></pattern>
 <pattern id="hatch-json" patternUnits="userSpaceOnUse" width="10" height="10" patternTransform="rotate(45)"><rect width="10" height="10" fill="#E8DCC0"/><line x1="0" y1="0" x2="0" y2="10" stroke="#C9B27C" stroke-width="2"/></pattern>
 <pattern id="hatch-unknown" patternUnits="userSpaceOnUse" width="10" height="10" patternTransform="rotate(-45)"><rect width="10" height="10" fill="#E4E4E4"/><line x1="0" y1="0" x2="0" y2="10" stroke="#BBBBBB" stroke-width="2"/></pattern>
+<pattern id="hatch-unread" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="#FFFFFF"/><line x1="0" y1="0" x2="0" y2="8" stroke="#CC3311" stroke-width="2"/></pattern>
 </defs>
 "##;
 
