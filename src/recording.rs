@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use crate::framing::{LengthOrder, LENGTH_SIZE};
 
+mod file;
+pub use file::{read_records, record_file, write_records, RecordFileError, MAX_FILE};
+
 /// How many calls a recording keeps whole; later ones are folded into counts. A picture with a
 /// few hundred boxes is already more than a person reads, and it stays well under 1 MiB.
 pub const KEPT_CALLS: usize = 300;

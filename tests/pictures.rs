@@ -18,6 +18,8 @@ use common::ServerProcess;
 const TOUR: &str = env!("CARGO_BIN_EXE_00-tour");
 const STICKY: &str = env!("CARGO_BIN_EXE_09-sticky");
 const FRAMED: &str = env!("CARGO_BIN_EXE_10-remote-cmd-framed");
+const REMOTE_CMD: &str = env!("CARGO_BIN_EXE_07-remote-cmd");
+const PICTURE: &str = env!("CARGO_BIN_EXE_picture");
 
 /// The walkthrough's pictures, and the command that makes them (walkthrough.md says the same).
 const PICTURES: &str = "pictures";
@@ -286,6 +288,90 @@ fn the_walkthrough_pictures_read_on_a_projector_at_natural_size() {
         checked += 1;
     }
     assert!(checked >= 7, "only {checked} pictures");
+}
+
+#[test]
+fn a_two_terminal_run_of_07_draws_both_sides_from_their_record_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let server = ServerProcess::start(
+        REMOTE_CMD,
+        &["server", "--port", "0", "--picture", &file("server.json")],
+    );
+    let out = common::run(
+        REMOTE_CMD,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--picture",
+            &file("client.json"),
+            "seq 1 5000",
+            "echo hi",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    // The server writes its file when the connection closes: wait for both of its reads.
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        let text = std::fs::read_to_string(file("server.json")).unwrap_or_default();
+        if text.matches(r#""direction":"recv""#).count() >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no record file from the server");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drawn = common::run(
+        PICTURE,
+        &[
+            &file("client.json"),
+            &file("server.json"),
+            "--out",
+            &file("both.svg"),
+        ],
+        "",
+    );
+    assert!(drawn.status.success(), "{}", drawn.stderr);
+    let svg = read(&dir.path().join("both.svg"));
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let parties: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("party"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(
+        parties.contains(&"client") && parties.contains(&"server"),
+        "{parties:?}"
+    );
+    // Joined across the two processes: the client's commands to the server's reads, and the
+    // server's first answer to both of the client's reads (the cut and the spill-over).
+    let bands = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("band"))
+        .count();
+    assert!(bands >= 4, "{bands} bands");
+    let boxes = &panels(&svg)[0];
+    let written = coverage(boxes, "send");
+    let read = coverage(boxes, "recv");
+    assert_eq!(read.get(&0), written.get(&0), "every command read");
+    assert_eq!(
+        read.get(&1),
+        Some(&2048),
+        "two reads of 1024 bytes of the answers"
+    );
+    assert!(svg.contains("never read"), "the unread answer bytes");
+    let verdict = doc
+        .descendants()
+        .find(|n| n.has_tag_name("desc"))
+        .and_then(|n| n.text())
+        .unwrap_or_default();
+    assert!(verdict.starts_with("✗ wrong"), "{verdict}");
+    // A damaged file is one clear error, not a panic.
+    std::fs::write(file("bad.json"), b"{\"kind\":").unwrap();
+    let bad = common::run(PICTURE, &[&file("bad.json")], "");
+    assert!(!bad.status.success());
+    assert!(bad.stderr.contains("bad.json"), "{}", bad.stderr);
 }
 
 #[test]

@@ -38,7 +38,7 @@ use std::fmt::Write;
 use std::io;
 use std::path::Path;
 
-pub use cli::svg_file;
+pub use cli::{draw_record_files, svg_file, DrawError};
 pub use judge::Verdict;
 
 use crate::recording::{Direction, Recording};
