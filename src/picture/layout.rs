@@ -134,6 +134,21 @@ impl<'a> Layout<'a> {
             });
             *counter += folded.calls;
         }
+        for (stream, read) in untraced_peers(recording, &calls) {
+            calls.push(Item {
+                lane: lane_of(PEER),
+                direction: Direction::Send,
+                stream,
+                from: 0,
+                to: read,
+                row: 0,
+                record: None,
+                calls: 0,
+                smallest: 0,
+                largest: 0,
+                number: 0,
+            });
+        }
         let mut items = fold_runs(calls, |item| plain_writes(recording, item));
         let rows = place(&mut items);
         let (mut items, rows) = fold_past(items, rows, max_rows.max(MIN_ROWS));
@@ -278,6 +293,28 @@ impl<'a> Layout<'a> {
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
+}
+
+/// The lane of the other process, when the picture has only one side of a conversation.
+pub(super) const PEER: &str = "peer (not traced)";
+
+/// The streams read in the picture whose writer is not in it (no write on them, not relayed by a
+/// proxy in it), with how far they were read: their bytes come from [`PEER`]'s lane, one box per
+/// stream, so that each read still shows where its bytes lie in the stream.
+fn untraced_peers(recording: &Recording, calls: &[Item]) -> Vec<(usize, u64)> {
+    let mut peers: Vec<(usize, u64)> = Vec::new();
+    for (stream, info) in recording.streams.iter().enumerate() {
+        let on = |direction: Direction| {
+            calls
+                .iter()
+                .filter(move |c| c.stream == stream && c.direction == direction)
+        };
+        let read = on(Direction::Recv).map(|c| c.to).max().unwrap_or(0);
+        if read > 0 && on(Direction::Send).next().is_none() && info.relayed_from.is_none() {
+            peers.push((stream, read));
+        }
+    }
+    peers
 }
 
 /// Is this call a write on a stream of plain writes, where each write is a message? Such writes

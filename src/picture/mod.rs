@@ -498,10 +498,10 @@ impl<'a> Drawn<'a> {
     fn draw_item(&self, out: &mut String, item: &Item, x: f64, top: f64, used: &mut Used) {
         let bx = self.box_x(x, item.lane);
         let by = self.box_y(item, top);
-        let (class, extra) = if item.calls == 1 {
-            ("call", String::new())
-        } else {
-            ("more", format!(r##" data-calls="{}""##, item.calls))
+        let (class, extra) = match item.calls {
+            0 => ("peer", String::new()),
+            1 => ("call", String::new()),
+            n => ("more", format!(r##" data-calls="{n}""##)),
         };
         let _ = write!(
             out,
@@ -519,6 +519,19 @@ impl<'a> Drawn<'a> {
             item.from,
             item.to
         );
+        // The kept bytes whole, as a tooltip: the box shows what fits.
+        if let Some(record) = item.record.as_ref().filter(|r| !r.preview.is_empty()) {
+            let more = if (record.preview.len() as u64) < item.len() {
+                "…"
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "<title>{}{more}</title>",
+                svg::text(&crate::escape::escape_bytes(&record.preview))
+            );
+        }
         let (what, size) = call_label(item);
         let lx = bx - 6.0;
         let _ = write!(
@@ -536,6 +549,18 @@ impl<'a> Drawn<'a> {
                 self.box_w,
                 bx + 4.0,
                 by + 17.0
+            );
+        } else if item.calls == 0 {
+            // The untraced peer: its bytes as the reads saw them, no calls of its own.
+            self.draw_pieces(out, item, bx, by, used);
+            let columns = ((self.box_w - 8.0) / CHAR_W) as usize;
+            let _ = write!(
+                out,
+                r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="white" fill-opacity="0.8" stroke="none"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+                self.box_w,
+                bx + 4.0,
+                by + 17.0,
+                svg::text(&svg::fit("its writes are not known", columns).unwrap_or_default())
             );
         } else {
             self.draw_pieces(out, item, bx, by, used);
@@ -723,6 +748,12 @@ impl<'a> Drawn<'a> {
 /// The two lines left of a box: `recv #3` over `1,024 B`, or `recv #2–10` over `9 × 1 B`.
 fn call_label(item: &Item) -> (String, String) {
     let name = item.direction.name();
+    if item.calls == 0 {
+        return (
+            "its bytes".into(),
+            format!("{} B read", svg::thousands(item.len())),
+        );
+    }
     if item.calls == 1 {
         return (
             format!("{name} #{}", item.number),
@@ -821,6 +852,43 @@ mod tests {
             layout.items.iter().map(|i| (i.direction, i.row)).collect();
         assert_eq!(rows, vec![(Direction::Send, 0), (Direction::Recv, 1)]);
         assert_eq!(layout.lanes, vec!["proxy", "receiver"]);
+    }
+
+    #[test]
+    fn bytes_from_an_untraced_peer_come_from_a_lane_of_its_own() {
+        let mut r = Recording::default();
+        r.add(
+            "client",
+            Direction::Send,
+            key(),
+            MessageFormat::Writes,
+            b"ls",
+        );
+        let answers = StreamKey::Unnamed {
+            wrapper: 2,
+            direction: Direction::Recv,
+        };
+        r.add(
+            "client",
+            Direction::Recv,
+            answers,
+            MessageFormat::Writes,
+            b"a\nb",
+        );
+        r.add(
+            "client",
+            Direction::Recv,
+            answers,
+            MessageFormat::Writes,
+            b"\n",
+        );
+        let svg = render(&r);
+        assert!(svg.contains(">peer (not traced)<"), "{svg}");
+        assert!(
+            svg.contains(r##"class="peer" data-party="peer (not traced)" data-direction="send" data-stream="1" data-from="0" data-to="4""##),
+            "{svg}"
+        );
+        assert_eq!(svg.matches(r##"class="band""##).count(), 2);
     }
 
     #[test]
