@@ -154,8 +154,8 @@ fn naive(
         let size = item.smallest.max(1);
         let mut at = item.from;
         while at < item.to && reads.len() < 10_000 {
-            reads.push((at, (at + size).min(item.to)));
-            at += size;
+            reads.push((at, at.saturating_add(size).min(item.to)));
+            at = at.saturating_add(size);
         }
     }
     let (mut whole, mut merged, mut split) = (0u64, false, false);
@@ -177,7 +177,7 @@ fn naive(
     }
     touched.sort_unstable();
     touched.dedup();
-    verdict.got += item.calls;
+    verdict.got = verdict.got.saturating_add(item.calls);
     verdict.merged |= merged;
     verdict.split |= split;
     let ok = !merged && !split && whole > 0;

@@ -77,7 +77,7 @@ impl Item {
         }
         self.from = self.from.min(more.from);
         self.to = self.to.max(more.to);
-        self.calls += more.calls;
+        self.calls = self.calls.saturating_add(more.calls);
         self.smallest = self.smallest.min(more.smallest);
         self.largest = self.largest.max(more.largest);
     }
@@ -130,9 +130,9 @@ impl<'a> Layout<'a> {
                 calls: folded.calls,
                 smallest: folded.smallest,
                 largest: folded.largest,
-                number: *counter + 1,
+                number: counter.saturating_add(1),
             });
-            *counter += folded.calls;
+            *counter = counter.saturating_add(folded.calls);
         }
         for (stream, read) in untraced_peers(recording, &calls) {
             calls.push(Item {

@@ -760,7 +760,7 @@ fn call_label(item: &Item) -> (String, String) {
             format!("{} B", svg::thousands(item.len())),
         );
     }
-    let last = item.number + item.calls - 1;
+    let last = item.number.saturating_add(item.calls).saturating_sub(1);
     let size = if item.smallest == item.largest {
         format!(
             "{}×{} B",
@@ -889,6 +889,31 @@ mod tests {
             "{svg}"
         );
         assert_eq!(svg.matches(r##"class="band""##).count(), 2);
+    }
+
+    proptest::proptest! {
+        /// A record file is input like any other: whatever numbers a readable one holds, it is
+        /// drawn without a panic.
+        #[test]
+        fn any_readable_record_file_is_drawn(
+            numbers in proptest::collection::vec(
+                proptest::prop_oneof![0..40u64, proptest::prelude::Just(u64::MAX), proptest::prelude::Just(u64::MAX / 2)],
+                24,
+            ),
+        ) {
+            let n = |i: usize| numbers.get(i).copied().unwrap_or(0);
+            let file = format!(
+                r#"{{"kind":"socklab-records","version":1,"caption":"x","streams":[{{"from":null,"to":null,"format":"length-le","parts":[[{},{},"length",0],[{},{},"body",{}]],"relayed_from":null}},{{"from":null,"to":null,"format":"writes","parts":[],"relayed_from":0}}],"records":[{{"party":"a","direction":"send","stream":0,"from":{},"len":{},"preview":"00","micros":0}},{{"party":"b","direction":"recv","stream":{},"from":{},"len":{},"preview":"","micros":{}}},{{"party":"b","direction":"recv","stream":1,"from":{},"len":{},"preview":"","micros":0}}],"folded":[{{"party":"a","direction":"send","stream":0,"calls":{},"from":{},"to":{},"smallest":{},"largest":{}}},{{"party":"b","direction":"recv","stream":1,"calls":{},"from":{},"to":{},"smallest":{},"largest":{}}}]}}"#,
+                n(0), n(1), n(2), n(3), n(4) % 2,
+                n(5), n(6), n(7) % 2, n(8), n(9), n(10), n(11), n(12),
+                n(13), n(14), n(15), n(16), n(17),
+                n(18), n(19), n(20), n(21), n(22),
+            );
+            if let Ok(recording) = crate::recording::read_records(file.as_bytes()) {
+                let svg = render(&recording);
+                proptest::prop_assert!(svg.ends_with("</svg>\n"));
+            }
+        }
     }
 
     #[test]

@@ -211,12 +211,13 @@ pub fn read_records(bytes: &[u8]) -> Result<Recording, RecordFileError> {
             return Err(Inconsistent("too many message parts"));
         }
         let mut parts = Vec::with_capacity(stream.parts.len());
-        let mut at = 0;
+        let (mut at, mut last) = (0, 0);
         for (from, to, kind, message) in stream.parts {
-            if from < at || to <= from {
+            // Parts follow each other; messages are counted 0, 1, 2, ... as a scanner does.
+            if from < at || to <= from || message < last || message > last + 1 {
                 return Err(Inconsistent("message parts out of order"));
             }
-            at = to;
+            (at, last) = (to, message);
             parts.push(Part {
                 from,
                 to,
