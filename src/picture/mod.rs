@@ -216,6 +216,7 @@ const STYLE: &str = r##"<style>
 .band { fill: none; stroke-width: 2.5; stroke-opacity: 0.75; }
 .box { fill: none; stroke: #333333; stroke-width: 1; }
 .lane { stroke: #BBBBBB; stroke-dasharray: 3 3; }
+.relay { fill: none; stroke: #555555; stroke-width: 1.5; stroke-dasharray: 4 3; }
 </style>
 "##;
 
@@ -257,6 +258,7 @@ struct Used {
     bands: bool,
     judged: bool,
     rulers: bool,
+    relays: bool,
 }
 
 impl Used {
@@ -329,6 +331,11 @@ fn legend(out: &mut String, used: &Used, y: f64, width: f64) -> f64 {
         (true, false) => notes.push("A band joins each piece of a write to the read that got it.".into()),
         (false, true) => notes.push("Rulers: each stream's bytes to scale, from 0; the writer's cuts above, the reader's below.".into()),
         (false, false) => {}
+    }
+    if used.relays {
+        notes.push(
+            "A dashed loop joins a proxy's read to the writes that forward its bytes.".into(),
+        );
     }
     if used.judged {
         notes.push("✓/✗: was what the program took for a message exactly one message sent?".into());
@@ -479,6 +486,7 @@ impl<'a> Drawn<'a> {
             );
         }
         used.bands |= self.draw_bands(out, x, top);
+        used.relays |= self.draw_relays(out, x, top);
         used.judged |= self.verdict.is_some();
         used.rulers |= !self.rulers.is_empty();
         for item in &self.layout.items {
@@ -691,6 +699,41 @@ impl<'a> Drawn<'a> {
                     r##"<path class="band" data-stream="{}" data-from="{from}" data-to="{to}" stroke="{}" d="M{x1:.1} {y1:.1} C{bend:.1} {y1:.1} {bend:.1} {y2:.1} {x2:.1} {y2:.1}"/>"##,
                     self.layout.stream_number(write.stream),
                     colour.stroke()
+                );
+            }
+        }
+        drawn > 0
+    }
+
+    /// A proxy's loops: from each of its reads to the writes that forward the same bytes (its
+    /// streams are relayed at the same offsets), dashed, right of its boxes.
+    fn draw_relays(&self, out: &mut String, x: f64, top: f64) -> bool {
+        let streams = &self.layout.recording.streams;
+        let items = &self.layout.items;
+        let mut drawn = 0;
+        for write in items.iter().filter(|i| i.direction == Direction::Send) {
+            let Some(source) = streams.get(write.stream).and_then(|s| s.relayed_from) else {
+                continue;
+            };
+            for read in items.iter().filter(|i| {
+                i.direction == Direction::Recv
+                    && i.stream == source
+                    && i.lane == write.lane
+                    && i.from < write.to
+                    && write.from < i.to
+            }) {
+                if drawn >= MAX_BANDS {
+                    return true;
+                }
+                drawn += 1;
+                let right = self.box_x(x, write.lane) + self.box_w;
+                let y1 = self.box_y(read, top) + BOX_H / 2.0;
+                let y2 = self.box_y(write, top) + BOX_H / 2.0;
+                let _ = writeln!(
+                    out,
+                    r##"<path class="relay" d="M{right:.1} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {right:.1} {y2:.1}"/>"##,
+                    right + 16.0,
+                    right + 16.0
                 );
             }
         }
