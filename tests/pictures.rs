@@ -463,6 +463,26 @@ fn a_server_draws_its_picture_when_a_connection_closes() {
         "the JSON header's preview"
     );
     assert!(svg.contains("&lt;b&gt;&amp;"), "previews are escaped");
+    // A second connection counts its calls from 1 again, as the server's log counts commands.
+    let again = common::run(
+        FRAMED,
+        &["client", "--port", &server.port_arg(), "echo 2"],
+        "",
+    );
+    assert!(again.status.success(), "{}", again.stderr);
+    let deadline = Instant::now() + common::WAIT;
+    let svg = loop {
+        let text = std::fs::read_to_string(&picture).unwrap_or_default();
+        if roxmltree::Document::parse(&text).is_ok() && text.matches("end of stream").count() >= 2 {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no picture of the second connection"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(svg.matches(">recv #1<").count() >= 2, "{svg}");
 }
 
 /// The pictures `00-tour --pictures` makes today, in a temporary folder.

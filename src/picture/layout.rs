@@ -32,7 +32,7 @@ pub(super) struct Item {
     pub(super) calls: u64,
     pub(super) smallest: u64,
     pub(super) largest: u64,
-    /// The number of its (first) call among its party's sends or receives, as the party counts.
+    /// The number of its (first) call among its party's sends or receives on its connection.
     pub(super) number: u64,
 }
 
@@ -108,17 +108,23 @@ impl<'a> Layout<'a> {
                 lanes.len() - 1
             }
         };
-        let mut counters: HashMap<(usize, Direction), u64> = HashMap::new();
+        // Calls are counted per connection, as a server's log counts them: its third client's
+        // first command is `recv #1`, not the number of reads before it.
+        let mut counters: HashMap<(usize, Direction, usize), u64> = HashMap::new();
         let mut calls: Vec<Item> = Vec::new();
         for record in &recording.records {
             let lane = lane_of(&record.party);
-            let counter = counters.entry((lane, record.direction)).or_insert(0);
+            let counter = counters
+                .entry((lane, record.direction, record.stream))
+                .or_insert(0);
             *counter += 1;
             calls.push(Item::from_record(lane, record, *counter));
         }
         for folded in &recording.folded {
             let lane = lane_of(&folded.party);
-            let counter = counters.entry((lane, folded.direction)).or_insert(0);
+            let counter = counters
+                .entry((lane, folded.direction, folded.stream))
+                .or_insert(0);
             calls.push(Item {
                 lane,
                 direction: folded.direction,
