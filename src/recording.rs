@@ -2,7 +2,7 @@
 //!
 //! A [`Tracer`](crate::trace::Tracer) turns each system call into one [`Record`]: who made it,
 //! which way the bytes went, how many, and *which* bytes, as a range of stream offsets. `--trace`
-//! prints the record as a line; a [`Recorder`] keeps it so that [`crate::picture`] can draw the
+//! prints the record as a line; a [`Recorder`] keeps it so that the picture code can draw the
 //! whole conversation afterwards. Offsets are what make the picture right: the bytes 0..5 that the
 //! sender wrote on a stream are the bytes 0..5 that the receiver read from it, so a picture can
 //! tell which write fed which read without comparing contents.
@@ -16,12 +16,15 @@
 //! its bytes.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::framing::{LengthOrder, LENGTH_SIZE};
+
+mod file;
+pub use file::{read_records, record_file, write_records, RecordFileError, MAX_FILE};
 
 /// How many calls a recording keeps whole; later ones are folded into counts. A picture with a
 /// few hundred boxes is already more than a person reads, and it stays well under 1 MiB.
@@ -428,13 +431,27 @@ fn add_part(parts: &mut Vec<Part>, at: u64, len: u64, kind: PartKind, message: u
     }
 }
 
+/// What a recorder does with its recording each time a traced connection closes: the picture
+/// code draws it into a file (`--picture FILE.svg`). The recording does not know how it is drawn:
+/// the drawing code depends on the records, never the other way round.
+pub type Saver = Arc<dyn Fn(&Recording) + Send + Sync>;
+
 /// A shared place to keep records, cheap to clone: every tracer of one run holds the same one.
-/// With a file, the picture is written there each time a traced connection closes, so that a
-/// server stopped with Ctrl-C leaves the picture of every conversation it finished.
-#[derive(Debug, Clone, Default)]
+/// With a [`Saver`], the recording is handed over each time a traced connection closes, so that
+/// a server stopped with Ctrl-C leaves the picture of every conversation it finished.
+#[derive(Clone, Default)]
 pub struct Recorder {
     inner: Arc<Mutex<Recording>>,
-    file: Option<Arc<PathBuf>>,
+    saver: Option<Saver>,
+}
+
+impl fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recorder")
+            .field("calls", &self.lock().calls())
+            .field("saves", &self.saver.is_some())
+            .finish()
+    }
 }
 
 impl Recorder {
@@ -445,10 +462,11 @@ impl Recorder {
         recorder
     }
 
-    /// Records drawn into `file` each time a traced connection closes (`--picture FILE.svg`).
-    pub fn to_file(caption: impl Into<String>, file: &Path) -> Recorder {
+    /// Records handed to `saver` each time a traced connection closes (see
+    /// `picture::svg_file`, behind `--picture FILE.svg`).
+    pub fn saving_with(caption: impl Into<String>, saver: Saver) -> Recorder {
         Recorder {
-            file: Some(Arc::new(file.to_path_buf())),
+            saver: Some(saver),
             ..Recorder::new(caption)
         }
     }
@@ -488,14 +506,10 @@ impl Recorder {
         self.lock().relay(from, to);
     }
 
-    /// Writes the picture to the recorder's file, if it has one. A failure is reported on stderr
-    /// once per call rather than ending the program: the picture is a by-product of the run.
+    /// Hands the recording so far to the recorder's saver, if it has one.
     pub fn save(&self) {
-        if let Some(file) = &self.file {
-            let svg = crate::picture::render(&self.recording());
-            if let Err(e) = crate::picture::save(file, &svg) {
-                eprintln!("cannot write the picture {}: {e}", file.display());
-            }
+        if let Some(saver) = &self.saver {
+            saver(&self.recording());
         }
     }
 

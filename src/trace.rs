@@ -8,11 +8,10 @@
 //!
 //! Each call becomes one [`Record`] (who, which way, which bytes by stream offset, a preview); the
 //! trace line is printed from it, and with `--picture` a [`Recorder`] keeps it for
-//! [`crate::picture`] to draw when the program ends (for a server: when each connection closes).
+//! the picture code to draw when the program ends (for a server: when each connection closes).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -72,17 +71,15 @@ impl Tracer {
         }
     }
 
-    /// What a lesson binary's `--trace` and `--picture FILE.svg` ask for. The picture's caption
-    /// is the command line (minus the picture's own file name, so that the same run gives the
-    /// same picture wherever it is written).
-    pub fn for_cli(party: &str, trace: bool, picture: Option<PathBuf>) -> Tracer {
-        let mut tracer = Tracer::stderr(party, trace);
-        tracer.party = party.to_string();
-        tracer.label = party.to_string();
-        if let Some(file) = picture {
-            tracer.recorder = Some(Recorder::to_file(command_line(), &file));
+    /// Trace lines on stderr when `enabled`; either way the picture's lane is `party`. (A lesson
+    /// binary's `--trace` and `--picture FILE.svg` together: `Tracer::for_cli`, in
+    /// `picture`, which draws.)
+    pub fn for_party(party: &str, enabled: bool) -> Tracer {
+        Tracer {
+            party: party.to_string(),
+            label: party.to_string(),
+            ..Tracer::stderr(party, enabled)
         }
-        tracer
     }
 
     /// Records calls into `recorder` as well (keeping any trace lines).
@@ -231,28 +228,6 @@ pub fn trace_line(label: &str, record: &Record) -> String {
         record.direction.name(),
         record.len
     )
-}
-
-/// The program's command line without its `--picture FILE` (the file's name says nothing about
-/// the run, and would make the same run give different pictures).
-fn command_line() -> String {
-    let mut words = Vec::new();
-    let mut args = std::env::args();
-    if let Some(program) = args.next() {
-        let name = std::path::Path::new(&program)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or(program);
-        words.push(name);
-    }
-    while let Some(arg) = args.next() {
-        if arg == "--picture" {
-            args.next();
-        } else if !arg.starts_with("--picture=") {
-            words.push(arg);
-        }
-    }
-    words.join(" ")
 }
 
 /// What a traced stream knows about the connection under it: (local, peer) addresses, so that the

@@ -3,8 +3,9 @@
 //! Looks are for people; these tests read the pictures back as XML (with roxmltree) and check
 //! what they claim: which bytes each box carried (`data-stream`, `data-from`, `data-to`), that
 //! every byte sent is in exactly one write box and one read box, that there is one box per traced
-//! call, that a large conversation stays under 1 MiB, and that the pictures in the walkthrough
-//! are the ones the documented command makes today.
+//! call, that a large conversation stays under 1 MiB, that the verdict a picture states is the one
+//! the run printed, that the walkthrough's pictures are readable on a projector at their natural
+//! size, and that they are the ones the documented command makes today.
 
 mod common;
 
@@ -17,6 +18,8 @@ use common::ServerProcess;
 const TOUR: &str = env!("CARGO_BIN_EXE_00-tour");
 const STICKY: &str = env!("CARGO_BIN_EXE_09-sticky");
 const FRAMED: &str = env!("CARGO_BIN_EXE_10-remote-cmd-framed");
+const REMOTE_CMD: &str = env!("CARGO_BIN_EXE_07-remote-cmd");
+const PICTURE: &str = env!("CARGO_BIN_EXE_picture");
 
 /// The walkthrough's pictures, and the command that makes them (walkthrough.md says the same).
 const PICTURES: &str = "pictures";
@@ -124,6 +127,253 @@ fn in_the_demo_pictures_every_byte_sent_is_in_one_write_box_and_one_read_box() {
         .any(|b| b.direction == "recv" && b.to - b.from == 10));
 }
 
+/// The numbers in a verdict: `2 messages sent, the program got 1` → (2, 1); `2 messages sent,
+/// 2 received whole` → (2, 2).
+fn verdict_numbers(verdict: &str) -> (u64, u64) {
+    let numbers: Vec<u64> = verdict
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [sent, got, ..] => (*sent, *got),
+        _ => panic!("no numbers in the verdict {verdict:?}"),
+    }
+}
+
+#[test]
+fn the_demo_pictures_state_the_verdict_the_demo_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run(
+        STICKY,
+        &["demo", "--pictures", dir.path().to_str().unwrap()],
+        "",
+    );
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    // `=> merged: 2 writes, 1 read | => intact: 2 messages`, one line per scenario.
+    let printed: Vec<(u64, u64, u64)> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("=>"))
+        .map(|l| {
+            let numbers: Vec<u64> = l
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            (numbers[0], numbers[1], numbers[2])
+        })
+        .collect();
+    let names = [
+        "09-sticky-a-merged.svg",
+        "09-sticky-b-split.svg",
+        "09-sticky-c-proxy-split-1.svg",
+    ];
+    assert_eq!(printed.len(), names.len(), "{}", out.stdout);
+    for (name, (writes, reads, messages)) in names.iter().zip(printed) {
+        let svg = read(&dir.path().join(name));
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let verdicts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("panel"))
+            .map(|n| n.attribute("data-verdict").unwrap_or(""))
+            .collect();
+        let [naive, framed] = verdicts.as_slice() else {
+            panic!("{name}: two panels, {verdicts:?}");
+        };
+        assert!(naive.starts_with("✗ wrong"), "{name}: {naive}");
+        assert_eq!(verdict_numbers(naive), (writes, reads), "{name}: {naive}");
+        assert!(framed.starts_with("✓ right"), "{name}: {framed}");
+        assert_eq!(
+            verdict_numbers(framed),
+            (messages, messages),
+            "{name}: {framed}"
+        );
+        let desc = doc
+            .descendants()
+            .find(|n| n.has_tag_name("desc"))
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        assert!(
+            desc.contains(naive) && desc.contains(framed),
+            "{name}: {desc}"
+        );
+    }
+}
+
+/// The sizes of every text in a picture: the style's classes and any size given on an element.
+fn font_sizes(svg: &str) -> Vec<f64> {
+    let mut sizes = Vec::new();
+    for (i, _) in svg.match_indices("font-size") {
+        let rest = svg.get(i + "font-size".len()..).unwrap_or_default();
+        let number: String = rest
+            .trim_start_matches([':', '=', '"', ' '])
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        sizes.push(number.parse().unwrap_or(0.0));
+    }
+    sizes
+}
+
+#[test]
+fn the_walkthrough_pictures_read_on_a_projector_at_natural_size() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(PICTURES);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&committed).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "svg") {
+            continue;
+        }
+        let name = path.display().to_string();
+        let svg = read(&path);
+        let doc = roxmltree::Document::parse(&svg).expect("the picture is well-formed XML");
+        let root = doc.root_element();
+        let size = |a: &str| -> f64 { root.attribute(a).unwrap().parse().unwrap() };
+        assert!(
+            size("width") <= 1200.0 && size("height") <= 800.0,
+            "{name} is {} x {}, over 1,200 x 800",
+            size("width"),
+            size("height")
+        );
+        let sizes = font_sizes(&svg);
+        assert!(!sizes.is_empty());
+        assert!(
+            sizes.iter().all(|&s| s >= 12.0),
+            "{name}: text under 12 px: {sizes:?}"
+        );
+        let text_of = |tag: &str| {
+            doc.descendants()
+                .find(|n| n.has_tag_name(tag))
+                .and_then(|n| n.text())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(!text_of("title").is_empty(), "{name}: no <title>");
+        assert!(
+            text_of("desc").contains('✓') || text_of("desc").contains('✗'),
+            "{name}: no verdict in <desc>"
+        );
+        let panel_nodes = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("panel"));
+        for (boxes, panel) in panels(&svg).into_iter().zip(panel_nodes) {
+            // Each direction of each stream is covered from byte 0, each byte once.
+            let written = coverage(&boxes, "send");
+            let read = coverage(&boxes, "recv");
+            for (stream, n) in &read {
+                assert!(
+                    written.get(stream).is_none_or(|w| n <= w),
+                    "{name}: stream {stream} read more than was written"
+                );
+            }
+            // Each ruler's bytes add up: what was read of its stream, and what never was.
+            let rulers: Vec<roxmltree::Node> = panel
+                .descendants()
+                .filter(|n| n.attribute("class") == Some("ruler"))
+                .collect();
+            assert!(!rulers.is_empty(), "{name}: a panel without a ruler");
+            for ruler in rulers {
+                let number = |a: &str| -> u64 { ruler.attribute(a).unwrap().parse().unwrap() };
+                let stream = number("data-stream");
+                assert_eq!(Some(&number("data-read")), read.get(&stream), "{name}");
+                if let Some(w) = written.get(&stream) {
+                    assert_eq!(number("data-written"), *w, "{name}");
+                }
+                assert_eq!(
+                    number("data-unread"),
+                    number("data-written") - number("data-read"),
+                    "{name}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} pictures");
+}
+
+#[test]
+fn a_two_terminal_run_of_07_draws_both_sides_from_their_record_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let server = ServerProcess::start(
+        REMOTE_CMD,
+        &["server", "--port", "0", "--picture", &file("server.json")],
+    );
+    let out = common::run(
+        REMOTE_CMD,
+        &[
+            "client",
+            "--port",
+            &server.port_arg(),
+            "--picture",
+            &file("client.json"),
+            "seq 1 5000",
+            "echo hi",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    // The server writes its file when the connection closes: wait for both of its reads.
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        let text = std::fs::read_to_string(file("server.json")).unwrap_or_default();
+        if text.matches(r#""direction":"recv""#).count() >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no record file from the server");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drawn = common::run(
+        PICTURE,
+        &[
+            &file("client.json"),
+            &file("server.json"),
+            "--out",
+            &file("both.svg"),
+        ],
+        "",
+    );
+    assert!(drawn.status.success(), "{}", drawn.stderr);
+    let svg = read(&dir.path().join("both.svg"));
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let parties: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("party"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(
+        parties.contains(&"client") && parties.contains(&"server"),
+        "{parties:?}"
+    );
+    // Joined across the two processes: the client's commands to the server's reads, and the
+    // server's first answer to both of the client's reads (the cut and the spill-over).
+    let bands = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("band"))
+        .count();
+    assert!(bands >= 4, "{bands} bands");
+    let boxes = &panels(&svg)[0];
+    let written = coverage(boxes, "send");
+    let read = coverage(boxes, "recv");
+    assert_eq!(read.get(&0), written.get(&0), "every command read");
+    assert_eq!(
+        read.get(&1),
+        Some(&2048),
+        "two reads of 1024 bytes of the answers"
+    );
+    assert!(svg.contains("never read"), "the unread answer bytes");
+    let verdict = doc
+        .descendants()
+        .find(|n| n.has_tag_name("desc"))
+        .and_then(|n| n.text())
+        .unwrap_or_default();
+    assert!(verdict.starts_with("✗ wrong"), "{verdict}");
+    // A damaged file is one clear error, not a panic.
+    std::fs::write(file("bad.json"), b"{\"kind\":").unwrap();
+    let bad = common::run(PICTURE, &[&file("bad.json")], "");
+    assert!(!bad.status.success());
+    assert!(bad.stderr.contains("bad.json"), "{}", bad.stderr);
+}
+
 #[test]
 fn a_large_conversation_is_summarised_with_one_box_per_traced_call() {
     let server = ServerProcess::start(FRAMED, &["server", "--port", "0"]);
@@ -213,6 +463,26 @@ fn a_server_draws_its_picture_when_a_connection_closes() {
         "the JSON header's preview"
     );
     assert!(svg.contains("&lt;b&gt;&amp;"), "previews are escaped");
+    // A second connection counts its calls from 1 again, as the server's log counts commands.
+    let again = common::run(
+        FRAMED,
+        &["client", "--port", &server.port_arg(), "echo 2"],
+        "",
+    );
+    assert!(again.status.success(), "{}", again.stderr);
+    let deadline = Instant::now() + common::WAIT;
+    let svg = loop {
+        let text = std::fs::read_to_string(&picture).unwrap_or_default();
+        if roxmltree::Document::parse(&text).is_ok() && text.matches("end of stream").count() >= 2 {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no picture of the second connection"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(svg.matches(">recv #1<").count() >= 2, "{svg}");
 }
 
 /// The pictures `00-tour --pictures` makes today, in a temporary folder.

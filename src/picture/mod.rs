@@ -3,54 +3,82 @@
 //! Textbooks explain TCP's byte stream with a drawing: the sender's writes on one side, the
 //! receiver's reads on the other, the bytes flowing between. This module draws that drawing from a
 //! real run, as one self-contained SVG file (no script, no fonts or files of its own, fit to embed
-//! in Markdown):
+//! in Markdown), readable at its natural size on a classroom projector:
 //!
 //! - one lane per party (`sender`, `proxy`, `receiver`, ...), in the order they first spoke;
-//! - each `send` and `recv` a box, cut into the pieces of the messages its bytes belong to: the
-//!   sender's writes, or the frames of a framed protocol with the length header and the JSON header
-//!   drawn as such; a short preview where it fits;
-//! - a thin band from each piece of a write to the read that got it, so that two writes landing in
-//!   one read (merged, 粘包) or one write spread over several reads (split) show at a glance.
+//! - each `send` and `recv` a box, labelled with its number and size and cut into the pieces of
+//!   the messages its bytes belong to: the sender's writes, or the frames of a framed protocol
+//!   with the length header and the JSON header drawn as such (hatched); every piece carries its
+//!   message's number, so colour is never the only cue;
+//! - a band from each piece of a write to the read that got it, so that two writes landing in one
+//!   read (merged, 粘包) or one write spread over several reads (split) show at a glance;
+//! - a last column, "what the program got": each read of a naive receiver judged ✓ or ✗ against
+//!   the messages sent, or a brace over the reads that make each message of a framed one; and the
+//!   verdict in words in the panel's title and in the picture's `<desc>`.
 //!
 //! Time goes down, as *order*, not seconds: a box sits one row below the previous call of its
 //! party, and below every write whose bytes it read (a Lamport clock). The same conversation
 //! therefore gives the same picture on any machine, which is what lets the walkthrough's pictures
-//! be checked for being up to date.
+//! be checked for being up to date. Runs of equal calls are folded into one box, and a panel
+//! stops at [`layout::MAX_ROWS`] rows, so that a picture stays about 1,200 x 800 pixels.
 //!
 //! Every box carries its byte range (`data-stream`, `data-from`, `data-to`) so that a test can
-//! read back which bytes each call moved. Past [`crate::recording::KEPT_CALLS`] calls a party's
-//! remaining calls are one summary box ("… 1,257 more reads of 1,024 bytes") with `data-calls`.
+//! read back which bytes each call moved; a box of several calls says how many (`data-calls`).
 
+mod cli;
+mod judge;
+mod layout;
 mod order;
 mod pieces;
+mod ruler;
 pub mod svg;
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::io;
 use std::path::Path;
 
-use crate::recording::{Direction, Folded, PartKind, Record, Recording};
-use order::{place, rank_by_first};
-use pieces::{
-    fill_gaps, piece_text, piece_widths, push_overlap, Colour, Piece, FILLS, JSON_FILL,
-    LENGTH_FILL, UNKNOWN_FILL,
-};
+pub use cli::{draw_record_files, svg_file, DrawError};
+pub use judge::Verdict;
 
-/// Width of a lane's boxes.
-const LANE_W: f64 = 250.0;
-/// Room between two lanes, where the bands run.
-const LANE_GAP: f64 = 110.0;
-/// Room between the panels of a side-by-side picture.
-const PANEL_GAP: f64 = 70.0;
+use crate::recording::{Direction, Recording};
+use judge::{judge, Got};
+use layout::{Item, Layout};
+use pieces::{piece_text, piece_widths, Colour, Piece, PATTERNS};
+use ruler::{rulers, Ruler, RULER_H};
+
+/// Widest a picture is meant to be: a 1,024-pixel projector, less the browser's edges.
+const MAX_W: f64 = 1000.0;
 const MARGIN: f64 = 16.0;
-/// One row of the timeline: a small label line, then the box.
-const ROW_H: f64 = 34.0;
-const LABEL_H: f64 = 11.0;
-const BOX_H: f64 = 19.0;
-/// Width of one character of the 11px monospace font, roughly, to decide what fits.
-const CHAR_W: f64 = 6.7;
+/// The two-line label left of each box: `recv #3` over `1,024 B`.
+const LABEL_W: f64 = 90.0;
+/// Room between two lanes, where the bands run.
+const LANE_GAP: f64 = 48.0;
+/// The "what the program got" column.
+const GOT_W: f64 = 230.0;
+const MIN_BOX_W: f64 = 120.0;
+const MAX_BOX_W: f64 = 420.0;
+/// One row of the timeline.
+const ROW_H: f64 = 28.0;
+const BOX_H: f64 = 24.0;
+/// Tallest a picture is meant to be: panels with many rows are folded to fit.
+const MAX_H: f64 = 800.0;
+/// Height of a panel without its rows (title, lane names, room below), and of a picture
+/// without its panels (caption, legend), roughly: to decide how many rows fit.
+const PANEL_CHROME_H: f64 = 90.0;
+const PICTURE_CHROME_H: f64 = 160.0;
+/// Width of one character of the 14px monospace font, to decide what fits.
+const CHAR_W: f64 = 8.5;
+/// Width of one character of the 12px font.
+const SMALL_CHAR_W: f64 = 7.3;
+/// Width of one character of the 16px bold caption and the 15px bold title.
+const CAPTION_CHAR_W: f64 = 9.8;
+const TITLE_CHAR_W: f64 = 9.2;
+const LINE_H: f64 = 22.0;
 /// Most bands drawn in one panel.
 const MAX_BANDS: usize = 3_000;
+/// Narrowest a picture is drawn, so that the legend has room.
+const MIN_W: f64 = 760.0;
 
 /// One recording with a title, drawn as one panel of a picture.
 pub struct Panel<'a> {
@@ -69,62 +97,100 @@ pub fn render(recording: &Recording) -> String {
     )
 }
 
-/// Several recordings side by side (the naive and the framed receiver of one scenario), under
-/// one caption.
+/// What a panel is judged to be (see [`Verdict`]), for a caller that wants to say it in words too.
+pub fn verdict(recording: &Recording) -> Option<Verdict> {
+    let layout = Layout::new(recording, layout::MAX_ROWS);
+    judge(&layout).map(|judged| judged.verdict)
+}
+
+/// Several recordings under one caption (the naive and the framed receiver of one scenario),
+/// side by side when they fit in [`MAX_W`], else one above the other.
 pub fn render_panels(caption: &str, panels: &[Panel]) -> String {
-    let layouts: Vec<Layout> = panels.iter().map(|p| Layout::new(p.recording)).collect();
-    let has_titles = panels.iter().any(|p| !p.title.is_empty());
-    let top = MARGIN + 26.0 + if has_titles { 22.0 } else { 0.0 } + 24.0;
-    let mut body = String::new();
-    let mut x = MARGIN + 22.0;
-    let mut bottom = top;
-    for (panel, layout) in panels.iter().zip(&layouts) {
-        if has_titles {
-            let _ = write!(
-                body,
-                r##"<text x="{x:.1}" y="{:.1}" class="title">{}</text>"##,
-                MARGIN + 44.0,
-                svg::text(&panel.title)
-            );
-            body.push('\n');
-        }
-        // One group per panel: a test reads each panel's byte ranges on their own.
-        let _ = writeln!(
-            body,
-            r##"<g class="panel" data-title="{}">"##,
-            svg::attr(&panel.title)
-        );
-        layout.draw(&mut body, x, top);
-        body.push_str("</g>\n");
-        x += layout.width() + PANEL_GAP;
-        bottom = bottom.max(top + layout.height());
+    let mut drawn: Vec<Drawn> = panels
+        .iter()
+        .map(|p| Drawn::new(p, layout::MAX_ROWS))
+        .collect();
+    // One above the other, the panels share [`MAX_H`]: fold the rows of those that need more.
+    let rows: usize = drawn.iter().map(|d| d.layout.rows).sum();
+    let chrome: f64 = drawn
+        .iter()
+        .map(|d| PANEL_CHROME_H + RULER_H * d.rulers.len() as f64)
+        .sum();
+    let room = MAX_H - PICTURE_CHROME_H - chrome;
+    let fit = (room / ROW_H).floor().max(0.0) as usize;
+    if drawn.len() > 1 && rows > fit {
+        let each = fit / drawn.len();
+        let spare: usize = drawn
+            .iter()
+            .map(|d| each.saturating_sub(d.layout.rows))
+            .sum();
+        let big = drawn.iter().filter(|d| d.layout.rows > each).count().max(1);
+        drawn = panels
+            .iter()
+            .map(|p| Drawn::new(p, each + spare / big))
+            .collect();
+    } else if rows > fit {
+        drawn = panels.iter().map(|p| Drawn::new(p, fit)).collect();
     }
-    let caption_w = caption.chars().count() as f64 * CAPTION_CHAR_W;
-    let width = (x - PANEL_GAP + MARGIN)
-        .max(LEGEND_W + 2.0 * MARGIN)
-        .max(caption_w + 2.0 * MARGIN);
+    let gap = 24.0;
+    let side_by_side_w: f64 =
+        drawn.iter().map(|d| d.width).sum::<f64>() + gap * (drawn.len().max(1) - 1) as f64;
+    let side_by_side = side_by_side_w + 2.0 * MARGIN <= MAX_W;
+    let widest = drawn.iter().map(|d| d.width).fold(0.0, f64::max);
+    let content_w = if side_by_side { side_by_side_w } else { widest };
+    let width = (content_w + 2.0 * MARGIN).max(MIN_W).ceil();
+    let caption_lines = wrap(caption, ((width - 2.0 * MARGIN) / CAPTION_CHAR_W) as usize);
+    let top = MARGIN + caption_lines.len() as f64 * LINE_H + 8.0;
+    let mut body = String::new();
+    let mut used = Used::default();
+    let (mut x, mut y, mut bottom) = (MARGIN, top, top);
+    for d in &drawn {
+        let h = d.draw(&mut body, x, y, &mut used);
+        bottom = bottom.max(y + h);
+        if side_by_side {
+            x += d.width + gap;
+        } else {
+            y += h + gap;
+        }
+    }
+    let mut legend_out = String::new();
+    let legend_h = legend(&mut legend_out, &used, bottom + 12.0, width);
+    let height = (bottom + 12.0 + legend_h + MARGIN).ceil();
+    let verdicts: Vec<String> = drawn
+        .iter()
+        .filter_map(|d| {
+            let words = d.verdict.as_ref()?.words();
+            Some(if d.title.is_empty() {
+                words
+            } else {
+                format!("{}: {words}", d.title)
+            })
+        })
+        .collect();
     let mut out = String::new();
-    let height = bottom + LEGEND_H + MARGIN;
     let _ = writeln!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="11">"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="14">"##
+    );
+    let _ = writeln!(
+        out,
+        "<title>{}</title>\n<desc>{}</desc>",
+        svg::text(caption),
+        svg::text(&verdicts.join(" | "))
     );
     out.push_str(STYLE);
-    let _ = writeln!(
-        out,
-        r##"<rect width="100%" height="100%" fill="white"/>
-<text x="{MARGIN}" y="{:.1}" class="caption">{}</text>"##,
-        MARGIN + 12.0,
-        svg::text(caption)
-    );
-    let _ = writeln!(
-        out,
-        r##"<text x="{MARGIN}" y="{:.1}" class="note" transform="rotate(90 {MARGIN} {:.1})">time (order of calls) →</text>"##,
-        top + 4.0,
-        top + 4.0
-    );
+    out.push_str(PATTERNS);
+    out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+    for (i, line) in caption_lines.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            r##"<text x="{MARGIN}" y="{:.1}" class="caption">{}</text>"##,
+            MARGIN + 14.0 + i as f64 * LINE_H,
+            svg::text(line)
+        );
+    }
     out.push_str(&body);
-    legend(&mut out, bottom + 10.0);
+    out.push_str(&legend_out);
     out.push_str("</svg>\n");
     out
 }
@@ -137,291 +203,411 @@ pub fn save(file: &Path, svg: &str) -> io::Result<()> {
     std::fs::write(file, svg)
 }
 
+/// No text under 12 pixels: the pictures are projected.
 const STYLE: &str = r##"<style>
-.caption { font-size: 13px; font-weight: bold; }
-.title { font-size: 12px; font-weight: bold; }
-.party { font-size: 12px; font-weight: bold; text-anchor: middle; }
-.label { font-size: 9px; fill: #555555; }
-.note { font-size: 10px; fill: #555555; }
-.band { fill: none; stroke-width: 2; stroke-opacity: 0.6; }
+.caption { font-size: 16px; font-weight: bold; }
+.title { font-size: 15px; font-weight: bold; }
+.party { font-size: 14px; font-weight: bold; text-anchor: middle; }
+.label { font-size: 12px; fill: #444444; text-anchor: end; }
+.note { font-size: 12px; fill: #444444; }
+.num { font-size: 12px; font-weight: bold; }
+.ok { fill: #117733; }
+.bad { fill: #BB2200; }
+.band { fill: none; stroke-width: 2.5; stroke-opacity: 0.75; }
 .box { fill: none; stroke: #333333; stroke-width: 1; }
-.lane { stroke: #cccccc; stroke-dasharray: 3 3; }
+.lane { stroke: #BBBBBB; stroke-dasharray: 3 3; }
+.relay { fill: none; stroke: #555555; stroke-width: 1.5; stroke-dasharray: 4 3; }
 </style>
 "##;
 
-/// Width of the legend's longest line (about 120 characters of the 10px font).
-const LEGEND_W: f64 = 760.0;
-/// Width of one character of the 13px bold caption, roughly.
-const CAPTION_CHAR_W: f64 = 8.0;
-const LEGEND_H: f64 = 58.0;
-
-fn legend(out: &mut String, y: f64) {
-    let mut x = MARGIN;
-    let mut swatch = |out: &mut String, fill: &str, label: &str| {
-        let _ = write!(
-            out,
-            r##"<rect x="{x:.1}" y="{y:.1}" width="14" height="11" fill="{fill}" stroke="#333333" stroke-width="0.5"/><text x="{:.1}" y="{:.1}" class="note">{label}</text>"##,
-            x + 18.0,
-            y + 9.5
-        );
-        x += 28.0 + label.len() as f64 * 6.2;
-    };
-    out.push_str(r##"<g class="legend">"##);
-    for (i, fill) in FILLS.iter().enumerate().take(3) {
-        swatch(out, fill, &format!("message {}", i + 1));
+/// Splits `text` into lines of at most `columns` characters, at spaces where it can.
+fn wrap(text: &str, columns: usize) -> Vec<String> {
+    let columns = columns.max(10);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let fits = line.chars().count() + 1 + word.chars().count() <= columns;
+        if !line.is_empty() && !fits {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > columns {
+            let head: String = line.chars().take(columns).collect();
+            let tail: String = line.chars().skip(columns).collect();
+            lines.push(head);
+            line = tail;
+        }
     }
-    swatch(out, LENGTH_FILL, "4-byte length header");
-    swatch(out, JSON_FILL, "JSON header");
-    swatch(out, UNKNOWN_FILL, "writer not in this picture");
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// What the legend has to explain: only what some panel drew.
+#[derive(Default)]
+struct Used {
+    /// Message number → its first bytes.
+    messages: BTreeMap<usize, String>,
+    length: bool,
+    json: bool,
+    unknown: bool,
+    bands: bool,
+    judged: bool,
+    rulers: bool,
+    relays: bool,
+}
+
+impl Used {
+    fn note(&mut self, colour: Colour, text: &str) {
+        match colour {
+            Colour::Message(m) => {
+                let entry = self.messages.entry(m).or_default();
+                if entry.is_empty() {
+                    *entry = text.to_string();
+                }
+            }
+            Colour::Json(_) => self.json = true,
+            Colour::Length => self.length = true,
+            Colour::Unknown => self.unknown = true,
+        }
+    }
+}
+
+/// Draws the legend at `y`; returns its height.
+fn legend(out: &mut String, used: &Used, y: f64, width: f64) -> f64 {
+    let mut entries: Vec<(Colour, String)> = used
+        .messages
+        .iter()
+        .map(|(&m, text)| {
+            let shown = svg::fit(text, 14).unwrap_or_default();
+            (Colour::Message(m), format!("{} {shown}", m + 1))
+        })
+        .collect();
+    if used.length {
+        entries.push((Colour::Length, "4-byte length header".into()));
+    }
+    if used.json {
+        entries.push((Colour::Json(0), "JSON header".into()));
+    }
+    if used.unknown {
+        entries.push((Colour::Unknown, "writer not in this picture".into()));
+    }
+    out.push_str(r##"<g class="legend">"##);
+    let (mut x, mut row_y) = (MARGIN, y);
     let _ = write!(
         out,
-        r##"<text x="{MARGIN}" y="{:.1}" class="note">Each box is one send() or recv() call, its bytes in stream order. A line joins each piece of a write to the read that got it:</text><text x="{MARGIN}" y="{:.1}" class="note">two lines into one read = merged (粘包), one write fanning out to several reads = split. Rows are the order of calls, not seconds.</text>"##,
-        y + 28.0,
-        y + 42.0
+        r##"<text x="{x:.1}" y="{:.1}" class="note">messages:</text>"##,
+        row_y + 12.0
     );
-    out.push_str("</g>\n");
-}
-
-/// A box of the timeline: one call, or the calls folded past the limit.
-struct Item<'a> {
-    lane: usize,
-    direction: Direction,
-    stream: usize,
-    from: u64,
-    to: u64,
-    row: usize,
-    what: What<'a>,
-}
-
-enum What<'a> {
-    Call(&'a Record),
-    Folded(&'a Folded),
-}
-
-impl Item<'_> {
-    fn len(&self) -> u64 {
-        self.to - self.from
-    }
-}
-
-/// Where everything of one recording goes.
-struct Layout<'a> {
-    recording: &'a Recording,
-    lanes: Vec<String>,
-    items: Vec<Item<'a>>,
-    rows: usize,
-    /// Stream index in the recording → number in the picture.
-    stream_numbers: Vec<usize>,
-}
-
-impl<'a> Layout<'a> {
-    fn new(recording: &'a Recording) -> Layout<'a> {
-        let mut lanes: Vec<String> = Vec::new();
-        let mut lane_of = |party: &str| match lanes.iter().position(|l| l == party) {
-            Some(i) => i,
-            None => {
-                lanes.push(party.to_string());
-                lanes.len() - 1
-            }
+    x += 10.0 * SMALL_CHAR_W;
+    for (colour, label) in &entries {
+        let w = 26.0 + label.chars().count() as f64 * SMALL_CHAR_W + 14.0;
+        if x + w > width - MARGIN {
+            x = MARGIN + 10.0 * SMALL_CHAR_W;
+            row_y += 20.0;
+        }
+        let fill = match colour {
+            Colour::Json(_) => pieces::JSON_FILL,
+            other => other.fill(),
         };
-        let mut items: Vec<Item> = Vec::new();
-        for record in &recording.records {
-            items.push(Item {
-                lane: lane_of(&record.party),
-                direction: record.direction,
-                stream: record.stream,
-                from: record.from,
-                to: record.to(),
-                row: 0,
-                what: What::Call(record),
-            });
-        }
-        for folded in &recording.folded {
-            items.push(Item {
-                lane: lane_of(&folded.party),
-                direction: folded.direction,
-                stream: folded.stream,
-                from: folded.from,
-                to: folded.to,
-                row: 0,
-                what: What::Folded(folded),
-            });
-        }
-        let rows = place(&mut items);
-        // Lanes left to right and streams by number in the order they first act in the picture,
-        // not in the order threads happened to record them: the same run, the same picture.
-        let lane_rank = rank_by_first(&items, lanes.len(), |item| (item.lane, (item.row, 0)));
-        let mut ordered = vec![String::new(); lanes.len()];
-        for (old, party) in lanes.into_iter().enumerate() {
-            if let Some(slot) = lane_rank.get(old).and_then(|&new| ordered.get_mut(new)) {
-                *slot = party;
+        let _ = write!(
+            out,
+            r##"<rect x="{x:.1}" y="{row_y:.1}" width="20" height="15" fill="{fill}" stroke="#333333" stroke-width="0.5"/><text x="{:.1}" y="{:.1}" class="note">{}</text>"##,
+            x + 26.0,
+            row_y + 12.0,
+            svg::text(label)
+        );
+        x += w;
+    }
+    let mut notes = vec![
+        "A box is one send() or recv(), its bytes in stream order; equal calls in a row fold into one box. Time goes down, as order of calls.".to_string(),
+    ];
+    match (used.bands, used.rulers) {
+        (true, true) => notes.push("A band joins a write's bytes to the read that got them. Rulers: each stream to scale, writes cut above, reads below.".into()),
+        (true, false) => notes.push("A band joins each piece of a write to the read that got it.".into()),
+        (false, true) => notes.push("Rulers: each stream's bytes to scale, from 0; the writer's cuts above, the reader's below.".into()),
+        (false, false) => {}
+    }
+    if used.relays {
+        notes.push(
+            "A dashed loop joins a proxy's read to the writes that forward its bytes.".into(),
+        );
+    }
+    if used.judged {
+        notes.push("✓/✗: was what the program took for a message exactly one message sent?".into());
+    }
+    let columns = ((width - 2.0 * MARGIN) / SMALL_CHAR_W) as usize;
+    row_y += 22.0;
+    for line in notes.iter().flat_map(|n| wrap(n, columns)) {
+        let _ = write!(
+            out,
+            r##"<text x="{MARGIN}" y="{:.1}" class="note">{}</text>"##,
+            row_y + 12.0,
+            svg::text(&line)
+        );
+        row_y += 17.0;
+    }
+    out.push_str("</g>\n");
+    row_y - y
+}
+
+/// A panel, laid out and judged, ready to draw.
+struct Drawn<'a> {
+    title: String,
+    layout: Layout<'a>,
+    got: Vec<Got>,
+    verdict: Option<Verdict>,
+    rulers: Vec<Ruler>,
+    box_w: f64,
+    width: f64,
+}
+
+impl<'a> Drawn<'a> {
+    fn new(panel: &Panel<'a>, max_rows: usize) -> Drawn<'a> {
+        let layout = Layout::new(panel.recording, max_rows);
+        let (got, verdict, rulers) = match judge(&layout) {
+            Some(judged) => {
+                let rulers = rulers(&layout, &judged.streams);
+                (judged.got, Some(judged.verdict), rulers)
             }
+            None => (Vec::new(), None, Vec::new()),
+        };
+        let n = layout.lanes.len().max(1) as f64;
+        let got_w = if verdict.is_some() { GOT_W } else { 0.0 };
+        let room = MAX_W - 2.0 * MARGIN - got_w - (n - 1.0) * LANE_GAP;
+        let box_w = (room / n - LABEL_W).clamp(MIN_BOX_W, MAX_BOX_W).floor();
+        let width = n * (LABEL_W + box_w) + (n - 1.0) * LANE_GAP + got_w;
+        Drawn {
+            title: panel.title.clone(),
+            layout,
+            got,
+            verdict,
+            rulers,
+            box_w,
+            width,
         }
-        for item in &mut items {
-            item.lane = lane_rank.get(item.lane).copied().unwrap_or(item.lane);
-        }
-        let stream_numbers = rank_by_first(&items, recording.streams.len(), |item| {
-            (item.stream, (item.row, item.lane))
-        });
-        // Drawn in picture order, so the file does not depend on which thread recorded first.
-        items.sort_by_key(|item| (item.row, item.lane));
-        Layout {
-            recording,
-            lanes: ordered,
-            items,
-            rows,
-            stream_numbers,
-        }
-    }
-
-    /// The number a stream has in this picture's attributes (`data-stream`).
-    fn stream_number(&self, stream: usize) -> usize {
-        self.stream_numbers.get(stream).copied().unwrap_or(stream)
-    }
-
-    fn width(&self) -> f64 {
-        let n = self.lanes.len().max(1) as f64;
-        n * LANE_W + (n - 1.0) * LANE_GAP
-    }
-
-    fn height(&self) -> f64 {
-        self.rows as f64 * ROW_H + 10.0
     }
 
     fn lane_x(&self, x: f64, lane: usize) -> f64 {
-        x + lane as f64 * (LANE_W + LANE_GAP)
+        x + lane as f64 * (LABEL_W + self.box_w + LANE_GAP)
     }
 
-    fn draw(&self, out: &mut String, x: f64, top: f64) {
-        for (i, party) in self.lanes.iter().enumerate() {
-            let lx = self.lane_x(x, i);
-            let _ = writeln!(
-                out,
-                r##"<text x="{:.1}" y="{:.1}" class="party">{}</text><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" class="lane"/>"##,
-                lx + LANE_W / 2.0,
-                top - 8.0,
-                svg::text(party),
-                lx + LANE_W / 2.0,
-                top - 4.0,
-                lx + LANE_W / 2.0,
-                top + self.height()
-            );
-        }
-        self.draw_bands(out, x, top);
-        let mut counts = vec![(0usize, 0usize); self.lanes.len()];
-        for item in &self.items {
-            let number = counts.get_mut(item.lane).map_or(0, |(sends, recvs)| {
-                let n = if item.direction == Direction::Send {
-                    sends
-                } else {
-                    recvs
-                };
-                *n += 1;
-                *n
-            });
-            self.draw_item(out, item, number, x, top);
-        }
+    fn box_x(&self, x: f64, lane: usize) -> f64 {
+        self.lane_x(x, lane) + LABEL_W
     }
 
     fn box_y(&self, item: &Item, top: f64) -> f64 {
-        top + item.row as f64 * ROW_H + LABEL_H
+        top + item.row as f64 * ROW_H
     }
 
-    fn draw_item(&self, out: &mut String, item: &Item, number: usize, x: f64, top: f64) {
-        let bx = self.lane_x(x, item.lane);
+    /// Draws the panel with its top left corner at (x, y); returns its height.
+    fn draw(&self, out: &mut String, x: f64, y: f64, used: &mut Used) -> f64 {
+        let mut y_at = y;
+        let verdict = self.verdict.as_ref().map(|v| (v.ok(), v.words()));
+        let title_line =
+            |out: &mut String, y_at: f64, title: &str, verdict: Option<&(bool, String)>| {
+                let _ = write!(
+                    out,
+                    r##"<text x="{x:.1}" y="{:.1}" class="title">{}"##,
+                    y_at + 16.0,
+                    svg::text(title)
+                );
+                if let Some((ok, words)) = verdict {
+                    let class = if *ok { "ok" } else { "bad" };
+                    let _ = write!(
+                        out,
+                        r##"<tspan class="{class}">{}</tspan>"##,
+                        svg::text(words)
+                    );
+                }
+                out.push_str("</text>\n");
+            };
+        let with_verdict = match &verdict {
+            Some((_, words)) if !self.title.is_empty() => {
+                (self.title.chars().count() + 3 + words.chars().count()) as f64 * TITLE_CHAR_W
+                    <= self.width
+            }
+            _ => true,
+        };
+        match (&verdict, self.title.is_empty()) {
+            (None, true) => {}
+            (None, false) => {
+                title_line(out, y_at, &self.title, None);
+                y_at += 26.0;
+            }
+            (Some(v), true) => {
+                title_line(out, y_at, "", Some(v));
+                y_at += 26.0;
+            }
+            (Some(v), false) if with_verdict => {
+                title_line(out, y_at, &format!("{} · ", self.title), Some(v));
+                y_at += 26.0;
+            }
+            (Some(v), false) => {
+                title_line(out, y_at, &self.title, None);
+                title_line(out, y_at + 22.0, "", Some(v));
+                y_at += 48.0;
+            }
+        }
+        let _ = writeln!(
+            out,
+            r##"<g class="panel" data-title="{}" data-verdict="{}">"##,
+            svg::attr(&self.title),
+            svg::attr(&verdict.as_ref().map(|v| v.1.clone()).unwrap_or_default())
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{x:.1}" y="{:.1}" class="note">↓ time</text>"##,
+            y_at + 16.0
+        );
+        let top = y_at + 26.0;
+        let rows_h = self.layout.rows as f64 * ROW_H;
+        for (i, party) in self.layout.lanes.iter().enumerate() {
+            let mid = self.box_x(x, i) + self.box_w / 2.0;
+            let _ = writeln!(
+                out,
+                r##"<text x="{mid:.1}" y="{:.1}" class="party">{}</text><line x1="{mid:.1}" y1="{:.1}" x2="{mid:.1}" y2="{:.1}" class="lane"/>"##,
+                y_at + 16.0,
+                svg::text(party),
+                top - 4.0,
+                top + rows_h
+            );
+        }
+        if self.verdict.is_some() {
+            let gx = self.lane_x(x, self.layout.lanes.len()) - LANE_GAP + 16.0;
+            let _ = writeln!(
+                out,
+                r##"<text x="{gx:.1}" y="{:.1}" class="party" style="text-anchor: start">what the program got</text>"##,
+                y_at + 16.0
+            );
+        }
+        used.bands |= self.draw_bands(out, x, top);
+        used.relays |= self.draw_relays(out, x, top);
+        used.judged |= self.verdict.is_some();
+        used.rulers |= !self.rulers.is_empty();
+        for item in &self.layout.items {
+            self.draw_item(out, item, x, top, used);
+        }
+        self.draw_got(out, x, top);
+        let mut ruler_y = top + rows_h + 10.0;
+        let ruler_w = self.width - if self.verdict.is_some() { GOT_W } else { 0.0 };
+        for ruler in &self.rulers {
+            ruler.draw(out, &self.layout, x, ruler_y, ruler_w);
+            ruler_y += RULER_H;
+        }
+        out.push_str("</g>\n");
+        ruler_y + 4.0 - y
+    }
+
+    fn draw_item(&self, out: &mut String, item: &Item, x: f64, top: f64, used: &mut Used) {
+        let bx = self.box_x(x, item.lane);
         let by = self.box_y(item, top);
-        let (class, label, extra) = match item.what {
-            What::Call(record) => (
-                "call",
-                format!(
-                    "{} #{number}: {} byte{}",
-                    item.direction.name(),
-                    svg::thousands(record.len),
-                    if record.len == 1 { "" } else { "s" }
-                ),
-                String::new(),
-            ),
-            What::Folded(folded) => (
-                "more",
-                String::new(),
-                format!(r##" data-calls="{}""##, folded.calls),
-            ),
+        let (class, extra) = match item.calls {
+            0 => ("peer", String::new()),
+            1 => ("call", String::new()),
+            n => ("more", format!(r##" data-calls="{n}""##)),
         };
         let _ = write!(
             out,
             r##"<g class="{class}" data-party="{}" data-direction="{}" data-stream="{}" data-from="{}" data-to="{}"{extra}>"##,
-            svg::attr(&self.lanes.get(item.lane).cloned().unwrap_or_default()),
+            svg::attr(
+                &self
+                    .layout
+                    .lanes
+                    .get(item.lane)
+                    .cloned()
+                    .unwrap_or_default()
+            ),
             item.direction.name(),
-            self.stream_number(item.stream),
+            self.layout.stream_number(item.stream),
             item.from,
             item.to
         );
-        if !label.is_empty() {
+        // The kept bytes whole, as a tooltip: the box shows what fits.
+        if let Some(record) = item.record.as_ref().filter(|r| !r.preview.is_empty()) {
+            let more = if (record.preview.len() as u64) < item.len() {
+                "…"
+            } else {
+                ""
+            };
             let _ = write!(
                 out,
-                r##"<text x="{bx:.1}" y="{:.1}" class="label">{label}</text>"##,
-                by - 2.0
+                "<title>{}{more}</title>",
+                svg::text(&crate::escape::escape_bytes(&record.preview))
             );
         }
-        match item.what {
-            What::Call(record) if record.len == 0 => {
-                let _ = write!(
-                    out,
-                    r##"<rect x="{bx:.1}" y="{by:.1}" width="{LANE_W:.1}" height="{BOX_H:.1}" fill="white" stroke="#999999" stroke-dasharray="2 2"/><text x="{:.1}" y="{:.1}">(end of stream)</text>"##,
-                    bx + 4.0,
-                    by + 13.5
-                );
-            }
-            What::Call(record) => self.draw_pieces(out, item, Some(record), bx, by),
-            What::Folded(folded) => {
-                self.draw_pieces(out, item, None, bx, by);
-                let what = match (folded.direction, folded.calls) {
+        let (what, size) = call_label(item);
+        let lx = bx - 6.0;
+        let _ = write!(
+            out,
+            r##"<text x="{lx:.1}" y="{:.1}" class="label">{}</text><text x="{lx:.1}" y="{:.1}" class="label">{}</text>"##,
+            by + 10.5,
+            svg::text(&what),
+            by + 22.5,
+            svg::text(&size)
+        );
+        if item.len() == 0 && item.calls == 1 {
+            let _ = write!(
+                out,
+                r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="white" stroke="#999999" stroke-dasharray="2 2"/><text x="{:.1}" y="{:.1}">end of stream</text>"##,
+                self.box_w,
+                bx + 4.0,
+                by + 17.0
+            );
+        } else if item.calls == 0 {
+            // The untraced peer: its bytes as the reads saw them, no calls of its own.
+            self.draw_pieces(out, item, bx, by, used);
+            let columns = ((self.box_w - 8.0) / CHAR_W) as usize;
+            let _ = write!(
+                out,
+                r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="white" fill-opacity="0.8" stroke="none"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+                self.box_w,
+                bx + 4.0,
+                by + 17.0,
+                svg::text(&svg::fit("its writes are not known", columns).unwrap_or_default())
+            );
+        } else {
+            self.draw_pieces(out, item, bx, by, used);
+            if item.record.is_none() {
+                let what = match (item.direction, item.calls) {
                     (Direction::Send, 1) => "write",
                     (Direction::Send, _) => "writes",
                     (Direction::Recv, 1) => "read",
                     (Direction::Recv, _) => "reads",
                 };
-                let sizes = if folded.smallest == folded.largest {
-                    format!("of {} bytes", svg::thousands(folded.largest))
-                } else {
-                    format!(
-                        "of {} to {} bytes",
-                        svg::thousands(folded.smallest),
-                        svg::thousands(folded.largest)
-                    )
-                };
+                let text = format!(
+                    "… {} more {what} of {}",
+                    svg::thousands(item.calls),
+                    sizes(item)
+                );
+                let columns = ((self.box_w - 8.0) / CHAR_W) as usize;
                 let _ = write!(
                     out,
-                    r##"<rect x="{bx:.1}" y="{by:.1}" width="{LANE_W:.1}" height="{BOX_H:.1}" fill="white" fill-opacity="0.75" stroke="none"/><text x="{:.1}" y="{:.1}">… {} more {what} {sizes}</text>"##,
+                    r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="white" fill-opacity="0.8" stroke="none"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+                    self.box_w,
                     bx + 4.0,
-                    by + 13.5,
-                    svg::thousands(folded.calls)
+                    by + 17.0,
+                    svg::text(&svg::fit(&text, columns).unwrap_or_default())
                 );
             }
         }
         let _ = writeln!(
             out,
-            r##"<rect x="{bx:.1}" y="{by:.1}" width="{LANE_W:.1}" height="{BOX_H:.1}" class="box"/></g>"##
+            r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" class="box"/></g>"##,
+            self.box_w
         );
     }
 
-    /// Draws a box's bytes, cut where the messages they belong to change.
-    fn draw_pieces(
-        &self,
-        out: &mut String,
-        item: &Item,
-        record: Option<&Record>,
-        bx: f64,
-        by: f64,
-    ) {
-        let pieces = self.pieces(item.stream, item.from, item.to);
-        let widths = piece_widths(&pieces, LANE_W);
-        let format = self
-            .recording
-            .streams
-            .get(item.stream)
-            .map(|s| s.format)
-            .unwrap_or_default();
+    /// Draws a box's bytes, cut where the messages they belong to change, each piece with its
+    /// message's number and, where it fits, its bytes.
+    fn draw_pieces(&self, out: &mut String, item: &Item, bx: f64, by: f64, used: &mut Used) {
+        let pieces = self.layout.pieces(item.stream, item.from, item.to);
+        let widths = piece_widths(&pieces, self.box_w);
+        let format = self.layout.format(self.layout.root(item.stream, 0));
         let mut px = bx;
         for (piece, w) in pieces.iter().zip(widths) {
             let _ = write!(
@@ -429,79 +615,58 @@ impl<'a> Layout<'a> {
                 r##"<rect x="{px:.1}" y="{by:.1}" width="{w:.1}" height="{BOX_H:.1}" fill="{}"/>"##,
                 piece.colour.fill()
             );
-            if let Some(record) = record {
-                let columns = ((w - 4.0) / CHAR_W).floor().max(0.0) as usize;
-                if let Some(shown) = svg::fit(&piece_text(record, piece, format), columns) {
-                    let ink = if piece.colour == Colour::Length {
-                        "white"
-                    } else {
-                        "black"
-                    };
-                    let _ = write!(
-                        out,
-                        r##"<text x="{:.1}" y="{:.1}" fill="{ink}">{}</text>"##,
-                        px + 2.0,
-                        by + 13.5,
-                        svg::text(&shown)
-                    );
-                }
-            }
+            let text = item
+                .record
+                .as_ref()
+                .map(|record| piece_text(record, piece, format))
+                .unwrap_or_default();
+            used.note(piece.colour, &text);
+            self.piece_label(out, piece, &text, px, by, w);
             px += w;
         }
     }
 
-    /// The pieces of `from..to` on `stream`: by frame part for a framed stream, else by the write
-    /// that put the bytes there (when that write is in the picture).
-    fn pieces(&self, stream: usize, from: u64, to: u64) -> Vec<Piece> {
-        self.pieces_of(stream, from, to, 0)
-    }
-
-    /// [`Layout::pieces`], following proxies back at most a few hops.
-    fn pieces_of(&self, stream: usize, from: u64, to: u64, hops: usize) -> Vec<Piece> {
-        let mut cuts: Vec<Piece> = Vec::new();
-        let info = self.recording.streams.get(stream);
-        let parts = info.map(|s| s.parts.as_slice()).unwrap_or_default();
-        let relayed_from = info.and_then(|s| s.relayed_from);
-        if let (true, Some(source), true) = (parts.is_empty(), relayed_from, hops < 4) {
-            return self.pieces_of(source, from, to, hops + 1);
-        }
-        if parts.is_empty() {
-            for (message, write) in self.writes(stream).enumerate() {
-                push_overlap(
-                    &mut cuts,
-                    from,
-                    to,
-                    write.from,
-                    write.to,
-                    Colour::Message(message),
-                );
-            }
+    /// The message number (bold) and the bytes of a piece, as much as fits.
+    fn piece_label(&self, out: &mut String, piece: &Piece, text: &str, px: f64, by: f64, w: f64) {
+        let number = piece.colour.message().map(|m| (m + 1).to_string());
+        let number_w = number
+            .as_ref()
+            .map_or(0.0, |n| n.len() as f64 * SMALL_CHAR_W + 4.0);
+        let ink = if piece.colour == Colour::Length {
+            "white"
         } else {
-            let first = parts.partition_point(|p| p.to <= from);
-            for part in parts.iter().skip(first).take_while(|p| p.from < to) {
-                let colour = match part.kind {
-                    PartKind::Length => Colour::Length,
-                    PartKind::Json => Colour::Json(part.message),
-                    PartKind::Body => Colour::Message(part.message),
-                };
-                push_overlap(&mut cuts, from, to, part.from, part.to, colour);
-            }
+            "black"
+        };
+        if w < number_w + 4.0 && piece.colour != Colour::Length {
+            return;
         }
-        fill_gaps(cuts, from, to)
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="{:.1}" fill="{ink}">"##,
+            px + 3.0,
+            by + 17.0
+        );
+        if let Some(number) = &number {
+            let _ = write!(out, r##"<tspan class="num">{number}</tspan> "##);
+        }
+        let columns = ((w - 6.0 - number_w) / CHAR_W).floor().max(0.0) as usize;
+        let shown = match svg::fit(text, columns) {
+            // A length header too narrow for its number still says what it is.
+            Some(cut) if cut != text && piece.colour == Colour::Length => svg::fit("len", columns),
+            shown => shown,
+        };
+        if let Some(shown) = shown {
+            out.push_str(&svg::text(&shown));
+        }
+        out.push_str("</text>");
     }
 
-    /// The sends on `stream` in the picture, in stream order.
-    fn writes(&self, stream: usize) -> impl Iterator<Item = &Item<'a>> + '_ {
-        self.items.iter().filter(move |i| {
-            i.stream == stream && i.direction == Direction::Send && matches!(i.what, What::Call(_))
-        })
-    }
-
-    /// One band per piece of a write that a read got.
-    fn draw_bands(&self, out: &mut String, x: f64, top: f64) {
+    /// One band per piece of a write that a read got. Returns whether any was drawn.
+    fn draw_bands(&self, out: &mut String, x: f64, top: f64) -> bool {
         let mut drawn = 0;
-        for write in self.items.iter().filter(|i| i.direction == Direction::Send) {
-            for read in self.items.iter().filter(|i| {
+        let items = &self.layout.items;
+        for write in items.iter().filter(|i| i.direction == Direction::Send) {
+            for read in items.iter().filter(|i| {
                 i.direction == Direction::Recv && i.stream == write.stream && i.lane != write.lane
             }) {
                 let (from, to) = (write.from.max(read.from), write.to.min(read.to));
@@ -510,6 +675,7 @@ impl<'a> Layout<'a> {
                 }
                 drawn += 1;
                 let colour = self
+                    .layout
                     .pieces(write.stream, from, from + 1)
                     .first()
                     .map_or(Colour::Unknown, |p| p.colour);
@@ -518,24 +684,148 @@ impl<'a> Layout<'a> {
                 let y2 = self.box_y(read, top) + BOX_H * fraction(read, mid);
                 let (x1, x2) = if write.lane < read.lane {
                     (
-                        self.lane_x(x, write.lane) + LANE_W,
+                        self.box_x(x, write.lane) + self.box_w,
                         self.lane_x(x, read.lane),
                     )
                 } else {
                     (
                         self.lane_x(x, write.lane),
-                        self.lane_x(x, read.lane) + LANE_W,
+                        self.box_x(x, read.lane) + self.box_w,
                     )
                 };
                 let bend = (x1 + x2) / 2.0;
                 let _ = writeln!(
                     out,
                     r##"<path class="band" data-stream="{}" data-from="{from}" data-to="{to}" stroke="{}" d="M{x1:.1} {y1:.1} C{bend:.1} {y1:.1} {bend:.1} {y2:.1} {x2:.1} {y2:.1}"/>"##,
-                    self.stream_number(write.stream),
+                    self.layout.stream_number(write.stream),
                     colour.stroke()
                 );
             }
         }
+        drawn > 0
+    }
+
+    /// A proxy's loops: from each of its reads to the writes that forward the same bytes (its
+    /// streams are relayed at the same offsets), dashed, right of its boxes.
+    fn draw_relays(&self, out: &mut String, x: f64, top: f64) -> bool {
+        let streams = &self.layout.recording.streams;
+        let items = &self.layout.items;
+        let mut drawn = 0;
+        for write in items.iter().filter(|i| i.direction == Direction::Send) {
+            let Some(source) = streams.get(write.stream).and_then(|s| s.relayed_from) else {
+                continue;
+            };
+            for read in items.iter().filter(|i| {
+                i.direction == Direction::Recv
+                    && i.stream == source
+                    && i.lane == write.lane
+                    && i.from < write.to
+                    && write.from < i.to
+            }) {
+                if drawn >= MAX_BANDS {
+                    return true;
+                }
+                drawn += 1;
+                let right = self.box_x(x, write.lane) + self.box_w;
+                let y1 = self.box_y(read, top) + BOX_H / 2.0;
+                let y2 = self.box_y(write, top) + BOX_H / 2.0;
+                let _ = writeln!(
+                    out,
+                    r##"<path class="relay" d="M{right:.1} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {right:.1} {y2:.1}"/>"##,
+                    right + 16.0,
+                    right + 16.0
+                );
+            }
+        }
+        drawn > 0
+    }
+
+    /// The "what the program got" column: a line per judged read, a brace per framed message.
+    fn draw_got(&self, out: &mut String, x: f64, top: f64) {
+        let gx = self.lane_x(x, self.layout.lanes.len()) - LANE_GAP + 16.0;
+        let mut by_row: BTreeMap<usize, Vec<&Got>> = BTreeMap::new();
+        for got in &self.got {
+            by_row.entry(got.row).or_default().push(got);
+        }
+        let lanes: Vec<usize> = self.got.iter().map(|g| g.lane).collect();
+        let several_lanes = lanes.iter().any(|&l| Some(&l) != lanes.first());
+        for (row, gots) in by_row {
+            let y = top + row as f64 * ROW_H;
+            for got in &gots {
+                if let Some(from) = got.brace_from {
+                    let y1 = top + from as f64 * ROW_H + 2.0;
+                    let y2 = y + BOX_H - 2.0;
+                    let _ = write!(
+                        out,
+                        r##"<path d="M{:.1} {y1:.1} h-6 v{:.1} h6" fill="none" stroke="#117733" stroke-width="2"/>"##,
+                        gx + 6.0,
+                        y2 - y1
+                    );
+                }
+            }
+            // Two reads on one row (two parties): two smaller lines.
+            let (size, lines) = if gots.len() > 1 {
+                (" style=\"font-size: 12px\"", vec![y + 11.0, y + 23.0])
+            } else {
+                ("", vec![y + 17.0])
+            };
+            let char_w = if gots.len() > 1 { SMALL_CHAR_W } else { CHAR_W };
+            let columns = ((GOT_W - 14.0) / char_w) as usize;
+            for (got, line_y) in gots.iter().zip(lines) {
+                let text = match self.layout.lanes.get(got.lane) {
+                    Some(party) if several_lanes => format!("{party}: {}", got.text),
+                    _ => got.text.clone(),
+                };
+                let _ = writeln!(
+                    out,
+                    r##"<text x="{:.1}" y="{line_y:.1}" class="{}"{size}>{}</text>"##,
+                    gx + 12.0,
+                    if got.ok { "ok" } else { "bad" },
+                    svg::text(&svg::fit(&text, columns).unwrap_or_default())
+                );
+            }
+        }
+    }
+}
+
+/// The two lines left of a box: `recv #3` over `1,024 B`, or `recv #2–10` over `9 × 1 B`.
+fn call_label(item: &Item) -> (String, String) {
+    let name = item.direction.name();
+    if item.calls == 0 {
+        return (
+            "its bytes".into(),
+            format!("{} B read", svg::thousands(item.len())),
+        );
+    }
+    if item.calls == 1 {
+        return (
+            format!("{name} #{}", item.number),
+            format!("{} B", svg::thousands(item.len())),
+        );
+    }
+    let last = item.number.saturating_add(item.calls).saturating_sub(1);
+    let size = if item.smallest == item.largest {
+        format!(
+            "{}×{} B",
+            svg::thousands(item.calls),
+            svg::thousands(item.largest)
+        )
+    } else {
+        format!("{}×", svg::thousands(item.calls))
+    };
+    (format!("{name} #{}–{last}", item.number), size)
+}
+
+/// `of 1,024 bytes` or `of 1 to 1,024 bytes`.
+fn sizes(item: &Item) -> String {
+    if item.smallest == item.largest {
+        format!("{} bytes", svg::thousands(item.largest))
+    } else {
+        format!(
+            "{} to {} bytes",
+            svg::thousands(item.smallest),
+            svg::thousands(item.largest)
+        )
     }
 }
 
@@ -582,7 +872,7 @@ mod tests {
             MessageFormat::Writes,
             b"helloworld",
         );
-        let layout = Layout::new(&r);
+        let layout = Layout::new(&r, layout::MAX_ROWS);
         let rows: Vec<usize> = layout.items.iter().map(|i| i.row).collect();
         assert_eq!(rows, vec![0, 1, 2]);
         let svg = render(&r);
@@ -600,11 +890,85 @@ mod tests {
             b"h",
         );
         r.add("proxy", Direction::Send, key(), MessageFormat::Writes, b"h");
-        let layout = Layout::new(&r);
+        let layout = Layout::new(&r, layout::MAX_ROWS);
         let rows: Vec<(Direction, usize)> =
             layout.items.iter().map(|i| (i.direction, i.row)).collect();
         assert_eq!(rows, vec![(Direction::Send, 0), (Direction::Recv, 1)]);
         assert_eq!(layout.lanes, vec!["proxy", "receiver"]);
+    }
+
+    #[test]
+    fn bytes_from_an_untraced_peer_come_from_a_lane_of_its_own() {
+        let mut r = Recording::default();
+        r.add(
+            "client",
+            Direction::Send,
+            key(),
+            MessageFormat::Writes,
+            b"ls",
+        );
+        let answers = StreamKey::Unnamed {
+            wrapper: 2,
+            direction: Direction::Recv,
+        };
+        r.add(
+            "client",
+            Direction::Recv,
+            answers,
+            MessageFormat::Writes,
+            b"a\nb",
+        );
+        r.add(
+            "client",
+            Direction::Recv,
+            answers,
+            MessageFormat::Writes,
+            b"\n",
+        );
+        let svg = render(&r);
+        assert!(svg.contains(">peer (not traced)<"), "{svg}");
+        assert!(
+            svg.contains(r##"class="peer" data-party="peer (not traced)" data-direction="send" data-stream="1" data-from="0" data-to="4""##),
+            "{svg}"
+        );
+        assert_eq!(svg.matches(r##"class="band""##).count(), 2);
+    }
+
+    proptest::proptest! {
+        /// A record file is input like any other: whatever numbers a readable one holds, it is
+        /// drawn without a panic.
+        #[test]
+        fn any_readable_record_file_is_drawn(
+            numbers in proptest::collection::vec(
+                proptest::prop_oneof![0..40u64, proptest::prelude::Just(u64::MAX), proptest::prelude::Just(u64::MAX / 2)],
+                24,
+            ),
+        ) {
+            let n = |i: usize| numbers.get(i).copied().unwrap_or(0);
+            // Mostly consistent numbers (so that most files are read), some of them extreme.
+            let after = |i: usize, j: usize| n(i).saturating_add(n(j)).saturating_add(1);
+            let folded = |party: &str, direction: &str, stream: u8, i: usize| {
+                format!(
+                    r#"{{"party":"{party}","direction":"{direction}","stream":{stream},"calls":{},"from":{},"to":{},"smallest":{},"largest":{}}}"#,
+                    n(i).max(1), n(i + 1), after(i + 1, i + 2), n(i + 3), after(i + 3, i + 4)
+                )
+            };
+            let file = format!(
+                r#"{{"kind":"socklab-records","version":1,"caption":"x","streams":[{{"from":null,"to":null,"format":"length-le","parts":[[0,4,"length",0],[4,{},"body",0],[{},{},"length",1]],"relayed_from":null}},{{"from":null,"to":null,"format":"writes","parts":[],"relayed_from":0}}],"records":[{{"party":"a","direction":"send","stream":0,"from":{},"len":{},"preview":"00","micros":0}},{{"party":"b","direction":"recv","stream":{},"from":{},"len":{},"preview":"","micros":{}}},{{"party":"b","direction":"recv","stream":1,"from":{},"len":{},"preview":"","micros":0}}],"folded":[{},{},{}]}}"#,
+                after(0, 1).saturating_add(4), after(0, 1).saturating_add(4), after(0, 1).saturating_add(8),
+                n(5) % 1000, n(6) % 1000 + 1, n(7) % 2, n(8) % 1000, n(9) % 1000, n(10),
+                n(11) % 1000, n(12) % 1000,
+                folded("a", "send", 0, 13),
+                folded("b", "recv", 1, 18),
+                folded("a", "send", 0, 19),
+            );
+            let read = crate::recording::read_records(file.as_bytes());
+            // About a third of the files are read: all of those must be drawn.
+            if let Ok(recording) = read {
+                let svg = render(&recording);
+                proptest::prop_assert!(svg.ends_with("</svg>\n"));
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Where each call goes in time: rows as the order of calls (a Lamport clock), lanes and streams
 //! numbered as they first appear, so the same run gives the same picture.
 
-use super::Item;
+use super::layout::Item;
 use crate::recording::Direction;
 
 /// Numbers `n` things (lanes, streams) in the order they first appear in the picture: `key` gives

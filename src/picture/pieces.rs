@@ -1,4 +1,7 @@
 //! What each piece of a box is: its colour, its width, its text.
+//!
+//! Colour is never the only cue: every piece of a message carries the message's number, headers
+//! and bytes of an unknown writer are hatched, and the legend names what each colour is.
 
 use crate::escape::escape_bytes;
 use crate::framing::{LengthOrder, LENGTH_SIZE};
@@ -6,25 +9,40 @@ use crate::recording::{MessageFormat, Record};
 
 /// Narrowest a piece of a box is drawn, however few bytes it has.
 pub(super) const MIN_PIECE_W: f64 = 7.0;
+/// Narrowest a length header is drawn when the box has room: wide enough for `len 5`.
+pub(super) const LENGTH_PIECE_W: f64 = 50.0;
 /// Most pieces drawn in one box; the rest are drawn as one. Past a dozen they are too thin to
 /// see anyway, and this bounds the file: 300 boxes of 12 pieces stay far under 1 MiB.
 pub(super) const MAX_PIECES: usize = 12;
 
-/// Fill colours of messages 1, 2, 3, ... (light, so that black previews stay readable).
+/// Fill colours of messages 1, 2, 3, ...: Paul Tol's "light" scheme, made for labels with black
+/// text and told apart with every common colour blindness. Past the eighth message the colours
+/// repeat, but the numbers on the pieces and in the legend go on.
 pub(super) const FILLS: [&str; 8] = [
-    "#a6cee3", "#fdbf6f", "#b2df8a", "#fb9a99", "#cab2d6", "#ffff99", "#8dd3c7", "#fccde5",
+    "#77AADD", "#EE8866", "#44BB99", "#EEDD88", "#FFAABB", "#99DDFF", "#BBCC33", "#AAAA00",
 ];
-/// The matching darker colours, for bands and outlines.
+/// The matching darker colours, for bands.
 pub(super) const STROKES: [&str; 8] = [
-    "#1f78b4", "#e66a00", "#33a02c", "#e31a1c", "#6a3d9a", "#a08800", "#1b9e77", "#d62c8a",
+    "#336699", "#BB5533", "#227755", "#AA9933", "#CC6688", "#3388AA", "#778811", "#777700",
 ];
-pub(super) const LENGTH_FILL: &str = "#3b3b3b";
-pub(super) const JSON_FILL: &str = "#e6e1d3";
-/// Bytes whose writer is not in the picture (the other process).
-pub(super) const UNKNOWN_FILL: &str = "#e0e0e0";
+/// The 4-byte length header: dark and hatched, with white text.
+pub(super) const LENGTH_FILL: &str = "url(#hatch-length)";
+/// A JSON header: sand, hatched.
+pub(super) const JSON_FILL: &str = "url(#hatch-json)";
+/// Bytes whose writer is not in the picture (the other process): grey, hatched the other way.
+pub(super) const UNKNOWN_FILL: &str = "url(#hatch-unknown)";
 pub(super) const UNKNOWN_STROKE: &str = "#888888";
 
-/// What colour a piece of a box is.
+/// The patterns behind the hatched fills, for the picture's `<defs>`.
+pub(super) const PATTERNS: &str = r##"<defs>
+<pattern id="hatch-length" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="#333333"/><line x1="0" y1="0" x2="0" y2="8" stroke="#777777" stroke-width="3"/></pattern>
+<pattern id="hatch-json" patternUnits="userSpaceOnUse" width="10" height="10" patternTransform="rotate(45)"><rect width="10" height="10" fill="#E8DCC0"/><line x1="0" y1="0" x2="0" y2="10" stroke="#C9B27C" stroke-width="2"/></pattern>
+<pattern id="hatch-unknown" patternUnits="userSpaceOnUse" width="10" height="10" patternTransform="rotate(-45)"><rect width="10" height="10" fill="#E4E4E4"/><line x1="0" y1="0" x2="0" y2="10" stroke="#BBBBBB" stroke-width="2"/></pattern>
+<pattern id="hatch-unread" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="#FFFFFF"/><line x1="0" y1="0" x2="0" y2="8" stroke="#CC3311" stroke-width="2"/></pattern>
+</defs>
+"##;
+
+/// What colour a piece of a box is. Messages are numbered per picture panel, from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Colour {
     Message(usize),
@@ -36,7 +54,7 @@ pub(super) enum Colour {
 impl Colour {
     pub(super) fn fill(self) -> &'static str {
         match self {
-            Colour::Message(m) => FILLS.get(m % FILLS.len()).copied().unwrap_or(UNKNOWN_FILL),
+            Colour::Message(m) => FILLS.get(m % FILLS.len()).copied().unwrap_or("#DDDDDD"),
             Colour::Length => LENGTH_FILL,
             Colour::Json(_) => JSON_FILL,
             Colour::Unknown => UNKNOWN_FILL,
@@ -50,6 +68,14 @@ impl Colour {
                 .copied()
                 .unwrap_or(UNKNOWN_STROKE),
             Colour::Length | Colour::Unknown => UNKNOWN_STROKE,
+        }
+    }
+
+    /// The message a piece belongs to, if known.
+    pub(super) fn message(self) -> Option<usize> {
+        match self {
+            Colour::Message(m) | Colour::Json(m) => Some(m),
+            Colour::Length | Colour::Unknown => None,
         }
     }
 }
@@ -117,30 +143,45 @@ pub(super) fn fill_gaps(cuts: Vec<Piece>, from: u64, to: u64) -> Vec<Piece> {
     out
 }
 
-/// Widths of the pieces of a box: each at least [`MIN_PIECE_W`], the rest shared by size, so a
-/// 4-byte header stays visible next to 5000 bytes.
+/// Widths of the pieces of a box: each at least [`MIN_PIECE_W`] (a length header
+/// [`LENGTH_PIECE_W`] when there is room), the rest shared by size, so a 4-byte header stays
+/// visible next to 5000 bytes.
 pub(super) fn piece_widths(pieces: &[Piece], total: f64) -> Vec<f64> {
+    let least = |p: &Piece| {
+        if p.colour == Colour::Length {
+            LENGTH_PIECE_W
+        } else {
+            MIN_PIECE_W
+        }
+    };
+    let floor: f64 = pieces.iter().map(least).sum();
     let n = pieces.len().max(1) as f64;
     let bytes: u64 = pieces.iter().map(|p| p.to - p.from).sum();
-    if n * MIN_PIECE_W >= total || bytes == 0 {
+    if floor >= total || bytes == 0 {
         return pieces.iter().map(|_| total / n).collect();
     }
-    let share = total - n * MIN_PIECE_W;
+    let share = total - floor;
     pieces
         .iter()
-        .map(|p| MIN_PIECE_W + share * (p.to - p.from) as f64 / bytes as f64)
+        .map(|p| least(p) + share * (p.to - p.from) as f64 / bytes as f64)
         .collect()
 }
 
-/// What a piece says: `len 5` for a length header, else its bytes as far as the record kept them.
-pub(super) fn piece_text(record: &Record, piece: &Piece, format: MessageFormat) -> String {
-    let start = usize::try_from(piece.from - record.from).unwrap_or(usize::MAX);
-    let end = usize::try_from(piece.to - record.from).unwrap_or(usize::MAX);
+/// The bytes of `from..to` as far as `record` kept them, and whether some were not kept.
+pub(super) fn kept_bytes(record: &Record, from: u64, to: u64) -> (&[u8], bool) {
+    let start = usize::try_from(from.saturating_sub(record.from)).unwrap_or(usize::MAX);
+    let end = usize::try_from(to.saturating_sub(record.from)).unwrap_or(usize::MAX);
     let kept = record.preview.len();
     let bytes = record
         .preview
         .get(start.min(kept)..end.min(kept))
         .unwrap_or_default();
+    (bytes, end > kept)
+}
+
+/// What a piece says: `len 5` for a length header, else its bytes as far as the record kept them.
+pub(super) fn piece_text(record: &Record, piece: &Piece, format: MessageFormat) -> String {
+    let (bytes, cut) = kept_bytes(record, piece.from, piece.to);
     if piece.colour == Colour::Length {
         return match (<[u8; LENGTH_SIZE]>::try_from(bytes), format) {
             (
@@ -157,7 +198,7 @@ pub(super) fn piece_text(record: &Record, piece: &Piece, format: MessageFormat) 
         };
     }
     let mut text = escape_bytes(bytes);
-    if end > kept {
+    if cut {
         text.push('…');
     }
     text

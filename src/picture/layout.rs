@@ -1,0 +1,434 @@
+//! Which boxes a recording becomes, and where they go: one box per call, runs of equal calls
+//! folded into one box in time order, rows as the order of calls, messages numbered as they first
+//! appear.
+
+use std::collections::HashMap;
+
+use super::order::{place, rank_by_first};
+use super::pieces::{fill_gaps, push_overlap, Colour, Piece};
+use crate::recording::{Direction, PartKind, Record, Recording};
+
+/// A run of at least this many calls of the same size, one after the other, is drawn as its first
+/// call and one box for the rest ("#2–10: 9 × 1 B"): ten one-byte reads say no more than two boxes.
+const FOLD_RUN: usize = 3;
+/// Most rows a panel has unless its picture needs fewer; the calls past it are folded, per
+/// party, into one box each.
+pub(super) const MAX_ROWS: usize = 40;
+/// Fewest rows a panel is cut to.
+pub(super) const MIN_ROWS: usize = 6;
+
+/// A box of the timeline: one call, or several folded into one.
+pub(super) struct Item {
+    pub(super) lane: usize,
+    pub(super) direction: Direction,
+    pub(super) stream: usize,
+    pub(super) from: u64,
+    pub(super) to: u64,
+    pub(super) row: usize,
+    /// The call, or a stand-in for the calls folded here (their bytes as far as kept); `None`
+    /// when nothing of them was kept (past [`crate::recording::KEPT_CALLS`]).
+    pub(super) record: Option<Record>,
+    /// 1 for a call.
+    pub(super) calls: u64,
+    pub(super) smallest: u64,
+    pub(super) largest: u64,
+    /// The number of its (first) call among its party's sends or receives on its connection.
+    pub(super) number: u64,
+}
+
+impl Item {
+    pub(super) fn len(&self) -> u64 {
+        self.to - self.from
+    }
+
+    pub(super) fn is_call(&self) -> bool {
+        self.calls == 1 && self.record.is_some()
+    }
+
+    fn from_record(lane: usize, record: &Record, number: u64) -> Item {
+        Item {
+            lane,
+            direction: record.direction,
+            stream: record.stream,
+            from: record.from,
+            to: record.to(),
+            row: 0,
+            record: Some(record.clone()),
+            calls: 1,
+            smallest: record.len,
+            largest: record.len,
+            number,
+        }
+    }
+
+    /// Folds `more` (which follows on the same stream, in the same direction) into this box.
+    fn absorb(&mut self, more: &Item) {
+        if let (Some(record), Some(next)) = (&mut self.record, &more.record) {
+            let whole = record.preview.len() as u64 == record.len;
+            if whole && next.from == record.to() {
+                let room = crate::recording::PREVIEW_KEPT.saturating_sub(record.preview.len());
+                record
+                    .preview
+                    .extend(next.preview.iter().take(room).copied());
+            }
+            record.len = more.to.max(self.to) - record.from;
+        } else {
+            self.record = None;
+        }
+        self.from = self.from.min(more.from);
+        self.to = self.to.max(more.to);
+        self.calls = self.calls.saturating_add(more.calls);
+        self.smallest = self.smallest.min(more.smallest);
+        self.largest = self.largest.max(more.largest);
+    }
+}
+
+/// Where everything of one recording goes.
+pub(super) struct Layout<'a> {
+    pub(super) recording: &'a Recording,
+    pub(super) lanes: Vec<String>,
+    /// In drawing order: by row, then lane.
+    pub(super) items: Vec<Item>,
+    pub(super) rows: usize,
+    /// Stream index in the recording → number in the picture.
+    stream_numbers: Vec<usize>,
+    /// The writes of each stream, in stream order: on a stream of plain writes, each is a message.
+    writes: HashMap<usize, Vec<(u64, u64)>>,
+    /// (stream whose bytes they are, message on that stream) → message number in the picture.
+    numbers: HashMap<(usize, usize), usize>,
+}
+
+impl<'a> Layout<'a> {
+    pub(super) fn new(recording: &'a Recording, max_rows: usize) -> Layout<'a> {
+        let mut lanes: Vec<String> = Vec::new();
+        let mut lane_of = |party: &str| match lanes.iter().position(|l| l == party) {
+            Some(i) => i,
+            None => {
+                lanes.push(party.to_string());
+                lanes.len() - 1
+            }
+        };
+        // Calls are counted per connection, as a server's log counts them: its third client's
+        // first command is `recv #1`, not the number of reads before it.
+        let mut counters: HashMap<(usize, Direction, usize), u64> = HashMap::new();
+        let mut calls: Vec<Item> = Vec::new();
+        for record in &recording.records {
+            let lane = lane_of(&record.party);
+            let counter = counters
+                .entry((lane, record.direction, record.stream))
+                .or_insert(0);
+            *counter += 1;
+            calls.push(Item::from_record(lane, record, *counter));
+        }
+        for folded in &recording.folded {
+            let lane = lane_of(&folded.party);
+            let counter = counters
+                .entry((lane, folded.direction, folded.stream))
+                .or_insert(0);
+            calls.push(Item {
+                lane,
+                direction: folded.direction,
+                stream: folded.stream,
+                from: folded.from,
+                to: folded.to,
+                row: 0,
+                record: None,
+                calls: folded.calls,
+                smallest: folded.smallest,
+                largest: folded.largest,
+                number: counter.saturating_add(1),
+            });
+            *counter = counter.saturating_add(folded.calls);
+        }
+        for (stream, read) in untraced_peers(recording, &calls) {
+            calls.push(Item {
+                lane: lane_of(PEER),
+                direction: Direction::Send,
+                stream,
+                from: 0,
+                to: read,
+                row: 0,
+                record: None,
+                calls: 0,
+                smallest: 0,
+                largest: 0,
+                number: 0,
+            });
+        }
+        let mut items = fold_runs(calls, |item| plain_writes(recording, item));
+        let rows = place(&mut items);
+        let (mut items, rows) = fold_past(items, rows, max_rows.max(MIN_ROWS));
+        // Lanes left to right and streams by number in the order they first act in the picture,
+        // not in the order threads happened to record them: the same run, the same picture.
+        let lane_rank = rank_by_first(&items, lanes.len(), |item| (item.lane, (item.row, 0)));
+        let mut ordered = vec![String::new(); lanes.len()];
+        for (old, party) in lanes.into_iter().enumerate() {
+            if let Some(slot) = lane_rank.get(old).and_then(|&new| ordered.get_mut(new)) {
+                *slot = party;
+            }
+        }
+        for item in &mut items {
+            item.lane = lane_rank.get(item.lane).copied().unwrap_or(item.lane);
+        }
+        let stream_numbers = rank_by_first(&items, recording.streams.len(), |item| {
+            (item.stream, (item.row, item.lane))
+        });
+        // Drawn in picture order, so the file does not depend on which thread recorded first.
+        items.sort_by_key(|item| (item.row, item.lane));
+        let mut writes: HashMap<usize, Vec<(u64, u64)>> = HashMap::new();
+        for item in items.iter().filter(|i| i.direction == Direction::Send) {
+            if item.is_call() {
+                writes
+                    .entry(item.stream)
+                    .or_default()
+                    .push((item.from, item.to));
+            }
+        }
+        for list in writes.values_mut() {
+            list.sort_unstable();
+        }
+        let mut layout = Layout {
+            recording,
+            lanes: ordered,
+            items,
+            rows,
+            stream_numbers,
+            writes,
+            numbers: HashMap::new(),
+        };
+        layout.number_messages();
+        layout
+    }
+
+    /// Numbers the messages 1, 2, 3, ... in the order they first appear in the picture.
+    fn number_messages(&mut self) {
+        let mut numbers = HashMap::new();
+        for item in &self.items {
+            let (root, pieces) = self.local_pieces(item.stream, item.from, item.to, 0);
+            for piece in pieces {
+                if let Some(m) = piece.colour.message() {
+                    let next = numbers.len();
+                    numbers.entry((root, m)).or_insert(next);
+                }
+            }
+        }
+        self.numbers = numbers;
+    }
+
+    /// The number a stream has in this picture's attributes (`data-stream`).
+    pub(super) fn stream_number(&self, stream: usize) -> usize {
+        self.stream_numbers.get(stream).copied().unwrap_or(stream)
+    }
+
+    /// The message format of the bytes on `stream`.
+    pub(super) fn format(&self, stream: usize) -> crate::recording::MessageFormat {
+        self.recording
+            .streams
+            .get(stream)
+            .map(|s| s.format)
+            .unwrap_or_default()
+    }
+
+    /// The picture's number (from 0) of message `m` of `root`'s bytes.
+    pub(super) fn number(&self, root: usize, m: usize) -> Option<usize> {
+        self.numbers.get(&(root, m)).copied()
+    }
+
+    /// The pieces of `from..to` on `stream`, coloured by the picture's message numbers.
+    pub(super) fn pieces(&self, stream: usize, from: u64, to: u64) -> Vec<Piece> {
+        let (root, pieces) = self.local_pieces(stream, from, to, 0);
+        pieces
+            .into_iter()
+            .map(|p| Piece {
+                colour: match p.colour {
+                    Colour::Message(m) => self
+                        .number(root, m)
+                        .map_or(Colour::Unknown, Colour::Message),
+                    Colour::Json(m) => self.number(root, m).map_or(Colour::Unknown, Colour::Json),
+                    other => other,
+                },
+                ..p
+            })
+            .collect()
+    }
+
+    /// The stream whose messages the bytes of `stream` are: itself, or the one a proxy relayed
+    /// into it (a few hops at most).
+    pub(super) fn root(&self, stream: usize, hops: usize) -> usize {
+        let info = self.recording.streams.get(stream);
+        match info.and_then(|s| s.relayed_from) {
+            Some(source) if hops < 4 => self.root(source, hops + 1),
+            _ => stream,
+        }
+    }
+
+    /// The pieces of `from..to` on `stream` with each stream's own message numbers: by frame part
+    /// for a framed stream, else by the write that put the bytes there (when that write is in the
+    /// picture), following proxies back. Returns the stream the message numbers belong to.
+    fn local_pieces(&self, stream: usize, from: u64, to: u64, hops: usize) -> (usize, Vec<Piece>) {
+        let root = self.root(stream, hops);
+        let mut cuts: Vec<Piece> = Vec::new();
+        let parts = self
+            .recording
+            .streams
+            .get(root)
+            .map(|s| s.parts.as_slice())
+            .unwrap_or_default();
+        if parts.is_empty() {
+            for (message, &(a, b)) in self.writes_of(root).iter().enumerate() {
+                push_overlap(&mut cuts, from, to, a, b, Colour::Message(message));
+            }
+        } else {
+            let first = parts.partition_point(|p| p.to <= from);
+            for part in parts.iter().skip(first).take_while(|p| p.from < to) {
+                let colour = match part.kind {
+                    PartKind::Length => Colour::Length,
+                    PartKind::Json => Colour::Json(part.message),
+                    PartKind::Body => Colour::Message(part.message),
+                };
+                push_overlap(&mut cuts, from, to, part.from, part.to, colour);
+            }
+        }
+        (root, fill_gaps(cuts, from, to))
+    }
+
+    /// The writes on `stream` in the picture, in stream order.
+    pub(super) fn writes_of(&self, stream: usize) -> &[(u64, u64)] {
+        self.writes
+            .get(&stream)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// The lane of the other process, when the picture has only one side of a conversation.
+pub(super) const PEER: &str = "peer (not traced)";
+
+/// The streams read in the picture whose writer is not in it (no write on them, not relayed by a
+/// proxy in it), with how far they were read: their bytes come from [`PEER`]'s lane, one box per
+/// stream, so that each read still shows where its bytes lie in the stream.
+fn untraced_peers(recording: &Recording, calls: &[Item]) -> Vec<(usize, u64)> {
+    let mut peers: Vec<(usize, u64)> = Vec::new();
+    for (stream, info) in recording.streams.iter().enumerate() {
+        let on = |direction: Direction| {
+            calls
+                .iter()
+                .filter(move |c| c.stream == stream && c.direction == direction)
+        };
+        let read = on(Direction::Recv).map(|c| c.to).max().unwrap_or(0);
+        if read > 0 && on(Direction::Send).next().is_none() && info.relayed_from.is_none() {
+            peers.push((stream, read));
+        }
+    }
+    peers
+}
+
+/// Is this call a write on a stream of plain writes, where each write is a message? Such writes
+/// are never folded: every message keeps its box.
+fn plain_writes(recording: &Recording, item: &Item) -> bool {
+    let info = recording.streams.get(item.stream);
+    item.direction == Direction::Send
+        && info.is_some_and(|s| s.parts.is_empty() && s.relayed_from.is_none())
+}
+
+/// Folds runs of [`FOLD_RUN`] or more calls of one party, one after the other in its own order,
+/// moving the same number of bytes on the same stream: the first call keeps its box, the rest
+/// share one.
+fn fold_runs(calls: Vec<Item>, keep: impl Fn(&Item) -> bool) -> Vec<Item> {
+    let mut by_lane: Vec<Vec<Item>> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
+    for item in calls {
+        if by_lane.len() <= item.lane {
+            by_lane.resize_with(item.lane + 1, Vec::new);
+        }
+        order.push(item.lane);
+        if let Some(lane) = by_lane.get_mut(item.lane) {
+            lane.push(item);
+        }
+    }
+    let same = |a: &Item, b: &Item| {
+        a.is_call()
+            && b.is_call()
+            && a.direction == b.direction
+            && a.stream == b.stream
+            && a.len() == b.len()
+            && a.len() > 0
+            && a.to == b.from
+    };
+    let mut folded_lanes: Vec<std::collections::VecDeque<Item>> = Vec::new();
+    for lane in by_lane {
+        let mut out: Vec<Item> = Vec::new();
+        let mut run: Vec<Item> = Vec::new();
+        let flush = |run: &mut Vec<Item>, out: &mut Vec<Item>| {
+            if run.len() >= FOLD_RUN {
+                let mut rest = run.drain(1..);
+                if let Some(mut fold) = rest.next() {
+                    for more in rest {
+                        fold.absorb(&more);
+                    }
+                    out.append(run);
+                    out.push(fold);
+                }
+            }
+            out.append(run);
+        };
+        for item in lane {
+            let continues = run.last().is_some_and(|last| same(last, &item)) && !keep(&item);
+            if !continues {
+                flush(&mut run, &mut out);
+            }
+            run.push(item);
+        }
+        flush(&mut run, &mut out);
+        folded_lanes.push(out.into());
+    }
+    // Back into the recording's order (what [`place`] expects), lane by lane.
+    let mut items = Vec::new();
+    for lane in order {
+        if let Some(item) = folded_lanes.get_mut(lane).and_then(|l| l.pop_front()) {
+            items.push(item);
+        }
+    }
+    for lane in folded_lanes {
+        items.extend(lane);
+    }
+    items
+}
+
+/// Past `max_rows`, each party's remaining boxes on a stream and direction become one (a party
+/// with several such boxes gets a row for each).
+fn fold_past(items: Vec<Item>, rows: usize, max_rows: usize) -> (Vec<Item>, usize) {
+    if rows <= max_rows {
+        return (items, rows);
+    }
+    let last = max_rows - 1;
+    let mut kept: Vec<Item> = Vec::new();
+    let mut tails: Vec<Item> = Vec::new();
+    for item in items {
+        if item.row < last {
+            kept.push(item);
+            continue;
+        }
+        // The end of a stream (a read of 0 bytes) keeps a box of its own.
+        let same = tails.iter_mut().find(|t| {
+            t.lane == item.lane
+                && t.direction == item.direction
+                && t.stream == item.stream
+                && (t.len() == 0) == (item.len() == 0)
+        });
+        match same {
+            Some(tail) => tail.absorb(&item),
+            None => tails.push(item),
+        }
+    }
+    let mut rows = max_rows;
+    let mut per_lane: HashMap<usize, usize> = HashMap::new();
+    for tail in &mut tails {
+        let k = per_lane.entry(tail.lane).or_insert(0);
+        tail.row = last + *k;
+        *k += 1;
+        rows = rows.max(tail.row + 1);
+    }
+    kept.extend(tails);
+    (kept, rows)
+}
