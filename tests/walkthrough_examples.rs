@@ -32,6 +32,8 @@
 //! - The server's lines must all appear, in any order (threads log when they get to it).
 //! - `<!-- example-test: any-time -->` compares every run of digits as one digit and weekday
 //!   names as one name, for the time server.
+// Unix-only: the examples are `sh` command lines, run in process groups killed with `kill(-pid)`.
+#![cfg(unix)]
 
 mod common;
 
