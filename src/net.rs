@@ -294,17 +294,26 @@ pub fn recv(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
 /// fills the buffer and then fails with WSAEMSGSIZE (error 10040), which `UdpSocket::recv_from`
 /// passes on as an error, losing the part that fitted. socket2 reports both as a "truncated"
 /// flag, so a lesson can show the same thing everywhere: the first `buf.len()` bytes, and that
-/// the rest was lost.
+/// the rest was lost. A cut datagram filled the whole buffer, so that is the count returned
+/// (wine reports 0 bytes with WSAEMSGSIZE). Retries `Interrupted` like [`recv`].
 pub fn recv_from_cut(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, bool, SocketAddr)> {
+    let len = buf.len();
     // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `recvfrom` only writes initialised
     // bytes into the buffer, so `buf` stays fully initialised.
     let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
     let mut bufs = [socket2::MaybeUninitSlice::new(uninit)];
-    let (kept, flags, from) = socket2::SockRef::from(socket).recv_from_vectored(&mut bufs)?;
+    let socket = socket2::SockRef::from(socket);
+    let (kept, flags, from) = loop {
+        match socket.recv_from_vectored(&mut bufs) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => break result?,
+        }
+    };
     let from = from
         .as_socket()
         .ok_or_else(|| io::Error::other("a datagram from an address that is not IP"))?;
-    Ok((kept, flags.is_truncated(), from))
+    let cut = flags.is_truncated();
+    Ok((if cut { len } else { kept }, cut, from))
 }
 
 #[cfg(test)]

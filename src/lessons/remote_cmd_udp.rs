@@ -248,9 +248,9 @@ impl Client {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
-            // Now take it off the queue for real. (socket2's `read` is a plain `recv`; on
-            // Windows it, unlike std's, returns the part that fitted instead of an error.)
-            let n = net::recv(&mut &*SockRef::from(&self.socket), &mut self.buf)?;
+            // Now take it off the queue for real, as much as fits (on Windows too, where a
+            // plain recvfrom fails with WSAEMSGSIZE for a datagram longer than the buffer).
+            let (n, _, _) = net::recv_from_cut(&self.socket, &mut self.buf)?;
             if waiting.from != Some(self.server) {
                 continue; // Not from our server: anyone can send a datagram to any port.
             }
