@@ -149,7 +149,7 @@ pub const TOUR: &[Stop] = &[
         by_hand: &[
             "10-remote-cmd-framed server",
             if cfg!(windows) {
-                "10-remote-cmd-framed client \"for /L %i in (1,1,200000) do @echo %i\" \"echo next\""
+                "10-remote-cmd-framed client \"for /L %i in (1,1,20000) do @echo %i\" \"echo next\""
             } else {
                 "10-remote-cmd-framed client \"seq 1 200000\" \"echo next\""
             },
