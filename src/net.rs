@@ -142,8 +142,11 @@ pub fn listen_tcp(host: &str, port: u16, options: &ListenOptions) -> Result<TcpL
     // to leave SO_REUSEADDR off, and both are things the lessons let students try.
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(bind_error)?;
+    // On Windows SO_REUSEADDR means something else: it lets a second socket bind a port that a
+    // server is listening on (and take some of its clients). Windows binds past TIME_WAIT without
+    // it, so there it stays off, as Python's `socket.create_server` leaves it.
     socket
-        .set_reuse_address(options.reuse_address)
+        .set_reuse_address(options.reuse_address && cfg!(unix))
         .map_err(bind_error)?;
     socket.bind(&addr.into()).map_err(bind_error)?;
     socket.listen(options.backlog).map_err(bind_error)?;
