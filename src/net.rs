@@ -143,8 +143,8 @@ pub fn listen_tcp(host: &str, port: u16, options: &ListenOptions) -> Result<TcpL
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(bind_error)?;
     // On Windows SO_REUSEADDR means something else: it lets a second socket bind a port that a
-    // server is listening on (and take some of its clients). Windows binds past TIME_WAIT without
-    // it, so there it stays off, as Python's `socket.create_server` leaves it.
+    // server is listening on (and take some of its clients). So there it stays off, as Python's
+    // `socket.create_server` leaves it on Windows.
     socket
         .set_reuse_address(options.reuse_address && cfg!(unix))
         .map_err(bind_error)?;
