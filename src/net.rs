@@ -156,8 +156,11 @@ pub fn listen_tcp(host: &str, port: u16, options: &ListenOptions) -> Result<TcpL
     // to leave SO_REUSEADDR off, and both are things the lessons let students try.
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(bind_error)?;
+    // On Windows SO_REUSEADDR means something else: it lets a second socket bind a port that a
+    // server is listening on (and take some of its clients). So there it stays off, as Python's
+    // `socket.create_server` leaves it on Windows.
     socket
-        .set_reuse_address(options.reuse_address)
+        .set_reuse_address(options.reuse_address && cfg!(unix))
         .map_err(bind_error)?;
     socket.bind(&addr.into()).map_err(bind_error)?;
     socket.listen(options.backlog).map_err(bind_error)?;
@@ -301,6 +304,35 @@ pub fn recv(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// One `recvfrom` into `buf`: how many bytes landed there, whether the datagram was longer (its
+/// end is then lost), and who sent it.
+///
+/// The systems differ on a datagram longer than the buffer: Linux cuts it silently, Windows
+/// fills the buffer and then fails with WSAEMSGSIZE (error 10040), which `UdpSocket::recv_from`
+/// passes on as an error, losing the part that fitted. socket2 reports both as a "truncated"
+/// flag, so a lesson can show the same thing everywhere: the first `buf.len()` bytes, and that
+/// the rest was lost. A cut datagram filled the whole buffer, so that is the count returned
+/// (wine reports 0 bytes with WSAEMSGSIZE). Retries `Interrupted` like [`recv`].
+pub fn recv_from_cut(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, bool, SocketAddr)> {
+    let len = buf.len();
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `recvfrom` only writes initialised
+    // bytes into the buffer, so `buf` stays fully initialised.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+    let mut bufs = [socket2::MaybeUninitSlice::new(uninit)];
+    let socket = socket2::SockRef::from(socket);
+    let (kept, flags, from) = loop {
+        match socket.recv_from_vectored(&mut bufs) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => break result?,
+        }
+    };
+    let from = from
+        .as_socket()
+        .ok_or_else(|| io::Error::other("a datagram from an address that is not IP"))?;
+    let cut = flags.is_truncated();
+    Ok((if cut { len } else { kept }, cut, from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +369,28 @@ mod tests {
     fn ipv6_literals_are_bracketed() {
         assert_eq!(display_addr("::1", 9001), "[::1]:9001");
         assert_eq!(display_addr("localhost", 9001), "localhost:9001");
+    }
+
+    #[test]
+    fn a_long_datagram_is_cut_to_the_buffer_and_says_so() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = server.local_addr().unwrap();
+        client.send_to(b"0123456789", to).unwrap();
+        client.send_to(b"abc", to).unwrap();
+        let mut buf = [0u8; 4];
+        let (kept, cut, from) = recv_from_cut(&server, &mut buf).unwrap();
+        assert_eq!((&buf[..kept], cut), (&b"0123"[..], true));
+        assert_eq!(from, client.local_addr().unwrap());
+        let (kept, cut, _) = recv_from_cut(&server, &mut buf).unwrap();
+        assert_eq!(
+            (&buf[..kept], cut),
+            (&b"abc"[..], false),
+            "the rest was lost"
+        );
     }
 
     #[test]

@@ -134,8 +134,8 @@ impl Connections {
     }
 }
 
-/// Which socket a registered connection is: its descriptor number, and the two addresses that
-/// prove the number still means that connection.
+/// Which socket a registered connection is: its descriptor number (a handle on Windows), and
+/// the two addresses that prove the number still means that connection.
 ///
 /// A connection's thread closes its stream when its handler returns, a moment BEFORE it removes
 /// the connection from the registry. If shutdown came in that moment, the number could already
@@ -144,7 +144,9 @@ impl Connections {
 struct Opened {
     #[cfg(unix)]
     fd: std::os::fd::RawFd,
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    handle: std::os::windows::io::RawSocket,
+    #[cfg(not(any(unix, windows)))]
     clone: TcpStream,
     local: SocketAddr,
     peer: SocketAddr,
@@ -157,8 +159,10 @@ impl Opened {
         Ok(Opened {
             #[cfg(unix)]
             fd: std::os::fd::AsRawFd::as_raw_fd(stream),
+            #[cfg(windows)]
+            handle: std::os::windows::io::AsRawSocket::as_raw_socket(stream),
             // Elsewhere, keep a second handle (the simple way, one more handle per connection).
-            #[cfg(not(unix))]
+            #[cfg(not(any(unix, windows)))]
             clone: stream.try_clone()?,
             local: stream.local_addr()?,
             peer,
@@ -166,6 +170,10 @@ impl Opened {
     }
 
     /// Ends the connection both ways, which wakes its thread from `read` with an end of stream.
+    ///
+    /// On Windows `shutdown` does not wake a `read` that is already waiting (rust-lang/rust#121594;
+    /// only reads that start afterwards see the end of stream), so there the waiting read is also
+    /// cancelled (`CancelIoEx`): it fails with "operation aborted" and the handler ends.
     fn shut_down(&self) {
         #[cfg(unix)]
         {
@@ -173,19 +181,38 @@ impl Opened {
             // if its socket was closed meanwhile they fail (EBADF) or see another socket, whose
             // addresses differ, which is then left alone. Nothing is read, written or closed.
             let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
-            let socket = socket2::SockRef::from(&fd);
-            let same = |addr: io::Result<socket2::SockAddr>| addr.ok().and_then(|a| a.as_socket());
-            if same(socket.local_addr()) == Some(self.local)
-                && same(socket.peer_addr()) == Some(self.peer)
-            {
-                let _ = socket.shutdown(Both::Both);
+            if self.is_still(socket2::SockRef::from(&fd)) {
+                let _ = socket2::SockRef::from(&fd).shutdown(Both::Both);
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
+        {
+            // SAFETY: as on Unix: the handle is only asked its addresses, shut down and its
+            // waiting I/O cancelled, and only if it is still the same connection.
+            let socket = unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(self.handle) };
+            if self.is_still(socket2::SockRef::from(&socket)) {
+                let _ = socket2::SockRef::from(&socket).shutdown(Both::Both);
+                // SAFETY: CancelIoEx takes the handle by value and no OVERLAPPED (all I/O).
+                unsafe {
+                    windows_sys::Win32::System::IO::CancelIoEx(
+                        self.handle as windows_sys::Win32::Foundation::HANDLE,
+                        std::ptr::null(),
+                    );
+                }
+            }
+        }
+        #[cfg(not(any(unix, windows)))]
         {
             let _ = (self.local, self.peer);
             let _ = self.clone.shutdown(Both::Both);
         }
+    }
+
+    /// Does `socket` still have this connection's two addresses?
+    #[cfg(any(unix, windows))]
+    fn is_still(&self, socket: socket2::SockRef<'_>) -> bool {
+        let same = |addr: io::Result<socket2::SockAddr>| addr.ok().and_then(|a| a.as_socket());
+        same(socket.local_addr()) == Some(self.local) && same(socket.peer_addr()) == Some(self.peer)
     }
 }
 

@@ -1,5 +1,9 @@
 //! Lesson 10 over real loopback sockets.
 
+// Unix-only: the commands these tests send are `sh` commands (seq, sleep, `;`, `$!`) and
+// their expected answers end lines with `\n`. On Windows the tour covers the cmd.exe path.
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -143,6 +143,11 @@ fn client_that_never_reads_is_dropped_after_idle_timeout() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "wine's own doing: when wineserver polls the socket first it takes the reset \
+              (SO_ERROR) and recv returns an end of stream; Windows reports WSAECONNRESET"
+)]
 fn reset_is_logged_and_others_are_unaffected() {
     let server = ServerProcess::start(BIN, &["server", "--port", "0"]);
     let mut stays = connect(server.addr);

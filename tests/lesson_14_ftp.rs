@@ -1699,6 +1699,7 @@ fn the_walkthrough_python_client_puts_and_gets_with_resume() {
 // ------------------------------------------------------------------------------------------
 
 /// The hidden partial file a put of `name` with `data` would use.
+#[cfg(unix)] // only the hard-link test uses it
 fn partial_path_for(home: &Path, name: &str, data: &[u8]) -> PathBuf {
     use socklab::lessons::ftp::partials::{Partials, DEFAULT_TTL};
     use socklab::lessons::ftp::paths::VirtualPath;
@@ -1867,6 +1868,7 @@ fn a_put_that_cannot_fit_on_the_disk_is_refused_before_its_body() {
 // ------------------------------------------------------------------------------------------
 
 /// How many threads and open files the process `pid` has now.
+#[cfg(target_os = "linux")] // reads /proc
 fn threads_and_fds(pid: u32) -> (usize, usize) {
     let count = |what: &str| {
         fs::read_dir(format!("/proc/{pid}/{what}"))

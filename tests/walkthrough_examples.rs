@@ -35,6 +35,8 @@
 //!
 //! Each run of a walkthrough.md block is also recorded as a transcript (`transcripts/`, shown by
 //! the book): see `transcript/mod.rs`. The test fails when a transcript differs from the run.
+// Unix-only: the examples are `sh` command lines, run in process groups killed with `kill(-pid)`.
+#![cfg(unix)]
 
 mod common;
 mod transcript;

@@ -257,6 +257,7 @@ fn open_idle(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
 
 /// Thousands of connections need as many descriptors: raise the soft limit towards the hard one
 /// (the servers started afterwards inherit it).
+#[cfg(unix)]
 fn raise_fd_limit(wanted: usize) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -272,3 +273,8 @@ fn raise_fd_limit(wanted: usize) {
         }
     }
 }
+
+/// Windows has no descriptor limit to raise: a process may hold far more socket handles than
+/// the benchmark opens.
+#[cfg(not(unix))]
+fn raise_fd_limit(_wanted: usize) {}

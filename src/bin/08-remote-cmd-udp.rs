@@ -13,7 +13,7 @@ use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
 use socklab::shell::safety::{check_bind_host, ShellArgs};
-use socklab::shell::terminal::{parse_encoding, print_answer};
+use socklab::shell::terminal::{console_encoding_label, parse_encoding, print_answer};
 use socklab::trace::Tracer;
 use socklab::units;
 
@@ -51,8 +51,9 @@ enum Role {
         #[command(flatten)]
         bufsize: BufSize,
         /// How the server's output is encoded: utf-8, or gbk for a Chinese Windows server
-        /// (the tutorials' decode('gbk')); any WHATWG encoding label works.
-        #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+        /// (the tutorials' decode('gbk')); any WHATWG encoding label works. The default is
+        /// this console's code page: utf-8 on Unix, gbk on a Chinese Windows.
+        #[arg(long, default_value = console_encoding_label(), value_parser = parse_encoding)]
         encoding: &'static Encoding,
         /// How long to wait for each answer: seconds (15, 0.5) or with a unit (90s, 5m). UDP
         /// cannot tell "no server" from "lost", so a client can only wait and give up.

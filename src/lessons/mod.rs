@@ -110,7 +110,12 @@ pub const TOUR: &[Stop] = &[
         section: "07-remote-cmd: a remote shell whose answers stick",
         by_hand: &[
             "07-remote-cmd server",
-            "07-remote-cmd client \"seq 1 5000\" \"echo hi\"",
+            // cmd.exe has no `seq`; its `for /L` loop prints the same numbers.
+            if cfg!(windows) {
+                "07-remote-cmd client \"for /L %i in (1,1,5000) do @echo %i\" \"echo hi\""
+            } else {
+                "07-remote-cmd client \"seq 1 5000\" \"echo hi\""
+            },
         ],
         run: remote_cmd::tour,
     },
@@ -121,7 +126,11 @@ pub const TOUR: &[Stop] = &[
         section: "08-remote-cmd-udp: the same shell over UDP",
         by_hand: &[
             "08-remote-cmd-udp server",
-            "08-remote-cmd-udp client --bufsize 100 \"seq 1 5000\" \"echo hi\"",
+            if cfg!(windows) {
+                "08-remote-cmd-udp client --bufsize 100 \"for /L %i in (1,1,5000) do @echo %i\" \"echo hi\""
+            } else {
+                "08-remote-cmd-udp client --bufsize 100 \"seq 1 5000\" \"echo hi\""
+            },
         ],
         run: remote_cmd_udp::tour,
     },
@@ -140,7 +149,11 @@ pub const TOUR: &[Stop] = &[
         section: "10-remote-cmd-framed: the shell fixed with frames",
         by_hand: &[
             "10-remote-cmd-framed server",
-            "10-remote-cmd-framed client \"seq 1 200000\" \"echo next\"",
+            if cfg!(windows) {
+                "10-remote-cmd-framed client \"for /L %i in (1,1,20000) do @echo %i\" \"echo next\""
+            } else {
+                "10-remote-cmd-framed client \"seq 1 200000\" \"echo next\""
+            },
         ],
         run: remote_cmd_framed::tour,
     },

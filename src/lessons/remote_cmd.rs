@@ -24,7 +24,7 @@ use crate::net::{self, NetError};
 use crate::picture;
 use crate::recording::Recorder;
 use crate::server::Shutdown;
-use crate::shell::answer::{answer_never_empty, execute, seq_output};
+use crate::shell::answer::{answer_never_empty, count_command, count_output, execute};
 use crate::shell::{self, Limits};
 use crate::tour::{Tour, TourError};
 use crate::trace::{Traced, Tracer};
@@ -197,9 +197,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
          the wire says where an answer ends.",
     );
     // Every send and recv of both sides, for `00-tour --pictures`.
-    let calls = Recorder::new(
-        "07-remote-cmd: 'seq 1 5000', then 'echo hi'; the client reads each answer with ONE recv(1024)",
-    );
+    let long = count_command(5000);
+    let calls = Recorder::new(format!(
+        "07-remote-cmd: '{long}', then 'echo hi'; the client reads each answer with ONE recv(1024)"
+    ));
     let server_config = ServerConfig {
         tracer: Tracer::recording("server", &calls),
         ..ServerConfig::default()
@@ -212,10 +213,13 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         ..ClientConfig::default()
     };
     let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
-    let expected = seq_output(5000);
+    let expected = count_output(5000);
 
-    t.step("the client sends 'seq 1 5000' (23893 bytes of output) and calls recv(1024) once");
-    let first = client.ask("seq 1 5000")?;
+    t.step(&format!(
+        "the client sends '{long}' ({} bytes of output) and calls recv(1024) once",
+        expected.len()
+    ));
+    let first = client.ask(&long)?;
     t.expect_log("server", &server.lines, "sent")?;
     t.show(
         "client",
@@ -224,8 +228,9 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.check(
         first.len() <= 1024 && expected.starts_with(&first),
         format!(
-            "the answer is cut short: {} of 23893 bytes; the rest waits in the client's receive buffer",
-            first.len()
+            "the answer is cut short: {} of {} bytes; the rest waits in the client's receive buffer",
+            first.len(),
+            expected.len()
         ),
     )?;
 
@@ -239,7 +244,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     let rest = expected.get(first.len()..).unwrap_or_default();
     t.check(
         !second.starts_with(b"hi") && rest.starts_with(&second),
-        "the 'answer' to echo hi is the next piece of seq's output: the old answer spilled over",
+        "the 'answer' to echo hi is the next piece of the count: the old answer spilled over",
     )?;
     // Drawn before the client closes: what the server does after that depends on timing.
     t.picture("07-remote-cmd", || picture::render(&calls.recording()))?;

@@ -42,7 +42,9 @@ use crate::net::{self, NetError};
 use crate::picture;
 use crate::recording::{MessageFormat, Recorder};
 use crate::server::{self, Handler, ServerOptions, Shutdown};
-use crate::shell::answer::{answer_never_empty, answer_text, execute, seq_output, Outcome};
+use crate::shell::answer::{
+    answer_never_empty, answer_text, count_command, count_output, execute, Outcome, LINE_END,
+};
 use crate::shell::{self, Limits};
 use crate::tour::{Tour, TourError};
 use crate::trace::{Traced, Tracer};
@@ -547,13 +549,21 @@ pub fn header_notes(info: &AnswerInfo) -> Vec<String> {
     notes
 }
 
+/// How far the tour's long command counts: over a megabyte of output with `seq`. `cmd.exe`'s
+/// `for /L` loop is far slower (under wine even 20000 can pass the 10 s command time limit on
+/// a busy machine), so on Windows 5000: still 28893 bytes, some thirty reads of recv(1024).
+const TOUR_COUNT: u32 = if cfg!(windows) { 5_000 } else { 200_000 };
+
 /// The lesson's stage in `00-tour`.
 pub fn tour(t: &mut Tour) -> Result<(), TourError> {
-    t.say(
+    let expected = count_output(TOUR_COUNT);
+    t.say(&format!(
         "Lesson 07's shell with the answer's length sent first, in the three framings the \
          tutorials build up. The client reads exactly that many bytes with recv(1024) in a \
-         loop. 'seq 1 200000' prints 1288895 bytes; after it, 'echo next' must get 'next'.",
-    );
+         loop. '{}' prints {} bytes; after it, 'echo next' must get 'next'.",
+        count_command(TOUR_COUNT),
+        expected.len()
+    ));
     t.step("--framing size (tutorial 000 §3): the size in digits, then at once the answer");
     let config = ServerConfig {
         framing: AnswerFraming::Size,
@@ -566,20 +576,22 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         ..ClientConfig::default()
     };
     let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
-    let stuck = client.ask("seq 1 5000", &mut Vec::new());
+    let stuck = client.ask(&count_command(5000), &mut Vec::new());
     t.expect_log("server", &server.lines, "sent the answer")?;
     if let Err(e) = &stuck {
         t.show("client", &format!("error: {e}"));
     }
     t.check(
         matches!(stuck, Err(FramedError::Stuck(_))),
-        "the client's recv for the size got '23893' and the answer's '1\\n2\\n...' stuck \
-         together: no number",
+        format!(
+            "the client's recv for the size got '{}' and the answer's '1\\n2\\n...' stuck \
+             together: no number",
+            count_output(5000).len()
+        ),
     )?;
     drop(client);
     server.server.stop().map_err(TourError::new)?;
 
-    let expected = seq_output(200_000);
     for framing in [
         AnswerFraming::Ack,
         AnswerFraming::Length,
@@ -601,7 +613,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
         };
         let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
         let mut answer = Vec::new();
-        client.ask("seq 1 200000", &mut answer)?;
+        client.ask(&count_command(TOUR_COUNT), &mut answer)?;
         t.expect_log("server", &server.lines, "sent the answer")?;
         let calls: Vec<String> = traced.try_iter().collect();
         for line in calls.iter().take(4) {
@@ -622,7 +634,10 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
             "client",
             &format!("answer to 'echo next': {}", preview(&next, 40)),
         );
-        t.check(next == b"next\n", "the next answer is its own")?;
+        t.check(
+            next == [&b"next"[..], LINE_END].concat(),
+            "the next answer is its own",
+        )?;
         drop(client);
         server.server.stop().map_err(TourError::new)?;
         if t.wants_pictures() && framing != AnswerFraming::Ack {
@@ -640,8 +655,9 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
 /// For `00-tour --pictures`: a conversation small enough to read in a picture, `seq 1 1000`
 /// (3893 bytes, four reads of recv(1024)) then `echo next`, with both sides recorded.
 fn picture_stage(t: &mut Tour, framing: AnswerFraming) -> Result<(), TourError> {
+    let count = count_command(1000);
     let calls = Recorder::new(format!(
-        "10-remote-cmd-framed --framing {}: 'seq 1 1000', then 'echo next'; the client reads \
+        "10-remote-cmd-framed --framing {}: '{count}', then 'echo next'; the client reads \
          the length, then recv(1024) until it has that many bytes",
         framing.name()
     ));
@@ -658,7 +674,7 @@ fn picture_stage(t: &mut Tour, framing: AnswerFraming) -> Result<(), TourError> 
         ..ClientConfig::default()
     };
     let mut client = Client::connect("127.0.0.1", server.port(), &client_config)?;
-    for command in ["seq 1 1000", "echo next"] {
+    for command in [count.as_str(), "echo next"] {
         client.ask(command, &mut Vec::new())?;
         t.expect_log("server", &server.lines, "sent the answer")?;
     }

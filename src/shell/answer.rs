@@ -115,6 +115,31 @@ pub fn seq_output(n: u32) -> Vec<u8> {
     out
 }
 
+/// How the platform's shell ends a line of output: `\n` for `sh`, `\r\n` for `cmd.exe`.
+pub const LINE_END: &[u8] = if cfg!(windows) { b"\r\n" } else { b"\n" };
+
+/// A command of the platform's shell that prints the numbers 1 to `n`, one per line: the long
+/// answer the tour asks for. `seq 1 N` for `sh`; `cmd.exe` has no `seq`, and its
+/// `for /L %i in (1,1,N) do @echo %i` prints the same numbers (`@` keeps cmd from echoing each
+/// command first).
+pub fn count_command(n: u32) -> String {
+    if cfg!(windows) {
+        format!("for /L %i in (1,1,{n}) do @echo %i")
+    } else {
+        format!("seq 1 {n}")
+    }
+}
+
+/// What [`count_command`] prints: the numbers 1 to `n`, each followed by [`LINE_END`].
+pub fn count_output(n: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 1..=n {
+        out.extend_from_slice(i.to_string().as_bytes());
+        out.extend_from_slice(LINE_END);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +175,15 @@ mod tests {
     #[test]
     fn seq_output_matches_the_real_size() {
         assert_eq!(seq_output(5000).len(), 23893);
+    }
+
+    #[test]
+    fn the_counting_command_prints_what_count_output_says() {
+        let limits = Limits::default();
+        let outcome = Outcome::Ran(crate::shell::run(&count_command(300), &limits).unwrap());
+        assert_eq!(answer_text(&outcome, &limits), count_output(300));
+        if cfg!(unix) {
+            assert_eq!(count_output(5000), seq_output(5000));
+        }
     }
 }

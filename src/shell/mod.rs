@@ -153,15 +153,17 @@ pub fn run(command: &str, limits: &Limits) -> Result<CommandOutput, ShellError> 
 /// standard input is `input`, then the end of the input. The exercise checkers run a student's
 /// program with this.
 pub fn run_program(
-    mut program: Command,
+    program: Command,
     input: &[u8],
     limits: &Limits,
 ) -> Result<CommandOutput, ShellError> {
     #[cfg(unix)]
-    {
+    let program = {
         use std::os::unix::process::CommandExt;
+        let mut program = program;
         program.process_group(0);
-    }
+        program
+    };
     run_in_group(program, input, limits)
 }
 

@@ -5,6 +5,10 @@
 //! answer through [`Decoding`], which turns it into the terminal's UTF-8. With the default UTF-8
 //! the bytes pass through unchanged, so what is printed is exactly what arrived, even when a
 //! `recv` cut a character in two (where Python's `decode('utf-8')` would raise).
+//!
+//! The default is the local console's code page ([`console_encoding_label`]): UTF-8 on Unix, and
+//! on Windows what `cmd.exe` itself prints in (GBK, code page 936, on a Chinese Windows), so a
+//! Windows client of a Windows server decodes as the tutorials do without being told.
 
 use std::io::{self, Write};
 
@@ -15,6 +19,53 @@ use encoding_rs::{CoderResult, Decoder, Encoding, UTF_8};
 pub fn parse_encoding(label: &str) -> Result<&'static Encoding, String> {
     Encoding::for_label(label.trim().as_bytes())
         .ok_or_else(|| format!("unknown encoding '{label}' (try utf-8 or gbk)"))
+}
+
+/// The `--encoding` default: the label of the console's code page. Unix terminals are UTF-8.
+#[cfg(not(windows))]
+pub fn console_encoding_label() -> &'static str {
+    "utf-8"
+}
+
+/// The `--encoding` default on Windows: the console's output code page, or, when there is no
+/// console (output redirected from a service), the OEM code page, which `cmd.exe` then uses.
+#[cfg(windows)]
+pub fn console_encoding_label() -> &'static str {
+    // SAFETY: both functions take nothing and only return a number.
+    let console = unsafe { windows_sys::Win32::System::Console::GetConsoleOutputCP() };
+    let page = if console != 0 {
+        console
+    } else {
+        unsafe { windows_sys::Win32::Globalization::GetOEMCP() }
+    };
+    code_page_label(page)
+}
+
+/// The WHATWG label of a Windows code page. Pages the Encoding Standard lacks (437, 850: the
+/// DOS pages of English and Western European Windows) get windows-1252: right for ASCII, close
+/// for the rest, and, unlike passing the bytes through, never invalid UTF-8 (which a Windows
+/// console refuses to print).
+#[cfg_attr(not(windows), allow(dead_code))]
+fn code_page_label(page: u32) -> &'static str {
+    match page {
+        65001 => "utf-8",
+        936 => "gbk",
+        54936 => "gb18030",
+        950 => "big5",
+        932 => "shift_jis",
+        949 => "euc-kr",
+        866 => "ibm866",
+        874 => "windows-874",
+        1250 => "windows-1250",
+        1251 => "windows-1251",
+        1253 => "windows-1253",
+        1254 => "windows-1254",
+        1255 => "windows-1255",
+        1256 => "windows-1256",
+        1257 => "windows-1257",
+        1258 => "windows-1258",
+        _ => "windows-1252",
+    }
 }
 
 /// A writer that decodes what is written to it from `encoding` and writes it out as UTF-8.
@@ -95,6 +146,21 @@ mod tests {
         out.write_all(&gbk[..1]).unwrap();
         out.write_all(&gbk[1..]).unwrap();
         assert_eq!(out.finish().unwrap(), "你好".as_bytes());
+    }
+
+    #[test]
+    fn every_code_page_has_a_known_encoding() {
+        for page in [
+            65001, 936, 54936, 950, 932, 949, 866, 874, 437, 850, 1250, 1258, 12345,
+        ] {
+            let label = code_page_label(page);
+            assert!(parse_encoding(label).is_ok(), "{page}: {label}");
+        }
+        assert_eq!(
+            parse_encoding(code_page_label(936)).unwrap(),
+            encoding_rs::GBK
+        );
+        assert!(parse_encoding(console_encoding_label()).is_ok());
     }
 
     #[test]

@@ -262,6 +262,22 @@ pub fn spawn_with_stdout_closed(bin: &str, args: &[&str]) -> Child {
         .expect("start client")
 }
 
+/// Windows' counterpart: the pipe's read end is closed right after the client starts. Still
+/// deterministic for the tests that use it, which answer the client (and so let it print) only
+/// after it has connected and sent its command.
+#[cfg(windows)]
+pub fn spawn_with_stdout_closed(bin: &str, args: &[&str]) -> Child {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start client");
+    drop(child.stdout.take());
+    child
+}
+
 /// Waits (at most [`WAIT`]) for a child started with [`spawn_with_stdout_closed`] to exit, and
 /// returns what it wrote on stderr.
 pub fn finish(mut child: Child) -> Finished {
