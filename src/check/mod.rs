@@ -51,15 +51,19 @@ pub mod threaded_echo;
 pub mod udp_echo;
 pub mod udp_time;
 
-/// The `check` subcommand of a lesson binary.
+/// The `check` subcommand of a lesson binary. `T` is the sides the lesson can check
+/// ([`Target`], [`ServerOnly`] or [`ClientOnly`]), so that `--help` offers only those.
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub struct CheckArgs<T: clap::Subcommand = Target> {
     #[command(subcommand)]
-    pub target: Target,
+    pub target: T,
     /// Seed for the random cuts. Every run prints the seed it used; give it again to get the
     /// very same cuts while you debug.
     #[arg(long, global = true)]
     pub seed: Option<u64>,
+    /// Run only the point of this name (with --seed: replay one failure exactly).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub point: Option<String>,
     /// Print the results as one JSON object (for a teacher collecting a class's results).
     #[arg(long, global = true)]
     pub json: bool,
@@ -86,6 +90,43 @@ pub enum Target {
     },
 }
 
+/// What to check, for a lesson that checks only servers.
+#[derive(Debug, clap::Subcommand)]
+pub enum ServerOnly {
+    /// Play a demanding client against your server, which must already be running.
+    Server {
+        /// Where your server listens, HOST:PORT (for example 127.0.0.1:9011).
+        address: String,
+    },
+}
+
+/// What to check, for a lesson that checks only clients.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientOnly {
+    /// Start a demanding server on a free port and run your client (COMMAND ARGS..., after `--`)
+    /// once per point. `{host}` and `{port}` in the arguments are replaced; SOCKLAB_HOST and
+    /// SOCKLAB_PORT are set. Its input lines come on standard input.
+    Client {
+        /// Your client, for example: -- python3 client.py {port}
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+}
+
+impl From<ServerOnly> for Target {
+    fn from(target: ServerOnly) -> Target {
+        let ServerOnly::Server { address } = target;
+        Target::Server { address }
+    }
+}
+
+impl From<ClientOnly> for Target {
+    fn from(target: ClientOnly) -> Target {
+        let ClientOnly::Client { command } = target;
+        Target::Client { command }
+    }
+}
+
 /// One lesson's checkers: which sides it can check, and how.
 pub struct Lesson {
     /// The binary, as the output names it: `09-sticky`.
@@ -94,15 +135,6 @@ pub struct Lesson {
     pub server: Option<fn(&mut Checker, SocketAddr)>,
     /// Checks a student's client.
     pub client: Option<fn(&mut Checker, &StudentClient)>,
-}
-
-/// The checks failed: [`cli::run`] exits with status 1 without a further message, since the
-/// report has said everything.
-#[derive(Debug, thiserror::Error)]
-#[error("{failed} of {total} checks failed")]
-pub struct ChecksFailed {
-    pub failed: usize,
-    pub total: usize,
 }
 
 /// Settings of one checker run.
@@ -132,15 +164,18 @@ impl Options {
 }
 
 /// Runs the `check` subcommand of `lesson`.
-pub fn run(lesson: &Lesson, args: CheckArgs) -> anyhow::Result<()> {
+pub fn run<T: clap::Subcommand + Into<Target>>(
+    lesson: &Lesson,
+    args: CheckArgs<T>,
+) -> anyhow::Result<()> {
     let options = Options {
         seed: args.seed.unwrap_or_else(rand::random),
         timeout: args.timeout,
         fail_fast: false,
         print: !args.json,
-        only: None,
+        only: args.point,
     };
-    let report = match args.target {
+    let report = match args.target.into() {
         Target::Server { address } => {
             let addr = resolve_one(&address)?;
             check_server(lesson, addr, &options)?
@@ -172,21 +207,23 @@ pub fn run_server_with(
     finish(&report, json)
 }
 
-/// Prints the last line (or the JSON) and turns failures into the exit status.
+/// Prints the last line (or the JSON) and turns the outcome into the exit status: 0 when every
+/// point passed, 1 when one failed, 2 when the check could not run (nothing listens).
 fn finish(report: &Report, json: bool) -> anyhow::Result<()> {
     if json {
         cli::print_line(report.to_json())?;
+    } else if let Some(error) = &report.error {
+        // One line, on stderr like every other error of the binaries.
+        let _ = writeln!(io::stderr().lock(), "error: {error}");
     } else {
         cli::print_line(report.summary())?;
     }
-    match report.failed() {
-        0 => Ok(()),
-        failed => Err(ChecksFailed {
-            failed,
-            total: report.points.len(),
-        }
-        .into()),
-    }
+    let status = match (&report.error, report.failed()) {
+        (Some(_), _) => 2,
+        (None, 0) => return Ok(()),
+        (None, _) => 1,
+    };
+    Err(cli::Reported { status }.into())
 }
 
 /// Checks the server at `addr` with `check` as the lesson's points and returns the report.
@@ -302,6 +339,8 @@ pub struct Report {
     pub side: &'static str,
     pub seed: u64,
     pub points: Vec<Point>,
+    /// Why the check could not run at all (nothing listens at the address), if so.
+    pub error: Option<String>,
 }
 
 impl Report {
@@ -336,6 +375,7 @@ impl Report {
             "lesson": self.binary,
             "side": self.side,
             "seed": self.seed,
+            "error": self.error,
             "passed": self.passed(),
             "failed": self.failed(),
             "points": points,
@@ -395,6 +435,7 @@ impl Checker {
                 side,
                 seed: options.seed,
                 points: Vec::new(),
+                error: None,
             },
             options: options.clone(),
             stopped: false,
@@ -432,7 +473,21 @@ impl Checker {
             return;
         }
         let mut rng = StdRng::seed_from_u64(self.options.seed ^ (number.wrapping_mul(0x9E37_79B9)));
+        REFUSED.with(|r| r.set(None));
         let verdict = check(&mut rng);
+        // The first point could not even connect: nothing listens. Say so once, not once per
+        // point with hints that have nothing to do with it.
+        if let Some((addr, at_connect)) = REFUSED.with(|r| r.take()) {
+            // A UDP refusal may come from a server that the point's own datagram killed: only
+            // the lesson's first point, a plain request, says that nothing listens.
+            if !verdict.passed && self.report.points.is_empty() && (at_connect || number == 0) {
+                self.report.error = Some(format!(
+                    "nothing listens on {addr}: start your server first"
+                ));
+                self.stopped = true;
+                return;
+            }
+        }
         let point = Point {
             name: name.to_string(),
             passed: verdict.passed,
@@ -687,9 +742,32 @@ pub fn read_to_close(conn: &TcpStream, max: usize, timeout: Duration) -> (Vec<u8
     }
 }
 
+thread_local! {
+    /// The address a connection to was refused during the current point (see
+    /// [`Checker::point`]): a point's closure maps errors to text, this keeps the fact.
+    /// `true` when a TCP connect was refused, `false` for a UDP "port unreachable".
+    static REFUSED: std::cell::Cell<Option<(SocketAddr, bool)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Notes that `addr` refused a TCP connection, when `e` says so.
+fn note_refused_connect(addr: SocketAddr, e: &io::Error) {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        REFUSED.with(|r| r.set(Some((addr, true))));
+    }
+}
+
+/// Notes that `addr` answered a datagram with "port unreachable", when `e` says so.
+pub fn note_refused_datagram(addr: SocketAddr, e: &io::Error) {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        REFUSED.with(|r| r.set(Some((addr, false))));
+    }
+}
+
 /// Connects to a student's server, with the usual connect timeout.
 pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let conn = TcpStream::connect_timeout(&addr, net::CONNECT_TIMEOUT)?;
+    let conn = TcpStream::connect_timeout(&addr, net::CONNECT_TIMEOUT).inspect_err(|e| {
+        note_refused_connect(addr, e);
+    })?;
     conn.set_write_timeout(Some(net::CONNECT_TIMEOUT))?;
     Ok(conn)
 }
@@ -912,9 +990,9 @@ pub fn client_verdict(
         (Some(text), problem) => Verdict::fail(
             sent,
             format!(
-                "{} is not in your output {}; {}{}",
-                quoted(text.as_bytes()),
+                "your output {} lacks the expected {}; {}{}",
                 quoted(printed.as_bytes()),
+                quoted(text.as_bytes()),
                 run.ending(),
                 problem.map_or(String::new(), |p| format!("; the server saw: {p}"))
             ),

@@ -190,9 +190,12 @@ fn receive(socket: &UdpSocket, wait: Duration) -> Result<Vec<u8>, Received> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if net::is_timeout(&e) => return Err(Received::Silence),
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                if let Ok(addr) = socket.peer_addr() {
+                    super::note_refused_datagram(addr, &e);
+                }
                 return Err(Received::Failed(
                     "the port is closed: your server is not running any more".to_string(),
-                ))
+                ));
             }
             Err(e) => return Err(Received::Failed(e.to_string())),
         }
