@@ -685,7 +685,15 @@ fn check_command_prints_one_line_per_point_and_a_total() {
     let addr = server.addr.to_string();
     let bin = env!("CARGO_BIN_EXE_09-sticky");
 
-    let passed = common::run(bin, &["check", "server", &addr, "--seed", "7"], "");
+    // In a folder of its own: each check run writes the progress file there.
+    let here = tempfile::tempdir().unwrap();
+    let passed = common::run_in(
+        bin,
+        &["check", "server", &addr, "--seed", "7"],
+        "",
+        &[],
+        Some(here.path()),
+    );
     assert!(
         passed.status.success(),
         "{}{}",
@@ -701,27 +709,60 @@ fn check_command_prints_one_line_per_point_and_a_total() {
     let points = lines.get(1..lines.len() - 1).unwrap_or_default();
     assert_eq!(points.len(), 7);
     assert!(points.iter().all(|l| l.starts_with("PASS ")), "{points:?}");
+    let progress = std::fs::read_to_string(here.path().join(".socklab-progress.json")).unwrap();
+    let progress: serde_json::Value = serde_json::from_str(&progress).unwrap();
+    assert_eq!(progress["exercises"]["09-sticky server"]["passed"], true);
+    let listed = common::run_in(
+        env!("CARGO_BIN_EXE_00-tour"),
+        &["exercises"],
+        "",
+        &[],
+        Some(here.path()),
+    );
+    assert!(listed.status.success(), "{}", listed.stderr);
+    assert!(
+        listed
+            .stdout
+            .contains("09  09-sticky server  [PASSED (7/7 points"),
+        "{}",
+        listed.stdout
+    );
+    assert!(listed
+        .stdout
+        .contains("solution:  tests/solutions/09_sticky_server.py"));
+    assert!(listed
+        .stdout
+        .contains("09  09-sticky client  [not checked yet]"));
 
     // Nobody listening: said once, exit status 2, in text and in --json.
     let port = common::closed_port();
     let closed = format!("127.0.0.1:{port}");
-    let nothing = common::run(bin, &["check", "--seed", "7", "server", &closed], "");
+    let nothing = common::run_in(
+        bin,
+        &["check", "--seed", "7", "server", &closed],
+        "",
+        &[],
+        Some(here.path()),
+    );
     assert_eq!(nothing.status.code(), Some(2), "{}", nothing.stdout);
     assert_eq!(
         nothing.stderr.trim(),
         format!("error: nothing listens on {closed}: start your server first")
     );
     assert!(!nothing.stdout.contains("FAIL"), "{}", nothing.stdout);
-    let failed = common::run(
+    let failed = common::run_in(
         bin,
         &["check", "--json", "--seed", "7", "server", &closed],
         "",
+        &[],
+        Some(here.path()),
     );
     assert_eq!(failed.status.code(), Some(2));
     assert!(failed.stderr.is_empty(), "{}", failed.stderr);
     let report: serde_json::Value = serde_json::from_str(&failed.stdout).expect("one JSON object");
     assert_eq!(report["seed"], 7);
-    assert!(report["error"]
+    assert_eq!(report["status"], "error");
+    assert!(report["message"]
         .as_str()
         .is_some_and(|e| e.contains("nothing listens")));
 
