@@ -105,3 +105,20 @@ fn a_udp_time_server_that_never_answers_fails() {
     assert!(!first.passed, "{first}");
     assert!(report.error.is_none(), "{:?}", report.error);
 }
+
+#[test]
+fn a_point_name_that_is_no_point_is_one_clear_error() {
+    let cheat = python(CHEAT);
+    let options = Options {
+        only: Some("no such point".into()),
+        ..Options::quiet(1)
+    };
+    let report = check::check_client(&check::echo::ECHO_ONCE, cheat, &options).unwrap();
+    assert!(report.points.is_empty());
+    let error = report.error.expect("an error");
+    assert!(
+        error.contains("no point named 'no such point'")
+            && error.contains("'reply in 1-byte writes'"),
+        "{error}"
+    );
+}

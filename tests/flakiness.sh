@@ -68,7 +68,7 @@ client() { # lesson binary script [extra args]
     local lesson=$1 bin=$2 script=$3
     shift 3
     wanted "$lesson" || return 0
-    check "$bin client" "$RUNS" "$BIN/$bin" check "${FLAGS[@]}" client -- python3 "$SOL/$script" '{port}' "$@"
+    check "$bin ${FLAGS[*]:+${FLAGS[*]} }client" "$RUNS" "$BIN/$bin" check "${FLAGS[@]}" client -- python3 "$SOL/$script" '{port}' "$@"
 }
 
 server() { # lesson binary script [extra args]

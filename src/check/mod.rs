@@ -204,12 +204,26 @@ pub fn run_server_with(
     timeout: Duration,
     check: impl FnOnce(&mut Checker, SocketAddr),
 ) -> anyhow::Result<()> {
+    run_server_with_point(lesson, address, seed, None, json, timeout, check)
+}
+
+/// [`run_server_with`], running only the point named `point` when given (`--point`, the
+/// replay of one failure).
+pub fn run_server_with_point(
+    lesson: &Lesson,
+    address: &str,
+    seed: Option<u64>,
+    point: Option<String>,
+    json: bool,
+    timeout: Duration,
+    check: impl FnOnce(&mut Checker, SocketAddr),
+) -> anyhow::Result<()> {
     let options = Options {
         seed: seed.unwrap_or_else(rand::random),
         timeout,
         fail_fast: false,
         print: !json,
-        only: None,
+        only: point,
         command_line: Some(command_line()),
     };
     let addr = resolve_one(address)?;
@@ -292,7 +306,7 @@ pub fn check_server_with(
 ) -> Result<Report, CheckError> {
     let mut checker = Checker::new(lesson, "server", options)?;
     check(&mut checker, addr);
-    Ok(checker.report)
+    Ok(checker.into_report())
 }
 
 /// Checks the server at `addr` and returns the report.
@@ -322,7 +336,7 @@ pub fn check_client(
     })?;
     let mut checker = Checker::new(lesson, "client", options)?;
     check(&mut checker, &student);
-    Ok(checker.report)
+    Ok(checker.into_report())
 }
 
 /// What stops a check before its first point.
@@ -494,7 +508,8 @@ pub struct Report {
     pub side: &'static str,
     pub seed: u64,
     pub points: Vec<Point>,
-    /// Why the check could not run at all (nothing listens at the address), if so.
+    /// Why the check could not run at all (nothing listens at the address, or `--point` names
+    /// no point), if so.
     pub error: Option<String>,
 }
 
@@ -617,6 +632,8 @@ pub struct Checker {
     stopped: bool,
     /// Points met so far, run or skipped.
     numbered: u64,
+    /// The names of the points met so far, for a `--point` that names none of them.
+    names: Vec<String>,
 }
 
 impl Checker {
@@ -632,6 +649,7 @@ impl Checker {
             options: options.clone(),
             stopped: false,
             numbered: 0,
+            names: Vec::new(),
         };
         if options.print {
             cli::print_line(format!(
@@ -641,6 +659,20 @@ impl Checker {
             .map_err(|e| CheckError::Print(e.to_string()))?;
         }
         Ok(checker)
+    }
+
+    /// The report, saying so when `--point` named no point of the lesson.
+    fn into_report(mut self) -> Report {
+        if let Some(only) = &self.options.only {
+            if self.report.points.is_empty() && self.report.error.is_none() {
+                let names: Vec<String> = self.names.iter().map(|n| format!("'{n}'")).collect();
+                self.report.error = Some(format!(
+                    "no point named '{only}'; the points are: {}",
+                    names.join(", ")
+                ));
+            }
+        }
+        self.report
     }
 
     /// The time one point may take.
@@ -655,6 +687,7 @@ impl Checker {
         // Numbered whether it runs or not, so that a point gets the same cuts with `only`.
         let number = self.numbered;
         self.numbered += 1;
+        self.names.push(name.to_string());
         if self.stopped
             || self
                 .options
