@@ -45,7 +45,7 @@ check() {
     done
     total=$((total + runs))
     false_failures=$((false_failures + failed))
-    printf '%-40s %4d runs, %d false failures\n' "$name" "$runs" "$failed"
+    printf '%-46s %4d runs, %d false failures\n' "$name" "$runs" "$failed"
 }
 
 # A solution server on a free port: starts it, reads the port from its "listening on" line.

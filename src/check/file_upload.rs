@@ -165,7 +165,7 @@ fn check_server(checker: &mut Checker, addr: SocketAddr) {
         put_and_get(addr, &files, Cut::Whole, rng, timeout)
     });
     checker.point("100000 binary bytes in random pieces", HINT, |rng| {
-        let body: Vec<u8> = (0..100_000).map(|_| rng.gen()).collect();
+        let body: Vec<u8> = (0..100_000).map(|_| rng.gen::<u8>()).collect();
         put_and_get(
             addr,
             &[file("socklab-check-4.bin", &body)],

@@ -289,7 +289,7 @@ fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) {
     checker.point("put and get 1 MiB of binary bytes", PROTOCOL, |rng| {
         let name = format!("{run}-big.bin");
         made.files.push(name.clone());
-        let body: Vec<u8> = (0..1 << 20).map(|_| rng.gen()).collect();
+        let body: Vec<u8> = (0..1 << 20).map(|_| rng.gen::<u8>()).collect();
         put_and_get(addr, account, local, &name, &body, timeout)
     });
     checker.point("a put request and body in 1-byte writes", STEPS, |rng| {
@@ -308,7 +308,7 @@ fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) {
     checker.point("a put request and body in random pieces", STEPS, |rng| {
         let name = format!("{run}-pieces.bin");
         made.files.push(name.clone());
-        let body: Vec<u8> = (0..64 * 1024).map(|_| rng.gen()).collect();
+        let body: Vec<u8> = (0..64 * 1024).map(|_| rng.gen::<u8>()).collect();
         put_cut(addr, account, &name, &body, Cut::Random, rng, timeout)
     });
     checker.point("mkdir, cd, pwd and ls", PROTOCOL, |_| {
@@ -562,7 +562,7 @@ fn resume(
     rng: &mut StdRng,
     timeout: Duration,
 ) -> Verdict {
-    let body: Vec<u8> = (0..RESUME_SIZE).map(|_| rng.gen()).collect();
+    let body: Vec<u8> = (0..RESUME_SIZE).map(|_| rng.gen::<u8>()).collect();
     let half = RESUME_SIZE / 2;
     let sent = format!(
         "put {name} ({RESUME_SIZE} bytes), {half} body bytes then a reset; the same put again"
