@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use socklab::check::{self, ftp, Options, Report};
 
 /// The `--timeout` the checkers get here.
-const TIMEOUT: Duration = Duration::from_millis(500);
+const TIMEOUT: Duration = Duration::from_millis(300);
 
 /// How a hostile server treats each connection.
 #[derive(Clone, Copy, Debug)]
