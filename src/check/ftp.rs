@@ -404,6 +404,7 @@ fn get_back(s: &mut Session, local: &Path, name: &str, body: &[u8]) -> Result<()
         .map_err(|e| s.why(&format!("get {name}"), e))?;
     let got = fs::read(&target).map_err(|e| format!("reading what get wrote: {e}"))?;
     if got != body {
+        super::transcript::difference(body, &got);
         return Err(format!(
             "get {name}: {} bytes with md5 {}, not the {} put",
             got.len(),
