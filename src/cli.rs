@@ -149,14 +149,24 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
-        // The checker's report has already said which points failed.
-        Err(e) if e.is::<crate::check::ChecksFailed>() => ExitCode::FAILURE,
+        // A report (a checker's) has already said everything.
+        Err(e) if e.is::<Reported>() => {
+            ExitCode::from(e.downcast_ref::<Reported>().map_or(1, |r| r.status))
+        }
         Err(e) => {
             // `writeln!`, not `eprintln!`, which would panic if stderr were closed too.
             let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The program has already said everything on its output (a checker's report): [`run`] exits
+/// with `status` and prints no further line.
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {status}")]
+pub struct Reported {
+    pub status: u8,
 }
 
 /// Standard output was closed by whoever reads it, say `head -1` after its one line. Not a

@@ -171,7 +171,14 @@ fn one_client(
     for _ in 0..config.requests {
         let sent = Instant::now();
         conn.write_all(&config.message)?;
-        read_reply(&mut conn, &mut reply)?;
+        let got = read_reply(&mut conn, &mut reply)?;
+        let got = reply.get(..got).unwrap_or_default();
+        if got != expected && is_busy_refusal(got) {
+            return Err(io::Error::other(BUSY_REFUSAL));
+        }
+        if got.len() < expected.len() {
+            return Err(io::Error::other("the server closed the connection"));
+        }
         latencies.push(sent.elapsed());
         if reply != expected {
             return Err(io::Error::other(format!(
@@ -183,21 +190,72 @@ fn one_client(
     Ok(latencies)
 }
 
-/// Reads until `reply` is full: the server may answer one message in several pieces.
-fn read_reply(conn: &mut TcpStream, reply: &mut [u8]) -> io::Result<()> {
+/// Reads until `reply` is full (the server may answer one message in several pieces) or the
+/// server closes; returns how many bytes came.
+fn read_reply(conn: &mut TcpStream, reply: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while let Some(rest) = reply.get_mut(got..).filter(|rest| !rest.is_empty()) {
         match net::recv(conn, rest)? {
-            0 => return Err(io::Error::other("the server closed the connection")),
+            0 => break,
             n => got += n,
         }
     }
-    Ok(())
+    Ok(got)
+}
+
+/// The start of the line a server at its `--max-clients` limit sends before closing (see
+/// `server.rs`).
+const BUSY: &[u8] = b"error: server busy";
+
+/// What a client refused by `--max-clients` reports, instead of "wrong reply".
+const BUSY_REFUSAL: &str = "refused: the server is busy (it was started with --max-clients \
+     and that many clients are connected); restart it without --max-clients or use fewer --clients";
+
+/// Is `reply` (cut to the length of the expected reply, or short because the server closed)
+/// the busy line of a server at its `--max-clients` limit?
+fn is_busy_refusal(reply: &[u8]) -> bool {
+    reply.len() >= 2 && (BUSY.starts_with(reply) || reply.starts_with(BUSY))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server at its `--max-clients` limit: the busy line, then close.
+    fn busy_server() -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for conn in listener.incoming().take(4) {
+                let Ok(mut conn) = conn else { return };
+                let _ = conn.write_all(
+                    b"error: server busy (2 connected, the --max-clients limit); try again later\n",
+                );
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_busy_refusal_names_max_clients_whatever_the_message_length() {
+        for message in [
+            "a message of 16b",
+            "hi",
+            "a much longer message than the busy line",
+        ] {
+            let config = LoadConfig {
+                clients: 2,
+                requests: 3,
+                message: message.as_bytes().to_vec(),
+                timeout: Duration::from_secs(5),
+            };
+            let report = run_load(busy_server(), &config);
+            assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
+            for failure in &report.failures {
+                assert!(failure.contains("--max-clients"), "{message}: {failure}");
+            }
+        }
+    }
 
     #[test]
     fn percentiles_pick_from_the_sorted_latencies() {

@@ -139,7 +139,14 @@ fn the_command_prints_each_point_and_takes_the_password_from_the_environment() {
     );
     assert!(without.stdout.is_empty(), "{}", without.stdout);
 
-    let run = common::run_with_env(BIN, &args, "", &[("SOCKLAB_PASSWORD", PASSWORD)]);
+    // In a folder of its own: each check run writes the progress file there.
+    let run = common::run_in(
+        BIN,
+        &args,
+        "",
+        &[("SOCKLAB_PASSWORD", PASSWORD)],
+        Some(dir.path()),
+    );
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     assert!(run.stdout.contains("seed 3"), "{}", run.stdout);
     assert!(run.stdout.contains("FAIL login"), "{}", run.stdout);

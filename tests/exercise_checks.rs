@@ -386,8 +386,7 @@ fn framed_cmd_client_tutorial_length_fails_on_a_cut_header_for_every_seed() {
 
 /// COPY, marked: tutorial 003 §4's HMAC client (tests/tutorials/003_s4_hmac_client.py), changed
 /// only so that it can meet a checker at all: the key comes from SOCKLAB_KEY instead of its
-/// source, the digest is SHA-256 (lesson 12's default) instead of MD5, and it reads lesson 12's
-/// welcome frame the tutorial's way. Its bugs are kept: the challenge is one `recv(32)`, the
+/// source and the digest is SHA-256 (lesson 12's default) instead of MD5. Its bugs are kept: the challenge is one `recv(32)`, the
 /// length is `struct.pack('i', len(msg))` of the text, the reply's length one `recv(4)`.
 const NAIVE_AUTH_CLIENT: &str = r#"
 import hashlib, hmac, os, socket, struct
@@ -396,8 +395,6 @@ client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 client.connect((os.environ['SOCKLAB_HOST'], int(os.environ['SOCKLAB_PORT'])))
 msg = client.recv(32)
 client.sendall(hmac.new(AUTO_KEY, msg, hashlib.sha256).digest())
-welcome_length = struct.unpack('i', client.recv(4))[0]
-client.recv(welcome_length)
 while True:
     msg = input('>>').strip()
     if not msg: continue
@@ -425,6 +422,87 @@ fn auth_client_reference_passes() {
             reference(seed),
         ));
     }
+}
+
+#[test]
+fn auth_client_reference_passes_the_welcome_extension() {
+    if !common::have_python() {
+        return;
+    }
+    let student = solution_client("12_auth_client.py", &["welcome"]);
+    assert_all_pass(&client_report(
+        &check::auth::WITH_WELCOME,
+        &student,
+        reference(1),
+    ));
+    // A client of the default protocol takes the welcome frame for a reply: caught.
+    let plain = solution_client("12_auth_client.py", &[]);
+    let report = client_report(&check::auth::WITH_WELCOME, &plain, reference(1));
+    assert!(report.failed() > 0, "\n{}", lines(&report));
+}
+
+/// The walkthrough's 12 client, with the changes its exercise asks for (the key from
+/// SOCKLAB_KEY, the lines from standard input, the port as the first argument): it must pass
+/// `12-auth check client` and work against `12-auth server --key-file key --echo`, the server
+/// the same exercise names.
+fn walkthrough_auth_client(dir: &Path) -> String {
+    let text = common::walkthrough_python("## 12-auth");
+    let changed = [
+        (
+            "KEY = b'correct horse'",
+            "KEY = os.environ['SOCKLAB_KEY'].encode()",
+        ),
+        ("('127.0.0.1', 9012)", "('127.0.0.1', int(sys.argv[1]))"),
+        (
+            "for line in ['hello', '你好']:",
+            "for line in sys.stdin.read().splitlines():",
+        ),
+        ("import socket,", "import os, sys, socket,"),
+    ];
+    let mut script = text.clone();
+    for (from, to) in changed {
+        assert!(
+            script.contains(from),
+            "walkthrough's 12 client lacks {from:?}"
+        );
+        script = script.replacen(from, to, 1);
+    }
+    copied_program(dir, "walkthrough_12_client.py", &script)
+}
+
+#[test]
+fn auth_client_from_the_walkthrough_passes_the_checker_and_talks_to_the_server() {
+    if !common::have_python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = walkthrough_auth_client(dir.path());
+    let student = StudentClient::new(vec!["python3".into(), script.clone(), "{port}".into()])
+        .unwrap()
+        .in_dir(dir.path());
+    assert_all_pass(&client_report(&check::auth::LESSON, &student, reference(3)));
+
+    let key = dir.path().join("key");
+    std::fs::write(&key, "correct horse\n").unwrap();
+    let server = common::ServerProcess::start(
+        env!("CARGO_BIN_EXE_12-auth"),
+        &[
+            "server",
+            "--port",
+            "0",
+            "--key-file",
+            &key.to_string_lossy(),
+            "--echo",
+        ],
+    );
+    let run = student.run_against(
+        server.addr,
+        "hello\n你好\n",
+        &[("SOCKLAB_KEY", "correct horse")],
+        common::WAIT,
+    );
+    assert_eq!(run.exit_code, Some(0), "{}", run.ending());
+    assert_eq!(run.output(), "HELLO\n你好\n", "{}", run.ending());
 }
 
 #[test]
@@ -607,7 +685,15 @@ fn check_command_prints_one_line_per_point_and_a_total() {
     let addr = server.addr.to_string();
     let bin = env!("CARGO_BIN_EXE_09-sticky");
 
-    let passed = common::run(bin, &["check", "server", &addr, "--seed", "7"], "");
+    // In a folder of its own: each check run writes the progress file there.
+    let here = tempfile::tempdir().unwrap();
+    let passed = common::run_in(
+        bin,
+        &["check", "server", &addr, "--seed", "7"],
+        "",
+        &[],
+        Some(here.path()),
+    );
     assert!(
         passed.status.success(),
         "{}{}",
@@ -623,37 +709,80 @@ fn check_command_prints_one_line_per_point_and_a_total() {
     let points = lines.get(1..lines.len() - 1).unwrap_or_default();
     assert_eq!(points.len(), 7);
     assert!(points.iter().all(|l| l.starts_with("PASS ")), "{points:?}");
+    let progress = std::fs::read_to_string(here.path().join(".socklab-progress.json")).unwrap();
+    let progress: serde_json::Value = serde_json::from_str(&progress).unwrap();
+    assert_eq!(progress["exercises"]["09-sticky server"]["passed"], true);
+    let listed = common::run_in(
+        env!("CARGO_BIN_EXE_00-tour"),
+        &["exercises"],
+        "",
+        &[],
+        Some(here.path()),
+    );
+    assert!(listed.status.success(), "{}", listed.stderr);
+    assert!(
+        listed
+            .stdout
+            .contains("09  09-sticky server  [PASSED (7/7 points"),
+        "{}",
+        listed.stdout
+    );
+    assert!(listed
+        .stdout
+        .contains("solution:  tests/solutions/09_sticky_server.py"));
+    assert!(listed
+        .stdout
+        .contains("09  09-sticky client  [not checked yet]"));
 
-    // Nobody listening: every point fails, the exit status says so, --json says which.
+    // Nobody listening: said once, exit status 2, in text and in --json.
     let port = common::closed_port();
     let closed = format!("127.0.0.1:{port}");
-    let failed = common::run(
+    let nothing = common::run_in(
+        bin,
+        &["check", "--seed", "7", "server", &closed],
+        "",
+        &[],
+        Some(here.path()),
+    );
+    assert_eq!(nothing.status.code(), Some(2), "{}", nothing.stdout);
+    assert_eq!(
+        nothing.stderr.trim(),
+        format!("error: nothing listens on {closed}: start your server first")
+    );
+    assert!(!nothing.stdout.contains("FAIL"), "{}", nothing.stdout);
+    let failed = common::run_in(
         bin,
         &["check", "--json", "--seed", "7", "server", &closed],
         "",
+        &[],
+        Some(here.path()),
     );
-    assert!(!failed.status.success());
+    assert_eq!(failed.status.code(), Some(2));
     assert!(failed.stderr.is_empty(), "{}", failed.stderr);
     let report: serde_json::Value = serde_json::from_str(&failed.stdout).expect("one JSON object");
     assert_eq!(report["seed"], 7);
-    assert_eq!(report["passed"], 0);
-    assert_eq!(report["failed"], 7);
-    assert!(report["points"][0]["hint"]
+    assert_eq!(report["status"], "error");
+    assert!(report["message"]
         .as_str()
-        .is_some_and(|h| h.contains("09-sticky")));
+        .is_some_and(|e| e.contains("nothing listens")));
 
-    // A side the lesson does not check is one clear error.
+    // A side the lesson does not check is not offered.
+    let help = common::run(env!("CARGO_BIN_EXE_01-echo-once"), &["check", "--help"], "");
+    assert!(help.stdout.contains("client"), "{}", help.stdout);
+    assert!(
+        !help
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("server")),
+        "{}",
+        help.stdout
+    );
     let wrong = common::run(
         env!("CARGO_BIN_EXE_01-echo-once"),
         &["check", "server", &addr],
         "",
     );
     assert!(!wrong.status.success());
-    assert!(
-        wrong.stderr.contains("has no checker for a server"),
-        "{}",
-        wrong.stderr
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ use socklab::tour;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Run one lesson only: its number (05) or binary name (05-udp-chat).
+    /// Run one lesson only: its number (05) or binary name (05-udp-chat). `exercises` lists the
+    /// exercises instead: what each program must do, its interface, its check command, and
+    /// whether it has passed here (from .socklab-progress.json in this folder).
     lesson: Option<String>,
     /// List the lessons and exit.
     #[arg(long)]
@@ -35,6 +37,13 @@ fn main() -> ExitCode {
         // `writeln!` and not `println!`: the tour is often piped into `less` or `head`, and
         // `println!` panics when the reader goes away.
         let mut out = std::io::stdout();
+        if args.lesson.as_deref() == Some("exercises") {
+            let progress = socklab::progress::Progress::load(&socklab::progress::path_in(
+                std::path::Path::new("."),
+            ));
+            cli::print_line(socklab::exercises::render(&progress).trim_end())?;
+            return Ok(());
+        }
         if args.list {
             for stop in TOUR {
                 let _ = writeln!(out, "{}  {:<22} {}", stop.number, stop.binary, stop.title);

@@ -28,7 +28,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own client: `check client -- python3 client.py {port}` (see walkthrough.md, 01).
-    Check(check::CheckArgs),
+    Check(check::CheckArgs<check::ClientOnly>),
     /// Wait for one client, echo its message upper-cased, exit.
     Server {
         #[command(flatten)]

@@ -24,7 +24,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own client: `check client -- python3 client.py {port}` (see walkthrough.md, 02).
-    Check(check::CheckArgs),
+    Check(check::CheckArgs<check::ClientOnly>),
     /// Serve one client for as long as it stays connected, then exit.
     Server {
         #[command(flatten)]

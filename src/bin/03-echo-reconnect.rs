@@ -28,7 +28,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own link-loop echo server: `check server 127.0.0.1:9003` (see walkthrough.md, 03).
-    Check(check::CheckArgs),
+    Check(check::CheckArgs<check::ServerOnly>),
     /// Serve clients one at a time, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]

@@ -24,7 +24,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own UDP client: `check client -- python3 client.py {port}` (see walkthrough.md, 04).
-    Check(check::CheckArgs),
+    Check(check::CheckArgs<check::ClientOnly>),
     /// Answer every datagram, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]

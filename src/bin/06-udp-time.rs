@@ -26,7 +26,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own time server: `check server 127.0.0.1:9006` (see walkthrough.md, 06).
-    Check(check::CheckArgs),
+    Check(check::CheckArgs<check::ServerOnly>),
     /// Answer every datagram with the time, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]

@@ -44,7 +44,7 @@ enum Role {
         #[arg(long, value_parser = ["json", "length"], default_value = "json")]
         framing: String,
         #[command(flatten)]
-        check: check::CheckArgs,
+        check: check::CheckArgs<check::ClientOnly>,
     },
     /// Run each command a client sends (sh -c on Unix, cmd /C on Windows) and send back its
     /// stdout then stderr, framed. One thread per client.

@@ -26,7 +26,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own threaded echo server: `check server 127.0.0.1:9011` (see walkthrough.md, 11).
-    Check(check::CheckArgs),
+    Check(check::CheckArgs<check::ServerOnly>),
     /// Serve many clients at once, one thread each, for ever (Ctrl-C stops it).
     Server {
         #[command(flatten)]

@@ -51,7 +51,14 @@ struct Secret {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own client: `check client -- python3 client.py {port}` (see walkthrough.md, 12).
-    Check(check::CheckArgs),
+    Check {
+        /// Check a client of the `--welcome` extension: the checker's server sends the
+        /// `welcome` frame after a right answer. Without it, the tutorial's protocol (no frame).
+        #[arg(long)]
+        welcome: bool,
+        #[command(flatten)]
+        check: check::CheckArgs<check::ClientOnly>,
+    },
     /// Challenge every client; converse only with those that answer right.
     Server {
         #[command(flatten)]
@@ -100,7 +107,14 @@ enum Role {
 
 fn main() -> ExitCode {
     cli::run(|| match Args::parse().role {
-        Role::Check(args) => check::run(&check::auth::LESSON, args),
+        Role::Check {
+            welcome: false,
+            check,
+        } => check::run(&check::auth::LESSON, check),
+        Role::Check {
+            welcome: true,
+            check,
+        } => check::run(&check::auth::WITH_WELCOME, check),
         Role::Server {
             endpoint,
             secret,

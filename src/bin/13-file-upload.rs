@@ -33,7 +33,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Role {
     /// Check your own file server: `check server 127.0.0.1:9013` (see walkthrough.md, 13).
-    Check(check::CheckArgs),
+    Check(check::CheckArgs<check::ServerOnly>),
     /// Store uploaded files in a folder and send them back on request, one thread per client.
     Server {
         #[command(flatten)]

@@ -1,9 +1,10 @@
 //! Checker of lesson 12: a student's authenticating client.
 //!
 //! The client takes the key from `SOCKLAB_KEY`, answers the server's 32-byte challenge with
-//! `hmac.new(key, challenge, hashlib.sha256).digest()`, waits for the `welcome` frame, then sends
-//! each line of its standard input as a frame and prints each reply frame as text (lesson 12's
-//! wire format). The checker's server cuts the challenge and the frames the way a network may,
+//! `hmac.new(key, challenge, hashlib.sha256).digest()`, then sends each line of its standard input
+//! as a frame and prints each reply frame as text (lesson 12's wire format, the tutorial's
+//! protocol). `--welcome` checks socklab's extension instead: the server confirms a right answer
+//! with a `welcome` frame, which the client must read before its first message. The checker's server cuts the challenge and the frames the way a network may,
 //! and once gives the client a key that is not the server's: the client must then stop with an
 //! error, not hang and not claim a reply.
 
@@ -26,6 +27,13 @@ pub const LESSON: Lesson = Lesson {
     client: Some(check_client),
 };
 
+/// `12-auth check --welcome client`: the extension, a `welcome` frame after a right answer.
+pub const WITH_WELCOME: Lesson = Lesson {
+    binary: "12-auth",
+    server: None,
+    client: Some(check_client_with_welcome),
+};
+
 const HINT: &str = "12-auth, the Python client and \"What the tutorial gets wrong\" (read exactly N bytes; the length of the bytes)";
 
 /// The key the checker's server knows and, except in the wrong-key point, gives the client.
@@ -39,6 +47,23 @@ fn conversation() -> Framing {
 }
 
 fn check_client(checker: &mut Checker, student: &StudentClient) {
+    check_points(checker, student, Welcome::No)
+}
+
+fn check_client_with_welcome(checker: &mut Checker, student: &StudentClient) {
+    check_points(checker, student, Welcome::Yes)
+}
+
+/// Whether the checker's server sends the `welcome` frame after a right answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Welcome {
+    /// The tutorial's protocol, and the lesson's default: no frame.
+    No,
+    /// socklab's `--welcome` extension.
+    Yes,
+}
+
+fn check_points(checker: &mut Checker, student: &StudentClient, welcome: Welcome) {
     let cases: [(&str, &[&str], Cut); 3] = [
         (
             "handshake and one message, whole writes",
@@ -59,14 +84,14 @@ fn check_client(checker: &mut Checker, student: &StudentClient) {
     for (name, lines, cut) in cases {
         let timeout = checker.timeout();
         checker.point(name, HINT, |rng| {
-            conversation_point(student, lines, cut, rng, timeout)
+            conversation_point(student, lines, cut, welcome, rng, timeout)
         });
     }
     let timeout = checker.timeout();
     checker.point(
         "a wrong key is refused, and your client says so",
         "12-auth, \"Run it\" (a wrong key) and \"What the tutorial gets wrong\" (the client never learns)",
-        |rng| wrong_key_point(student, rng, timeout),
+        |rng| wrong_key_point(student, welcome, rng, timeout),
     );
 }
 
@@ -75,16 +100,22 @@ fn conversation_point(
     student: &StudentClient,
     lines: &[&str],
     cut: Cut,
+    welcome: Welcome,
     rng: &mut StdRng,
     timeout: Duration,
 ) -> Verdict {
     let sent = format!(
-        "a 32-byte challenge, then lines {} (all in {cut})",
+        "a 32-byte challenge, {}then lines {} (all in {cut})",
+        if welcome == Welcome::Yes {
+            "the welcome frame, "
+        } else {
+            ""
+        },
         quoted(lines.join(" | ").as_bytes())
     );
     let (run, served) = student.run(&input_lines(lines), &[(KEY_ENV, KEY)], timeout, |conn| {
         let mut rng = rng.clone();
-        serve(conn, lines, cut, &mut rng, timeout)
+        serve(conn, lines, cut, welcome, &mut rng, timeout)
     });
     let replies: Vec<String> = lines.iter().map(|l| l.to_ascii_uppercase()).collect();
     let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
@@ -93,7 +124,12 @@ fn conversation_point(
 
 /// The client is given another key: the server refuses it, and the client must end with a
 /// non-zero exit status, within the time, printing no reply.
-fn wrong_key_point(student: &StudentClient, rng: &mut StdRng, timeout: Duration) -> Verdict {
+fn wrong_key_point(
+    student: &StudentClient,
+    welcome: Welcome,
+    rng: &mut StdRng,
+    timeout: Duration,
+) -> Verdict {
     let sent = "a challenge, with SOCKLAB_KEY set to a key the server does not know";
     let (run, served) = student.run(
         &input_lines(&["hello"]),
@@ -101,7 +137,7 @@ fn wrong_key_point(student: &StudentClient, rng: &mut StdRng, timeout: Duration)
         timeout,
         |conn| {
             let mut rng = rng.clone();
-            serve(conn, &["hello"], Cut::Whole, &mut rng, timeout)
+            serve(conn, &["hello"], Cut::Whole, welcome, &mut rng, timeout)
         },
     );
     let refused = matches!(served.first(), Some(Err(p)) if p.contains("wrong answer"));
@@ -123,12 +159,13 @@ fn wrong_key_point(student: &StudentClient, rng: &mut StdRng, timeout: Duration)
     )
 }
 
-/// The checker's server for one connection: challenge, check the answer, welcome, then answer
-/// each expected line upper-cased.
+/// The checker's server for one connection: challenge, check the answer, the welcome frame
+/// (with `--welcome`), then answer each expected line upper-cased.
 fn serve(
     conn: TcpStream,
     lines: &[&str],
     cut: Cut,
+    welcome: Welcome,
     rng: &mut StdRng,
     timeout: Duration,
 ) -> Result<(), String> {
@@ -154,9 +191,11 @@ fn serve(
         return Err("wrong answer to the challenge (a recv(32) that got part of it?)".to_string());
     }
     let framing = conversation();
-    let mut welcome = Vec::new();
-    let _ = framing.write_frame(&mut welcome, WELCOME);
-    write_cut(&mut conn, &welcome, cut, rng).map_err(|e| format!("sending welcome: {e}"))?;
+    if welcome == Welcome::Yes {
+        let mut frame = Vec::new();
+        let _ = framing.write_frame(&mut frame, WELCOME);
+        write_cut(&mut conn, &frame, cut, rng).map_err(|e| format!("sending welcome: {e}"))?;
+    }
     for line in lines {
         let frame = {
             let mut timed = Timed::new(&conn, timeout);

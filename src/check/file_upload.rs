@@ -94,6 +94,7 @@ fn expect_get(conn: &TcpStream, name: &str, body: &[u8], timeout: Duration) -> R
     }
     let (got, ending) = super::read_exactly(conn, body.len(), timeout);
     if got != body {
+        super::transcript::difference(body, &got);
         return Err(format!(
             "get {}: {} body bytes back, not the ones stored ({ending})",
             quoted(name.as_bytes()),

@@ -60,6 +60,9 @@ pub struct CheckArgs {
     /// very same cuts while you debug.
     #[arg(long, global = true)]
     pub seed: Option<u64>,
+    /// Run only the point of this name (with --seed: replay one failure exactly).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub point: Option<String>,
     /// Print the results as one JSON object (for a teacher collecting a class's results).
     #[arg(long, global = true)]
     pub json: bool,
@@ -101,10 +104,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         )
     })?;
     let account = Account { user, password };
-    super::run_server_with(
+    super::run_server_with_point(
         &LESSON,
         &address,
         args.seed,
+        args.point,
         args.json,
         args.timeout,
         |checker, addr| check_server(checker, addr, &account),
@@ -400,6 +404,7 @@ fn get_back(s: &mut Session, local: &Path, name: &str, body: &[u8]) -> Result<()
         .map_err(|e| s.why(&format!("get {name}"), e))?;
     let got = fs::read(&target).map_err(|e| format!("reading what get wrote: {e}"))?;
     if got != body {
+        super::transcript::difference(body, &got);
         return Err(format!(
             "get {name}: {} bytes with md5 {}, not the {} put",
             got.len(),

@@ -38,6 +38,7 @@ use serde_json::json;
 use crate::cli;
 use crate::escape::preview;
 use crate::net;
+use crate::progress;
 use crate::shell::{self, Limits};
 use crate::units;
 
@@ -49,18 +50,23 @@ pub mod remote_cmd_framed;
 pub mod standard_ftp;
 pub mod sticky;
 pub mod threaded_echo;
+pub mod transcript;
 pub mod udp_echo;
 pub mod udp_time;
 
-/// The `check` subcommand of a lesson binary.
+/// The `check` subcommand of a lesson binary. `T` is the sides the lesson can check
+/// ([`Target`], [`ServerOnly`] or [`ClientOnly`]), so that `--help` offers only those.
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub struct CheckArgs<T: clap::Subcommand = Target> {
     #[command(subcommand)]
-    pub target: Target,
+    pub target: T,
     /// Seed for the random cuts. Every run prints the seed it used; give it again to get the
     /// very same cuts while you debug.
     #[arg(long, global = true)]
     pub seed: Option<u64>,
+    /// Run only the point of this name (with --seed: replay one failure exactly).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub point: Option<String>,
     /// Print the results as one JSON object (for a teacher collecting a class's results).
     #[arg(long, global = true)]
     pub json: bool,
@@ -87,6 +93,43 @@ pub enum Target {
     },
 }
 
+/// What to check, for a lesson that checks only servers.
+#[derive(Debug, clap::Subcommand)]
+pub enum ServerOnly {
+    /// Play a demanding client against your server, which must already be running.
+    Server {
+        /// Where your server listens, HOST:PORT (for example 127.0.0.1:9011).
+        address: String,
+    },
+}
+
+/// What to check, for a lesson that checks only clients.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientOnly {
+    /// Start a demanding server on a free port and run your client (COMMAND ARGS..., after `--`)
+    /// once per point. `{host}` and `{port}` in the arguments are replaced; SOCKLAB_HOST and
+    /// SOCKLAB_PORT are set. Its input lines come on standard input.
+    Client {
+        /// Your client, for example: -- python3 client.py {port}
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+}
+
+impl From<ServerOnly> for Target {
+    fn from(target: ServerOnly) -> Target {
+        let ServerOnly::Server { address } = target;
+        Target::Server { address }
+    }
+}
+
+impl From<ClientOnly> for Target {
+    fn from(target: ClientOnly) -> Target {
+        let ClientOnly::Client { command } = target;
+        Target::Client { command }
+    }
+}
+
 /// One lesson's checkers: which sides it can check, and how.
 pub struct Lesson {
     /// The binary, as the output names it: `09-sticky`.
@@ -95,15 +138,6 @@ pub struct Lesson {
     pub server: Option<fn(&mut Checker, SocketAddr)>,
     /// Checks a student's client.
     pub client: Option<fn(&mut Checker, &StudentClient)>,
-}
-
-/// The checks failed: [`cli::run`] exits with status 1 without a further message, since the
-/// report has said everything.
-#[derive(Debug, thiserror::Error)]
-#[error("{failed} of {total} checks failed")]
-pub struct ChecksFailed {
-    pub failed: usize,
-    pub total: usize,
 }
 
 /// Settings of one checker run.
@@ -116,8 +150,12 @@ pub struct Options {
     pub fail_fast: bool,
     /// Print each point as it is decided (the command line; the tests stay quiet).
     pub print: bool,
-    /// Run only the point of this name (the tests, which run one point for many seeds).
+    /// Run only the point of this name (`--point`; the tests, which run one point for many
+    /// seeds).
     pub only: Option<String>,
+    /// The command line that started the check (without `--seed`, `--point`, `--json`), from
+    /// which a failed point's replay command is made; `None` in the tests.
+    pub command_line: Option<Vec<String>>,
 }
 
 impl Options {
@@ -128,26 +166,32 @@ impl Options {
             fail_fast: false,
             print: false,
             only: None,
+            command_line: None,
         }
     }
 }
 
 /// Runs the `check` subcommand of `lesson`.
-pub fn run(lesson: &Lesson, args: CheckArgs) -> anyhow::Result<()> {
+pub fn run<T: clap::Subcommand + Into<Target>>(
+    lesson: &Lesson,
+    args: CheckArgs<T>,
+) -> anyhow::Result<()> {
     let options = Options {
         seed: args.seed.unwrap_or_else(rand::random),
         timeout: args.timeout,
         fail_fast: false,
         print: !args.json,
-        only: None,
+        only: args.point,
+        command_line: Some(command_line()),
     };
-    let report = match args.target {
+    let report = match args.target.into() {
         Target::Server { address } => {
             let addr = resolve_one(&address)?;
             check_server(lesson, addr, &options)?
         }
         Target::Client { command } => check_client(lesson, StudentClient::new(command)?, &options)?,
     };
+    record_progress(&report, &options);
     finish(&report, args.json)
 }
 
@@ -161,33 +205,97 @@ pub fn run_server_with(
     timeout: Duration,
     check: impl FnOnce(&mut Checker, SocketAddr),
 ) -> anyhow::Result<()> {
+    run_server_with_point(lesson, address, seed, None, json, timeout, check)
+}
+
+/// [`run_server_with`], running only the point named `point` when given (`--point`, the
+/// replay of one failure).
+pub fn run_server_with_point(
+    lesson: &Lesson,
+    address: &str,
+    seed: Option<u64>,
+    point: Option<String>,
+    json: bool,
+    timeout: Duration,
+    check: impl FnOnce(&mut Checker, SocketAddr),
+) -> anyhow::Result<()> {
     let options = Options {
         seed: seed.unwrap_or_else(rand::random),
         timeout,
         fail_fast: false,
         print: !json,
-        only: None,
+        only: point,
+        command_line: Some(command_line()),
     };
     let addr = resolve_one(address)?;
     let report = check_server_with(lesson, addr, &options, check)?;
+    record_progress(&report, &options);
     finish(&report, json)
 }
 
-/// Prints the last line (or the JSON) and turns failures into the exit status.
+/// Writes the outcome of a full run into the progress file of the current folder, which
+/// `00-tour exercises` reads. A `--point` replay, or a check that could not run, is not
+/// recorded; a folder where the file cannot be written costs only the status.
+fn record_progress(report: &Report, options: &Options) {
+    if options.only.is_some() || report.error.is_some() || report.points.is_empty() {
+        return;
+    }
+    let Some(line) = options.command_line.as_deref() else {
+        return;
+    };
+    let failure = report.first_failure();
+    let outcome = progress::Outcome {
+        passed: report.failed() == 0,
+        points: format!("{}/{}", report.passed(), report.points.len()),
+        first_failure: failure.map(|p| p.name.clone()),
+        hint: failure.map(|p| p.hint.clone()),
+        seed: report.seed,
+        when: progress::now(),
+        ever_passed: false,
+    };
+    let _ = progress::record_here(&exercise_key(line, report.side), outcome);
+}
+
+/// The exercise a command line checks, as `00-tour exercises` names it: the binary, the flags
+/// between `check` and the side (`--framing length`), the side.
+fn exercise_key(command_line: &[String], side: &str) -> String {
+    let mut words = vec![command_line.first().cloned().unwrap_or_default()];
+    let after_check = command_line
+        .iter()
+        .skip_while(|w| *w != "check")
+        .skip(1)
+        .take_while(|w| *w != "server" && *w != "client");
+    let mut skip_value = false;
+    for word in after_check {
+        if skip_value {
+            skip_value = false;
+        } else if word == "--timeout" {
+            skip_value = true;
+        } else if !word.starts_with("--timeout=") {
+            words.push(word.clone());
+        }
+    }
+    words.push(side.to_string());
+    words.join(" ")
+}
+
+/// Prints the last line (or the JSON) and turns the outcome into the exit status: 0 when every
+/// point passed, 1 when one failed, 2 when the check could not run (nothing listens).
 fn finish(report: &Report, json: bool) -> anyhow::Result<()> {
     if json {
         cli::print_line(report.to_json())?;
+    } else if let Some(error) = &report.error {
+        // One line, on stderr like every other error of the binaries.
+        let _ = writeln!(io::stderr().lock(), "error: {error}");
     } else {
         cli::print_line(report.summary())?;
     }
-    match report.failed() {
-        0 => Ok(()),
-        failed => Err(ChecksFailed {
-            failed,
-            total: report.points.len(),
-        }
-        .into()),
-    }
+    let status = match (&report.error, report.failed()) {
+        (Some(_), _) => 2,
+        (None, 0) => return Ok(()),
+        (None, _) => 1,
+    };
+    Err(cli::Reported { status }.into())
 }
 
 /// Checks the server at `addr` with `check` as the lesson's points and returns the report.
@@ -199,7 +307,7 @@ pub fn check_server_with(
 ) -> Result<Report, CheckError> {
     let mut checker = Checker::new(lesson, "server", options)?;
     check(&mut checker, addr);
-    Ok(checker.report)
+    Ok(checker.into_report())
 }
 
 /// Checks the server at `addr` and returns the report.
@@ -229,7 +337,7 @@ pub fn check_client(
     })?;
     let mut checker = Checker::new(lesson, "client", options)?;
     check(&mut checker, &student);
-    Ok(checker.report)
+    Ok(checker.into_report())
 }
 
 /// What stops a check before its first point.
@@ -247,6 +355,72 @@ pub enum CheckError {
     Print(String),
     #[error(transparent)]
     Net(#[from] net::NetError),
+}
+
+/// This program's command line, its name without the folder, and without the options that
+/// [`replay_command`] sets (`--seed`, `--point`) or that do not matter to a replay (`--json`).
+/// What follows `--` (a student's client and its arguments) is kept as it is.
+fn command_line() -> Vec<String> {
+    let mut args = std::env::args();
+    let program = args
+        .next()
+        .map(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let mut kept = vec![program];
+    let mut after_dashes = false;
+    let mut skip_value = false;
+    for arg in args {
+        if after_dashes {
+            kept.push(arg);
+        } else if skip_value {
+            skip_value = false;
+        } else if arg == "--" {
+            after_dashes = true;
+            kept.push(arg);
+        } else if arg == "--seed" || arg == "--point" {
+            skip_value = true;
+        } else if !(arg == "--json" || arg.starts_with("--seed=") || arg.starts_with("--point=")) {
+            kept.push(arg);
+        }
+    }
+    kept
+}
+
+/// The command that replays exactly one point: `command_line` with `--seed SEED --point NAME`
+/// after its `check`, every word quoted for a POSIX shell where it needs to be.
+pub fn replay_command(command_line: &[String], seed: u64, point: &str) -> String {
+    let at = command_line
+        .iter()
+        .position(|a| a == "check")
+        .map_or(command_line.len(), |i| i + 1);
+    let (before, after) = command_line.split_at(at);
+    let seed = seed.to_string();
+    let inserted = ["--seed", seed.as_str(), "--point", point];
+    before
+        .iter()
+        .map(String::as_str)
+        .chain(inserted)
+        .chain(after.iter().map(String::as_str))
+        .map(shell_word)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: as it is when it is plain, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+{}%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn resolve_one(address: &str) -> anyhow::Result<SocketAddr> {
@@ -278,18 +452,50 @@ pub struct Point {
     pub got: String,
     /// Where the walkthrough explains this point (shown on a failure).
     pub hint: String,
+    /// On a failure: the conversation of the point, step by step (see [`transcript`]).
+    pub steps: Vec<String>,
+    /// On a failure: the command that replays exactly this point.
+    pub replay: Option<String>,
+}
+
+impl Point {
+    /// The one line of the point: `PASS name: sent ...; got ...` (and the hint on a failure).
+    pub fn line(&self) -> String {
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        let mut line = format!(
+            "{verdict} {}: sent {}; got {}",
+            self.name, self.sent, self.got
+        );
+        if !self.passed {
+            line.push_str(&format!("; hint: {}", self.hint));
+        }
+        line
+    }
+
+    /// What a failure shows under its line: the steps, then the replay command.
+    pub fn details(&self) -> String {
+        let mut text = String::new();
+        if !self.steps.is_empty() {
+            text.push_str("  the point's steps, up to the failure:\n");
+            for (i, step) in self.steps.iter().enumerate() {
+                text.push_str(&format!("    {}. {step}\n", i + 1));
+            }
+        }
+        if let Some(replay) = &self.replay {
+            text.push_str(&format!("  replay this point: {replay}\n"));
+        }
+        text
+    }
 }
 
 impl fmt::Display for Point {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.passed { "PASS" } else { "FAIL" };
-        write!(
-            f,
-            "{verdict} {}: sent {}; got {}",
-            self.name, self.sent, self.got
-        )?;
+        write!(f, "{}", self.line())?;
         if !self.passed {
-            write!(f, "; hint: {}", self.hint)?;
+            let details = self.details();
+            if !details.is_empty() {
+                write!(f, "\n{}", details.trim_end())?;
+            }
         }
         Ok(())
     }
@@ -303,6 +509,9 @@ pub struct Report {
     pub side: &'static str,
     pub seed: u64,
     pub points: Vec<Point>,
+    /// Why the check could not run at all (nothing listens at the address, or `--point` names
+    /// no point), if so.
+    pub error: Option<String>,
 }
 
 impl Report {
@@ -324,24 +533,62 @@ impl Report {
         format!("{} passed, {} failed", self.passed(), self.failed())
     }
 
+    /// The results as exercism's test runners give them (version 2: `status` pass, fail or
+    /// error; `tests` in order, each with `name`, `status`, `message` and a capped `output`),
+    /// with socklab's own fields beside them (`lesson`, `side`, `seed`, `passed`, `failed`).
     pub fn to_json(&self) -> serde_json::Value {
-        let points: Vec<_> = self
+        let tests: Vec<_> = self
             .points
             .iter()
             .map(|p| {
-                json!({"name": p.name, "passed": p.passed, "sent": p.sent, "got": p.got,
-                       "hint": p.hint})
+                let mut test = json!({
+                    "name": p.name,
+                    "status": if p.passed { "pass" } else { "fail" },
+                    "sent": p.sent,
+                    "got": p.got,
+                });
+                if !p.passed {
+                    test["message"] = json!(format!("got {}; hint: {}", p.got, p.hint));
+                    test["output"] = json!(cap_chars(&p.details(), MAX_JSON_OUTPUT));
+                    test["hint"] = json!(p.hint);
+                    test["replay"] = json!(p.replay);
+                }
+                test
             })
             .collect();
-        json!({
+        let status = match (&self.error, self.failed()) {
+            (Some(_), _) => "error",
+            (None, 0) if !self.points.is_empty() => "pass",
+            _ => "fail",
+        };
+        let mut report = json!({
+            "version": 2,
+            "status": status,
             "lesson": self.binary,
             "side": self.side,
             "seed": self.seed,
             "passed": self.passed(),
             "failed": self.failed(),
-            "points": points,
-        })
+            "tests": tests,
+        });
+        if let Some(error) = &self.error {
+            report["message"] = json!(error);
+        }
+        report
     }
+}
+
+/// Most characters of a test's `output` in `--json` (exercism's runners cap it at 500).
+const MAX_JSON_OUTPUT: usize = 500;
+
+/// `text` cut to `max` characters, saying so.
+fn cap_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(32)).collect();
+    cut.push_str("… (cut; see the text run)");
+    cut
 }
 
 /// What one point found: whether it held, what was sent and what came back.
@@ -386,6 +633,8 @@ pub struct Checker {
     stopped: bool,
     /// Points met so far, run or skipped.
     numbered: u64,
+    /// The names of the points met so far, for a `--point` that names none of them.
+    names: Vec<String>,
 }
 
 impl Checker {
@@ -396,10 +645,12 @@ impl Checker {
                 side,
                 seed: options.seed,
                 points: Vec::new(),
+                error: None,
             },
             options: options.clone(),
             stopped: false,
             numbered: 0,
+            names: Vec::new(),
         };
         if options.print {
             cli::print_line(format!(
@@ -409,6 +660,20 @@ impl Checker {
             .map_err(|e| CheckError::Print(e.to_string()))?;
         }
         Ok(checker)
+    }
+
+    /// The report, saying so when `--point` named no point of the lesson.
+    fn into_report(mut self) -> Report {
+        if let Some(only) = &self.options.only {
+            if self.report.points.is_empty() && self.report.error.is_none() {
+                let names: Vec<String> = self.names.iter().map(|n| format!("'{n}'")).collect();
+                self.report.error = Some(format!(
+                    "no point named '{only}'; the points are: {}",
+                    names.join(", ")
+                ));
+            }
+        }
+        self.report
     }
 
     /// The time one point may take.
@@ -423,6 +688,7 @@ impl Checker {
         // Numbered whether it runs or not, so that a point gets the same cuts with `only`.
         let number = self.numbered;
         self.numbered += 1;
+        self.names.push(name.to_string());
         if self.stopped
             || self
                 .options
@@ -433,13 +699,36 @@ impl Checker {
             return;
         }
         let mut rng = StdRng::seed_from_u64(self.options.seed ^ (number.wrapping_mul(0x9E37_79B9)));
+        REFUSED.with(|r| r.set(None));
+        transcript::clear();
         let verdict = check(&mut rng);
+        let steps = transcript::take();
+        // The first point could not even connect: nothing listens. Say so once, not once per
+        // point with hints that have nothing to do with it.
+        if let Some((addr, at_connect)) = REFUSED.with(|r| r.take()) {
+            // A UDP refusal may come from a server that the point's own datagram killed: only
+            // the lesson's first point, a plain request, says that nothing listens.
+            if !verdict.passed && self.report.points.is_empty() && (at_connect || number == 0) {
+                self.report.error = Some(format!(
+                    "nothing listens on {addr}: start your server first"
+                ));
+                self.stopped = true;
+                return;
+            }
+        }
+        let replay = self
+            .options
+            .command_line
+            .as_deref()
+            .map(|line| replay_command(line, self.options.seed, name));
         let point = Point {
             name: name.to_string(),
             passed: verdict.passed,
             sent: verdict.sent,
             got: verdict.got,
             hint: format!("walkthrough.md, {hint}"),
+            steps: if verdict.passed { Vec::new() } else { steps },
+            replay: if verdict.passed { None } else { replay },
         };
         if self.options.print {
             // A closed stdout: the report goes on being collected; the exit status still says.
@@ -491,9 +780,13 @@ pub fn write_cut(
 ) -> io::Result<usize> {
     conn.set_nodelay(true)?;
     if cut == Cut::Whole || bytes.is_empty() {
-        conn.write_all(bytes)?;
+        conn.write_all(bytes).inspect_err(|e| {
+            transcript::note(format!("sending {} bytes failed: {e}", bytes.len()));
+        })?;
+        transcript::sent(bytes, 1, &cut.to_string());
         return Ok(1);
     }
+    let total = bytes.len();
     let mut rest = bytes;
     let mut writes = 0;
     while !rest.is_empty() {
@@ -512,7 +805,15 @@ pub fn write_cut(
             }
         };
         let (piece, after) = rest.split_at(size.min(rest.len()));
-        conn.write_all(piece)?;
+        conn.write_all(piece).inspect_err(|e| {
+            let done = total - rest.len();
+            transcript::sent(
+                bytes.get(..done).unwrap_or_default(),
+                writes,
+                &cut.to_string(),
+            );
+            transcript::note(format!("sending failed after {done} of {total} bytes: {e}"));
+        })?;
         writes += 1;
         rest = after;
         if cut == Cut::OneByte && writes == 1 {
@@ -522,6 +823,7 @@ pub fn write_cut(
             thread::sleep(pause);
         }
     }
+    transcript::sent(bytes, writes, &cut.to_string());
     Ok(writes)
 }
 
@@ -568,8 +870,12 @@ pub fn quoted(bytes: &[u8]) -> String {
 
 /// A connection whose every read must finish before one instant (a deadline, not a per-read
 /// timeout: a peer that sends a byte a second cannot stretch it).
+///
+/// Every read is recorded in the point's [`transcript`]: what came, the end of the stream, a
+/// reset, or the time running out.
 pub struct Timed<'a> {
     conn: &'a TcpStream,
+    started: Instant,
     deadline: Instant,
 }
 
@@ -577,8 +883,14 @@ impl<'a> Timed<'a> {
     pub fn new(conn: &'a TcpStream, timeout: Duration) -> Timed<'a> {
         Timed {
             conn,
+            started: Instant::now(),
             deadline: net::deadline_after(timeout),
         }
+    }
+
+    fn timed_out(&self) -> io::Error {
+        transcript::timed_out(self.started.elapsed());
+        io::Error::new(io::ErrorKind::TimedOut, "no answer in time")
     }
 }
 
@@ -586,15 +898,29 @@ impl Read for Timed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"));
+            return Err(self.timed_out());
         }
         self.conn.set_read_timeout(Some(left))?;
         let mut conn = self.conn;
         match net::recv(&mut conn, buf) {
-            Err(e) if net::is_timeout(&e) => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))
+            Err(e) if net::is_timeout(&e) => Err(self.timed_out()),
+            Ok(0) => {
+                transcript::note("then your program closed the connection (end of stream)");
+                Ok(0)
             }
-            result => result,
+            Ok(n) => {
+                transcript::received(buf.get(..n).unwrap_or_default());
+                Ok(n)
+            }
+            Err(e) => {
+                transcript::note(match e.kind() {
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+                        "then the connection was reset".to_string()
+                    }
+                    _ => format!("then reading failed: {e}"),
+                });
+                Err(e)
+            }
         }
     }
 }
@@ -619,7 +945,7 @@ impl fmt::Display for Ending {
             Ending::Complete => write!(f, "complete"),
             Ending::Closed => write!(f, "then the connection closed"),
             Ending::Reset => write!(f, "then the connection was reset"),
-            Ending::TimedOut => write!(f, "then nothing more in time"),
+            Ending::TimedOut => write!(f, "then nothing more before the time was up (--timeout)"),
             Ending::Error(e) => write!(f, "then error: {e}"),
         }
     }
@@ -659,11 +985,18 @@ pub fn read_expecting(conn: &TcpStream, expected: &[u8], timeout: Duration) -> (
     while got.len() < expected.len() {
         let want = (expected.len() - got.len()).min(buf.len());
         match timed.read(buf.get_mut(..want).unwrap_or_default()) {
-            Ok(0) => return (got, Ending::Closed),
+            Ok(0) => {
+                transcript::difference(expected, &got);
+                return (got, Ending::Closed);
+            }
             Ok(k) => got.extend_from_slice(buf.get(..k).unwrap_or_default()),
-            Err(e) => return (got, ending_of(&e)),
+            Err(e) => {
+                transcript::difference(expected, &got);
+                return (got, ending_of(&e));
+            }
         }
         if !expected.starts_with(&got) {
+            transcript::difference(expected, &got);
             return (got, Ending::Complete);
         }
     }
@@ -688,10 +1021,34 @@ pub fn read_to_close(conn: &TcpStream, max: usize, timeout: Duration) -> (Vec<u8
     }
 }
 
+thread_local! {
+    /// The address a connection to was refused during the current point (see
+    /// [`Checker::point`]): a point's closure maps errors to text, this keeps the fact.
+    /// `true` when a TCP connect was refused, `false` for a UDP "port unreachable".
+    static REFUSED: std::cell::Cell<Option<(SocketAddr, bool)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Notes that `addr` refused a TCP connection, when `e` says so.
+fn note_refused_connect(addr: SocketAddr, e: &io::Error) {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        REFUSED.with(|r| r.set(Some((addr, true))));
+    }
+}
+
+/// Notes that `addr` answered a datagram with "port unreachable", when `e` says so.
+pub fn note_refused_datagram(addr: SocketAddr, e: &io::Error) {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        REFUSED.with(|r| r.set(Some((addr, false))));
+    }
+}
+
 /// Connects to a student's server, with the usual connect timeout.
 pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let conn = TcpStream::connect_timeout(&addr, net::CONNECT_TIMEOUT)?;
+    let conn = TcpStream::connect_timeout(&addr, net::CONNECT_TIMEOUT).inspect_err(|e| {
+        note_refused_connect(addr, e);
+    })?;
     conn.set_write_timeout(Some(net::CONNECT_TIMEOUT))?;
+    transcript::connected(addr);
     Ok(conn)
 }
 
@@ -751,6 +1108,38 @@ impl ClientRun {
     }
 }
 
+/// Most bytes of a client's standard error shown on a failure (its end: the error is there).
+const SHOWN_STDERR: usize = 600;
+
+impl ClientRun {
+    /// Adds how the run went to the point's transcript: what the client printed, how it ended,
+    /// and the end of its standard error, escaped.
+    fn record(&self) {
+        transcript::note(format!(
+            "your client printed {} and ended: {}",
+            quoted(&self.stdout),
+            if self.timed_out {
+                "it did not end in time and was killed".to_string()
+            } else {
+                self.exit_code
+                    .map_or("killed by a signal".to_string(), |c| {
+                        format!("exit status {c}")
+                    })
+            }
+        ));
+        let stderr = self.stderr.trim_ascii_end();
+        if !stderr.is_empty() {
+            let start = stderr.len().saturating_sub(SHOWN_STDERR);
+            let tail = stderr.get(start..).unwrap_or_default();
+            transcript::note(format!(
+                "your client's stderr{}: '{}'",
+                if start > 0 { " (its end)" } else { "" },
+                preview(tail, SHOWN_STDERR)
+            ));
+        }
+    }
+}
+
 /// Most bytes of a client's output kept.
 const MAX_CLIENT_OUTPUT: usize = 4 * 1024 * 1024;
 
@@ -791,11 +1180,22 @@ impl StudentClient {
             Err(e) => return (failed_to_start(&e.to_string()), Vec::new()),
         };
         let done = std::sync::atomic::AtomicBool::new(false);
+        transcript::note(format!(
+            "the checker's server listens on {addr}; it starts your client with input {}",
+            quoted(input.as_bytes())
+        ));
         thread::scope(|scope| {
-            let server = scope.spawn(|| accept_until(&listener, &done, &serve));
+            let server = scope.spawn(|| {
+                // This thread's transcript joins the point's.
+                transcript::clear();
+                let served = accept_until(&listener, &done, &serve);
+                (served, transcript::take())
+            });
             let run = self.spawn(addr, input, env, timeout);
             done.store(true, std::sync::atomic::Ordering::SeqCst);
-            let served = server.join().unwrap_or_default();
+            let (served, steps) = server.join().unwrap_or_default();
+            transcript::extend(steps);
+            run.record();
             (run, served)
         })
     }
@@ -809,7 +1209,13 @@ impl StudentClient {
         env: &[(&str, &str)],
         timeout: Duration,
     ) -> ClientRun {
-        self.spawn(addr, input, env, timeout)
+        transcript::note(format!(
+            "the checker's server is at {addr}; it starts your client with input {}",
+            quoted(input.as_bytes())
+        ));
+        let run = self.spawn(addr, input, env, timeout);
+        run.record();
+        run
     }
 
     fn spawn(
@@ -906,6 +1312,18 @@ pub fn client_verdict(
     }
     let printed = run.output();
     let missing = expected.iter().find(|text| !printed.contains(*text));
+    if let Some(text) = missing {
+        // The line of the output nearest to what was expected: the one that starts the same
+        // for longest.
+        let common = |line: &str| {
+            line.bytes()
+                .zip(text.bytes())
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let nearest = printed.lines().max_by_key(|l| common(l)).unwrap_or("");
+        transcript::difference(text.as_bytes(), nearest.as_bytes());
+    }
     let problem = served.iter().find_map(|s| s.as_ref().err());
     match (missing, problem) {
         (None, None) => Verdict::pass(sent, format!("every reply printed; {}", run.ending())),
@@ -913,9 +1331,9 @@ pub fn client_verdict(
         (Some(text), problem) => Verdict::fail(
             sent,
             format!(
-                "{} is not in your output {}; {}{}",
-                quoted(text.as_bytes()),
+                "your output {} lacks the expected {}; {}{}",
                 quoted(printed.as_bytes()),
+                quoted(text.as_bytes()),
                 run.ending(),
                 problem.map_or(String::new(), |p| format!("; the server saw: {p}"))
             ),
@@ -940,11 +1358,105 @@ mod tests {
             sent: "'hi'".into(),
             got: "'H'".into(),
             hint: "walkthrough.md, 01".into(),
+            steps: vec!["connected to 127.0.0.1:9".into(), "sent 'hi'".into()],
+            replay: Some("01-echo-once check --seed 7 --point '1-byte writes' client".into()),
         };
         assert_eq!(
             point.to_string(),
-            "FAIL 1-byte writes: sent 'hi'; got 'H'; hint: walkthrough.md, 01"
+            "FAIL 1-byte writes: sent 'hi'; got 'H'; hint: walkthrough.md, 01\n  \
+             the point's steps, up to the failure:\n    \
+             1. connected to 127.0.0.1:9\n    \
+             2. sent 'hi'\n  \
+             replay this point: 01-echo-once check --seed 7 --point '1-byte writes' client"
         );
+    }
+
+    #[test]
+    fn the_replay_command_replaces_seed_and_point_and_quotes_for_the_shell() {
+        let line: Vec<String> = [
+            "12-auth",
+            "check",
+            "--welcome",
+            "client",
+            "--",
+            "python3",
+            "my client.py",
+            "{port}",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            replay_command(&line, 42, "the wrong key's point"),
+            "12-auth check --seed 42 --point 'the wrong key'\\''s point' --welcome client -- \
+             python3 'my client.py' {port}"
+        );
+    }
+
+    #[test]
+    fn the_exercise_key_is_the_binary_the_variant_and_the_side() {
+        let line = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            exercise_key(
+                &line(&[
+                    "10-remote-cmd-framed",
+                    "check",
+                    "--framing",
+                    "length",
+                    "--timeout",
+                    "3",
+                    "client",
+                    "--",
+                    "python3",
+                    "c.py"
+                ]),
+                "client"
+            ),
+            "10-remote-cmd-framed --framing length client"
+        );
+        assert_eq!(
+            exercise_key(
+                &line(&["09-sticky", "check", "server", "127.0.0.1:9"]),
+                "server"
+            ),
+            "09-sticky server"
+        );
+        for exercise in crate::exercises::EXERCISES {
+            let words: Vec<&str> = exercise.check.split_whitespace().collect();
+            let side = if exercise.key.ends_with("server") {
+                "server"
+            } else {
+                "client"
+            };
+            assert_eq!(exercise_key(&line(&words), side), exercise.key);
+        }
+    }
+
+    #[test]
+    fn json_follows_the_exercism_runner_contract() {
+        let report = Report {
+            binary: "09-sticky",
+            side: "server",
+            seed: 1,
+            points: vec![Point {
+                name: "a".into(),
+                passed: false,
+                sent: "x".into(),
+                got: "y".into(),
+                hint: "h".into(),
+                steps: vec!["z".repeat(2000)],
+                replay: None,
+            }],
+            error: None,
+        };
+        let json = report.to_json();
+        assert_eq!(json["version"], 2);
+        assert_eq!(json["status"], "fail");
+        assert_eq!(json["tests"][0]["status"], "fail");
+        assert!(json["tests"][0]["output"].as_str().unwrap().chars().count() <= 500);
+        assert!(json["tests"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("got y"));
     }
 
     #[test]

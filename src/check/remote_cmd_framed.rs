@@ -43,6 +43,16 @@ enum Framed {
     Json,
 }
 
+impl Framed {
+    /// The value of `--framing` that names it, as the student types it.
+    fn flag(self) -> &'static str {
+        match self {
+            Framed::Length => "length",
+            Framed::Json => "json",
+        }
+    }
+}
+
 fn check_json_client(checker: &mut Checker, student: &StudentClient) {
     check_client(checker, student, Framed::Json);
 }
@@ -102,8 +112,9 @@ fn answer_point(
 ) -> Verdict {
     let commands: Vec<&str> = exchanges.iter().map(|(command, _)| *command).collect();
     let sent = format!(
-        "commands {} (answers in {cut}, {framed:?} framing)",
-        quoted(commands.join(" | ").as_bytes())
+        "commands {} (answers in {cut}, --framing {})",
+        quoted(commands.join(" | ").as_bytes()),
+        framed.flag()
     );
     let (run, served) = student.run(&input_lines(&commands), &[], timeout, |conn| {
         let mut rng = rng.clone();

@@ -157,6 +157,7 @@ fn exchange(
         match framing.read_frame(&mut timed) {
             Ok(Some(got)) if &got == expected => {}
             Ok(Some(got)) => {
+                super::transcript::difference(expected, &got);
                 return Verdict::fail(
                     sent,
                     format!(
@@ -165,7 +166,7 @@ fn exchange(
                         quoted(&got),
                         quoted(expected)
                     ),
-                )
+                );
             }
             Ok(None) => {
                 return Verdict::fail(

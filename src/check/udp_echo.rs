@@ -83,23 +83,31 @@ fn udp_point(
             .unwrap_or_else(|_| Err("the checker failed".to_string()));
         (run, served)
     });
+    // No datagram at all: the client never used the network (whatever it printed).
+    let served = match served {
+        Ok(0) => Vec::new(),
+        Ok(_) => vec![Ok(())],
+        Err(e) => vec![Err(e)],
+    };
     let replies: Vec<String> = messages.iter().map(|m| m.to_ascii_uppercase()).collect();
     let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
-    client_verdict(sent, &run, &[served], &replies)
+    client_verdict(sent, &run, &served, &replies)
 }
 
 /// Answers datagrams until `done`: each message upper-cased, except the first datagram of
 /// message `lost`, which is dropped. A datagram that is no expected message is an error.
+/// Returns how many datagrams came.
 fn serve(
     socket: &UdpSocket,
     messages: &[&str],
     lost: Option<usize>,
     done: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     socket
         .set_read_timeout(Some(POLL))
         .map_err(|e| e.to_string())?;
     let mut dropped = false;
+    let mut received = 0;
     let mut buf = [0u8; 65_536];
     while !done.load(Ordering::SeqCst) {
         let (n, from) = match socket.recv_from(&mut buf) {
@@ -109,6 +117,7 @@ fn serve(
             }
             Err(e) => return Err(e.to_string()),
         };
+        received += 1;
         let data = buf.get(..n).unwrap_or_default();
         let Some(index) = messages.iter().position(|m| m.as_bytes() == data) else {
             return Err(format!(
@@ -124,5 +133,5 @@ fn serve(
             .send_to(&data.to_ascii_uppercase(), from)
             .map_err(|e| e.to_string())?;
     }
-    Ok(())
+    Ok(received)
 }

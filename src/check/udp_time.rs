@@ -81,7 +81,7 @@ fn ask_year(addr: SocketAddr, first: &[u8], timeout: Duration) -> Verdict {
     };
     let mut answered_first = String::new();
     if !first.is_empty() {
-        if let Err(e) = socket.send(first) {
+        if let Err(e) = send(&socket, first) {
             return Verdict::fail(sent, format!("could not send: {e}"));
         }
         match receive(&socket, SURVIVAL_WAIT) {
@@ -90,7 +90,7 @@ fn ask_year(addr: SocketAddr, first: &[u8], timeout: Duration) -> Verdict {
             Err(Received::Failed(e)) => return Verdict::fail(sent, e),
         }
     }
-    if let Err(e) = socket.send(b"%Y") {
+    if let Err(e) = send(&socket, b"%Y") {
         return Verdict::fail(sent, format!("{answered_first}could not send: {e}"));
     }
     // A late reply to the first datagram may still come before the year: skip it.
@@ -135,10 +135,15 @@ fn ask_date_time(addr: SocketAddr, format: &[u8], timeout: Duration) -> Verdict 
 /// One request, one reply.
 fn exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
     let socket = open(addr)?;
-    socket
-        .send(request)
-        .map_err(|e| format!("could not send: {e}"))?;
+    send(&socket, request).map_err(|e| format!("could not send: {e}"))?;
     receive(&socket, timeout).map_err(String::from)
+}
+
+/// Sends one datagram, recorded in the point's transcript.
+fn send(socket: &UdpSocket, datagram: &[u8]) -> io::Result<usize> {
+    let sent = socket.send(datagram)?;
+    super::transcript::sent(datagram, 1, "one datagram");
+    Ok(sent)
 }
 
 /// A UDP socket connected to `addr`.
@@ -186,13 +191,24 @@ fn receive(socket: &UdpSocket, wait: Duration) -> Result<Vec<u8>, Received> {
             .set_read_timeout(Some(left))
             .map_err(|e| Received::Failed(e.to_string()))?;
         match socket.recv(&mut buf) {
-            Ok(n) => return Ok(buf.get(..n).unwrap_or_default().to_vec()),
+            Ok(n) => {
+                let datagram = buf.get(..n).unwrap_or_default();
+                super::transcript::received(datagram);
+                super::transcript::note("(one datagram)");
+                return Ok(datagram.to_vec());
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if net::is_timeout(&e) => return Err(Received::Silence),
+            Err(e) if net::is_timeout(&e) => {
+                super::transcript::timed_out(wait);
+                return Err(Received::Silence);
+            }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                if let Ok(addr) = socket.peer_addr() {
+                    super::note_refused_datagram(addr, &e);
+                }
                 return Err(Received::Failed(
                     "the port is closed: your server is not running any more".to_string(),
-                ))
+                ));
             }
             Err(e) => return Err(Received::Failed(e.to_string())),
         }

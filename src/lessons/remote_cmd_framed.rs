@@ -99,8 +99,8 @@ pub enum FramedError {
     #[error("the server closed the connection")]
     Closed,
     #[error(
-        "expected the answer's length in decimal digits, got '{0}' (is the server using \
-         --framing ack?)"
+        "expected the answer's length in decimal digits, got '{0}' (this client uses \
+         --framing ack: was the server started with it too?)"
     )]
     BadLength(String),
     #[error(
@@ -108,7 +108,7 @@ pub enum FramedError {
          nothing marks where the digits end (--framing ack or length fixes this)"
     )]
     Stuck(String),
-    #[error("the JSON header has no usable data_size: {0} (is the server using --framing json?)")]
+    #[error("the JSON header has no usable data_size: {0} (this client uses --framing json: was the server started with it too?)")]
     BadHeader(String),
     #[error(
         "the server announced a {announced}-byte answer, over --max-answer {max}; refusing to \

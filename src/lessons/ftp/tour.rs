@@ -141,7 +141,7 @@ pub fn tour(t: &mut Tour) -> Result<(), TourError> {
     t.expect_log("server", lines, "gone")?;
     server.server.stop().map_err(TourError::new)?;
     t.say(
-        "Try it: `14-ftp adduser alice --quota 10M`, `14-ftp server`, then \
+        "Try it: `14-ftp adduser alice --quota 10MiB`, `14-ftp server`, then \
          `14-ftp client --user alice` and type help at the ftp> prompt. Kill a big put half-way \
          and run it again: it resumes (断点续传).",
     );
