@@ -161,7 +161,7 @@ def admonish_wrong(lines):
 
 def zoomable_pictures(text):
     return re.sub(
-        r"!\[([^\]]*)\]\((pictures/[^)\s]+\.svg)\)",
+        r"(?<!\[)!\[([^\]]*)\]\((pictures/[^)\s]+\.svg)\)(?!\]\()",
         r"[![\1](\2)](\2)",
         text,
     )
