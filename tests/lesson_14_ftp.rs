@@ -94,18 +94,7 @@ impl Lab {
 
     /// Waits for a server log line containing `needle`.
     fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + common::WAIT;
-        let mut seen = Vec::new();
-        while let Ok(line) = self
-            .log
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            if line.contains(needle) {
-                return line;
-            }
-            seen.push(line);
-        }
-        panic!("no log line with {needle:?}; saw {seen:#?}")
+        common::wait_for_log_line(&self.log, needle)
     }
 }
 

@@ -15,17 +15,19 @@
 //! is written to a temporary file and renamed into place ([`crate::transfer::PendingFile`]), so a
 //! reader sees the old record or the new one, never half of one.
 
-use std::fs::{self, Metadata};
+use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::paths::VirtualPath;
+use super::quota::UserLedger;
 use super::users::create_private_dir_all;
-use crate::transfer::PendingFile;
+use crate::transfer::{self, PendingFile, TransferError};
 
 /// The folder under the server root that holds every user's records.
 pub const MD5_DIR: &str = "md5";
@@ -93,6 +95,27 @@ impl Checksums {
         pending.commit()
     }
 
+    /// No valid record: reads the whole of `file` (opened from `host`, as `meta`) to compute its
+    /// md5, and records it if the file at `host` is still the one that was read. The check and
+    /// the record happen under the user's lock, so an upload renamed into place meanwhile is
+    /// never given the old file's md5. Both FTP lessons answer with it when [`Self::lookup`]
+    /// finds nothing.
+    pub fn compute_and_record(
+        &self,
+        ledger: &Arc<UserLedger>,
+        path: &VirtualPath,
+        host: &Path,
+        file: &mut File,
+        meta: &Metadata,
+    ) -> Result<String, TransferError> {
+        let md5 = transfer::hash_prefix(file, meta.len()).map(transfer::hex_digest)?;
+        let _guard = ledger.lock();
+        if fs::symlink_metadata(host).is_ok_and(|now| same_version(&now, meta)) {
+            let _ = self.record(path, meta, &md5);
+        }
+        Ok(md5)
+    }
+
     /// Forgets `path` (it was removed).
     pub fn forget(&self, path: &VirtualPath) -> io::Result<()> {
         match fs::remove_file(self.record_file(path)) {
@@ -100,6 +123,18 @@ impl Checksums {
             _ => Ok(()),
         }
     }
+}
+
+/// Are these two looks at a file the same file, unchanged?
+fn same_version(a: &Metadata, b: &Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
+            return false;
+        }
+    }
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }
 
 /// Modification time in nanoseconds since 1970, if the filesystem has one.

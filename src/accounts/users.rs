@@ -375,6 +375,28 @@ pub fn home_dir(root: &Path, name: &str) -> PathBuf {
     root.join(HOMES_DIR).join(name)
 }
 
+/// ROOT/home could not be made ready when a server started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot prepare {path}: {source}")]
+pub struct HomesError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+/// Makes ROOT/home ready (created owner-only if missing, see [`create_private_dir_all`]) and
+/// returns it: the first step of both FTP servers' start-up, so that a root they cannot use
+/// stops them with one clear line before they listen.
+pub fn prepare_homes(root: &Path) -> Result<PathBuf, HomesError> {
+    let homes = root.join(HOMES_DIR);
+    match create_private_dir_all(&homes) {
+        Ok(()) => Ok(homes),
+        Err(source) => Err(HomesError {
+            path: homes,
+            source,
+        }),
+    }
+}
+
 /// 1..=32 chars of [A-Za-z0-9_.-], not starting with '.' or '-'. Used for every user name from
 /// input: such a name is always a single, harmless path component (no `/`, no `..`, no hidden
 /// file, nothing a shell or `ls` would read as an option).

@@ -94,16 +94,24 @@ pub struct Account {
     pub password: String,
 }
 
+impl Account {
+    /// `user` with the password from [`PASSWORD_VARIABLE`] (both FTP checkers take it from
+    /// there), or the line that tells how to set it.
+    pub fn from_environment(user: String) -> anyhow::Result<Account> {
+        let password = std::env::var(PASSWORD_VARIABLE).map_err(|_| {
+            anyhow::anyhow!(
+                "set the password in the environment variable {PASSWORD_VARIABLE} \
+                 (e.g. `read -rs {PASSWORD_VARIABLE}; export {PASSWORD_VARIABLE}`)"
+            )
+        })?;
+        Ok(Account { user, password })
+    }
+}
+
 /// Runs `14-ftp check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let Target::Server { address, user } = args.target;
-    let password = std::env::var(PASSWORD_VARIABLE).map_err(|_| {
-        anyhow::anyhow!(
-            "set the password in the environment variable {PASSWORD_VARIABLE} \
-             (e.g. `read -rs {PASSWORD_VARIABLE}; export {PASSWORD_VARIABLE}`)"
-        )
-    })?;
-    let account = Account { user, password };
+    let account = Account::from_environment(user)?;
     super::run_server_with_point(
         &LESSON,
         &address,

@@ -76,13 +76,7 @@ pub use super::ftp::{Account, PASSWORD_VARIABLE};
 /// Runs `15-ftp check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let Target::Server { address, user } = args.target;
-    let password = std::env::var(PASSWORD_VARIABLE).map_err(|_| {
-        anyhow::anyhow!(
-            "set the password in the environment variable {PASSWORD_VARIABLE} \
-             (e.g. `read -rs {PASSWORD_VARIABLE}; export {PASSWORD_VARIABLE}`)"
-        )
-    })?;
-    let account = Account { user, password };
+    let account = Account::from_environment(user)?;
     super::run_server_with(
         &LESSON,
         &address,

@@ -501,3 +501,17 @@ pub fn assert_background_child_gone(answer: &[u8]) {
         "the background sleep {pid} outlived the answer"
     );
 }
+
+/// Waits (at most [`WAIT`]) for a line containing `needle` from an in-process server's log
+/// (`Log::channel`), and returns it; panics with every line seen meanwhile.
+pub fn wait_for_log_line(log: &crossbeam_channel::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while let Ok(line) = log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if line.contains(needle) {
+            return line;
+        }
+        seen.push(line);
+    }
+    panic!("no log line with {needle:?}; saw {seen:#?}")
+}

@@ -13,7 +13,7 @@
 //! flushed file is renamed into place. A get announces the recorded md5
 //! ([`super::checksums`]) and streams the file from the offset asked.
 
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -696,7 +696,9 @@ fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Resu
     let (md5, source) = match user.checksums.lookup(&path, &meta) {
         Some(md5) => (md5, "recorded"),
         None => (
-            md5_and_record(user, &path, &resolved.host, &mut file, &meta)?,
+            user.checksums
+                .compute_and_record(&user.ledger, &path, &resolved.host, &mut file, &meta)
+                .map_err(|e| refused(Code::ServerError, format!("cannot read {path}: {e}")))?,
             "computed",
         ),
     };
@@ -759,35 +761,4 @@ fn open_failure(path: &VirtualPath, e: io::Error) -> Failure {
         return not_found(path);
     }
     disk(e)
-}
-
-/// No valid record: reads the whole file to compute its md5, and records it if the file at
-/// `host` is still the one we read.
-fn md5_and_record(
-    user: &User,
-    path: &VirtualPath,
-    host: &Path,
-    file: &mut File,
-    meta: &Metadata,
-) -> Result<String, Failure> {
-    let md5 = transfer::hash_prefix(file, meta.len())
-        .map(transfer::hex_digest)
-        .map_err(|e| refused(Code::ServerError, format!("cannot read {path}: {e}")))?;
-    let _guard = user.ledger.lock();
-    if fs::symlink_metadata(host).is_ok_and(|now| same_version(&now, meta)) {
-        let _ = user.checksums.record(path, meta, &md5);
-    }
-    Ok(md5)
-}
-
-/// Are these two looks at a file the same file, unchanged?
-fn same_version(a: &Metadata, b: &Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
-            return false;
-        }
-    }
-    a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }

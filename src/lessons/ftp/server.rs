@@ -19,7 +19,7 @@ use super::partials::{Partials, DEFAULT_TTL};
 use super::protocol::{Code, Refusal};
 use super::quota::Ledgers;
 use super::session::{Session, SessionError};
-use super::users::{create_private_dir_all, users_file, Accounts, HOMES_DIR};
+use super::users::{prepare_homes, users_file, Accounts, HomesError};
 use crate::framing;
 use crate::log::Log;
 use crate::net;
@@ -68,8 +68,8 @@ impl ServerConfig {
 /// What can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum FtpServerError {
-    #[error("cannot prepare {path}: {source}")]
-    Root { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Root(#[from] HomesError),
     #[error(transparent)]
     Secret(#[from] LoginError),
     #[error("server error: {0}")]
@@ -99,11 +99,7 @@ pub fn run_server(
     log: &Log,
     shutdown: &Shutdown,
 ) -> Result<(), FtpServerError> {
-    let homes = config.root.join(HOMES_DIR);
-    create_private_dir_all(&homes).map_err(|source| FtpServerError::Root {
-        path: homes.clone(),
-        source,
-    })?;
+    let homes = prepare_homes(&config.root)?;
     let secret = ServerSecret::load_or_create(&config.root)?;
     for secret_file in [users_file(&config.root), config.root.join(SECRET_FILE)] {
         if let Some(warning) = exposed(&secret_file) {

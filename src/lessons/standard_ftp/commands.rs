@@ -5,7 +5,7 @@
 //! Every path argument goes through the home jail (`crate::accounts::paths`) exactly as lesson
 //! 14's do: parsed as text first (`..` above `/` refused), then walked on disk refusing links.
 
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +16,6 @@ use crate::accounts::checksums::Checksums;
 use crate::accounts::partials::Partials;
 use crate::accounts::paths::{open_no_follow, Jail, Kind, Resolved, VirtualPath};
 use crate::accounts::quota::{Limits, UserLedger};
-use crate::transfer;
 
 /// A logged-in user, as one session sees it (the same parts as lesson 14's).
 pub(super) struct User {
@@ -221,24 +220,7 @@ fn md5_of(user: &User, path: &VirtualPath, host: &Path) -> Result<String, Reply>
     if let Some(md5) = user.checksums.lookup(path, &meta) {
         return Ok(md5);
     }
-    let md5 = transfer::hash_prefix(&mut file, meta.len())
-        .map(transfer::hex_digest)
-        .map_err(|e| Reply::new(451, format!("cannot read {path}: {e}")))?;
-    let _guard = user.ledger.lock();
-    if fs::symlink_metadata(host).is_ok_and(|now| same_version(&now, &meta)) {
-        let _ = user.checksums.record(path, &meta, &md5);
-    }
-    Ok(md5)
-}
-
-/// Are these two looks at a file the same file, unchanged?
-fn same_version(a: &Metadata, b: &Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
-            return false;
-        }
-    }
-    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+    user.checksums
+        .compute_and_record(&user.ledger, path, host, &mut file, &meta)
+        .map_err(|e| Reply::new(451, format!("cannot read {path}: {e}")))
 }

@@ -16,7 +16,7 @@ use super::session::Session;
 use crate::accounts::guard::{LoginGuard, LoginPolicy};
 use crate::accounts::password::PasswordChecker;
 use crate::accounts::quota::Ledgers;
-use crate::accounts::users::{create_private_dir_all, Accounts, HOMES_DIR};
+use crate::accounts::users::{prepare_homes, Accounts, HomesError};
 use crate::log::Log;
 use crate::server::{serve, Handler, ServerOptions, Shutdown};
 
@@ -71,8 +71,8 @@ impl ServerConfig {
 /// What can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum FtpServerError {
-    #[error("cannot prepare {path}: {source}")]
-    Root { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Root(#[from] HomesError),
     #[error("server error: {0}")]
     Io(#[from] io::Error),
 }
@@ -94,11 +94,7 @@ pub fn run_server(
     log: &Log,
     shutdown: &Shutdown,
 ) -> Result<(), FtpServerError> {
-    let homes = config.root.join(HOMES_DIR);
-    create_private_dir_all(&homes).map_err(|source| FtpServerError::Root {
-        path: homes.clone(),
-        source,
-    })?;
+    prepare_homes(&config.root)?;
     log.line(format!(
         "serving {} over RFC 959 FTP (idle timeout {} s, at most {} clients, PORT {}); \
          passwords cross the network in clear",
