@@ -115,6 +115,28 @@ pub enum MessageFormat {
     /// A 4-byte length, a JSON header of that length announcing the body's size (in one of
     /// [`BODY_SIZE_KEYS`]), then the body (lesson 10 json, lesson 13).
     JsonHeader(LengthOrder),
+    /// Lesson 12: a fixed-size handshake of `len` bytes (the server's random challenge, or the
+    /// client's HMAC answer to it), then frames with a 4-byte little-endian length.
+    AfterHandshake(Handshake, u64),
+}
+
+/// The fixed-size first bytes of lesson 12's streams, before any frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// The server's random bytes, which the client must answer.
+    Challenge,
+    /// The client's HMAC of the challenge under the shared key.
+    Answer,
+}
+
+impl Handshake {
+    /// What a picture calls it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handshake::Challenge => "challenge",
+            Handshake::Answer => "HMAC answer",
+        }
+    }
 }
 
 /// What a range of a framed stream is.
@@ -126,6 +148,8 @@ pub enum PartKind {
     Json,
     /// A message's own bytes.
     Body,
+    /// The handshake before the first frame (lesson 12); counts as message 0.
+    Handshake(Handshake),
 }
 
 /// A range of a framed stream: which message it belongs to, and what it is.
@@ -275,6 +299,12 @@ impl StreamInfo {
             None => {
                 self.scanned_by = Some(direction);
                 self.format = format;
+                if let MessageFormat::AfterHandshake(handshake, len) = format {
+                    self.scanner.state = ScanState::Handshake {
+                        handshake,
+                        left: len,
+                    };
+                }
             }
             Some(side) if side != direction => return,
             Some(_) => {}
@@ -307,6 +337,11 @@ enum ScanState {
     Body {
         left: u64,
     },
+    /// Inside the handshake that comes before the frames: how many bytes are left.
+    Handshake {
+        handshake: Handshake,
+        left: u64,
+    },
     /// The stream stopped making sense (a negative length): stop colouring it.
     Lost,
 }
@@ -322,6 +357,7 @@ impl Scanner {
         let order = match format {
             MessageFormat::Writes => return,
             MessageFormat::LengthPrefixed(order) | MessageFormat::JsonHeader(order) => order,
+            MessageFormat::AfterHandshake(..) => LengthOrder::Little,
         };
         while !bytes.is_empty() {
             let (taken, kind) = match std::mem::take(&mut self.state) {
@@ -347,6 +383,16 @@ impl Scanner {
                         (left, _) => ScanState::Json { seen, left },
                     };
                     (n, PartKind::Json)
+                }
+                ScanState::Handshake { handshake, left } => {
+                    // The handshake is message 0; the first frame is message 1.
+                    self.message = Some(0);
+                    let n = take_up_to(left, bytes);
+                    let left = left - n as u64;
+                    if left > 0 {
+                        self.state = ScanState::Handshake { handshake, left };
+                    }
+                    (n, PartKind::Handshake(handshake))
                 }
                 ScanState::Body { left } => {
                     let n = take_up_to(left, bytes);
@@ -612,6 +658,30 @@ mod tests {
                 (4, 9, PartKind::Body, 0),
                 (9, 13, PartKind::Length, 1),
                 (13, 18, PartKind::Body, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_handshake_comes_before_the_frames_as_message_0() {
+        let mut r = Recording::default();
+        let format = MessageFormat::AfterHandshake(Handshake::Challenge, 3);
+        // A 3-byte challenge and the frame "hi", read in pieces that cut across both.
+        let wire = b"abc\x02\x00\x00\x00hi";
+        for piece in [&wire[..2], &wire[2..5], &wire[5..]] {
+            r.add("client", Direction::Recv, key(1), format, piece);
+        }
+        let parts: Vec<(u64, u64, PartKind, usize)> = r.streams[0]
+            .parts
+            .iter()
+            .map(|p| (p.from, p.to, p.kind, p.message))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                (0, 3, PartKind::Handshake(Handshake::Challenge), 0),
+                (3, 7, PartKind::Length, 1),
+                (7, 9, PartKind::Body, 1),
             ]
         );
     }

@@ -245,6 +245,9 @@ impl<'a> Layout<'a> {
                         .number(root, m)
                         .map_or(Colour::Unknown, Colour::Message),
                     Colour::Json(m) => self.number(root, m).map_or(Colour::Unknown, Colour::Json),
+                    Colour::Handshake(m, h) => self
+                        .number(root, m)
+                        .map_or(Colour::Unknown, |n| Colour::Handshake(n, h)),
                     other => other,
                 },
                 ..p
@@ -285,6 +288,7 @@ impl<'a> Layout<'a> {
                     PartKind::Length => Colour::Length,
                     PartKind::Json => Colour::Json(part.message),
                     PartKind::Body => Colour::Message(part.message),
+                    PartKind::Handshake(h) => Colour::Handshake(part.message, h),
                 };
                 push_overlap(&mut cuts, from, to, part.from, part.to, colour);
             }

@@ -264,7 +264,7 @@ struct Used {
 impl Used {
     fn note(&mut self, colour: Colour, text: &str) {
         match colour {
-            Colour::Message(m) => {
+            Colour::Message(m) | Colour::Handshake(m, _) => {
                 let entry = self.messages.entry(m).or_default();
                 if entry.is_empty() {
                     *entry = text.to_string();

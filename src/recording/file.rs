@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Direction, Folded, MessageFormat, Part, PartKind, Record, Recording, StreamInfo, StreamKey,
-    KEPT_CALLS, KEPT_PARTS, PREVIEW_KEPT,
+    Direction, Folded, Handshake, MessageFormat, Part, PartKind, Record, Recording, StreamInfo,
+    StreamKey, KEPT_CALLS, KEPT_PARTS, PREVIEW_KEPT,
 };
 use crate::framing::LengthOrder;
 
@@ -110,7 +110,7 @@ pub fn write_records(recording: &Recording) -> String {
             StreamOut {
                 from,
                 to,
-                format: format_name(info.format).to_string(),
+                format: format_name(info.format),
                 parts: info
                     .parts
                     .iter()
@@ -356,13 +356,15 @@ fn unnamed(i: usize) -> StreamKey {
     }
 }
 
-fn format_name(format: MessageFormat) -> &'static str {
+fn format_name(format: MessageFormat) -> String {
     match format {
-        MessageFormat::Writes => "writes",
-        MessageFormat::LengthPrefixed(LengthOrder::Little) => "length-le",
-        MessageFormat::LengthPrefixed(LengthOrder::Big) => "length-be",
-        MessageFormat::JsonHeader(LengthOrder::Little) => "json-le",
-        MessageFormat::JsonHeader(LengthOrder::Big) => "json-be",
+        MessageFormat::Writes => "writes".into(),
+        MessageFormat::LengthPrefixed(LengthOrder::Little) => "length-le".into(),
+        MessageFormat::LengthPrefixed(LengthOrder::Big) => "length-be".into(),
+        MessageFormat::JsonHeader(LengthOrder::Little) => "json-le".into(),
+        MessageFormat::JsonHeader(LengthOrder::Big) => "json-be".into(),
+        MessageFormat::AfterHandshake(Handshake::Challenge, len) => format!("challenge-{len}"),
+        MessageFormat::AfterHandshake(Handshake::Answer, len) => format!("answer-{len}"),
     }
 }
 
@@ -373,7 +375,14 @@ fn format_of(name: &str) -> Option<MessageFormat> {
         "length-be" => MessageFormat::LengthPrefixed(LengthOrder::Big),
         "json-le" => MessageFormat::JsonHeader(LengthOrder::Little),
         "json-be" => MessageFormat::JsonHeader(LengthOrder::Big),
-        _ => return None,
+        _ => {
+            let (handshake, len) = match name.split_once('-')? {
+                ("challenge", len) => (Handshake::Challenge, len),
+                ("answer", len) => (Handshake::Answer, len),
+                _ => return None,
+            };
+            MessageFormat::AfterHandshake(handshake, len.parse().ok()?)
+        }
     })
 }
 
@@ -382,6 +391,8 @@ fn kind_name(kind: PartKind) -> &'static str {
         PartKind::Length => "length",
         PartKind::Json => "json",
         PartKind::Body => "body",
+        PartKind::Handshake(Handshake::Challenge) => "challenge",
+        PartKind::Handshake(Handshake::Answer) => "answer",
     }
 }
 
@@ -390,6 +401,8 @@ fn kind_of(name: &str) -> Option<PartKind> {
         "length" => PartKind::Length,
         "json" => PartKind::Json,
         "body" => PartKind::Body,
+        "challenge" => PartKind::Handshake(Handshake::Challenge),
+        "answer" => PartKind::Handshake(Handshake::Answer),
         _ => return None,
     })
 }
