@@ -81,6 +81,9 @@ pub struct Record {
     /// When the call returned, counted from the recording's first call. Pictures show the order
     /// of calls instead (the same on every run); the time is there for whoever wants it.
     pub at: Duration,
+    /// Why the call failed, when the connection broke under it (`reset by peer`); it moved no
+    /// bytes. The picture draws it as a marked row.
+    pub failed: Option<String>,
 }
 
 impl Record {
@@ -236,6 +239,7 @@ impl Recording {
             len: bytes.len() as u64,
             preview: bytes.get(..PREVIEW_KEPT).unwrap_or(bytes).to_vec(),
             at: self.started.get_or_insert_with(Instant::now).elapsed(),
+            failed: None,
         };
         if self.records.len() < KEPT_CALLS {
             self.records.push(record.clone());
@@ -243,6 +247,25 @@ impl Recording {
             self.fold(&record);
         }
         record
+    }
+
+    /// Records a call that failed because the connection broke (see [`Record::failed`]). Kept
+    /// only while there is room: a broken connection ends the calls on it anyway.
+    pub fn add_failure(&mut self, party: &str, direction: Direction, key: StreamKey, why: &str) {
+        let stream = self.stream_id(key);
+        let from = self.offsets.get(&(stream, direction)).copied().unwrap_or(0);
+        if self.records.len() < KEPT_CALLS {
+            self.records.push(Record {
+                party: party.to_string(),
+                direction,
+                stream,
+                from,
+                len: 0,
+                preview: Vec::new(),
+                at: self.started.get_or_insert_with(Instant::now).elapsed(),
+                failed: Some(why.to_string()),
+            });
+        }
     }
 
     /// The index of a stream, given in order of first appearance.
@@ -545,6 +568,10 @@ impl Recorder {
         bytes: &[u8],
     ) -> Record {
         self.lock().add(party, direction, key, format, bytes)
+    }
+
+    pub(crate) fn add_failure(&self, party: &str, direction: Direction, key: StreamKey, why: &str) {
+        self.lock().add_failure(party, direction, key, why);
     }
 
     /// Says that the bytes of stream `to` are those of stream `from`, forwarded by a proxy.

@@ -41,6 +41,11 @@ impl Item {
         self.to - self.from
     }
 
+    /// Did the connection break under this call (it moved no bytes)?
+    pub(super) fn is_failed(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| r.failed.is_some())
+    }
+
     pub(super) fn is_call(&self) -> bool {
         self.calls == 1 && self.record.is_some()
     }
@@ -117,6 +122,11 @@ impl<'a> Layout<'a> {
             let counter = counters
                 .entry((lane, record.direction, record.stream))
                 .or_insert(0);
+            // A failed call is drawn but not counted: the log counts only calls that returned.
+            if record.failed.is_some() {
+                calls.push(Item::from_record(lane, record, 0));
+                continue;
+            }
             *counter += 1;
             calls.push(Item::from_record(lane, record, *counter));
         }
@@ -419,6 +429,8 @@ fn fold_past(items: Vec<Item>, rows: usize, max_rows: usize) -> (Vec<Item>, usiz
                 && t.direction == item.direction
                 && t.stream == item.stream
                 && (t.len() == 0) == (item.len() == 0)
+                && !t.is_failed()
+                && !item.is_failed()
         });
         match same {
             Some(tail) => tail.absorb(&item),

@@ -550,7 +550,18 @@ impl<'a> Drawn<'a> {
             by + 22.5,
             svg::text(&size)
         );
-        if item.len() == 0 && item.calls == 1 {
+        let failed = item.record.as_ref().and_then(|r| r.failed.as_deref());
+        if let Some(why) = failed {
+            // The connection broke under this call: marked in red, with a cross and words.
+            let _ = write!(
+                out,
+                r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="#FFFFFF" stroke="#CC3311" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#CC3311">✗ {}</text>"##,
+                self.box_w,
+                bx + 4.0,
+                by + 17.0,
+                svg::text(why)
+            );
+        } else if item.len() == 0 && item.calls == 1 {
             let _ = write!(
                 out,
                 r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="white" stroke="#999999" stroke-dasharray="2 2"/><text x="{:.1}" y="{:.1}">end of stream</text>"##,
@@ -797,6 +808,10 @@ fn call_label(item: &Item) -> (String, String) {
             format!("{} B read", svg::thousands(item.len())),
         );
     }
+    if item.is_failed() {
+        // Not counted: the log counts the calls that returned bytes or the end of stream.
+        return (format!("{name} failed"), "0 B".into());
+    }
     if item.calls == 1 {
         return (
             format!("{name} #{}", item.number),
@@ -877,6 +892,28 @@ mod tests {
         assert_eq!(rows, vec![0, 1, 2]);
         let svg = render(&r);
         assert_eq!(svg.matches(r##"class="band""##).count(), 2);
+    }
+
+    #[test]
+    fn a_reset_is_a_marked_row_that_takes_no_call_number() {
+        let mut r = Recording::default();
+        r.add(
+            "client",
+            Direction::Recv,
+            key(),
+            MessageFormat::Writes,
+            b"hi",
+        );
+        r.add_failure("client", Direction::Recv, key(), "reset by peer");
+        let svg = render(&r);
+        assert!(svg.contains("✗ reset by peer"), "{svg}");
+        assert!(svg.contains(">recv failed<"), "{svg}");
+        assert!(
+            svg.contains(">recv #1<") && !svg.contains(">recv #2<"),
+            "{svg}"
+        );
+        // A reset is not the end of the stream.
+        assert!(!svg.contains("end of stream"), "{svg}");
     }
 
     #[test]

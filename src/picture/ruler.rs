@@ -110,7 +110,7 @@ pub(super) fn rulers(layout: &Layout, judged: &[usize]) -> Vec<Ruler> {
             read,
             write_cuts,
             read_cuts,
-            ended: reads.iter().any(|r| r.len() == 0),
+            ended: reads.iter().any(|r| r.len() == 0 && !r.is_failed()),
         });
     }
     out

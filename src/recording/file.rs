@@ -76,6 +76,9 @@ struct RecordOut {
     /// The kept bytes, in hex.
     preview: String,
     micros: u64,
+    /// Why the call failed (absent for a call that worked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failed: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -136,6 +139,7 @@ pub fn write_records(recording: &Recording) -> String {
                 len: r.len,
                 preview: hex::encode(&r.preview),
                 micros: u64::try_from(r.at.as_micros()).unwrap_or(u64::MAX),
+                failed: r.failed.clone(),
             })
             .collect(),
         folded: recording
@@ -241,6 +245,12 @@ pub fn read_records(bytes: &[u8]) -> Result<Recording, RecordFileError> {
         if preview.len() as u64 > r.len || r.party.chars().count() > MAX_PARTY {
             return Err(Inconsistent("a call out of range"));
         }
+        let failed_len = r.failed.as_ref().map(|why| why.chars().count());
+        if failed_len.is_some_and(|n| n > MAX_PARTY) || (failed_len.is_some() && r.len > 0) {
+            return Err(Inconsistent(
+                "a failed call that moved bytes, or a long reason",
+            ));
+        }
         let record = Record {
             party: r.party,
             direction: direction_of(&r.direction).ok_or(Inconsistent("an unknown direction"))?,
@@ -249,6 +259,7 @@ pub fn read_records(bytes: &[u8]) -> Result<Recording, RecordFileError> {
             len: r.len,
             preview,
             at: std::time::Duration::from_micros(r.micros),
+            failed: r.failed,
         };
         recording.note_offset(record.stream, record.direction, record.to());
         recording.records.push(record);
