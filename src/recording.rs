@@ -268,6 +268,14 @@ impl Recording {
         }
     }
 
+    /// The key of stream `stream`: its two addresses, for a TCP stream.
+    pub fn stream_key(&self, stream: usize) -> Option<StreamKey> {
+        self.stream_ids
+            .iter()
+            .find(|&(_, &id)| id == stream)
+            .map(|(key, _)| *key)
+    }
+
     /// The index of a stream, given in order of first appearance.
     fn stream_id(&mut self, key: StreamKey) -> usize {
         let next_id = self.stream_ids.len();
