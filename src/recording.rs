@@ -81,6 +81,9 @@ pub struct Record {
     /// When the call returned, counted from the recording's first call. Pictures show the order
     /// of calls instead (the same on every run); the time is there for whoever wants it.
     pub at: Duration,
+    /// Why the call failed, when the connection broke under it (`reset by peer`); it moved no
+    /// bytes. The picture draws it as a marked row.
+    pub failed: Option<String>,
 }
 
 impl Record {
@@ -115,6 +118,28 @@ pub enum MessageFormat {
     /// A 4-byte length, a JSON header of that length announcing the body's size (in one of
     /// [`BODY_SIZE_KEYS`]), then the body (lesson 10 json, lesson 13).
     JsonHeader(LengthOrder),
+    /// Lesson 12: a fixed-size handshake of `len` bytes (the server's random challenge, or the
+    /// client's HMAC answer to it), then frames with a 4-byte little-endian length.
+    AfterHandshake(Handshake, u64),
+}
+
+/// The fixed-size first bytes of lesson 12's streams, before any frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// The server's random bytes, which the client must answer.
+    Challenge,
+    /// The client's HMAC of the challenge under the shared key.
+    Answer,
+}
+
+impl Handshake {
+    /// What a picture calls it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handshake::Challenge => "challenge",
+            Handshake::Answer => "HMAC answer",
+        }
+    }
 }
 
 /// What a range of a framed stream is.
@@ -126,6 +151,8 @@ pub enum PartKind {
     Json,
     /// A message's own bytes.
     Body,
+    /// The handshake before the first frame (lesson 12); counts as message 0.
+    Handshake(Handshake),
 }
 
 /// A range of a framed stream: which message it belongs to, and what it is.
@@ -212,6 +239,7 @@ impl Recording {
             len: bytes.len() as u64,
             preview: bytes.get(..PREVIEW_KEPT).unwrap_or(bytes).to_vec(),
             at: self.started.get_or_insert_with(Instant::now).elapsed(),
+            failed: None,
         };
         if self.records.len() < KEPT_CALLS {
             self.records.push(record.clone());
@@ -219,6 +247,33 @@ impl Recording {
             self.fold(&record);
         }
         record
+    }
+
+    /// Records a call that failed because the connection broke (see [`Record::failed`]). Kept
+    /// only while there is room: a broken connection ends the calls on it anyway.
+    pub fn add_failure(&mut self, party: &str, direction: Direction, key: StreamKey, why: &str) {
+        let stream = self.stream_id(key);
+        let from = self.offsets.get(&(stream, direction)).copied().unwrap_or(0);
+        if self.records.len() < KEPT_CALLS {
+            self.records.push(Record {
+                party: party.to_string(),
+                direction,
+                stream,
+                from,
+                len: 0,
+                preview: Vec::new(),
+                at: self.started.get_or_insert_with(Instant::now).elapsed(),
+                failed: Some(why.to_string()),
+            });
+        }
+    }
+
+    /// The key of stream `stream`: its two addresses, for a TCP stream.
+    pub fn stream_key(&self, stream: usize) -> Option<StreamKey> {
+        self.stream_ids
+            .iter()
+            .find(|&(_, &id)| id == stream)
+            .map(|(key, _)| *key)
     }
 
     /// The index of a stream, given in order of first appearance.
@@ -275,6 +330,12 @@ impl StreamInfo {
             None => {
                 self.scanned_by = Some(direction);
                 self.format = format;
+                if let MessageFormat::AfterHandshake(handshake, len) = format {
+                    self.scanner.state = ScanState::Handshake {
+                        handshake,
+                        left: len,
+                    };
+                }
             }
             Some(side) if side != direction => return,
             Some(_) => {}
@@ -307,6 +368,11 @@ enum ScanState {
     Body {
         left: u64,
     },
+    /// Inside the handshake that comes before the frames: how many bytes are left.
+    Handshake {
+        handshake: Handshake,
+        left: u64,
+    },
     /// The stream stopped making sense (a negative length): stop colouring it.
     Lost,
 }
@@ -322,6 +388,7 @@ impl Scanner {
         let order = match format {
             MessageFormat::Writes => return,
             MessageFormat::LengthPrefixed(order) | MessageFormat::JsonHeader(order) => order,
+            MessageFormat::AfterHandshake(..) => LengthOrder::Little,
         };
         while !bytes.is_empty() {
             let (taken, kind) = match std::mem::take(&mut self.state) {
@@ -347,6 +414,16 @@ impl Scanner {
                         (left, _) => ScanState::Json { seen, left },
                     };
                     (n, PartKind::Json)
+                }
+                ScanState::Handshake { handshake, left } => {
+                    // The handshake is message 0; the first frame is message 1.
+                    self.message = Some(0);
+                    let n = take_up_to(left, bytes);
+                    let left = left - n as u64;
+                    if left > 0 {
+                        self.state = ScanState::Handshake { handshake, left };
+                    }
+                    (n, PartKind::Handshake(handshake))
                 }
                 ScanState::Body { left } => {
                     let n = take_up_to(left, bytes);
@@ -501,6 +578,10 @@ impl Recorder {
         self.lock().add(party, direction, key, format, bytes)
     }
 
+    pub(crate) fn add_failure(&self, party: &str, direction: Direction, key: StreamKey, why: &str) {
+        self.lock().add_failure(party, direction, key, why);
+    }
+
     /// Says that the bytes of stream `to` are those of stream `from`, forwarded by a proxy.
     pub fn relay(&self, from: StreamKey, to: StreamKey) {
         self.lock().relay(from, to);
@@ -612,6 +693,30 @@ mod tests {
                 (4, 9, PartKind::Body, 0),
                 (9, 13, PartKind::Length, 1),
                 (13, 18, PartKind::Body, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_handshake_comes_before_the_frames_as_message_0() {
+        let mut r = Recording::default();
+        let format = MessageFormat::AfterHandshake(Handshake::Challenge, 3);
+        // A 3-byte challenge and the frame "hi", read in pieces that cut across both.
+        let wire = b"abc\x02\x00\x00\x00hi";
+        for piece in [&wire[..2], &wire[2..5], &wire[5..]] {
+            r.add("client", Direction::Recv, key(1), format, piece);
+        }
+        let parts: Vec<(u64, u64, PartKind, usize)> = r.streams[0]
+            .parts
+            .iter()
+            .map(|p| (p.from, p.to, p.kind, p.message))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                (0, 3, PartKind::Handshake(Handshake::Challenge), 0),
+                (3, 7, PartKind::Length, 1),
+                (7, 9, PartKind::Body, 1),
             ]
         );
     }

@@ -166,10 +166,20 @@ impl Tracer {
                 len: bytes.len() as u64,
                 preview: bytes.get(..PREVIEW_BYTES + 1).unwrap_or(bytes).to_vec(),
                 at: Duration::ZERO,
+                failed: None,
             },
         };
         if let Some(log) = &self.log {
             log.line(trace_line(&self.label, &record));
+        }
+    }
+
+    /// Records a call that failed because the connection broke, for the picture. Other errors
+    /// (a timeout, an interrupted read) leave the connection usable and are not drawn. No trace
+    /// line: the program itself reports the error.
+    fn failed(&self, direction: Direction, key: StreamKey, error: &io::Error) {
+        if let (Some(recorder), Some(why)) = (&self.recorder, broken(error)) {
+            recorder.add_failure(&self.party, direction, key, why);
         }
     }
 
@@ -199,6 +209,16 @@ impl Tracer {
             outgoing,
             incoming,
         }
+    }
+}
+
+/// How a picture names an error that broke the connection; `None` for any other error.
+fn broken(error: &io::Error) -> Option<&'static str> {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset => Some("reset by peer"),
+        io::ErrorKind::ConnectionAborted => Some("connection aborted"),
+        io::ErrorKind::BrokenPipe => Some("broken pipe: peer closed"),
+        _ => None,
     }
 }
 
@@ -295,7 +315,10 @@ impl<S> Drop for Traced<S> {
 
 impl<S: Read> Read for Traced<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self
+            .inner
+            .read(buf)
+            .inspect_err(|e| self.tracer.failed(Direction::Recv, self.incoming, e))?;
         self.tracer.report(
             Direction::Recv,
             self.incoming,
@@ -307,7 +330,10 @@ impl<S: Read> Read for Traced<S> {
 
 impl<S: Write> Write for Traced<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
+        let n = self
+            .inner
+            .write(buf)
+            .inspect_err(|e| self.tracer.failed(Direction::Send, self.outgoing, e))?;
         self.tracer.report(
             Direction::Send,
             self.outgoing,
@@ -362,6 +388,34 @@ mod tests {
         assert_eq!(printed, from_records);
         let ranges: Vec<(u64, u64)> = recording.records.iter().map(|r| (r.from, r.to())).collect();
         assert_eq!(ranges, vec![(0, 5), (5, 105)]);
+    }
+
+    /// A reader whose peer reset the connection.
+    struct Reset;
+
+    impl Read for Reset {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::ConnectionReset.into())
+        }
+    }
+
+    impl Ends for Reset {}
+
+    #[test]
+    fn a_reset_is_recorded_for_the_picture_and_a_timeout_is_not() {
+        let recorder = Recorder::new("test");
+        let mut stream = Tracer::recording("client", &recorder).wrap(Reset);
+        let mut buf = [0u8; 4];
+        assert!(stream.read(&mut buf).is_err());
+        let records = recorder.recording().records;
+        let failed: Vec<Option<&str>> = records.iter().map(|r| r.failed.as_deref()).collect();
+        assert_eq!(failed, vec![Some("reset by peer")]);
+        // A timeout leaves the connection usable: not drawn as a break.
+        assert_eq!(broken(&io::ErrorKind::TimedOut.into()), None);
+        assert_eq!(
+            broken(&io::ErrorKind::BrokenPipe.into()),
+            Some("broken pipe: peer closed")
+        );
     }
 
     #[test]

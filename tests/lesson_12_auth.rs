@@ -97,6 +97,35 @@ fn the_right_key_with_sha256_gets_a_conversation() {
 }
 
 #[test]
+fn the_client_picture_labels_the_challenge_the_answer_and_the_frames() {
+    let (server, _key) = start_server(&["--digest", "md5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("client.svg");
+    let picture_arg = picture.to_str().unwrap();
+    let out = client(
+        &server,
+        KEY,
+        &["--digest", "md5", "--picture", picture_arg, "hello"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    // The 32 random bytes and the 16-byte MD5 answer are named, not shown as bytes.
+    assert!(svg.contains(" challenge</text>"), "{svg}");
+    assert!(svg.contains(" HMAC answer</text>"), "{svg}");
+    // Each frame is a length header (hatched) and its payload.
+    assert!(svg.contains(">len<"), "{svg}");
+    assert!(svg.contains("4-byte length header"), "{svg}");
+    assert!(
+        svg.contains(" hello</text>") && svg.contains(" HELLO</text>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("✓ right: 2 messages sent, 2 received whole"),
+        "{svg}"
+    );
+}
+
+#[test]
 fn the_right_key_with_md5_gets_a_conversation() {
     let (server, _key) = start_server(&["--digest", "md5"]);
     let out = client(&server, KEY, &["--digest", "md5", "hello"]);

@@ -46,6 +46,7 @@ use crate::escape::escape_bytes;
 use crate::framing::{read_fully, FrameError, Framing};
 use crate::log::Log;
 use crate::net::{self, NetError};
+use crate::recording::{Handshake, MessageFormat};
 use crate::server::{serve, Handler, ServerOptions, Shutdown};
 use crate::tour::{Tour, TourError};
 use crate::trace::{Traced, Tracer};
@@ -271,6 +272,11 @@ fn conversation() -> Framing {
     }
 }
 
+/// How the client's stream divides for a picture: its answer, then frames.
+fn answer_format(digest: Digest) -> MessageFormat {
+    MessageFormat::AfterHandshake(Handshake::Answer, digest.answer_len() as u64)
+}
+
 /// How the server answers a client's lines.
 #[derive(Clone)]
 pub enum Replies {
@@ -333,7 +339,14 @@ impl Handler for Gatekeeper {
     type Error = AuthError;
 
     fn handle(&self, stream: TcpStream, peer: SocketAddr, log: &Log) -> Result<(), AuthError> {
-        let tracer = self.config.tracer.labelled(&format!("server {peer}"));
+        let tracer = self
+            .config
+            .tracer
+            .labelled(&format!("server {peer}"))
+            .with_formats(
+                MessageFormat::AfterHandshake(Handshake::Challenge, CHALLENGE_LEN as u64),
+                answer_format(self.config.digest),
+            );
         let mut stream = tracer.wrap(stream);
         // A refusal returns here: the stream is dropped (closed) before any conversation, and
         // the server logs `client ... dropped: refused: <why>`.
@@ -488,7 +501,14 @@ impl Session {
         stream.set_read_timeout(Some(config.timeout))?;
         // A server that never reads must not block a send for ever either.
         stream.set_write_timeout(Some(config.timeout))?;
-        let mut stream = config.tracer.wrap(stream);
+        let mut stream = config
+            .tracer
+            .clone()
+            .with_formats(
+                answer_format(config.digest),
+                MessageFormat::AfterHandshake(Handshake::Challenge, CHALLENGE_LEN as u64),
+            )
+            .wrap(stream);
         let timed_out = |waiting_for| AuthError::TimedOut {
             waiting_for,
             after: config.timeout,

@@ -240,14 +240,21 @@ fn framed(
         let body = parts
             .iter()
             .find(|p| p.message == first && p.kind == PartKind::Body);
-        let shown = body.map_or_else(String::new, |b| {
-            let reader = layout
-                .items
-                .iter()
-                .filter(|i| i.direction == Direction::Recv && i.stream == item.stream)
-                .find(|i| i.from <= b.from && b.from < i.to);
-            reader.map_or_else(String::new, |r| preview(r, b.from, b.to))
+        let handshake = parts.iter().find_map(|p| match p.kind {
+            PartKind::Handshake(h) if p.message == first => Some(h.name().to_string()),
+            _ => None,
         });
+        let shown = body.map_or_else(
+            || handshake.unwrap_or_default(),
+            |b| {
+                let reader = layout
+                    .items
+                    .iter()
+                    .filter(|i| i.direction == Direction::Recv && i.stream == item.stream)
+                    .find(|i| i.from <= b.from && b.from < i.to);
+                reader.map_or_else(String::new, |r| preview(r, b.from, b.to))
+            },
+        );
         format!("✓ msg {}: {shown}", number(first))
     } else {
         format!("✓ msgs {}–{}, each whole", number(first), number(last))

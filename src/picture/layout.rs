@@ -3,10 +3,11 @@
 //! appear.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use super::order::{place, rank_by_first};
 use super::pieces::{fill_gaps, push_overlap, Colour, Piece};
-use crate::recording::{Direction, PartKind, Record, Recording};
+use crate::recording::{Direction, PartKind, Record, Recording, StreamKey};
 
 /// A run of at least this many calls of the same size, one after the other, is drawn as its first
 /// call and one box for the rest ("#2–10: 9 × 1 B"): ten one-byte reads say no more than two boxes.
@@ -39,6 +40,11 @@ pub(super) struct Item {
 impl Item {
     pub(super) fn len(&self) -> u64 {
         self.to - self.from
+    }
+
+    /// Did the connection break under this call (it moved no bytes)?
+    pub(super) fn is_failed(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| r.failed.is_some())
     }
 
     pub(super) fn is_call(&self) -> bool {
@@ -96,6 +102,9 @@ pub(super) struct Layout<'a> {
     writes: HashMap<usize, Vec<(u64, u64)>>,
     /// (stream whose bytes they are, message on that stream) → message number in the picture.
     numbers: HashMap<(usize, usize), usize>,
+    /// A heading row above each connection's calls, when the picture holds several connections
+    /// one after another (a server's clients): (row, heading).
+    pub(super) headings: Vec<(usize, String)>,
 }
 
 impl<'a> Layout<'a> {
@@ -117,6 +126,11 @@ impl<'a> Layout<'a> {
             let counter = counters
                 .entry((lane, record.direction, record.stream))
                 .or_insert(0);
+            // A failed call is drawn but not counted: the log counts only calls that returned.
+            if record.failed.is_some() {
+                calls.push(Item::from_record(lane, record, 0));
+                continue;
+            }
             *counter += 1;
             calls.push(Item::from_record(lane, record, *counter));
         }
@@ -158,6 +172,7 @@ impl<'a> Layout<'a> {
         let mut items = fold_runs(calls, |item| plain_writes(recording, item));
         let rows = place(&mut items);
         let (mut items, rows) = fold_past(items, rows, max_rows.max(MIN_ROWS));
+        let (headings, rows) = connection_blocks(recording, &mut items, rows);
         // Lanes left to right and streams by number in the order they first act in the picture,
         // not in the order threads happened to record them: the same run, the same picture.
         let lane_rank = rank_by_first(&items, lanes.len(), |item| (item.lane, (item.row, 0)));
@@ -195,6 +210,7 @@ impl<'a> Layout<'a> {
             stream_numbers,
             writes,
             numbers: HashMap::new(),
+            headings,
         };
         layout.number_messages();
         layout
@@ -245,6 +261,9 @@ impl<'a> Layout<'a> {
                         .number(root, m)
                         .map_or(Colour::Unknown, Colour::Message),
                     Colour::Json(m) => self.number(root, m).map_or(Colour::Unknown, Colour::Json),
+                    Colour::Handshake(m, h) => self
+                        .number(root, m)
+                        .map_or(Colour::Unknown, |n| Colour::Handshake(n, h)),
                     other => other,
                 },
                 ..p
@@ -285,6 +304,7 @@ impl<'a> Layout<'a> {
                     PartKind::Length => Colour::Length,
                     PartKind::Json => Colour::Json(part.message),
                     PartKind::Body => Colour::Message(part.message),
+                    PartKind::Handshake(h) => Colour::Handshake(part.message, h),
                 };
                 push_overlap(&mut cuts, from, to, part.from, part.to, colour);
             }
@@ -415,6 +435,8 @@ fn fold_past(items: Vec<Item>, rows: usize, max_rows: usize) -> (Vec<Item>, usiz
                 && t.direction == item.direction
                 && t.stream == item.stream
                 && (t.len() == 0) == (item.len() == 0)
+                && !t.is_failed()
+                && !item.is_failed()
         });
         match same {
             Some(tail) => tail.absorb(&item),
@@ -431,4 +453,82 @@ fn fold_past(items: Vec<Item>, rows: usize, max_rows: usize) -> (Vec<Item>, usiz
     }
     kept.extend(tails);
     (kept, rows)
+}
+
+/// The two addresses of the connection a stream belongs to (both directions give the same pair).
+fn connection_of(recording: &Recording, stream: usize) -> Option<(SocketAddr, SocketAddr)> {
+    match recording.stream_key(stream)? {
+        StreamKey::Tcp { from, to } => Some((from.min(to), from.max(to))),
+        StreamKey::Unnamed { .. } => None,
+    }
+}
+
+/// When the calls of several connections to one address follow each other without overlapping
+/// in time (a server serving its clients one after another), gives each its own block: a heading row naming
+/// the client above its calls. Returns the headings and the new number of rows. Connections that
+/// overlap (a proxy's two sides) stay as they are.
+fn connection_blocks(
+    recording: &Recording,
+    items: &mut [Item],
+    rows: usize,
+) -> (Vec<(usize, String)>, usize) {
+    let mut spans: Vec<((SocketAddr, SocketAddr), usize, usize)> = Vec::new();
+    // The untraced peer's boxes follow the calls of their connection (below).
+    for item in items.iter().filter(|item| item.calls > 0) {
+        let Some(connection) = connection_of(recording, item.stream) else {
+            return (Vec::new(), rows);
+        };
+        match spans.iter_mut().find(|s| s.0 == connection) {
+            Some(span) => {
+                span.1 = span.1.min(item.row);
+                span.2 = span.2.max(item.row);
+            }
+            None => spans.push((connection, item.row, item.row)),
+        }
+    }
+    spans.sort_by_key(|s| s.1);
+    let apart = spans.windows(2).all(|w| match w {
+        [a, b] => a.2 < b.1,
+        _ => true,
+    });
+    if spans.len() < 2 || !apart {
+        return (Vec::new(), rows);
+    }
+    // The client is the address no other connection has; the server's is shared. Only a
+    // server's clients share an address: a proxy's two sides do not, and keep their rows.
+    let shared = |connection: (SocketAddr, SocketAddr), addr: SocketAddr| {
+        spans
+            .iter()
+            .any(|other| other.0 != connection && (other.0 .0 == addr || other.0 .1 == addr))
+    };
+    let mut clients = Vec::new();
+    for &((a, b), _, _) in &spans {
+        match (shared((a, b), a), shared((a, b), b)) {
+            (true, false) => clients.push(b),
+            (false, true) => clients.push(a),
+            _ => return (Vec::new(), rows),
+        }
+    }
+    let mut headings = Vec::new();
+    for (k, (&(connection, first, _), client)) in spans.iter().zip(clients).enumerate() {
+        headings.push((first + k, format!("connection {} · client {client}", k + 1)));
+        for item in items.iter_mut() {
+            if connection_of(recording, item.stream) == Some(connection) {
+                item.row = if item.calls == 0 {
+                    first + k + 1
+                } else {
+                    item.row + k + 1
+                };
+            }
+        }
+    }
+    // Rows above the first call held only the peer's boxes, which moved into the blocks.
+    let unused = spans.first().map_or(0, |s| s.1);
+    for item in items.iter_mut() {
+        item.row -= unused.min(item.row);
+    }
+    for heading in &mut headings {
+        heading.0 -= unused.min(heading.0);
+    }
+    (headings, rows + spans.len() - unused.min(rows))
 }

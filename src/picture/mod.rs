@@ -264,7 +264,7 @@ struct Used {
 impl Used {
     fn note(&mut self, colour: Colour, text: &str) {
         match colour {
-            Colour::Message(m) => {
+            Colour::Message(m) | Colour::Handshake(m, _) => {
                 let entry = self.messages.entry(m).or_default();
                 if entry.is_empty() {
                     *entry = text.to_string();
@@ -492,6 +492,19 @@ impl<'a> Drawn<'a> {
         for item in &self.layout.items {
             self.draw_item(out, item, x, top, used);
         }
+        for (row, heading) in &self.layout.headings {
+            // A server's connections one after another: a rule and the client's address above each.
+            let hy = top + *row as f64 * ROW_H;
+            let _ = writeln!(
+                out,
+                r##"<g class="connection"><line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333333" stroke-dasharray="6 3"/><text x="{x:.1}" y="{:.1}" class="party" style="text-anchor: start">{}</text></g>"##,
+                hy + 4.0,
+                x + self.width,
+                hy + 4.0,
+                hy + 21.0,
+                svg::text(heading)
+            );
+        }
         self.draw_got(out, x, top);
         let mut ruler_y = top + rows_h + 10.0;
         let ruler_w = self.width - if self.verdict.is_some() { GOT_W } else { 0.0 };
@@ -550,7 +563,18 @@ impl<'a> Drawn<'a> {
             by + 22.5,
             svg::text(&size)
         );
-        if item.len() == 0 && item.calls == 1 {
+        let failed = item.record.as_ref().and_then(|r| r.failed.as_deref());
+        if let Some(why) = failed {
+            // The connection broke under this call: marked in red, with a cross and words.
+            let _ = write!(
+                out,
+                r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="#FFFFFF" stroke="#CC3311" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#CC3311">✗ {}</text>"##,
+                self.box_w,
+                bx + 4.0,
+                by + 17.0,
+                svg::text(why)
+            );
+        } else if item.len() == 0 && item.calls == 1 {
             let _ = write!(
                 out,
                 r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{BOX_H:.1}" fill="white" stroke="#999999" stroke-dasharray="2 2"/><text x="{:.1}" y="{:.1}">end of stream</text>"##,
@@ -797,6 +821,10 @@ fn call_label(item: &Item) -> (String, String) {
             format!("{} B read", svg::thousands(item.len())),
         );
     }
+    if item.is_failed() {
+        // Not counted: the log counts the calls that returned bytes or the end of stream.
+        return (format!("{name} failed"), "0 B".into());
+    }
     if item.calls == 1 {
         return (
             format!("{name} #{}", item.number),
@@ -877,6 +905,61 @@ mod tests {
         assert_eq!(rows, vec![0, 1, 2]);
         let svg = render(&r);
         assert_eq!(svg.matches(r##"class="band""##).count(), 2);
+    }
+
+    #[test]
+    fn a_reset_is_a_marked_row_that_takes_no_call_number() {
+        let mut r = Recording::default();
+        r.add(
+            "client",
+            Direction::Recv,
+            key(),
+            MessageFormat::Writes,
+            b"hi",
+        );
+        r.add_failure("client", Direction::Recv, key(), "reset by peer");
+        let svg = render(&r);
+        assert!(svg.contains("✗ reset by peer"), "{svg}");
+        assert!(svg.contains(">recv failed<"), "{svg}");
+        assert!(
+            svg.contains(">recv #1<") && !svg.contains(">recv #2<"),
+            "{svg}"
+        );
+        // A reset is not the end of the stream.
+        assert!(!svg.contains("end of stream"), "{svg}");
+    }
+
+    #[test]
+    fn a_servers_clients_one_after_another_get_a_block_each() {
+        let tcp = |from: u16, to: u16| StreamKey::Tcp {
+            from: std::net::SocketAddr::from(([127, 0, 0, 1], from)),
+            to: std::net::SocketAddr::from(([127, 0, 0, 1], to)),
+        };
+        let mut r = Recording::default();
+        for client in [5001, 5002] {
+            let w = MessageFormat::Writes;
+            r.add("server", Direction::Recv, tcp(client, 9000), w, b"ls");
+            r.add("server", Direction::Send, tcp(9000, client), w, b"a b");
+        }
+        let svg = render(&r);
+        assert!(
+            svg.contains("connection 1 · client 127.0.0.1:5001"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("connection 2 · client 127.0.0.1:5002"),
+            "{svg}"
+        );
+        // Numbered per connection, as the server's log counts: each block starts at #1.
+        assert_eq!(svg.matches(">recv #1<").count(), 2, "{svg}");
+        let layout = Layout::new(&r, layout::MAX_ROWS);
+        let rows: Vec<usize> = layout.items.iter().map(|i| i.row).collect();
+        // The untraced peer's box opens each block.
+        assert_eq!(rows, vec![1, 1, 2, 4, 4, 5]);
+        assert_eq!(
+            layout.headings.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![0, 3]
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::escape::escape_bytes;
 use crate::framing::{LengthOrder, LENGTH_SIZE};
-use crate::recording::{MessageFormat, Record};
+use crate::recording::{Handshake, MessageFormat, Record};
 
 /// Narrowest a piece of a box is drawn, however few bytes it has.
 pub(super) const MIN_PIECE_W: f64 = 7.0;
@@ -48,13 +48,17 @@ pub(super) enum Colour {
     Message(usize),
     Length,
     Json(usize),
+    /// Lesson 12's challenge or answer, numbered like a message (it is the first one).
+    Handshake(usize, Handshake),
     Unknown,
 }
 
 impl Colour {
     pub(super) fn fill(self) -> &'static str {
         match self {
-            Colour::Message(m) => FILLS.get(m % FILLS.len()).copied().unwrap_or("#DDDDDD"),
+            Colour::Message(m) | Colour::Handshake(m, _) => {
+                FILLS.get(m % FILLS.len()).copied().unwrap_or("#DDDDDD")
+            }
             Colour::Length => LENGTH_FILL,
             Colour::Json(_) => JSON_FILL,
             Colour::Unknown => UNKNOWN_FILL,
@@ -63,7 +67,7 @@ impl Colour {
 
     pub(super) fn stroke(self) -> &'static str {
         match self {
-            Colour::Message(m) | Colour::Json(m) => STROKES
+            Colour::Message(m) | Colour::Json(m) | Colour::Handshake(m, _) => STROKES
                 .get(m % STROKES.len())
                 .copied()
                 .unwrap_or(UNKNOWN_STROKE),
@@ -74,7 +78,7 @@ impl Colour {
     /// The message a piece belongs to, if known.
     pub(super) fn message(self) -> Option<usize> {
         match self {
-            Colour::Message(m) | Colour::Json(m) => Some(m),
+            Colour::Message(m) | Colour::Json(m) | Colour::Handshake(m, _) => Some(m),
             Colour::Length | Colour::Unknown => None,
         }
     }
@@ -196,6 +200,9 @@ pub(super) fn piece_text(record: &Record, piece: &Piece, format: MessageFormat) 
             }
             _ => "len".to_string(),
         };
+    }
+    if let Colour::Handshake(_, handshake) = piece.colour {
+        return handshake.name().to_string();
     }
     let mut text = escape_bytes(bytes);
     if cut {

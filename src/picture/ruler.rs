@@ -110,7 +110,7 @@ pub(super) fn rulers(layout: &Layout, judged: &[usize]) -> Vec<Ruler> {
             read,
             write_cuts,
             read_cuts,
-            ended: reads.iter().any(|r| r.len() == 0),
+            ended: reads.iter().any(|r| r.len() == 0 && !r.is_failed()),
         });
     }
     out
@@ -140,7 +140,7 @@ impl Ruler {
                 (b - a).max(0.5),
                 piece.colour.fill()
             );
-            if let Colour::Message(m) = piece.colour {
+            if let Colour::Message(m) | Colour::Handshake(m, _) = piece.colour {
                 let label = (m + 1).to_string();
                 if b - a >= label.len() as f64 * 7.3 + 4.0 {
                     let _ = write!(

@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Direction, Folded, MessageFormat, Part, PartKind, Record, Recording, StreamInfo, StreamKey,
-    KEPT_CALLS, KEPT_PARTS, PREVIEW_KEPT,
+    Direction, Folded, Handshake, MessageFormat, Part, PartKind, Record, Recording, StreamInfo,
+    StreamKey, KEPT_CALLS, KEPT_PARTS, PREVIEW_KEPT,
 };
 use crate::framing::LengthOrder;
 
@@ -76,6 +76,9 @@ struct RecordOut {
     /// The kept bytes, in hex.
     preview: String,
     micros: u64,
+    /// Why the call failed (absent for a call that worked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failed: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -110,7 +113,7 @@ pub fn write_records(recording: &Recording) -> String {
             StreamOut {
                 from,
                 to,
-                format: format_name(info.format).to_string(),
+                format: format_name(info.format),
                 parts: info
                     .parts
                     .iter()
@@ -136,6 +139,7 @@ pub fn write_records(recording: &Recording) -> String {
                 len: r.len,
                 preview: hex::encode(&r.preview),
                 micros: u64::try_from(r.at.as_micros()).unwrap_or(u64::MAX),
+                failed: r.failed.clone(),
             })
             .collect(),
         folded: recording
@@ -241,6 +245,12 @@ pub fn read_records(bytes: &[u8]) -> Result<Recording, RecordFileError> {
         if preview.len() as u64 > r.len || r.party.chars().count() > MAX_PARTY {
             return Err(Inconsistent("a call out of range"));
         }
+        let failed_len = r.failed.as_ref().map(|why| why.chars().count());
+        if failed_len.is_some_and(|n| n > MAX_PARTY) || (failed_len.is_some() && r.len > 0) {
+            return Err(Inconsistent(
+                "a failed call that moved bytes, or a long reason",
+            ));
+        }
         let record = Record {
             party: r.party,
             direction: direction_of(&r.direction).ok_or(Inconsistent("an unknown direction"))?,
@@ -249,6 +259,7 @@ pub fn read_records(bytes: &[u8]) -> Result<Recording, RecordFileError> {
             len: r.len,
             preview,
             at: std::time::Duration::from_micros(r.micros),
+            failed: r.failed,
         };
         recording.note_offset(record.stream, record.direction, record.to());
         recording.records.push(record);
@@ -356,13 +367,15 @@ fn unnamed(i: usize) -> StreamKey {
     }
 }
 
-fn format_name(format: MessageFormat) -> &'static str {
+fn format_name(format: MessageFormat) -> String {
     match format {
-        MessageFormat::Writes => "writes",
-        MessageFormat::LengthPrefixed(LengthOrder::Little) => "length-le",
-        MessageFormat::LengthPrefixed(LengthOrder::Big) => "length-be",
-        MessageFormat::JsonHeader(LengthOrder::Little) => "json-le",
-        MessageFormat::JsonHeader(LengthOrder::Big) => "json-be",
+        MessageFormat::Writes => "writes".into(),
+        MessageFormat::LengthPrefixed(LengthOrder::Little) => "length-le".into(),
+        MessageFormat::LengthPrefixed(LengthOrder::Big) => "length-be".into(),
+        MessageFormat::JsonHeader(LengthOrder::Little) => "json-le".into(),
+        MessageFormat::JsonHeader(LengthOrder::Big) => "json-be".into(),
+        MessageFormat::AfterHandshake(Handshake::Challenge, len) => format!("challenge-{len}"),
+        MessageFormat::AfterHandshake(Handshake::Answer, len) => format!("answer-{len}"),
     }
 }
 
@@ -373,7 +386,14 @@ fn format_of(name: &str) -> Option<MessageFormat> {
         "length-be" => MessageFormat::LengthPrefixed(LengthOrder::Big),
         "json-le" => MessageFormat::JsonHeader(LengthOrder::Little),
         "json-be" => MessageFormat::JsonHeader(LengthOrder::Big),
-        _ => return None,
+        _ => {
+            let (handshake, len) = match name.split_once('-')? {
+                ("challenge", len) => (Handshake::Challenge, len),
+                ("answer", len) => (Handshake::Answer, len),
+                _ => return None,
+            };
+            MessageFormat::AfterHandshake(handshake, len.parse().ok()?)
+        }
     })
 }
 
@@ -382,6 +402,8 @@ fn kind_name(kind: PartKind) -> &'static str {
         PartKind::Length => "length",
         PartKind::Json => "json",
         PartKind::Body => "body",
+        PartKind::Handshake(Handshake::Challenge) => "challenge",
+        PartKind::Handshake(Handshake::Answer) => "answer",
     }
 }
 
@@ -390,6 +412,8 @@ fn kind_of(name: &str) -> Option<PartKind> {
         "length" => PartKind::Length,
         "json" => PartKind::Json,
         "body" => PartKind::Body,
+        "challenge" => PartKind::Handshake(Handshake::Challenge),
+        "answer" => PartKind::Handshake(Handshake::Answer),
         _ => return None,
     })
 }
