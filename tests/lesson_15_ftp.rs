@@ -1098,7 +1098,34 @@ fn the_picture_shows_the_control_and_data_connections_as_two_lanes() {
         assert!(control.iter().all(|b| b.1 != *stream), "{control:?}");
     }
     assert!(!control.is_empty());
-    for reply in ["150 ", "226 "] {
-        assert!(svg.contains(reply), "no {reply:?} in the picture");
+    // Time goes down: the upload's bytes sit below the control lane's first 150 and above its
+    // first 226.
+    let y = |node: roxmltree::Node| -> f64 {
+        let rect = node.descendants().find(|n| n.has_tag_name("rect")).unwrap();
+        rect.attribute("y").unwrap().parse().unwrap()
+    };
+    let reply_y = |code: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("data-party") == Some("server"))
+            .find(|n| {
+                n.descendants()
+                    .find(|t| t.has_tag_name("title"))
+                    .and_then(|t| t.text())
+                    .is_some_and(|t| t.starts_with(code))
+            })
+            .map(y)
+            .unwrap_or_else(|| panic!("no {code:?} reply in the picture"))
+    };
+    let (opening, complete) = (reply_y("150 "), reply_y("226 "));
+    let upload_stream = data.first().unwrap().1.to_string();
+    for node in doc.descendants().filter(|n| {
+        n.attribute("data-party") == Some("server · data")
+            && n.attribute("data-stream") == Some(upload_stream.as_str())
+    }) {
+        let at = y(node);
+        assert!(
+            opening < at && at < complete,
+            "{opening} < {at} < {complete}"
+        );
     }
 }
