@@ -31,6 +31,18 @@ pub use file::{read_records, record_file, write_records, RecordFileError, MAX_FI
 pub const KEPT_CALLS: usize = 300;
 /// How many bytes of each call a record keeps for previews.
 pub const PREVIEW_KEPT: usize = 64;
+
+/// Joins a program's name and a lane of its own in a party's name (`server · data`): the
+/// picture keeps the calls of `server` and `server · data` in the order the program made them,
+/// as it does within one lane (see [`crate::trace::Tracer::second_lane`]).
+pub const LANE_SEPARATOR: &str = " · ";
+
+/// The program a party belongs to: `server` for `server · data`, the party itself otherwise.
+pub fn program_of(party: &str) -> &str {
+    party
+        .split_once(LANE_SEPARATOR)
+        .map_or(party, |(program, _)| program)
+}
 /// How many message parts (frames, headers) a stream keeps; past that, bytes are left uncoloured.
 const KEPT_PARTS: usize = 2_000;
 /// Longest JSON header the frame scanner reads to find a body size.

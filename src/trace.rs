@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use crate::escape::escape_bytes;
 use crate::log::Log;
-use crate::recording::{Direction, MessageFormat, Record, Recorder, StreamKey};
+use crate::recording::{
+    program_of, Direction, MessageFormat, Record, Recorder, StreamKey, LANE_SEPARATOR,
+};
 
 /// How many bytes of each call a trace line shows.
 const PREVIEW_BYTES: usize = 48;
@@ -108,6 +110,16 @@ impl Tracer {
     pub fn labelled(&self, label: &str) -> Tracer {
         Tracer {
             label: label.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// The same destination, drawn in a second lane of this party's picture (`server · data`),
+    /// its calls kept in order with the first lane's: a server with two connections per
+    /// conversation (lesson 15's FTP: control and data) shows each kind in a lane of its own.
+    pub fn second_lane(&self, name: &str) -> Tracer {
+        Tracer {
+            party: format!("{}{}{name}", program_of(&self.party), LANE_SEPARATOR),
             ..self.clone()
         }
     }

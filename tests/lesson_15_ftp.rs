@@ -1026,3 +1026,95 @@ fn failed_logins_are_slowed_as_in_lesson_14() {
     ftp.expect("USER alice", 331);
     ftp.expect(&format!("PASS {PASSWORD}"), 230);
 }
+
+// ------------------------------------------------------------------------------------------
+// --picture
+// ------------------------------------------------------------------------------------------
+
+/// `--picture FILE.svg` draws a session's two connections as two lanes of one conversation: the
+/// control connection's `150`, the file's bytes in the data lane, then `226`.
+#[test]
+fn the_picture_shows_the_control_and_data_connections_as_two_lanes() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("ftp.svg");
+    let picture = file.clone();
+    let lab = Lab::start_with(move |config| {
+        config.tracer = socklab::trace::Tracer::for_cli("server", false, Some(picture));
+    });
+    let body = pattern(1234, 7);
+    let mut ftp = lab.login();
+    assert_eq!(ftp.upload("STOR small.bin", &body), 226);
+    assert_eq!(ftp.download("RETR small.bin"), (body.clone(), 226));
+    ftp.expect("QUIT", 221);
+    assert!(ftp.is_closed());
+
+    // The picture is drawn again each time a connection closes, the control's before the log
+    // says the client is gone.
+    lab.wait_log("gone");
+    let svg = fs::read_to_string(&file).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the picture is well-formed XML");
+    let lanes: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("party"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(lanes.contains(&"server"), "{lanes:?}");
+    assert!(lanes.contains(&"server · data"), "{lanes:?}");
+    // Each lane keeps to its own connections: the data lane has the two data streams, each
+    // carrying the whole file, and the control lane none of them.
+    let boxes = |party: &str| -> Vec<(String, u64, u64, u64)> {
+        doc.descendants()
+            .filter(|n| n.attribute("data-party") == Some(party))
+            .map(|n| {
+                let number = |name| n.attribute(name).unwrap().parse::<u64>().unwrap();
+                let direction = n.attribute("data-direction").unwrap().to_string();
+                (
+                    direction,
+                    number("data-stream"),
+                    number("data-from"),
+                    number("data-to"),
+                )
+            })
+            .collect()
+    };
+    let data = boxes("server · data");
+    let control = boxes("server");
+    let data_streams: std::collections::BTreeSet<u64> = data.iter().map(|b| b.1).collect();
+    assert_eq!(data_streams.len(), 2, "{data:?}");
+    for stream in &data_streams {
+        let end = data.iter().filter(|b| b.1 == *stream).map(|b| b.3).max();
+        assert_eq!(end, Some(body.len() as u64), "{data:?}");
+        assert!(control.iter().all(|b| b.1 != *stream), "{control:?}");
+    }
+    assert!(!control.is_empty());
+    // Time goes down: the upload's bytes sit below the control lane's first 150 and above its
+    // first 226.
+    let y = |node: roxmltree::Node| -> f64 {
+        let rect = node.descendants().find(|n| n.has_tag_name("rect")).unwrap();
+        rect.attribute("y").unwrap().parse().unwrap()
+    };
+    let reply_y = |code: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("data-party") == Some("server"))
+            .find(|n| {
+                n.descendants()
+                    .find(|t| t.has_tag_name("title"))
+                    .and_then(|t| t.text())
+                    .is_some_and(|t| t.starts_with(code))
+            })
+            .map(y)
+            .unwrap_or_else(|| panic!("no {code:?} reply in the picture"))
+    };
+    let (opening, complete) = (reply_y("150 "), reply_y("226 "));
+    let upload_stream = data.first().unwrap().1.to_string();
+    for node in doc.descendants().filter(|n| {
+        n.attribute("data-party") == Some("server · data")
+            && n.attribute("data-stream") == Some(upload_stream.as_str())
+    }) {
+        let at = y(node);
+        assert!(
+            opening < at && at < complete,
+            "{opening} < {at} < {complete}"
+        );
+    }
+}

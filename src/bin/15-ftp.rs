@@ -14,6 +14,7 @@ use socklab::lessons::standard_ftp::server::{run_server, ServerConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
+use socklab::trace::Tracer;
 use socklab::units;
 
 /// The multi-user FTP of lesson 14 (same accounts, homes, jail and quotas) speaking the real
@@ -71,6 +72,15 @@ struct ServerArgs {
     /// Most files and directories one user may have, on top of the quota in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_FILES, value_parser = clap::value_parser!(u64).range(1..))]
     max_files: u64,
+    /// Print one line per send/recv call on stderr, control and data connections alike.
+    #[arg(long)]
+    trace: bool,
+    /// Also draw every send and recv as an SVG timeline into FILE.svg (or keep the records in
+    /// FILE.json for the `picture` binary): the control connection and the data connections in
+    /// two lanes, `150`, the data, `226`. Rewritten each time a connection closes. See
+    /// walkthrough.md, 15-ftp.
+    #[arg(long, value_name = "FILE.svg")]
+    picture: Option<PathBuf>,
 }
 
 /// `50000-50100` → 50000..=50100.
@@ -112,6 +122,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
     config.allow_port = args.allow_port;
     config.epsv = !args.no_epsv;
     config.max_files = args.max_files;
+    config.tracer = Tracer::for_cli("server", args.trace, args.picture);
     run_server(listener, &config, &log, &Shutdown::new())?;
     Ok(())
 }

@@ -170,7 +170,18 @@ impl<'a> Layout<'a> {
             });
         }
         let mut items = fold_runs(calls, |item| plain_writes(recording, item));
-        let rows = place(&mut items);
+        // Lanes of one program (`server`, `server · data`) keep its order of calls.
+        let program_of_lane: Vec<usize> = lanes
+            .iter()
+            .map(|party| {
+                let program = crate::recording::program_of(party);
+                lanes
+                    .iter()
+                    .position(|l| l == program || crate::recording::program_of(l) == program)
+                    .unwrap_or(0)
+            })
+            .collect();
+        let rows = place(&mut items, &program_of_lane);
         let (mut items, rows) = fold_past(items, rows, max_rows.max(MIN_ROWS));
         let (headings, rows) = connection_blocks(recording, &mut items, rows);
         // Lanes left to right and streams by number in the order they first act in the picture,

@@ -32,9 +32,10 @@ pub(super) fn rank_by_first(
     rank
 }
 
-/// Gives every call its row: below the previous call of its party, and below every write whose
-/// bytes it read. Returns the number of rows.
-pub(super) fn place(items: &mut [Item]) -> usize {
+/// Gives every call its row: below the previous call of its program (its lane, or its lanes when
+/// `program_of_lane` joins several), and below every write whose bytes it read. Returns the
+/// number of rows.
+pub(super) fn place(items: &mut [Item], program_of_lane: &[usize]) -> usize {
     // Writes a read depends on, found once.
     let suppliers: Vec<Vec<usize>> = items
         .iter()
@@ -63,6 +64,7 @@ pub(super) fn place(items: &mut [Item]) -> usize {
         let mut last_in_lane: Vec<Option<usize>> = Vec::new();
         for i in 0..items.len() {
             let lane = items.get(i).map_or(0, |item| item.lane);
+            let lane = program_of_lane.get(lane).copied().unwrap_or(lane);
             if last_in_lane.len() <= lane {
                 last_in_lane.resize(lane + 1, None);
             }

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use crate::deadline::WithDeadline;
 use crate::net;
+use crate::trace::{Traced, Tracer};
 
 /// Longest command line accepted, CRLF included.
 pub const MAX_LINE: usize = 2048;
@@ -44,7 +45,8 @@ pub enum DuringTransfer {
 
 /// One control connection.
 pub struct Control {
-    stream: TcpStream,
+    /// Traced: with `--trace` or `--picture`, every command and reply is shown.
+    stream: Traced<TcpStream>,
     /// Bytes received and not yet taken as a line.
     pending: Vec<u8>,
     closed: bool,
@@ -53,9 +55,9 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn new(stream: TcpStream) -> Control {
+    pub fn new(stream: TcpStream, tracer: &Tracer) -> Control {
         Control {
-            stream,
+            stream: tracer.wrap(stream),
             pending: Vec::new(),
             closed: false,
             last_code: 0,
@@ -63,11 +65,11 @@ impl Control {
     }
 
     pub fn stream(&self) -> &TcpStream {
-        &self.stream
+        self.stream.get_ref()
     }
 
     pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+        self.stream.get_mut()
     }
 
     /// The next command line, waiting at most until `deadline`.
@@ -114,10 +116,10 @@ impl Control {
     /// transfer (and an `ABOR` behind it is not seen: clients send ABOR alone).
     pub fn poll_abort(&mut self) -> io::Result<DuringTransfer> {
         if !self.closed && self.pending.len() < MAX_LINE {
-            self.stream.set_nonblocking(true)?;
+            self.stream().set_nonblocking(true)?;
             let mut chunk = [0u8; 1024];
             let read = net::recv(&mut self.stream, &mut chunk);
-            self.stream.set_nonblocking(false)?;
+            self.stream().set_nonblocking(false)?;
             match read {
                 Ok(0) => self.closed = true,
                 Ok(got) => self

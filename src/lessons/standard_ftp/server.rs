@@ -19,6 +19,7 @@ use crate::accounts::quota::Ledgers;
 use crate::accounts::users::{prepare_homes, Accounts, HomesError};
 use crate::log::Log;
 use crate::server::{serve, Handler, ServerOptions, Shutdown};
+use crate::trace::Tracer;
 
 /// Default `--port`: 9000 + the lesson number (a real FTP server listens on 21, which needs
 /// administrator rights on most systems).
@@ -48,6 +49,10 @@ pub struct ServerConfig {
     pub max_files: u64,
     /// The failed-login brakes' numbers (as 14's).
     pub login_policy: LoginPolicy,
+    /// `--trace` and `--picture`: the control connections in the tracer's lane, the data
+    /// connections in a second lane (`server · data`), so a picture shows the two connections
+    /// of one conversation side by side: `150`, the bytes in the data lane, then `226`.
+    pub tracer: Tracer,
 }
 
 impl ServerConfig {
@@ -64,6 +69,7 @@ impl ServerConfig {
             epsv: true,
             max_files: crate::lessons::ftp::server::DEFAULT_MAX_FILES,
             login_policy: LoginPolicy::default(),
+            tracer: Tracer::off(),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::accounts::paths::VirtualPath;
 use crate::escape::escape_bytes;
 use crate::log::Log;
 use crate::net;
+use crate::trace::Tracer;
 
 /// How long the server goes on reading (and discarding) from a client it is closing on, so the
 /// client gets the last reply instead of a reset.
@@ -63,6 +64,8 @@ pub(super) struct Session<'a> {
     failed_logins: u32,
     login_deadline: Instant,
     data: DataPlan,
+    /// Traces the data connections, in their own lane of a picture.
+    data_tracer: Tracer,
     /// `REST n`: the offset for the next RETR or STOR only.
     restart: u64,
     /// `RNFR path`: the path for the next RNTO only.
@@ -76,8 +79,15 @@ impl<'a> Session<'a> {
         // ftplib and others send ABOR with TCP's "urgent" flag; the urgent byte must stay in the
         // stream, or the ABOR line loses its line end.
         let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
+        let label = format!("server {peer}");
+        let control_tracer = shared.config.tracer.labelled(&label);
+        let data_tracer = shared
+            .config
+            .tracer
+            .second_lane("data")
+            .labelled(&format!("{label} data"));
         Session {
-            control: Control::new(stream),
+            control: Control::new(stream, &control_tracer),
             peer,
             shared,
             log,
@@ -85,6 +95,7 @@ impl<'a> Session<'a> {
             failed_logins: 0,
             login_deadline: Instant::now() + shared.config.login_timeout,
             data: DataPlan::None,
+            data_tracer,
             restart: 0,
             rename_from: None,
             epsv_only: false,
@@ -504,6 +515,7 @@ impl<'a> Session<'a> {
             data_timeout: config.data_timeout,
             idle_timeout: config.idle_timeout,
             log: self.log,
+            tracer: &self.data_tracer,
         };
         let after = match verb {
             "RETR" => transfers::retr(&mut transfer, user, arg, restart)?,

@@ -40,6 +40,7 @@ use crate::accounts::paths::{open_no_follow, Kind, VirtualPath};
 use crate::accounts::quota::{LedgerGuard, QuotaError, Reservation};
 use crate::log::Log;
 use crate::net;
+use crate::trace::{Traced, Tracer};
 use crate::transfer::hex_digest;
 
 /// Bytes per read or write on a data connection.
@@ -52,6 +53,9 @@ const TICK: Duration = Duration::from_millis(100);
 /// Quota is reserved this many bytes ahead of what an upload has written.
 const RESERVE_STEP: u64 = 1024 * 1024;
 
+/// A data connection, traced when the server runs with `--trace` or `--picture`.
+type Data = Traced<TcpStream>;
+
 /// What a transfer needs from its session.
 pub(super) struct Transfer<'a> {
     pub control: &'a mut Control,
@@ -60,6 +64,8 @@ pub(super) struct Transfer<'a> {
     pub data_timeout: Duration,
     pub idle_timeout: Duration,
     pub log: &'a Log,
+    /// Wraps each data connection (for `--trace` and `--picture`).
+    pub tracer: &'a Tracer,
 }
 
 /// How a transfer ended, for the session: go on, or close (the control connection is gone).
@@ -83,7 +89,7 @@ enum Stop {
 
 impl Transfer<'_> {
     /// `150`, then the data connection. `Err(After)` when it could not be had (the reply is sent).
-    fn open_data(&mut self, what: &str) -> io::Result<Result<TcpStream, After>> {
+    fn open_data(&mut self, what: &str) -> io::Result<Result<Data, After>> {
         let plan = std::mem::take(&mut self.plan);
         if matches!(plan, DataPlan::None) {
             self.control.reply(425, &DataError::NoPlan.to_string())?;
@@ -93,7 +99,7 @@ impl Transfer<'_> {
             .reply(150, &format!("Opening the data connection for {what}"))?;
         let deadline = net::deadline_after(self.data_timeout);
         match data::open(plan, self.peer_ip, deadline, self.log) {
-            Ok(stream) => Ok(Ok(stream)),
+            Ok(stream) => Ok(Ok(self.tracer.wrap(stream))),
             Err(e) => {
                 self.control.reply(425, &e.to_string())?;
                 Ok(Err(After::Continue))
@@ -132,7 +138,7 @@ impl Transfer<'_> {
 
     /// Writes all of `bytes` to the data connection, looking at the control connection at least
     /// every [`TICK`]; no progress for the idle timeout ends it.
-    fn send(&mut self, data: &mut TcpStream, mut bytes: &[u8]) -> Result<(), Stop> {
+    fn send(&mut self, data: &mut Data, mut bytes: &[u8]) -> Result<(), Stop> {
         let mut last_progress = Instant::now();
         while !bytes.is_empty() {
             match data.write(bytes) {
@@ -152,7 +158,7 @@ impl Transfer<'_> {
 
     /// Reads the next bytes of the data connection (`0` at its end), looking at the control
     /// connection at least every [`TICK`].
-    fn receive(&mut self, data: &mut TcpStream, buffer: &mut [u8]) -> Result<usize, Stop> {
+    fn receive(&mut self, data: &mut Data, buffer: &mut [u8]) -> Result<usize, Stop> {
         let waiting_since = Instant::now();
         loop {
             match data.read(buffer) {
@@ -180,14 +186,14 @@ impl Transfer<'_> {
 }
 
 /// Ends a data connection the normal way: our FIN, which tells the client the file is whole.
-fn finish(mut data: TcpStream) {
+fn finish(mut data: Data) {
     let _ = data.flush();
-    let _ = data.shutdown(Shutdown::Write);
+    let _ = data.get_ref().shutdown(Shutdown::Write);
 }
 
-fn ticking(data: &TcpStream) -> io::Result<()> {
-    data.set_read_timeout(Some(TICK))?;
-    data.set_write_timeout(Some(TICK))
+fn ticking(data: &Data) -> io::Result<()> {
+    data.get_ref().set_read_timeout(Some(TICK))?;
+    data.get_ref().set_write_timeout(Some(TICK))
 }
 
 /// `RETR path`, from the `REST` offset if one was given.
@@ -554,7 +560,7 @@ fn copy_kept(stored: &Path, kept: u64, to: &mut File, md5: &mut Md5) -> io::Resu
 /// Receives the data connection into the partial file until it ends; returns the file's size.
 fn receive_into(
     t: &mut Transfer,
-    data: &mut TcpStream,
+    data: &mut Data,
     room: &mut Room,
     file: &mut File,
     md5: &mut Md5,
