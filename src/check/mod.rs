@@ -1021,12 +1021,23 @@ pub fn read_to_close(conn: &TcpStream, max: usize, timeout: Duration) -> (Vec<u8
     }
 }
 
-thread_local! {
-    /// The address a connection to was refused during the current point (see
-    /// [`Checker::point`]): a point's closure maps errors to text, this keeps the fact.
-    /// `true` when a TCP connect was refused, `false` for a UDP "port unreachable".
-    static REFUSED: std::cell::Cell<Option<(SocketAddr, bool)>> = const { std::cell::Cell::new(None) };
+/// The address a connection to was refused during the current point (see [`Checker::point`]): a
+/// point's closure maps errors to text, this keeps the fact. `true` when a TCP connect was
+/// refused, `false` for a UDP "port unreachable". One per thread, since points (and tests) run
+/// on threads of their own.
+mod refused {
+    // The initializer is `const` already; clippy's lint misfires on the Windows expansion of
+    // `thread_local!` (built here with -Zbuild-std).
+    #![allow(clippy::missing_const_for_thread_local)]
+
+    use std::cell::Cell;
+    use std::net::SocketAddr;
+
+    thread_local! {
+        pub(super) static REFUSED: Cell<Option<(SocketAddr, bool)>> = const { Cell::new(None) };
+    }
 }
+use refused::REFUSED;
 
 /// Notes that `addr` refused a TCP connection, when `e` says so.
 fn note_refused_connect(addr: SocketAddr, e: &io::Error) {
