@@ -20,10 +20,14 @@ not committed). What the cut does, in order:
 5. Every block marked `<!-- example-test -->` shows its recorded transcript instead of the
    hand-written lines: `{{#include ../../../transcripts/NAME.txt}}`, when that transcript
    exists (book/refresh-transcripts.sh writes them; tests/walkthrough_examples.rs checks them
-   against a fresh run).
+   against a fresh run). A block right after the line `<!-- transcript: FILE -->` shows
+   `transcripts/FILE` the same way: output another program records (the benchmark writes
+   its figures there); tests/walkthrough_examples.rs checks that the file exists and is not
+   empty.
 6. Long Python programs (40 lines or more) are folded into a <details> box: mdBook can hide
    lines (`# ` prefix) only in Rust code, and the long programs are mostly boilerplate a
-   reader opens when they want to run them.
+   reader opens when they want to run them. The box's caption is a paragraph, so it is
+   translated like any other (po/zh.po).
 7. Every fenced code block is marked `<!-- i18n:skip -->`: commands, code and program output
    are not translated, so they never appear in po/messages.pot.
 
@@ -201,8 +205,15 @@ def fence_blocks(lines, names):
         while end < len(lines) and not lines[end].startswith("```"):
             end += 1
         block = lines[i : end + 1]
-        marked = bool(out) and out[-1].strip().startswith("<!-- example-test")
-        if marked:
+        marker = out[-1].strip() if out else ""
+        shown_file = re.fullmatch(r"<!-- transcript: ([A-Za-z0-9._-]+) -->", marker)
+        if shown_file:
+            name = shown_file.group(1)
+            if (ROOT / "transcripts" / name).exists():
+                block = [block[0], f"{{{{#include {TO_ROOT}/transcripts/{name}}}}}", "```"]
+            else:
+                print(f"cut.py: no transcripts/{name}: shown as written", file=sys.stderr)
+        elif marker.startswith("<!-- example-test"):
             name = names.name(block[1:-1])
             if (ROOT / "transcripts" / name).exists():
                 block = [block[0], f"{{{{#include {TO_ROOT}/transcripts/{name}}}}}", "```"]
@@ -212,7 +223,11 @@ def fence_blocks(lines, names):
         body = len(block) - 2
         fold = block[0].strip() == "```python" and body >= FOLD_PYTHON_AT
         if fold:
-            out += ["<details>", f"<summary>The Python program ({body} lines): open it</summary>", ""]
+            # The caption is a Markdown paragraph of its own (blank lines around it), so that
+            # mdbook-xgettext extracts it and the Chinese book shows it translated; book.css
+            # keeps it on the line of the summary's triangle.
+            out += ["<details>", "<summary>", "", f"The Python program ({body} lines): open it",
+                    "", "</summary>", ""]
         out.append("<!-- i18n:skip -->")
         out += block
         if fold:

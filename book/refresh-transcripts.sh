@@ -8,7 +8,9 @@
 # Run this after changing an example block or the output of a program an example shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Start empty, so that the transcript of a block that no longer exists goes too.
-rm -f transcripts/*.txt
+# Start empty, so that the transcript of a block that no longer exists goes too. Only the
+# files this test records (NN-binary-N.txt): those of `<!-- transcript: FILE -->` markers, such
+# as the benchmark's bench.txt, are written by their own programs.
+rm -f transcripts/[0-9][0-9]-*.txt transcripts/example-*.txt
 SOCKLAB_RECORD_TRANSCRIPTS=1 cargo test --test walkthrough_examples -- walkthrough_examples_run_as_printed
 git status --short transcripts/

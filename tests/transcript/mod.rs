@@ -4,10 +4,15 @@
 //! line of the block is kept ([`matched`]). After a successful run the block is written out again
 //! with those real lines in place of the hand-written ones ([`of_run`]): a transcript, both
 //! terminals, the commands and typed lines as printed, `...` where the block skips lines.
-//! Normalised so that a second run gives the same file: every `127.0.0.1:PORT` shows the port the
-//! block shows (the run used port 0 and the kernel's client ports), and the run's scratch folder
-//! shows as `~/socklab-play`. Times (the time server's) are kept as recorded and compared as
-//! `normalize` compares them.
+//! Normalised so that a second run of an unchanged example gives a byte-identical file: what
+//! varies from run to run (`varying_spans`) shows as the document shows it. Every
+//! `127.0.0.1:PORT` shows the port the block shows (the run used port 0 and the kernel's client
+//! ports); in a block marked `any-time` (the time server's) every number and weekday of a line
+//! shows the document's (the clock's time differs at every run); in a block marked `any-speed`
+//! every duration and rate (`0.02 s`, `150.2 MB/s`) shows the document's. The rest of each line,
+//! which the test compares exactly, is the run's. The run's scratch folder shows as
+//! `~/socklab-play`, and a reader's note (`283   <- end of the first recv(1024)`) stays as the
+//! document writes it.
 //!
 //! `transcripts/NAME.txt` holds the recorded transcript of each block of walkthrough.md; the
 //! book (book/cut.py) shows it in place of the block. NAME is the first lesson binary the block
@@ -18,6 +23,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use super::Loose;
 
 /// Set to record: the test then writes every transcript instead of comparing it.
 pub const RECORD_VAR: &str = "SOCKLAB_RECORD_TRANSCRIPTS";
@@ -38,7 +45,7 @@ pub fn matched(line: &str) {
 }
 
 /// The block written again with the real lines of the run that just succeeded.
-pub fn of_run(block: &[String], any_time: bool, scratch: &Path) -> String {
+pub fn of_run(block: &[String], loose: Loose, scratch: &Path) -> String {
     let mut real = MATCHED.with(|m| std::mem::take(&mut *m.borrow_mut()));
     let scratch_shown = scratch.display().to_string();
     let mut out = String::new();
@@ -46,14 +53,14 @@ pub fn of_run(block: &[String], any_time: bool, scratch: &Path) -> String {
         let shown = if is_typed_or_marker(line) {
             line.clone()
         } else {
-            let want = super::normalize(line, any_time);
+            let want = super::normalize(line, loose);
             match real
                 .iter()
-                .position(|r| super::normalize(r, any_time) == want)
+                .position(|r| super::fits(&want, &super::normalize(r, loose)))
             {
                 Some(at) => {
                     let run = real.remove(at);
-                    with_ports_of(&run, line).replace(&scratch_shown, "~/socklab-play")
+                    as_documented(&run, line, loose).replace(&scratch_shown, "~/socklab-play")
                 }
                 None => line.clone(),
             }
@@ -73,30 +80,36 @@ fn is_typed_or_marker(line: &str) -> bool {
         || line == "..."
 }
 
-/// `run`'s `127.0.0.1:N` ports replaced, one by one, by those `doc` shows.
-fn with_ports_of(run: &str, doc: &str) -> String {
-    const HOST: &str = "127.0.0.1:";
-    let mut doc_ports = doc.split(HOST).skip(1).map(|rest| {
-        let len = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        &rest[..len]
-    });
-    let mut out = String::new();
-    let mut rest = run;
-    while let Some(at) = rest.find(HOST) {
-        out.push_str(&rest[..at + HOST.len()]);
-        rest = &rest[at + HOST.len()..];
-        let len = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        match doc_ports.next() {
-            Some(port) if !port.is_empty() => out.push_str(port),
-            _ => out.push_str(&rest[..len]),
-        }
-        rest = &rest[len..];
+/// `run` with its varying parts (ports; times and speeds in a loose block) replaced, one by
+/// one, by those `doc` shows, and the document's note (`  <- ...`) after it: a line the same
+/// in every run of an unchanged example.
+fn as_documented(run: &str, doc: &str, loose: Loose) -> String {
+    if doc.trim_end().ends_with(" ...") {
+        // A line whose end depends on timing (`fits`): shown as the document shows it.
+        return doc.trim_end().to_string();
     }
-    out.push_str(rest);
+    let run = super::without_note(run);
+    let doc_text = super::without_note(doc);
+    let doc_spans = super::varying_spans(doc_text, loose);
+    let run_spans = super::varying_spans(run, loose);
+    let mut out = String::new();
+    if doc_spans.len() == run_spans.len() {
+        let mut done = 0;
+        for ((start, end, _), (doc_start, doc_end, _)) in run_spans.iter().zip(&doc_spans) {
+            out.push_str(&run[done..*start]);
+            out.push_str(&doc_text[*doc_start..*doc_end]);
+            done = *end;
+        }
+        out.push_str(&run[done..]);
+    } else {
+        out.push_str(run);
+    }
+    // The note, with the spaces that align it in the document.
+    if let Some(note_at) = doc.find(super::NOTE) {
+        let padding = doc_text.len().max(out.len());
+        let note_start = doc[..note_at].trim_end().len();
+        out = format!("{out:<padding$}{}", &doc[note_start..]);
+    }
     out
 }
 
@@ -126,6 +139,49 @@ impl Namer {
     }
 }
 
+/// The files named by `<!-- transcript: FILE -->` markers in `document`: blocks whose output
+/// another program records (the benchmark's figures), shown by the book (book/cut.py) in place
+/// of the block. Checked to exist; never written by this test.
+pub fn shown_files(document: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(document))
+        .expect("read the document");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(name) = line
+            .trim()
+            .strip_prefix("<!-- transcript:")
+            .and_then(|rest| rest.strip_suffix("-->"))
+        else {
+            continue;
+        };
+        let name = name.trim();
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+            "{document}:{}: a transcript marker names a file of transcripts/: {name:?}",
+            i + 1
+        );
+        assert!(
+            lines.get(i + 1).is_some_and(|l| l.starts_with("```")),
+            "{document}:{}: the marker must be right above a fenced block",
+            i + 1
+        );
+        found.push(name.to_string());
+    }
+    found
+}
+
+/// `pty_run.py`, which runs a command of a `pty` block at a terminal of its own.
+pub fn pty_runner() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("transcript")
+        .join("pty_run.py")
+}
+
 pub fn path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("transcripts")
@@ -133,7 +189,7 @@ pub fn path(name: &str) -> PathBuf {
 }
 
 /// Writes the transcript (when recording) or compares it with the file; `Err` says what differs.
-pub fn keep_or_check(name: &str, fresh: &str, any_time: bool) -> Result<(), String> {
+pub fn keep_or_check(name: &str, fresh: &str, loose: Loose) -> Result<(), String> {
     let file = path(name);
     if std::env::var_os(RECORD_VAR).is_some() {
         std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))
@@ -147,14 +203,8 @@ pub fn keep_or_check(name: &str, fresh: &str, any_time: bool) -> Result<(), Stri
             file.display()
         )
     })?;
-    let stored_lines: Vec<String> = stored
-        .lines()
-        .map(|l| super::normalize(l, any_time))
-        .collect();
-    let fresh_lines: Vec<String> = fresh
-        .lines()
-        .map(|l| super::normalize(l, any_time))
-        .collect();
+    let stored_lines: Vec<String> = stored.lines().map(|l| super::normalize(l, loose)).collect();
+    let fresh_lines: Vec<String> = fresh.lines().map(|l| super::normalize(l, loose)).collect();
     if stored_lines == fresh_lines {
         return Ok(());
     }
