@@ -752,6 +752,13 @@ fn run_example(example: &Example) -> Result<String, String> {
         .and_then(|addr| addr.rsplit(':').next())
         .map(str::to_string);
 
+    // The saved files name the server's port as the document shows it, as commands do.
+    for (name, text) in &example.files {
+        let text = with_doc_port(text, doc_port.as_deref(), port);
+        std::fs::write(scratch.path().join(name), text)
+            .map_err(|e| format!("could not save {name}: {e}"))?;
+    }
+
     // The other terminals, in the order the block shows them.
     let mut clients: Vec<(u32, Running)> = Vec::new();
     for section in example.sections.iter().skip(1) {
