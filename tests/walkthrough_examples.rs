@@ -29,7 +29,8 @@
 //!   running until the end of the block, and is then given end of input.
 //! - `...` skips any number of lines (of standard output first: standard error has its own pipe,
 //!   and its lines may arrive early); as a program's last line, it accepts whatever follows.
-//! - The server's lines must all appear, in any order (threads log when they get to it).
+//! - The server's lines must all appear, in any order (threads log when they get to it). A
+//!   later `# terminal 1` section holds server lines the block waits for before it goes on.
 //! - `<!-- example-test: any-time -->` compares every run of digits as one digit and weekday
 //!   names as one name, for the time server; `any-speed` compares every duration and rate
 //!   (`0.02 s`, `150.2 MB/s`) as one (`Loose`).
@@ -762,6 +763,20 @@ fn run_example(example: &Example) -> Result<String, String> {
     // The other terminals, in the order the block shows them.
     let mut clients: Vec<(u32, Running)> = Vec::new();
     for section in example.sections.iter().skip(1) {
+        if section.terminal == 1 {
+            // `# terminal 1, meanwhile`: the server's lines so far, awaited before the block
+            // goes on (a file the server writes when a client goes, read by the next command).
+            let lines = section
+                .items
+                .iter()
+                .map(|item| match item {
+                    Item::Output(line) => Ok(line.clone()),
+                    other => Err(format!("terminal 1, later: {other:?} (only lines printed)")),
+                })
+                .collect::<Result<Vec<String>, String>>()?;
+            await_server(&mut server, &lines, loose)?;
+            continue;
+        }
         let mut current: Option<usize> = clients.iter().position(|(t, _)| *t == section.terminal);
         let mut pending: Vec<String> = Vec::new();
         let items = &section.items;
@@ -844,15 +859,25 @@ fn run_example(example: &Example) -> Result<String, String> {
     }
 
     // The server said everything the block shows, in whatever order its threads said it.
-    let mut missing: Vec<String> = server_lines
+    await_server(&mut server, &server_lines, loose)?;
+    Ok(transcript::of_run(&example.block, loose, scratch.path()))
+}
+
+/// Waits until the server has printed `lines`, in any order (its threads log when they get to
+/// it). What it printed that is not among them stays for a later wait.
+fn await_server(server: &mut Running, lines: &[String], loose: Loose) -> Result<(), String> {
+    let mut missing: Vec<String> = lines
         .iter()
         .filter(|l| l.as_str() != "...")
         .map(|l| normalize(l, loose))
         .collect();
     let deadline = Instant::now() + WAIT;
-    let mut seen = server.seen.clone();
-    for line in server.out.drain(..).chain(server.err.drain(..)) {
-        remove_one(&mut missing, &line, loose);
+    let mut left: VecDeque<String> = VecDeque::new();
+    let earlier: Vec<String> = server.out.drain(..).chain(server.err.drain(..)).collect();
+    for line in earlier {
+        if !remove_one(&mut missing, &line, loose) {
+            left.push_back(line);
+        }
     }
     while !missing.is_empty() {
         match server
@@ -860,25 +885,33 @@ fn run_example(example: &Example) -> Result<String, String> {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             Ok((_, line)) => {
-                remove_one(&mut missing, &line, loose);
-                seen.push(line);
+                server.remember(&line);
+                if !remove_one(&mut missing, &line, loose) {
+                    left.push_back(line);
+                }
             }
             Err(_) => {
                 return Err(format!(
-                    "the server never printed {missing:#?}; it printed {seen:#?}"
+                    "the server never printed {missing:#?}; its last lines were {:#?}",
+                    server.seen
                 ))
             }
         }
     }
-    Ok(transcript::of_run(&example.block, loose, scratch.path()))
+    server.out = left;
+    Ok(())
 }
 
 /// `line` (as printed) was one of the server's `missing` lines (normalised): it is no longer.
-fn remove_one(missing: &mut Vec<String>, line: &str, loose: Loose) {
+fn remove_one(missing: &mut Vec<String>, line: &str, loose: Loose) -> bool {
     let normal = normalize(line, loose);
-    if let Some(at) = missing.iter().position(|m| fits(m, &normal)) {
-        missing.remove(at);
-        transcript::matched(line);
+    match missing.iter().position(|m| fits(m, &normal)) {
+        Some(at) => {
+            missing.remove(at);
+            transcript::matched(line);
+            true
+        }
+        None => false,
     }
 }
 

@@ -84,7 +84,7 @@ fn is_typed_or_marker(line: &str) -> bool {
 /// one, by those `doc` shows, and the document's note (`  <- ...`) after it: a line the same
 /// in every run of an unchanged example.
 fn as_documented(run: &str, doc: &str, loose: Loose) -> String {
-    if doc.trim_end().ends_with(" ...") {
+    if super::without_note(doc).ends_with(" ...") {
         // A line whose end depends on timing (`fits`): shown as the document shows it.
         return doc.trim_end().to_string();
     }
