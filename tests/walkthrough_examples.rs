@@ -30,7 +30,8 @@
 //! - `...` skips any number of lines (of standard output first: standard error has its own pipe,
 //!   and its lines may arrive early); as a program's last line, it accepts whatever follows.
 //! - The server's lines must all appear, in any order (threads log when they get to it). A
-//!   later `# terminal 1` section holds server lines the block waits for before it goes on.
+//!   later `# terminal 1` section holds server lines the block waits for before it goes on, and
+//!   `>>: ` lines there are typed at the server (03's phone call).
 //! - `<!-- example-test: any-time -->` compares every run of digits as one digit and weekday
 //!   names as one name, for the time server; `any-speed` compares every duration and rate
 //!   (`0.02 s`, `150.2 MB/s`) as one (`Loose`).
@@ -232,6 +233,9 @@ fn parse_block(lines: &[&str], terminal: bool) -> Vec<Section> {
 /// binary's `server` or `client`, or after `client put`/`client get` (lesson 13, whose client
 /// takes its flags after the action).
 fn with_port(command: &str, port: u16) -> String {
+    if command.split_whitespace().any(|w| w == "--port") {
+        return command.to_string(); // its port is the document's: `with_doc_port`
+    }
     let mut out = String::new();
     // 0: nothing; 1: after a lesson binary; 2: after its `client`, before `put`/`get`.
     let mut state = 0;
@@ -698,7 +702,14 @@ fn run_example(example: &Example) -> Result<String, String> {
             .map_err(|e| format!("could not save {name}: {e}"))?;
     }
     let mut env: HashMap<String, String> = HashMap::new();
+    // `$SOCKLAB`, the checkout, as the documents name it (tests/tutorials/run.py).
+    env.insert(
+        "SOCKLAB".to_string(),
+        env!("CARGO_MANIFEST_DIR").to_string(),
+    );
     let loose = example.loose;
+    // Where terminal 1 is: the scratch folder, or a folder of it after `cd`.
+    let mut here = scratch.path().to_path_buf();
 
     // Terminal 1: commands before the server run to the end; the server runs in the background.
     let first = example
@@ -712,24 +723,42 @@ fn run_example(example: &Example) -> Result<String, String> {
     let mut i = 0;
     while i < items.len() {
         match &items[i] {
-            Item::Command(command) if server.is_none() && is_server(command) => {
+            Item::Command(command)
+                if server.is_none() && (is_server(command) || says_listening(items.get(i + 1))) =>
+            {
+                // A server someone types at (03's phone call): lines typed in a later
+                // `# terminal 1` section go to its stdin.
+                let typed_at = example.sections.iter().skip(1).any(|s| {
+                    s.terminal == 1 && s.items.iter().any(|it| matches!(it, Item::Input(_)))
+                });
                 let mut running =
-                    Running::start(&with_port(command, 0), scratch.path(), &env, false, false);
+                    Running::start(&with_port(command, 0), &here, &env, typed_at, false);
                 let port = listening_port(&mut running)?;
                 server = Some((running, port));
             }
             Item::Command(command) if server.is_none() => {
                 let expected = outputs_after(&items[i + 1..]);
                 i += expected.len();
-                let terminal = example.terminal;
-                run_setup(
-                    command,
-                    &expected,
-                    scratch.path(),
-                    &mut env,
-                    loose,
-                    terminal,
-                )?;
+                // `... && cd DIR`: the terminal stays in DIR for its next commands.
+                let (command, cd) = match command.rsplit_once("cd ") {
+                    Some((before, dir))
+                        if (before.is_empty() || before.trim_end().ends_with("&&"))
+                            && !dir.trim().contains(char::is_whitespace) =>
+                    {
+                        (
+                            before.trim_end().trim_end_matches("&&").trim(),
+                            Some(dir.trim()),
+                        )
+                    }
+                    _ => (command.as_str(), None),
+                };
+                if !command.is_empty() {
+                    let terminal = example.terminal;
+                    run_setup(command, &expected, &here, &mut env, loose, terminal)?;
+                }
+                if let Some(dir) = cd {
+                    here = here.join(dir);
+                }
             }
             Item::Output(line) if server.is_some() => server_lines.push(line.clone()),
             other => return Err(format!("terminal 1: unexpected {other:?}")),
@@ -749,7 +778,7 @@ fn run_example(example: &Example) -> Result<String, String> {
     // of this run.
     let doc_port = server_lines
         .first()
-        .and_then(|l| l.strip_prefix("listening on "))
+        .and_then(|l| l.split("listening on ").nth(1))
         .and_then(|addr| addr.rsplit(':').next())
         .map(str::to_string);
 
@@ -765,15 +794,20 @@ fn run_example(example: &Example) -> Result<String, String> {
     for section in example.sections.iter().skip(1) {
         if section.terminal == 1 {
             // `# terminal 1, meanwhile`: the server's lines so far, awaited before the block
-            // goes on (a file the server writes when a client goes, read by the next command).
-            let lines = section
-                .items
-                .iter()
-                .map(|item| match item {
-                    Item::Output(line) => Ok(line.clone()),
-                    other => Err(format!("terminal 1, later: {other:?} (only lines printed)")),
-                })
-                .collect::<Result<Vec<String>, String>>()?;
+            // goes on (a file the server writes when a client goes, read by the next command),
+            // and lines typed at the server once the lines before them are printed.
+            let mut lines = Vec::new();
+            for item in &section.items {
+                match item {
+                    Item::Output(line) => lines.push(line.clone()),
+                    Item::Input(text) => {
+                        await_server(&mut server, &lines, loose)?;
+                        lines.clear();
+                        server.type_line(text)?;
+                    }
+                    other => return Err(format!("terminal 1, later: unexpected {other:?}")),
+                }
+            }
             await_server(&mut server, &lines, loose)?;
             continue;
         }
@@ -915,6 +949,12 @@ fn remove_one(missing: &mut Vec<String>, line: &str, loose: Loose) -> bool {
     }
 }
 
+/// A command whose first line in the document is `... listening on ADDRESS` is a server too
+/// (a tutorial's, started by `tests/tutorials/run.py`).
+fn says_listening(next: Option<&Item>) -> bool {
+    matches!(next, Some(Item::Output(line)) if line.contains("listening on 127.0.0.1:"))
+}
+
 fn is_server(command: &str) -> bool {
     let mut words = command.split_whitespace();
     words.next().is_some_and(is_lesson_binary)
@@ -933,10 +973,12 @@ fn is_role(word: &str) -> bool {
 /// The port in the server's first line, `listening on 127.0.0.1:PORT`.
 fn listening_port(server: &mut Running) -> Result<u16, String> {
     match server.lines.recv_timeout(WAIT) {
-        Ok((Stream::Out, line)) => {
+        // A tutorial's server started by run.py says it on stderr.
+        Ok((stream, line)) if stream == Stream::Out || line.contains("listening on ") => {
             server.remember(&line);
             let port = line
-                .strip_prefix("listening on ")
+                .split("listening on ")
+                .nth(1)
                 .and_then(|addr| addr.rsplit(':').next())
                 .and_then(|p| p.parse().ok())
                 .ok_or_else(|| format!("the server's first line is {line:?}"))?;
@@ -944,7 +986,7 @@ fn listening_port(server: &mut Running) -> Result<u16, String> {
             server.out.push_back(line);
             Ok(port)
         }
-        Ok((Stream::Err, line)) => Err(format!("the server said on stderr: {line}")),
+        Ok((_, line)) => Err(format!("the server said on stderr: {line}")),
         Err(_) => Err(format!("`{}` printed no first line", server.what)),
     }
 }
