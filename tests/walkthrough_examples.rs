@@ -315,8 +315,8 @@ struct Loose {
     /// `any-time`: every run of digits is one digit and every weekday name one name (the time
     /// server's clock).
     time: bool,
-    /// `any-speed`: durations and rates, a number before ` s` or ` MB/s` (`0.02 s, 150.2 MB/s`):
-    /// how long a transfer took on the machine of the run.
+    /// `any-speed`: durations and rates, a number before ` s`, ` ms`, ` MB/s` or ` req/s`
+    /// (`0.02 s, 150.2 MB/s`): how long a transfer took on the machine of the run.
     speed: bool,
 }
 
@@ -408,9 +408,12 @@ fn varying_spans(line: &str, loose: Loose) -> Vec<(usize, usize, &'static str)> 
                 end = digits_from(end + 1);
             }
             let unit = &line[end..];
-            let is_seconds = unit.starts_with(" s")
-                && !unit[2..].starts_with(|c: char| c.is_ascii_alphanumeric());
-            if is_seconds || unit.starts_with(" MB/s") {
+            let is_unit = |name: &str| {
+                unit.strip_prefix(' ')
+                    .and_then(|u| u.strip_prefix(name))
+                    .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric()))
+            };
+            if ["s", "ms", "MB/s", "req/s"].into_iter().any(is_unit) {
                 spans.push((at, end, "N"));
             }
             at = end;
@@ -1239,6 +1242,10 @@ fn ports_are_added_after_the_subcommand() {
         "11 bytes, md5 f8b5e6e3a8; N s, N MB/s"
     );
     assert_eq!(normalize("283          <- the first recv", speed), "283");
+    assert_eq!(
+        normalize("10000 requests in 0.54 s: 18520 req/s; p50 0.01 ms", speed),
+        "10000 requests in N s: N req/s; p50 N ms"
+    );
     assert!(fits("dropped: ...", "dropped: reset by peer"));
     assert_eq!(
         normalize(
