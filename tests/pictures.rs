@@ -351,6 +351,19 @@ fn a_two_terminal_run_of_07_draws_both_sides_from_their_record_files() {
         .filter(|n| n.attribute("class") == Some("band"))
         .count();
     assert!(bands >= 4, "{bands} bands");
+    // The cut and the spill-over, as in the tour's picture: the server's one write of the first
+    // answer feeds the client's first read (bytes 0..1024) and its second, the "answer" to
+    // `echo hi` (bytes 1024..2048).
+    for (from, to) in [("0", "1024"), ("1024", "2048")] {
+        assert!(
+            doc.descendants()
+                .any(|n| n.attribute("class") == Some("band")
+                    && n.attribute("data-stream") == Some("1")
+                    && n.attribute("data-from") == Some(from)
+                    && n.attribute("data-to") == Some(to)),
+            "no band of the answer's bytes {from}..{to}"
+        );
+    }
     let boxes = &panels(&svg)[0];
     let written = coverage(boxes, "send");
     let read = coverage(boxes, "recv");
