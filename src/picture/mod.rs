@@ -440,8 +440,11 @@ impl<'a> Drawn<'a> {
 
     /// Where the lanes' own names (`↔ sender`) go.
     fn own_names_at(&self) -> OwnNames {
-        let named: Vec<usize> = (0..self.layout.lanes.len())
-            .filter(|&lane| !self.own_name(lane).is_empty())
+        let named: Vec<usize> = self
+            .heading_groups()
+            .into_iter()
+            .filter(|(first, last)| first < last)
+            .flat_map(|(first, last)| first..=last)
             .collect();
         let row_0_free = !self
             .layout
@@ -464,6 +467,9 @@ impl<'a> Drawn<'a> {
     /// Do the lanes' own names fit beside their program's name, left and right of it?
     fn own_names_inline(&self) -> bool {
         !self.heading_groups().iter().any(|&(first, last)| {
+            if first == last {
+                return false;
+            }
             let (program_l, program_r) = self.program_span(0.0, first, last);
             (first..=last).any(|lane| {
                 let (l, r) = self.own_span(0.0, lane);
@@ -472,14 +478,22 @@ impl<'a> Drawn<'a> {
         })
     }
 
-    /// The runs of neighbouring lanes of one program, as (first, last) lane.
+    /// The runs of neighbouring lanes that share their program's name, as (first, last) lane:
+    /// lanes of one program that each have a name of their own (a proxy's `↔ sender` and
+    /// `↔ receiver`). Any other lane is a run of its own, headed by its whole name (`server`,
+    /// `server · data`).
     fn heading_groups(&self) -> Vec<(usize, usize)> {
         let lanes = &self.layout.lanes;
         let program = |lane: usize| lanes.get(lane).map(|l| program_of(l));
         let mut groups: Vec<(usize, usize)> = Vec::new();
         for lane in 0..lanes.len() {
+            let joins = |group: &(usize, usize)| {
+                program(group.1) == program(lane)
+                    && !self.own_name(group.1).is_empty()
+                    && !self.own_name(lane).is_empty()
+            };
             match groups.last_mut() {
-                Some(group) if program(group.1) == program(lane) => group.1 = lane,
+                Some(group) if joins(group) => group.1 = lane,
                 _ => groups.push((lane, lane)),
             }
         }
@@ -655,16 +669,29 @@ impl<'a> Drawn<'a> {
         };
         for (first, last) in self.heading_groups() {
             let (l, r) = self.program_span(x, first, last);
+            let whole = self.layout.lanes.get(first).map_or("", String::as_str);
             let _ = writeln!(
                 out,
                 r##"<text x="{:.1}" y="{:.1}" class="party">{}</text>"##,
-                (l + r) / 2.0,
+                if first == last {
+                    self.mid(x, first)
+                } else {
+                    (l + r) / 2.0
+                },
                 y_at + 16.0,
-                svg::text(self.layout.lanes.get(first).map_or("", |n| program_of(n)))
+                svg::text(if first == last {
+                    whole
+                } else {
+                    program_of(whole)
+                })
             );
             for lane in first..=last {
                 let m = self.mid(x, lane);
-                let own = self.own_name(lane);
+                let own = if first == last {
+                    ""
+                } else {
+                    self.own_name(lane)
+                };
                 if !own.is_empty() {
                     let _ = write!(
                         out,
