@@ -1293,6 +1293,26 @@ mod tests {
     }
 
     #[test]
+    fn a_proxy_whose_sockets_have_no_addresses_keeps_one_lane_with_loops() {
+        let unnamed = |wrapper: u64| StreamKey::Unnamed {
+            wrapper,
+            direction: Direction::Send,
+        };
+        let w = MessageFormat::Writes;
+        let mut r = Recording::default();
+        r.relay(unnamed(1), unnamed(2));
+        r.add("sender", Direction::Send, unnamed(1), w, b"hi");
+        r.add("proxy", Direction::Recv, unnamed(1), w, b"hi");
+        r.add("proxy", Direction::Send, unnamed(2), w, b"hi");
+        r.add("receiver", Direction::Recv, unnamed(2), w, b"hi");
+        let layout = Layout::new(&r, layout::MAX_ROWS);
+        assert_eq!(layout.lanes, vec!["sender", "proxy", "receiver"]);
+        let svg = render(&r);
+        assert_eq!(svg.matches(r##"<path class="relay""##).count(), 1, "{svg}");
+        assert!(svg.contains(">proxy</text>"), "{svg}");
+    }
+
+    #[test]
     fn a_read_recorded_before_its_write_is_still_drawn_below_it() {
         let mut r = Recording::default();
         r.add(
