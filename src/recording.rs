@@ -261,23 +261,32 @@ impl Recording {
         record
     }
 
-    /// Records a call that failed because the connection broke (see [`Record::failed`]). Kept
-    /// only while there is room: a broken connection ends the calls on it anyway.
-    pub fn add_failure(&mut self, party: &str, direction: Direction, key: StreamKey, why: &str) {
+    /// Records a call that failed because the connection broke (see [`Record::failed`]) and
+    /// returns its record. Kept only while there is room: a broken connection ends the calls on
+    /// it anyway.
+    pub fn add_failure(
+        &mut self,
+        party: &str,
+        direction: Direction,
+        key: StreamKey,
+        why: &str,
+    ) -> Record {
         let stream = self.stream_id(key);
         let from = self.offsets.get(&(stream, direction)).copied().unwrap_or(0);
+        let record = Record {
+            party: party.to_string(),
+            direction,
+            stream,
+            from,
+            len: 0,
+            preview: Vec::new(),
+            at: self.started.get_or_insert_with(Instant::now).elapsed(),
+            failed: Some(why.to_string()),
+        };
         if self.records.len() < KEPT_CALLS {
-            self.records.push(Record {
-                party: party.to_string(),
-                direction,
-                stream,
-                from,
-                len: 0,
-                preview: Vec::new(),
-                at: self.started.get_or_insert_with(Instant::now).elapsed(),
-                failed: Some(why.to_string()),
-            });
+            self.records.push(record.clone());
         }
+        record
     }
 
     /// The key of stream `stream`: its two addresses, for a TCP stream.
@@ -342,7 +351,8 @@ impl StreamInfo {
             None => {
                 self.scanned_by = Some(direction);
                 self.format = format;
-                if let MessageFormat::AfterHandshake(handshake, len) = format {
+                // A handshake of no bytes is no handshake: the frames start at once.
+                if let MessageFormat::AfterHandshake(handshake, len @ 1..) = format {
                     self.scanner.state = ScanState::Handshake {
                         handshake,
                         left: len,
@@ -504,6 +514,9 @@ fn body_size(json: &[u8]) -> Option<u64> {
 
 /// Adds a part, or grows the last one when it continues it.
 fn add_part(parts: &mut Vec<Part>, at: u64, len: u64, kind: PartKind, message: usize) {
+    if len == 0 {
+        return;
+    }
     if let Some(last) = parts.last_mut() {
         if last.to == at && last.kind == kind && last.message == message {
             last.to += len;
@@ -590,8 +603,14 @@ impl Recorder {
         self.lock().add(party, direction, key, format, bytes)
     }
 
-    pub(crate) fn add_failure(&self, party: &str, direction: Direction, key: StreamKey, why: &str) {
-        self.lock().add_failure(party, direction, key, why);
+    pub(crate) fn add_failure(
+        &self,
+        party: &str,
+        direction: Direction,
+        key: StreamKey,
+        why: &str,
+    ) -> Record {
+        self.lock().add_failure(party, direction, key, why)
     }
 
     /// Says that the bytes of stream `to` are those of stream `from`, forwarded by a proxy.

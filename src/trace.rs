@@ -186,12 +186,29 @@ impl Tracer {
         }
     }
 
-    /// Records a call that failed because the connection broke, for the picture. Other errors
-    /// (a timeout, an interrupted read) leave the connection usable and are not drawn. No trace
-    /// line: the program itself reports the error.
+    /// Reports a call that failed because the connection broke: a trace line and a marked row
+    /// in the picture, like the end of a stream. Other errors (a timeout, an interrupted read)
+    /// leave the connection usable: neither printed nor drawn (the program reports them).
     fn failed(&self, direction: Direction, key: StreamKey, error: &io::Error) {
-        if let (Some(recorder), Some(why)) = (&self.recorder, broken(error)) {
-            recorder.add_failure(&self.party, direction, key, why);
+        let Some(why) = broken(error) else {
+            return;
+        };
+        let record = match &self.recorder {
+            Some(recorder) => recorder.add_failure(&self.party, direction, key, why),
+            None if self.log.is_some() => Record {
+                party: self.party.clone(),
+                direction,
+                stream: 0,
+                from: 0,
+                len: 0,
+                preview: Vec::new(),
+                at: Duration::ZERO,
+                failed: Some(why.to_string()),
+            },
+            None => return,
+        };
+        if let Some(log) = &self.log {
+            log.line(trace_line(&self.label, &record));
         }
     }
 
@@ -238,9 +255,13 @@ fn unnamed(wrapper: u64, direction: Direction) -> StreamKey {
     StreamKey::Unnamed { wrapper, direction }
 }
 
-/// The `--trace` line of a record: `[client] send      6 bytes  hello\n`.
+/// The `--trace` line of a record: `[client] send      6 bytes  hello\n`; a call that met the end
+/// of the stream or a broken connection says so in parentheses, as the picture does in its box:
+/// `[client] send      0 bytes  (failed: broken pipe: peer closed)`.
 pub fn trace_line(label: &str, record: &Record) -> String {
-    let what = if record.len == 0 && record.direction == Direction::Recv {
+    let what = if let Some(why) = &record.failed {
+        format!("(failed: {why})")
+    } else if record.len == 0 && record.direction == Direction::Recv {
         "(end of stream)".to_string()
     } else if record.len as usize <= PREVIEW_BYTES {
         escape_bytes(&record.preview)
@@ -427,6 +448,49 @@ mod tests {
         assert_eq!(
             broken(&io::ErrorKind::BrokenPipe.into()),
             Some("broken pipe: peer closed")
+        );
+    }
+
+    /// A writer whose peer has gone, or that times out.
+    struct Broken(io::ErrorKind);
+
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(self.0.into())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Ends for Broken {}
+
+    #[test]
+    fn a_failed_send_is_printed_and_drawn_alike_and_a_timeout_is_neither() {
+        let (log, lines) = Log::channel();
+        let recorder = Recorder::new("test");
+        let tracer = Tracer::to_log("client", log).and_record(&recorder);
+        let mut gone = tracer.wrap(Broken(io::ErrorKind::BrokenPipe));
+        assert!(gone.write(b"hello").is_err());
+        let mut slow = tracer.wrap(Broken(io::ErrorKind::TimedOut));
+        assert!(slow.write(b"hello").is_err());
+        let printed: Vec<String> = lines.try_iter().collect();
+        assert_eq!(
+            printed,
+            vec!["[client] send      0 bytes  (failed: broken pipe: peer closed)"]
+        );
+        let records = recorder.recording().records;
+        let from_records: Vec<String> = records.iter().map(|r| trace_line("client", r)).collect();
+        assert_eq!(printed, from_records);
+        // Printed without a recorder too (`--trace` alone).
+        let (log, lines) = Log::channel();
+        let mut reset = Tracer::to_log("server", log).wrap(Reset);
+        assert!(reset.read(&mut [0u8; 4]).is_err());
+        let printed: Vec<String> = lines.try_iter().collect();
+        assert_eq!(
+            printed,
+            vec!["[server] recv      0 bytes  (failed: reset by peer)"]
         );
     }
 

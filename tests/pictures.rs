@@ -351,6 +351,19 @@ fn a_two_terminal_run_of_07_draws_both_sides_from_their_record_files() {
         .filter(|n| n.attribute("class") == Some("band"))
         .count();
     assert!(bands >= 4, "{bands} bands");
+    // The cut and the spill-over, as in the tour's picture: the server's one write of the first
+    // answer feeds the client's first read (bytes 0..1024) and its second, the "answer" to
+    // `echo hi` (bytes 1024..2048).
+    for (from, to) in [("0", "1024"), ("1024", "2048")] {
+        assert!(
+            doc.descendants()
+                .any(|n| n.attribute("class") == Some("band")
+                    && n.attribute("data-stream") == Some("1")
+                    && n.attribute("data-from") == Some(from)
+                    && n.attribute("data-to") == Some(to)),
+            "no band of the answer's bytes {from}..{to}"
+        );
+    }
     let boxes = &panels(&svg)[0];
     let written = coverage(boxes, "send");
     let read = coverage(boxes, "recv");
@@ -372,6 +385,70 @@ fn a_two_terminal_run_of_07_draws_both_sides_from_their_record_files() {
     let bad = common::run(PICTURE, &[&file("bad.json")], "");
     assert!(!bad.status.success());
     assert!(bad.stderr.contains("bad.json"), "{}", bad.stderr);
+}
+
+/// A picture with its run's addresses and ports taken out: two runs of one conversation
+/// differ only in them.
+fn without_addresses(svg: &str, port: &str) -> String {
+    let svg = svg.replace(&format!("--port {port}"), "--port P");
+    let mut out = String::new();
+    let mut rest = svg.as_str();
+    while let Some(at) = rest.find("127.0.0.1:") {
+        let (before, after) = rest.split_at(at + "127.0.0.1:".len());
+        out.push_str(before);
+        out.push('P');
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn a_servers_record_file_draws_the_picture_it_would_have_drawn_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let live = ServerProcess::start(
+        REMOTE_CMD,
+        &["server", "--port", "0", "--picture", &file("live.svg")],
+    );
+    let recorded = ServerProcess::start(
+        REMOTE_CMD,
+        &["server", "--port", "0", "--picture", &file("server.json")],
+    );
+    // Two clients, one after the other; answers read whole, so both runs go the same way.
+    for server in [&live, &recorded] {
+        for commands in [&["echo one", "echo two"][..], &["echo three"]] {
+            let mut args = vec!["client", "--port"];
+            let port = server.port_arg();
+            args.push(&port);
+            args.extend_from_slice(commands);
+            let out = common::run(REMOTE_CMD, &args, "");
+            assert!(out.status.success(), "{}", out.stderr);
+        }
+    }
+    // Each server rewrites its file as each connection closes: wait until both show the same.
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        let now = std::fs::read_to_string(file("live.svg")).unwrap_or_default();
+        let drawn = common::run(
+            PICTURE,
+            &[&file("server.json"), "--out", &file("drawn.svg")],
+            "",
+        );
+        let from_file = std::fs::read_to_string(file("drawn.svg")).unwrap_or_default();
+        let (a, b) = (
+            without_addresses(&now, &live.port_arg()),
+            without_addresses(&from_file, &recorded.port_arg()),
+        );
+        if drawn.status.success() && a == b && a.contains("connection 2 · client") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the picture from the record file differs from the live one:\n{a}\n----\n{b}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

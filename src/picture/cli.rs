@@ -131,6 +131,66 @@ fn quoted(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::{write_records, Direction, MessageFormat, StreamKey};
+
+    fn tcp(from: u16, to: u16) -> StreamKey {
+        StreamKey::Tcp {
+            from: std::net::SocketAddr::from(([127, 0, 0, 1], from)),
+            to: std::net::SocketAddr::from(([127, 0, 0, 1], to)),
+        }
+    }
+
+    /// A server's run with two clients, one after the other, and a reset on the second.
+    fn server_run() -> Recording {
+        let mut r = Recording::default();
+        r.caption = "07-remote-cmd server".into();
+        let w = MessageFormat::Writes;
+        for client in [5001, 5002] {
+            r.add(
+                "server",
+                Direction::Recv,
+                tcp(client, 9007),
+                w,
+                b"seq 1 5000",
+            );
+            r.add(
+                "server",
+                Direction::Send,
+                tcp(9007, client),
+                w,
+                &[b'1'; 2000],
+            );
+            r.add("server", Direction::Recv, tcp(client, 9007), w, b"echo hi");
+        }
+        r.add_failure("server", Direction::Send, tcp(9007, 5002), "reset by peer");
+        r
+    }
+
+    #[test]
+    fn a_picture_drawn_from_record_files_is_the_picture_drawn_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = server_run();
+        let file = dir.path().join("server.json");
+        std::fs::write(&file, write_records(&live)).unwrap();
+        let drawn = draw_record_files(std::slice::from_ref(&file)).unwrap();
+        assert_eq!(drawn, super::super::render(&live));
+        // The server's blocks per connection, from the addresses the file kept.
+        assert!(
+            drawn.contains("connection 2 · client 127.0.0.1:5002"),
+            "{drawn}"
+        );
+        // And with the client's file too: the same blocks, the client's lane beside them.
+        let mut client = Recording::default();
+        let w = MessageFormat::Writes;
+        client.add("client", Direction::Send, tcp(5001, 9007), w, b"seq 1 5000");
+        let other = dir.path().join("client.json");
+        std::fs::write(&other, write_records(&client)).unwrap();
+        let both = draw_record_files(&[file, other]).unwrap();
+        assert!(
+            both.contains("connection 2 · client 127.0.0.1:5002"),
+            "{both}"
+        );
+    }
 
     #[test]
     fn the_caption_keeps_the_quotes_an_argument_needs() {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::order::{place, rank_by_first};
 use super::pieces::{fill_gaps, push_overlap, Colour, Piece};
-use crate::recording::{Direction, PartKind, Record, Recording, StreamKey};
+use crate::recording::{Direction, PartKind, Record, Recording, StreamKey, LANE_SEPARATOR};
 
 /// A run of at least this many calls of the same size, one after the other, is drawn as its first
 /// call and one box for the rest ("#2–10: 9 × 1 B"): ten one-byte reads say no more than two boxes.
@@ -121,8 +121,15 @@ impl<'a> Layout<'a> {
         // first command is `recv #1`, not the number of reads before it.
         let mut counters: HashMap<(usize, Direction, usize), u64> = HashMap::new();
         let mut calls: Vec<Item> = Vec::new();
+        let sockets = socket_lanes(recording);
+        let lane_name = |party: &'a str, stream: usize| -> String {
+            sockets
+                .get(&(party, stream))
+                .cloned()
+                .unwrap_or_else(|| party.to_string())
+        };
         for record in &recording.records {
-            let lane = lane_of(&record.party);
+            let lane = lane_of(&lane_name(&record.party, record.stream));
             let counter = counters
                 .entry((lane, record.direction, record.stream))
                 .or_insert(0);
@@ -135,7 +142,7 @@ impl<'a> Layout<'a> {
             calls.push(Item::from_record(lane, record, *counter));
         }
         for folded in &recording.folded {
-            let lane = lane_of(&folded.party);
+            let lane = lane_of(&lane_name(&folded.party, folded.stream));
             let counter = counters
                 .entry((lane, folded.direction, folded.stream))
                 .or_insert(0);
@@ -464,6 +471,101 @@ fn fold_past(items: Vec<Item>, rows: usize, max_rows: usize) -> (Vec<Item>, usiz
     }
     kept.extend(tails);
     (kept, rows)
+}
+
+/// A proxy's two sockets, each in a lane of its own, so that the bands from its reads to the
+/// writes that relay them run between two lanes like any other band. For every party that
+/// forwards bytes from one of its connections into another (a stream `relayed_from` one it
+/// reads), the lane of each (party, stream): `proxy · ↔ sender` for the socket whose other end
+/// is the sender (named after the party there, when it is in the picture; else `client` for the
+/// side that spoke first, `server` for the other). Other parties keep one lane.
+fn socket_lanes(recording: &Recording) -> HashMap<(&str, usize), String> {
+    let calls: Vec<(&str, usize, Direction)> = recording
+        .records
+        .iter()
+        .map(|r| (r.party.as_str(), r.stream, r.direction))
+        .chain(
+            recording
+                .folded
+                .iter()
+                .map(|f| (f.party.as_str(), f.stream, f.direction)),
+        )
+        .collect();
+    let mut parties: Vec<&str> = Vec::new();
+    for &(party, _, _) in &calls {
+        if !parties.contains(&party) {
+            parties.push(party);
+        }
+    }
+    let mut lanes = HashMap::new();
+    'parties: for party in parties {
+        let own: Vec<(usize, Direction)> = calls
+            .iter()
+            .filter(|c| c.0 == party)
+            .map(|c| (c.1, c.2))
+            .collect();
+        let uses = |stream: usize| own.iter().any(|&(s, _)| s == stream);
+        let relays = own.iter().any(|&(stream, _)| {
+            let source = recording.streams.get(stream).and_then(|s| s.relayed_from);
+            source.is_some_and(|source| source != stream && uses(source))
+        });
+        if !relays {
+            continue;
+        }
+        // Its connections in the order it first used them, with the way of that first call.
+        let mut connections: Vec<((SocketAddr, SocketAddr), Direction)> = Vec::new();
+        for &(stream, direction) in &own {
+            let Some(connection) = connection_of(recording, stream) else {
+                continue 'parties;
+            };
+            if !connections.iter().any(|c| c.0 == connection) {
+                connections.push((connection, direction));
+            }
+        }
+        let ways = |way: Direction| connections.iter().any(|c| c.1 == way);
+        if connections.len() < 2 || !ways(Direction::Recv) || !ways(Direction::Send) {
+            continue;
+        }
+        // The parties at the other end of a connection, when they are in the picture.
+        let peers_on = |connection| {
+            let mut peers: Vec<&str> = calls
+                .iter()
+                .filter(|c| c.0 != party && connection_of(recording, c.1) == Some(connection))
+                .map(|c| c.0)
+                .collect();
+            peers.dedup();
+            peers
+        };
+        let side_name = |first: Direction| {
+            let peers: Vec<Vec<&str>> = connections
+                .iter()
+                .filter(|c| c.1 == first)
+                .map(|c| peers_on(c.0))
+                .collect();
+            match peers.first().map(Vec::as_slice) {
+                Some([one]) if peers.iter().all(|p| p.as_slice() == [*one]) => one.to_string(),
+                _ if first == Direction::Recv => "client".to_string(),
+                _ => "server".to_string(),
+            }
+        };
+        let (mut spoke_first, mut other) = (side_name(Direction::Recv), side_name(Direction::Send));
+        if spoke_first == other {
+            spoke_first.push_str(" 1");
+            other.push_str(" 2");
+        }
+        for &(stream, _) in &own {
+            let first = connections
+                .iter()
+                .find(|c| connection_of(recording, stream) == Some(c.0))
+                .map_or(Direction::Recv, |c| c.1);
+            let side = match first {
+                Direction::Recv => &spoke_first,
+                Direction::Send => &other,
+            };
+            lanes.insert((party, stream), format!("{party}{LANE_SEPARATOR}↔ {side}"));
+        }
+    }
+    lanes
 }
 
 /// The two addresses of the connection a stream belongs to (both directions give the same pair).

@@ -41,7 +41,7 @@ use std::path::Path;
 pub use cli::{draw_record_files, svg_file, DrawError};
 pub use judge::Verdict;
 
-use crate::recording::{Direction, Recording};
+use crate::recording::{program_of, Direction, Recording, LANE_SEPARATOR};
 use judge::{judge, Got};
 use layout::{Item, Layout};
 use pieces::{piece_text, piece_widths, Colour, Piece, PATTERNS};
@@ -50,13 +50,23 @@ use ruler::{rulers, Ruler, RULER_H};
 /// Widest a picture is meant to be: a 1,024-pixel projector, less the browser's edges.
 const MAX_W: f64 = 1000.0;
 const MARGIN: f64 = 16.0;
-/// The two-line label left of each box: `recv #3` over `1,024 B`.
+/// Widest the two-line label left of each box is given (`recv #3` over `1,024 B`); a panel whose
+/// labels are shorter gives them less.
 const LABEL_W: f64 = 90.0;
 /// Room between two lanes, where the bands run.
 const LANE_GAP: f64 = 48.0;
+/// Room between two lanes of one program (a proxy's two sockets), where its relay bands run.
+const PAIR_GAP: f64 = 32.0;
 /// The "what the program got" column.
 const GOT_W: f64 = 230.0;
+/// The same column when the lanes need the room (a proxy's two lanes): its lines in two rows
+/// of the small font.
+const NARROW_GOT_W: f64 = 134.0;
 const MIN_BOX_W: f64 = 120.0;
+/// Narrowest a box gets when four lanes share the width.
+const NARROW_BOX_W: f64 = 90.0;
+/// The second heading line: a lane's name within its program (`↔ sender`).
+const SUBHEADING_H: f64 = 14.0;
 const MAX_BOX_W: f64 = 420.0;
 /// One row of the timeline.
 const ROW_H: f64 = 28.0;
@@ -114,7 +124,14 @@ pub fn render_panels(caption: &str, panels: &[Panel]) -> String {
     let rows: usize = drawn.iter().map(|d| d.layout.rows).sum();
     let chrome: f64 = drawn
         .iter()
-        .map(|d| PANEL_CHROME_H + RULER_H * d.rulers.len() as f64)
+        .map(|d| {
+            let sub_h = if d.two_line_heading() {
+                SUBHEADING_H
+            } else {
+                0.0
+            };
+            PANEL_CHROME_H + sub_h + RULER_H * d.rulers.len() as f64
+        })
         .sum();
     let room = MAX_H - PICTURE_CHROME_H - chrome;
     let fit = (room / ROW_H).floor().max(0.0) as usize;
@@ -216,7 +233,7 @@ const STYLE: &str = r##"<style>
 .band { fill: none; stroke-width: 2.5; stroke-opacity: 0.75; }
 .box { fill: none; stroke: #333333; stroke-width: 1; }
 .lane { stroke: #BBBBBB; stroke-dasharray: 3 3; }
-.relay { fill: none; stroke: #555555; stroke-width: 1.5; stroke-dasharray: 4 3; }
+.relay { fill: none; stroke-width: 2.5; stroke-opacity: 0.75; stroke-dasharray: 6 3; }
 </style>
 "##;
 
@@ -334,7 +351,7 @@ fn legend(out: &mut String, used: &Used, y: f64, width: f64) -> f64 {
     }
     if used.relays {
         notes.push(
-            "A dashed loop joins a proxy's read to the writes that forward its bytes.".into(),
+            "A dashed band joins a proxy's read to the writes that pass its bytes on.".into(),
         );
     }
     if used.judged {
@@ -362,7 +379,12 @@ struct Drawn<'a> {
     got: Vec<Got>,
     verdict: Option<Verdict>,
     rulers: Vec<Ruler>,
+    label_w: f64,
     box_w: f64,
+    /// The "what the program got" column's width (0 without a verdict), and whether it is the
+    /// narrow one.
+    got_w: f64,
+    narrow_got: bool,
     width: f64,
 }
 
@@ -376,28 +398,144 @@ impl<'a> Drawn<'a> {
             }
             None => (Vec::new(), None, Vec::new()),
         };
-        let n = layout.lanes.len().max(1) as f64;
-        let got_w = if verdict.is_some() { GOT_W } else { 0.0 };
-        let room = MAX_W - 2.0 * MARGIN - got_w - (n - 1.0) * LANE_GAP;
-        let box_w = (room / n - LABEL_W).clamp(MIN_BOX_W, MAX_BOX_W).floor();
-        let width = n * (LABEL_W + box_w) + (n - 1.0) * LANE_GAP + got_w;
+        let n = layout.lanes.len().max(1);
+        let label_w = label_width(&layout);
+        let gaps: f64 = (1..n).map(|lane| gap_before(&layout.lanes, lane)).sum();
+        let fit = |got_w: f64| ((MAX_W - 2.0 * MARGIN - got_w - gaps) / n as f64 - label_w).floor();
+        let (got_w, narrow_got) = match verdict {
+            None => (0.0, false),
+            Some(_) if fit(GOT_W) >= MIN_BOX_W => (GOT_W, false),
+            Some(_) => (NARROW_GOT_W, true),
+        };
+        let box_w = fit(got_w).clamp(NARROW_BOX_W, MAX_BOX_W);
+        let width = n as f64 * (label_w + box_w) + gaps + got_w;
         Drawn {
             title: panel.title.clone(),
             layout,
             got,
             verdict,
             rulers,
+            label_w,
             box_w,
+            got_w,
+            narrow_got,
             width,
         }
     }
 
     fn lane_x(&self, x: f64, lane: usize) -> f64 {
-        x + lane as f64 * (LABEL_W + self.box_w + LANE_GAP)
+        let gaps: f64 = (1..=lane).map(|l| gap_before(&self.layout.lanes, l)).sum();
+        x + lane as f64 * (self.label_w + self.box_w) + gaps
     }
 
     fn box_x(&self, x: f64, lane: usize) -> f64 {
-        self.lane_x(x, lane) + LABEL_W
+        self.lane_x(x, lane) + self.label_w
+    }
+
+    /// Where the "what the program got" column starts.
+    fn got_x(&self, x: f64) -> f64 {
+        let last = self.layout.lanes.len().saturating_sub(1);
+        self.box_x(x, last) + self.box_w + 16.0
+    }
+
+    /// Where the lanes' own names (`↔ sender`) go.
+    fn own_names_at(&self) -> OwnNames {
+        let named: Vec<usize> = self
+            .heading_groups()
+            .into_iter()
+            .filter(|(first, last)| first < last)
+            .flat_map(|(first, last)| first..=last)
+            .collect();
+        let row_0_free = !self
+            .layout
+            .items
+            .iter()
+            .any(|item| item.row == 0 && named.contains(&item.lane));
+        if named.is_empty() || self.own_names_inline() {
+            OwnNames::Inline
+        } else if row_0_free {
+            OwnNames::FirstRow
+        } else {
+            OwnNames::SecondLine
+        }
+    }
+
+    fn two_line_heading(&self) -> bool {
+        self.own_names_at() == OwnNames::SecondLine
+    }
+
+    /// Do the lanes' own names fit beside their program's name, left and right of it?
+    fn own_names_inline(&self) -> bool {
+        !self.heading_groups().iter().any(|&(first, last)| {
+            if first == last {
+                return false;
+            }
+            let (program_l, program_r) = self.program_span(0.0, first, last);
+            (first..=last).any(|lane| {
+                let (l, r) = self.own_span(0.0, lane);
+                l < program_r + 4.0 && program_l - 4.0 < r && r > l
+            })
+        })
+    }
+
+    /// The runs of neighbouring lanes that share their program's name, as (first, last) lane:
+    /// lanes of one program that each have a name of their own (a proxy's `↔ sender` and
+    /// `↔ receiver`). Any other lane is a run of its own, headed by its whole name (`server`,
+    /// `server · data`).
+    fn heading_groups(&self) -> Vec<(usize, usize)> {
+        let lanes = &self.layout.lanes;
+        let program = |lane: usize| lanes.get(lane).map(|l| program_of(l));
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        for lane in 0..lanes.len() {
+            let joins = |group: &(usize, usize)| {
+                program(group.1) == program(lane)
+                    && !self.own_name(group.1).is_empty()
+                    && !self.own_name(lane).is_empty()
+            };
+            match groups.last_mut() {
+                Some(group) if joins(group) => group.1 = lane,
+                _ => groups.push((lane, lane)),
+            }
+        }
+        groups
+    }
+
+    fn mid(&self, x: f64, lane: usize) -> f64 {
+        self.box_x(x, lane) + self.box_w / 2.0
+    }
+
+    /// Where the program's name of lanes `first..=last` goes, centred over them: (left, right).
+    fn program_span(&self, x: f64, first: usize, last: usize) -> (f64, f64) {
+        let name = self.layout.lanes.get(first).map_or("", |l| program_of(l));
+        let centre = (self.mid(x, first) + self.mid(x, last)) / 2.0;
+        let half = name.chars().count() as f64 * CHAR_W / 2.0;
+        (centre - half, centre + half)
+    }
+
+    /// Where a lane's own name (`↔ sender`) goes, centred over its box: (left, right); empty for
+    /// a lane without one.
+    fn own_span(&self, x: f64, lane: usize) -> (f64, f64) {
+        let mid = self.mid(x, lane);
+        let half = self.own_name(lane).chars().count() as f64 * SMALL_CHAR_W / 2.0;
+        (mid - half, mid + half)
+    }
+
+    /// A lane's name within its program: `↔ sender` for `proxy · ↔ sender`, "" for `proxy`.
+    fn own_name(&self, lane: usize) -> &str {
+        self.layout
+            .lanes
+            .get(lane)
+            .and_then(|n| n.split_once(LANE_SEPARATOR))
+            .map_or("", |(_, own)| own)
+    }
+
+    /// Left of an item's label: where a band coming from the left ends, close to its box but
+    /// clear of the label's words.
+    fn label_left(&self, x: f64, item: &Item) -> f64 {
+        let (what, size) = call_label(item);
+        let chars = what.chars().count().max(size.chars().count());
+        let left = self.box_x(x, item.lane) - 10.0 - chars as f64 * SMALL_CHAR_W;
+        left.max(self.lane_x(x, item.lane))
     }
 
     fn box_y(&self, item: &Item, top: f64) -> f64 {
@@ -464,24 +602,24 @@ impl<'a> Drawn<'a> {
             r##"<text x="{x:.1}" y="{:.1}" class="note">↓ time</text>"##,
             y_at + 16.0
         );
-        let top = y_at + 26.0;
+        let sub_h = if self.two_line_heading() {
+            SUBHEADING_H
+        } else {
+            0.0
+        };
+        let top = y_at + 26.0 + sub_h;
         let rows_h = self.layout.rows as f64 * ROW_H;
-        for (i, party) in self.layout.lanes.iter().enumerate() {
-            let mid = self.box_x(x, i) + self.box_w / 2.0;
-            let _ = writeln!(
-                out,
-                r##"<text x="{mid:.1}" y="{:.1}" class="party">{}</text><line x1="{mid:.1}" y1="{:.1}" x2="{mid:.1}" y2="{:.1}" class="lane"/>"##,
-                y_at + 16.0,
-                svg::text(party),
-                top - 4.0,
-                top + rows_h
-            );
-        }
+        self.draw_headings(out, x, y_at, top);
         if self.verdict.is_some() {
-            let gx = self.lane_x(x, self.layout.lanes.len()) - LANE_GAP + 16.0;
+            let gx = self.got_x(x);
+            let heading = if self.narrow_got {
+                "what it got"
+            } else {
+                "what the program got"
+            };
             let _ = writeln!(
                 out,
-                r##"<text x="{gx:.1}" y="{:.1}" class="party" style="text-anchor: start">what the program got</text>"##,
+                r##"<text x="{gx:.1}" y="{:.1}" class="party" style="text-anchor: start">{heading}</text>"##,
                 y_at + 16.0
             );
         }
@@ -507,13 +645,72 @@ impl<'a> Drawn<'a> {
         }
         self.draw_got(out, x, top);
         let mut ruler_y = top + rows_h + 10.0;
-        let ruler_w = self.width - if self.verdict.is_some() { GOT_W } else { 0.0 };
+        let ruler_w = self.width - self.got_w;
         for ruler in &self.rulers {
             ruler.draw(out, &self.layout, x, ruler_y, ruler_w);
             ruler_y += RULER_H;
         }
         out.push_str("</g>\n");
         ruler_y + 4.0 - y
+    }
+
+    /// Each lane's name over its box, and its dashed line down. The lanes of one program (a
+    /// proxy's two sockets) share their program's name, centred over them, with each lane's own
+    /// name (`↔ sender`) beside it, or below it when it does not fit there.
+    fn draw_headings(&self, out: &mut String, x: f64, y_at: f64, top: f64) {
+        let rows_h = self.layout.rows as f64 * ROW_H;
+        // A proxy's lanes are empty in the first row (it reads what another wrote first): its
+        // names go there when they do not fit beside the program's.
+        let at = self.own_names_at();
+        let own_y = match at {
+            OwnNames::Inline => y_at + 15.0,
+            OwnNames::FirstRow => top + 15.0,
+            OwnNames::SecondLine => y_at + 16.0 + SUBHEADING_H,
+        };
+        for (first, last) in self.heading_groups() {
+            let (l, r) = self.program_span(x, first, last);
+            let whole = self.layout.lanes.get(first).map_or("", String::as_str);
+            let _ = writeln!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" class="party">{}</text>"##,
+                if first == last {
+                    self.mid(x, first)
+                } else {
+                    (l + r) / 2.0
+                },
+                y_at + 16.0,
+                svg::text(if first == last {
+                    whole
+                } else {
+                    program_of(whole)
+                })
+            );
+            for lane in first..=last {
+                let m = self.mid(x, lane);
+                let own = if first == last {
+                    ""
+                } else {
+                    self.own_name(lane)
+                };
+                if !own.is_empty() {
+                    let _ = write!(
+                        out,
+                        r##"<text x="{m:.1}" y="{own_y:.1}" class="note" style="text-anchor: middle">{}</text>"##,
+                        svg::text(own)
+                    );
+                }
+                let line_from = if at == OwnNames::FirstRow && !own.is_empty() {
+                    top + 20.0
+                } else {
+                    top - 4.0
+                };
+                let _ = writeln!(
+                    out,
+                    r##"<line x1="{m:.1}" y1="{line_from:.1}" x2="{m:.1}" y2="{:.1}" class="lane"/>"##,
+                    top + rows_h
+                );
+            }
+        }
     }
 
     fn draw_item(&self, out: &mut String, item: &Item, x: f64, top: f64, used: &mut Used) {
@@ -709,11 +906,11 @@ impl<'a> Drawn<'a> {
                 let (x1, x2) = if write.lane < read.lane {
                     (
                         self.box_x(x, write.lane) + self.box_w,
-                        self.lane_x(x, read.lane),
+                        self.label_left(x, read),
                     )
                 } else {
                     (
-                        self.lane_x(x, write.lane),
+                        self.label_left(x, write),
                         self.box_x(x, read.lane) + self.box_w,
                     )
                 };
@@ -729,11 +926,14 @@ impl<'a> Drawn<'a> {
         drawn > 0
     }
 
-    /// A proxy's loops: from each of its reads to the writes that forward the same bytes (its
-    /// streams are relayed at the same offsets), dashed, right of its boxes.
+    /// A proxy's relays: from each of its reads to the writes that forward the same bytes (its
+    /// streams are relayed at the same offsets), dashed and coloured by message. Between its two
+    /// lanes when each socket has one; a loop right of its boxes when it has one lane (streams
+    /// without addresses).
     fn draw_relays(&self, out: &mut String, x: f64, top: f64) -> bool {
         let streams = &self.layout.recording.streams;
         let items = &self.layout.items;
+        let program = |lane: usize| self.layout.lanes.get(lane).map(|l| program_of(l));
         let mut drawn = 0;
         for write in items.iter().filter(|i| i.direction == Direction::Send) {
             let Some(source) = streams.get(write.stream).and_then(|s| s.relayed_from) else {
@@ -742,7 +942,7 @@ impl<'a> Drawn<'a> {
             for read in items.iter().filter(|i| {
                 i.direction == Direction::Recv
                     && i.stream == source
-                    && i.lane == write.lane
+                    && program(i.lane) == program(write.lane)
                     && i.from < write.to
                     && write.from < i.to
             }) {
@@ -750,14 +950,42 @@ impl<'a> Drawn<'a> {
                     return true;
                 }
                 drawn += 1;
-                let right = self.box_x(x, write.lane) + self.box_w;
-                let y1 = self.box_y(read, top) + BOX_H / 2.0;
-                let y2 = self.box_y(write, top) + BOX_H / 2.0;
+                let (from, to) = (write.from.max(read.from), write.to.min(read.to));
+                let colour = self
+                    .layout
+                    .pieces(write.stream, from, from + 1)
+                    .first()
+                    .map_or(Colour::Unknown, |p| p.colour);
+                let mid = from + (to - from) / 2;
+                let y1 = self.box_y(read, top) + BOX_H * fraction(read, mid);
+                let y2 = self.box_y(write, top) + BOX_H * fraction(write, mid);
+                let path = if read.lane == write.lane {
+                    let right = self.box_x(x, write.lane) + self.box_w;
+                    format!(
+                        "M{right:.1} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {right:.1} {y2:.1}",
+                        right + 16.0,
+                        right + 16.0
+                    )
+                } else {
+                    let (x1, x2) = if read.lane < write.lane {
+                        (
+                            self.box_x(x, read.lane) + self.box_w,
+                            self.label_left(x, write),
+                        )
+                    } else {
+                        (
+                            self.label_left(x, read),
+                            self.box_x(x, write.lane) + self.box_w,
+                        )
+                    };
+                    let bend = (x1 + x2) / 2.0;
+                    format!("M{x1:.1} {y1:.1} C{bend:.1} {y1:.1} {bend:.1} {y2:.1} {x2:.1} {y2:.1}")
+                };
                 let _ = writeln!(
                     out,
-                    r##"<path class="relay" d="M{right:.1} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {right:.1} {y2:.1}"/>"##,
-                    right + 16.0,
-                    right + 16.0
+                    r##"<path class="relay" data-stream="{}" data-from="{from}" data-to="{to}" stroke="{}" d="{path}"/>"##,
+                    self.layout.stream_number(write.stream),
+                    colour.stroke()
                 );
             }
         }
@@ -766,7 +994,7 @@ impl<'a> Drawn<'a> {
 
     /// The "what the program got" column: a line per judged read, a brace per framed message.
     fn draw_got(&self, out: &mut String, x: f64, top: f64) {
-        let gx = self.lane_x(x, self.layout.lanes.len()) - LANE_GAP + 16.0;
+        let gx = self.got_x(x);
         let mut by_row: BTreeMap<usize, Vec<&Got>> = BTreeMap::new();
         for got in &self.got {
             by_row.entry(got.row).or_default().push(got);
@@ -787,25 +1015,46 @@ impl<'a> Drawn<'a> {
                     );
                 }
             }
-            // Two reads on one row (two parties): two smaller lines.
-            let (size, lines) = if gots.len() > 1 {
-                (" style=\"font-size: 12px\"", vec![y + 11.0, y + 23.0])
+            // Two reads on one row (two parties), or a narrow column: two smaller lines.
+            let small = gots.len() > 1 || self.narrow_got;
+            let (size, char_w) = if small {
+                (" style=\"font-size: 12px\"", SMALL_CHAR_W)
             } else {
-                ("", vec![y + 17.0])
+                ("", CHAR_W)
             };
-            let char_w = if gots.len() > 1 { SMALL_CHAR_W } else { CHAR_W };
-            let columns = ((GOT_W - 14.0) / char_w) as usize;
-            for (got, line_y) in gots.iter().zip(lines) {
+            let columns = ((self.got_w - 14.0) / char_w) as usize;
+            let mut lines: Vec<(&Got, String)> = Vec::new();
+            for got in &gots {
                 let text = match self.layout.lanes.get(got.lane) {
                     Some(party) if several_lanes => format!("{party}: {}", got.text),
                     _ => got.text.clone(),
                 };
+                if gots.len() == 1 && self.narrow_got {
+                    // One read in a narrow column: its words over two lines.
+                    // `fit` counts a ✓ as two columns.
+                    let mut wrapped = wrap(&text, columns.saturating_sub(1)).into_iter();
+                    let first = wrapped.next().unwrap_or_default();
+                    let rest: Vec<String> = wrapped.collect();
+                    lines.push((got, first));
+                    if !rest.is_empty() {
+                        lines.push((got, rest.join(" ")));
+                    }
+                } else {
+                    lines.push((got, text));
+                }
+            }
+            let ys = if lines.len() > 1 {
+                vec![y + 11.0, y + 23.0]
+            } else {
+                vec![y + 17.0]
+            };
+            for ((got, text), line_y) in lines.iter().zip(ys) {
                 let _ = writeln!(
                     out,
                     r##"<text x="{:.1}" y="{line_y:.1}" class="{}"{size}>{}</text>"##,
                     gx + 12.0,
                     if got.ok { "ok" } else { "bad" },
-                    svg::text(&svg::fit(&text, columns).unwrap_or_default())
+                    svg::text(&svg::fit(text, columns).unwrap_or_default())
                 );
             }
         }
@@ -842,6 +1091,43 @@ fn call_label(item: &Item) -> (String, String) {
         format!("{}×", svg::thousands(item.calls))
     };
     (format!("{name} #{}–{last}", item.number), size)
+}
+
+/// Where the names of a program's lanes go (`↔ sender`, `↔ receiver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnNames {
+    /// Beside the program's name, on the heading line.
+    Inline,
+    /// At the top of their lanes, in the first row, which a proxy leaves empty.
+    FirstRow,
+    /// On a second heading line.
+    SecondLine,
+}
+
+/// The room between lane `lane` and the one left of it: less between two lanes of one program.
+fn gap_before(lanes: &[String], lane: usize) -> f64 {
+    let program = |l: usize| lanes.get(l).map(|name| program_of(name));
+    if lane > 0 && program(lane) == program(lane - 1) {
+        PAIR_GAP
+    } else {
+        LANE_GAP
+    }
+}
+
+/// The width the labels left of the boxes need: their longest line, at most [`LABEL_W`].
+fn label_width(layout: &Layout) -> f64 {
+    let longest = layout
+        .items
+        .iter()
+        .map(|item| {
+            let (what, size) = call_label(item);
+            what.chars().count().max(size.chars().count())
+        })
+        .max()
+        .unwrap_or(0);
+    (longest as f64 * SMALL_CHAR_W + 12.0)
+        .clamp(48.0, LABEL_W)
+        .ceil()
 }
 
 /// `of 1,024 bytes` or `of 1 to 1,024 bytes`.
@@ -960,6 +1246,70 @@ mod tests {
             layout.headings.iter().map(|h| h.0).collect::<Vec<_>>(),
             vec![0, 3]
         );
+    }
+
+    #[test]
+    fn a_proxy_has_a_lane_per_socket_and_relay_bands_between_them() {
+        let tcp = |from: u16, to: u16| StreamKey::Tcp {
+            from: std::net::SocketAddr::from(([127, 0, 0, 1], from)),
+            to: std::net::SocketAddr::from(([127, 0, 0, 1], to)),
+        };
+        let w = MessageFormat::Writes;
+        let mut r = Recording::default();
+        // sender 5000 → proxy 9109, proxy 5001 → receiver 9009.
+        r.relay(tcp(5000, 9109), tcp(5001, 9009));
+        r.add("sender", Direction::Send, tcp(5000, 9109), w, b"hello");
+        r.add("proxy", Direction::Recv, tcp(5000, 9109), w, b"hello");
+        for byte in [&b"h"[..], b"e", b"llo"] {
+            r.add("proxy", Direction::Send, tcp(5001, 9009), w, byte);
+        }
+        r.add("receiver", Direction::Recv, tcp(5001, 9009), w, b"hello");
+        let layout = Layout::new(&r, layout::MAX_ROWS);
+        assert_eq!(
+            layout.lanes,
+            vec![
+                "sender",
+                "proxy · ↔ sender",
+                "proxy · ↔ receiver",
+                "receiver"
+            ]
+        );
+        let svg = render(&r);
+        // One dashed band from the proxy's read to each of the three writes that relay it.
+        assert_eq!(svg.matches(r##"<path class="relay""##).count(), 3, "{svg}");
+        assert!(
+            svg.contains(">proxy</text>") && svg.contains(">↔ receiver<"),
+            "{svg}"
+        );
+        // The proxy's read is not what the program got: only the receiver's is judged.
+        assert!(svg.contains("✓ right: 1 message sent"), "{svg}");
+        let width: f64 = svg
+            .split("width=\"")
+            .nth(1)
+            .and_then(|w| w.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(f64::MAX);
+        assert!(width <= MAX_W, "{width}");
+    }
+
+    #[test]
+    fn a_proxy_whose_sockets_have_no_addresses_keeps_one_lane_with_loops() {
+        let unnamed = |wrapper: u64| StreamKey::Unnamed {
+            wrapper,
+            direction: Direction::Send,
+        };
+        let w = MessageFormat::Writes;
+        let mut r = Recording::default();
+        r.relay(unnamed(1), unnamed(2));
+        r.add("sender", Direction::Send, unnamed(1), w, b"hi");
+        r.add("proxy", Direction::Recv, unnamed(1), w, b"hi");
+        r.add("proxy", Direction::Send, unnamed(2), w, b"hi");
+        r.add("receiver", Direction::Recv, unnamed(2), w, b"hi");
+        let layout = Layout::new(&r, layout::MAX_ROWS);
+        assert_eq!(layout.lanes, vec!["sender", "proxy", "receiver"]);
+        let svg = render(&r);
+        assert_eq!(svg.matches(r##"<path class="relay""##).count(), 1, "{svg}");
+        assert!(svg.contains(">proxy</text>"), "{svg}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::layout::{Item, Layout};
 use super::pieces::Colour;
 use super::svg;
-use crate::recording::Direction;
+use crate::recording::{program_of, Direction};
 
 /// Height of one ruler with its caption line and its ticks.
 pub(super) const RULER_H: f64 = 40.0;
@@ -55,11 +55,15 @@ pub(super) fn rulers(layout: &Layout, judged: &[usize]) -> Vec<Ruler> {
                     .iter()
                     .find(|i| i.stream == root && i.direction == Direction::Send)
             })
-            .and_then(|w| layout.lanes.get(w.lane).cloned())
-            .unwrap_or_else(|| "peer (not traced)".to_string());
+            .and_then(|w| layout.lanes.get(w.lane))
+            .map_or_else(
+                || "peer (not traced)".to_string(),
+                |lane| program_of(lane).to_string(),
+            );
         let reader = reads
             .first()
-            .and_then(|r| layout.lanes.get(r.lane).cloned())
+            .and_then(|r| layout.lanes.get(r.lane))
+            .map(|lane| program_of(lane).to_string())
             .unwrap_or_default();
         let read = reads.iter().map(|r| r.to).max().unwrap_or(0);
         let written = on(Direction::Send)

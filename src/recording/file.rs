@@ -438,72 +438,145 @@ mod tests {
         }
     }
 
-    /// The parts of a recording a file keeps (not the time of each call, kept to the microsecond).
+    /// Everything of a recording a file keeps: the caption, each stream's addresses, format,
+    /// parts and relay, each call (its time to the microsecond, as the file keeps it) and the
+    /// folded calls.
     fn essence(r: &Recording) -> String {
         let records: Vec<String> = r
             .records
             .iter()
             .map(|c| {
                 format!(
-                    "{} {:?} {} {} {} {:?}",
-                    c.party, c.direction, c.stream, c.from, c.len, c.preview
+                    "{} {:?} {} {} {} {:?} {} {:?}",
+                    c.party,
+                    c.direction,
+                    c.stream,
+                    c.from,
+                    c.len,
+                    c.preview,
+                    c.at.as_micros(),
+                    c.failed
                 )
             })
             .collect();
         let streams: Vec<String> = r
             .streams
             .iter()
-            .map(|s| format!("{:?} {:?} {:?}", s.format, s.parts, s.relayed_from))
+            .enumerate()
+            .map(|(i, s)| {
+                let addresses = match r.stream_key(i) {
+                    Some(StreamKey::Tcp { from, to }) => Some((from, to)),
+                    _ => None,
+                };
+                format!(
+                    "{addresses:?} {:?} {:?} {:?}",
+                    s.format, s.parts, s.relayed_from
+                )
+            })
             .collect();
         format!("{}|{records:?}|{:?}|{streams:?}", r.caption, r.folded)
     }
 
+    /// One call a property test makes: who, which way, on which stream (some without
+    /// addresses), in which message format (every one a file can name), and whether it failed.
     #[derive(Debug, Clone)]
     struct Call {
         party: usize,
         send: bool,
         stream: u16,
-        format: u8,
+        format: MessageFormat,
         bytes: Vec<u8>,
+        failed: Option<String>,
+    }
+
+    fn format() -> impl Strategy<Value = MessageFormat> {
+        let order = prop_oneof![Just(LengthOrder::Little), Just(LengthOrder::Big)];
+        let handshake = prop_oneof![Just(Handshake::Challenge), Just(Handshake::Answer)];
+        prop_oneof![
+            Just(MessageFormat::Writes),
+            order.clone().prop_map(MessageFormat::LengthPrefixed),
+            order.prop_map(MessageFormat::JsonHeader),
+            (handshake, 0..40u64).prop_map(|(h, len)| MessageFormat::AfterHandshake(h, len)),
+        ]
     }
 
     fn call() -> impl Strategy<Value = Call> {
+        let failed = prop_oneof![
+            4 => Just(None),
+            1 => "[a-z :]{0,30}".prop_map(Some),
+        ];
         (
             0..3usize,
             any::<bool>(),
-            0..4u16,
-            0..3u8,
+            0..6u16,
+            format(),
             prop::collection::vec(any::<u8>(), 0..80),
+            failed,
         )
-            .prop_map(|(party, send, stream, format, bytes)| Call {
+            .prop_map(|(party, send, stream, format, bytes, failed)| Call {
                 party,
                 send,
                 stream,
                 format,
                 bytes,
+                failed,
             })
     }
 
-    fn recorded(calls: &[Call]) -> Recording {
+    /// Streams 0 to 3 have addresses, 4 and 5 (a test's `Vec`, a UDP socket) have none.
+    fn key_of(stream: u16) -> StreamKey {
+        if stream < 4 {
+            tcp(stream, 9000)
+        } else {
+            StreamKey::Unnamed {
+                wrapper: stream.into(),
+                direction: Direction::Send,
+            }
+        }
+    }
+
+    /// A recording of `calls`, after `padding` one-byte calls (enough to fold calls past
+    /// [`KEPT_CALLS`]), with the relays given as (from, to) streams.
+    fn recorded_with(calls: &[Call], padding: usize, relays: &[(u16, u16)]) -> Recording {
         let mut r = Recording {
             caption: "a 'run' <&>".into(),
             ..Recording::default()
         };
+        for _ in 0..padding {
+            r.add(
+                "client",
+                Direction::Send,
+                tcp(7, 9000),
+                MessageFormat::Writes,
+                b"x",
+            );
+        }
         for c in calls {
-            let format = match c.format {
-                0 => MessageFormat::Writes,
-                1 => MessageFormat::LengthPrefixed(LengthOrder::Little),
-                _ => MessageFormat::JsonHeader(LengthOrder::Big),
-            };
             let direction = if c.send {
                 Direction::Send
             } else {
                 Direction::Recv
             };
             let party = ["client", "server", "proxy"][c.party];
-            r.add(party, direction, tcp(c.stream, 9000), format, &c.bytes);
+            match &c.failed {
+                Some(why) => {
+                    r.add_failure(party, direction, key_of(c.stream), why);
+                }
+                None => {
+                    r.add(party, direction, key_of(c.stream), c.format, &c.bytes);
+                }
+            }
+        }
+        for &(from, to) in relays {
+            if from != to {
+                r.relay(key_of(from), key_of(to));
+            }
         }
         r
+    }
+
+    fn recorded(calls: &[Call]) -> Recording {
+        recorded_with(calls, 0, &[])
     }
 
     #[test]
@@ -577,8 +650,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn every_written_recording_reads_back_to_itself(calls in prop::collection::vec(call(), 0..60)) {
-            let r = recorded(&calls);
+        fn every_written_recording_reads_back_to_itself(
+            calls in prop::collection::vec(call(), 0..60),
+            padding in prop_oneof![Just(0), Just(KEPT_CALLS - 3)],
+            relays in prop::collection::vec((0..6u16, 0..6u16), 0..3),
+        ) {
+            let r = recorded_with(&calls, padding, &relays);
             let back = read_records(write_records(&r).as_bytes());
             prop_assert!(back.is_ok(), "{:?}", back.err());
             prop_assert_eq!(essence(&back.unwrap_or_default()), essence(&r));
