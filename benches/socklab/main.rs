@@ -3,7 +3,8 @@
 //!
 //! Run it with `cargo bench --bench socklab` (release build of the lesson binaries and of this
 //! runner), `cargo bench --bench socklab -- --quick` for a smaller, faster pass, or
-//! `-- --only echo` for one group of rows; `-- --help` lists every flag. It is not a test: it
+//! `-- --only echo` for one group of rows, `-- --save transcripts/bench.txt` to record the final
+//! table for the walkthrough; `-- --help` lists every flag. It is not a test: it
 //! asserts nothing, `.ci/run` does not run it, and its numbers depend on the machine and on what
 //! else runs there. Ratios are what count: every variant of a row runs in turn, interleaved,
 //! `--runs` times, and the table shows the median (min-max) of each and the ratio of medians.
