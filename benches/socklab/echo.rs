@@ -7,12 +7,12 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use socklab::load::{run_load, LoadConfig};
 
-use crate::procs::Server;
+use crate::procs::{own_cpu, process_cpu, Server};
 use crate::table::{Row, Samples, Table};
 use crate::Options;
 
@@ -108,10 +108,13 @@ pub fn throughput_rows(
     };
     let mut rate = [Samples::default(), Samples::default(), Samples::default()];
     let mut p99 = [Samples::default(), Samples::default(), Samples::default()];
+    let mut cost = [Cost::default(), Cost::default(), Cost::default()];
     for _ in 0..options.runs() {
         for variant in variants(python) {
             let server = start(variant, python, dir, 1000)?;
+            let before = Cpu::now(&server);
             let report = run_load(server.addr, &config);
+            let after = Cpu::now(&server);
             if let Some(failure) = report.failures.first() {
                 bail!("echo load failed: {failure}");
             }
@@ -133,8 +136,10 @@ pub fn throughput_rows(
             }
             rate[variant as usize].push(report.per_second());
             p99[variant as usize].push(report.percentile(99.0).as_secs_f64() * 1000.0);
+            cost[variant as usize].add(&before, &after, report.answered);
         }
     }
+    cpu_notes(&cost, &rate, python.is_some(), table);
     let [s_rate, r_rate, p_rate] = rate;
     let [s_p99, r_p99, p_p99] = p99;
     table.add(Row {
@@ -163,7 +168,7 @@ pub fn throughput_rows(
             socklab: s_rate,
             reference_name: "Python ThreadingTCPServer".into(),
             reference: p_rate,
-            goal: "(was 3.24x)".into(),
+            goal: ">= 3.5x".into(),
         });
         table.add(Row {
             what: "11 echo p99 latency".into(),
@@ -176,6 +181,98 @@ pub fn throughput_rows(
         });
     }
     Ok(())
+}
+
+/// CPU time used so far by the server and by this process (the load generator's 100 client
+/// threads), and when. `None` fields where the system does not say.
+struct Cpu {
+    server: Option<Duration>,
+    load: Option<Duration>,
+    at: Instant,
+}
+
+impl Cpu {
+    fn now(server: &Server) -> Cpu {
+        Cpu {
+            server: process_cpu(server.pid()),
+            load: own_cpu(),
+            at: Instant::now(),
+        }
+    }
+}
+
+/// Where one variant's CPU went, over its runs: microseconds per request, and cores busy.
+#[derive(Default)]
+struct Cost {
+    server_per_request: Samples,
+    load_per_request: Samples,
+    server_cores: Samples,
+    load_cores: Samples,
+}
+
+impl Cost {
+    fn add(&mut self, before: &Cpu, after: &Cpu, answered: u64) {
+        let wall = after.at.duration_since(before.at).as_secs_f64();
+        let (Some(s0), Some(s1), Some(l0), Some(l1)) =
+            (before.server, after.server, before.load, after.load)
+        else {
+            return;
+        };
+        let (server, load) = (
+            s1.saturating_sub(s0).as_secs_f64(),
+            l1.saturating_sub(l0).as_secs_f64(),
+        );
+        let requests = answered.max(1) as f64;
+        self.server_per_request.push(server * 1e6 / requests);
+        self.load_per_request.push(load * 1e6 / requests);
+        self.server_cores.push(server / wall.max(1e-9));
+        self.load_cores.push(load / wall.max(1e-9));
+    }
+}
+
+/// Notes under the table: how many cores the server and the load generator each kept busy,
+/// and the most requests per second this machine allows a thread-per-connection server under
+/// this load generator (its CPU per request plus the minimal Rust server's, on every core).
+/// The load generator runs on the same cores as the server it loads: the cheaper the server,
+/// the larger the load generator's share, so the ratio to a slow server (Python, one core at
+/// most because of its global lock) is capped by the machine, not by the server.
+fn cpu_notes(cost: &[Cost; 3], rate: &[Samples; 3], with_python: bool, table: &mut Table) {
+    let names = ["socklab", "minimal Rust echo", "Python ThreadingTCPServer"];
+    if cost[0].server_cores.values.is_empty() {
+        table.note("11 echo: CPU time not measured on this system (no /proc or getrusage)");
+        return;
+    }
+    for (i, (cost, name)) in cost.iter().zip(names).enumerate() {
+        if i == 2 && !with_python {
+            continue;
+        }
+        table.note(format!(
+            "11 echo, {name}: the server used {:.2} cores ({:.1} µs CPU per request), the load \
+             generator {:.2} cores ({:.1} µs per request)",
+            cost.server_cores.median(),
+            cost.server_per_request.median(),
+            cost.load_cores.median(),
+            cost.load_per_request.median(),
+        ));
+    }
+    let cores = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let per_request = cost[1].server_per_request.median() + cost[0].load_per_request.median();
+    let ceiling = cores * 1e6 / per_request;
+    let mut limit = format!(
+        "11 echo, the limit here: the load generator and the minimal Rust server need {:.1} µs \
+         of CPU per request together, so {cores:.0} cores answer at most {ceiling:.0} req/s \
+         (socklab reached {:.0})",
+        per_request,
+        rate[0].median()
+    );
+    if with_python {
+        limit.push_str(&format!(
+            ", {:.2}x Python's median: the most any server can show against Python on this \
+             machine with this load generator",
+            ceiling / rate[2].median()
+        ));
+    }
+    table.note(limit);
 }
 
 /// Memory (RSS growth) and file descriptors per idle connection.

@@ -3,7 +3,8 @@
 //!
 //! Run it with `cargo bench --bench socklab` (release build of the lesson binaries and of this
 //! runner), `cargo bench --bench socklab -- --quick` for a smaller, faster pass, or
-//! `-- --only echo` for one group of rows; `-- --help` lists every flag. It is not a test: it
+//! `-- --only echo` for one group of rows, `-- --save transcripts/bench.txt` to record the final
+//! table for the walkthrough; `-- --help` lists every flag. It is not a test: it
 //! asserts nothing, `.ci/run` does not run it, and its numbers depend on the machine and on what
 //! else runs there. Ratios are what count: every variant of a row runs in turn, interleaved,
 //! `--runs` times, and the table shows the median (min-max) of each and the ratio of medians.
@@ -21,6 +22,7 @@ mod table;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
 use crate::table::Table;
@@ -47,9 +49,17 @@ pub struct Options {
     /// Folder for the temporary files (default: the system's temporary folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Also write the final table to FILE (for example `transcripts/bench.txt`, which the
+    /// walkthrough's speed figures come from), headed by the machine, the date, the command
+    /// and the number of runs. Written only when every row was measured.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
     /// Internal: serve as the reference Rust echo server (the runner starts itself with it).
     #[arg(long, hide = true)]
     pub serve_reference_echo: bool,
+    /// Internal: serve as the reference Rust remote shell (the runner starts itself with it).
+    #[arg(long, hide = true)]
+    pub serve_reference_shell: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     pub bench: bool,
@@ -115,6 +125,15 @@ fn main() -> ExitCode {
             }
         };
     }
+    if options.serve_reference_shell {
+        return match remote::serve_reference() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("reference remote shell: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -130,12 +149,19 @@ fn run(options: &Options) -> anyhow::Result<()> {
         .prefix("socklab-bench-")
         .tempdir_in(base)?;
     let python = procs::python3();
-    println!(
-        "socklab benchmark: {} runs per variant, interleaved; median (min-max) and the ratio of \
-         medians.",
-        options.runs()
-    );
-    println!("machine: {}", procs::machine());
+    let heading = [
+        format!(
+            "socklab benchmark: {} runs per variant, interleaved; median (min-max) and the ratio \
+             of medians.",
+            options.runs()
+        ),
+        format!("machine: {}", procs::machine()),
+        format!("date: {}", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")),
+        format!("command: cargo bench --bench socklab -- {}", arguments()),
+    ];
+    for line in &heading {
+        println!("{line}");
+    }
     if python.is_none() {
         println!("python3 not found: the Python references are skipped");
     }
@@ -157,5 +183,20 @@ fn run(options: &Options) -> anyhow::Result<()> {
     }
     println!();
     table.print();
+    if let Some(path) = &options.save {
+        let text = format!("{}\n\n{}", heading.join("\n"), table.render());
+        std::fs::write(path, text)
+            .with_context(|| format!("writing the table to {}", path.display()))?;
+        println!("\ntable written to {}", path.display());
+    }
     Ok(())
+}
+
+/// The flags this run was given (without cargo's `--bench`), to be repeated exactly.
+fn arguments() -> String {
+    std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -205,3 +205,77 @@ pub fn short_output(mut command: Command, limit: Duration) -> anyhow::Result<Str
         thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// CPU time (user + system) of this process's children that have ended and been waited for,
+/// their own waited-for children included (`getrusage(RUSAGE_CHILDREN)`). The difference
+/// across a command is what that command and everything it started cost, whatever else ran on
+/// the machine meanwhile: a measure that a busy machine disturbs far less than wall time.
+#[cfg(unix)]
+pub fn children_cpu() -> Option<Duration> {
+    rusage(libc::RUSAGE_CHILDREN)
+}
+
+/// CPU time (user + system) of this process so far, all its threads (`RUSAGE_SELF`).
+#[cfg(unix)]
+pub fn own_cpu() -> Option<Duration> {
+    rusage(libc::RUSAGE_SELF)
+}
+
+#[cfg(unix)]
+fn rusage(who: libc::c_int) -> Option<Duration> {
+    // SAFETY: a zeroed rusage is a valid value of this plain C struct, which getrusage fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes only into `usage`, which lives across the call.
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return None;
+    }
+    let micros = |t: libc::timeval| -> Option<u64> {
+        Some(u64::try_from(t.tv_sec).ok()? * 1_000_000 + u64::try_from(t.tv_usec).ok()?)
+    };
+    Some(Duration::from_micros(
+        micros(usage.ru_utime)? + micros(usage.ru_stime)?,
+    ))
+}
+
+/// Windows: not measured (the rows say so).
+#[cfg(not(unix))]
+pub fn children_cpu() -> Option<Duration> {
+    None
+}
+
+#[cfg(not(unix))]
+pub fn own_cpu() -> Option<Duration> {
+    None
+}
+
+/// CPU time a running process has used so far, its waited-for children included (`utime`,
+/// `stime`, `cutime`, `cstime` of /proc/PID/stat, in clock ticks of 10 ms). `None` where there
+/// is no /proc.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: the fields start after the last `)`.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..15)?
+        .iter()
+        .map(|f| f.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks()))
+}
+
+/// Clock ticks per second of /proc's times (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
+#[cfg(unix)]
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf takes an integer and reads nothing of ours.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+#[cfg(not(unix))]
+fn clock_ticks() -> f64 {
+    100.0
+}

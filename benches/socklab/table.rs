@@ -96,12 +96,14 @@ impl Table {
         self.notes.push(note);
     }
 
-    pub fn print(&self) {
-        println!("| what | unit | socklab | reference | ratio | goal |");
-        println!("| --- | --- | --- | --- | --- | --- |");
+    /// The table and its notes, as printed at the end (Markdown).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("| what | unit | socklab | reference | ratio | goal |\n");
+        out.push_str("| --- | --- | --- | --- | --- | --- |\n");
         for row in &self.rows {
-            println!(
-                "| {} | {} | {} | {} {} | {:.2}x | {} |",
+            out.push_str(&format!(
+                "| {} | {} | {} | {} {} | {:.2}x | {} |\n",
                 row.what,
                 row.unit,
                 row.socklab.show(row.digits),
@@ -109,10 +111,15 @@ impl Table {
                 row.reference.show(row.digits),
                 row.ratio(),
                 row.goal
-            );
+            ));
         }
         for note in &self.notes {
-            println!("- {note}");
+            out.push_str(&format!("- {note}\n"));
         }
+        out
+    }
+
+    pub fn print(&self) {
+        print!("{}", self.render());
     }
 }

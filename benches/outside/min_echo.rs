@@ -1,0 +1,33 @@
+//! The outside harness's minimal Rust echo server (benches/outside/echo.py compiles it with
+//! `rustc -O`): a thread per connection, a buffer on the stack, upper-case in place, no log.
+//! The same program as the benchmark's reference, written again so that this harness shares no
+//! code with the benchmark.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread;
+
+fn main() -> std::io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    println!("listening on {}", listener.local_addr()?);
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            loop {
+                let n = match conn.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                };
+                let Some(data) = buf.get_mut(..n) else { return };
+                data.make_ascii_uppercase();
+                if conn.write_all(data).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Row 10, timed from outside: 10-remote-cmd-framed's client running `true` 500 times over one
+connection, from the client's process start to its exit, against
+
+- a shell loop that starts `sh -c true` 500 times (the least a command can cost), and
+- a minimal Rust remote shell (min_shell.rs, compiled here with rustc -O) answering the same
+  client (the least a command sent over the network costs),
+
+interleaved. Besides wall time it prints CPU time per command, from wait4's rusage (server,
+its shells and the client together; for the loop, the loop and its shells).
+
+    cargo build --release && python3 benches/outside/remote.py [--runs 5]
+
+Each server is started before its client run (its start is not in the wall time) and killed
+after it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import COMMAND_LIMIT, Server, binary, row, runs_from_argv, scratch  # noqa: E402
+
+COMMANDS = 500
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cpu_of(rusage):
+    return rusage.ru_utime + rusage.ru_stime
+
+
+def run(argv):
+    """Runs `argv` to its end: (wall seconds, CPU seconds of it and its waited-for children)."""
+    began = time.perf_counter()
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = began + COMMAND_LIMIT
+    while True:
+        pid, status, rusage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            child.kill()
+            sys.exit(f"{argv[:2]} did not finish in time")
+        time.sleep(0.0005)
+    took = time.perf_counter() - began
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"{argv[:2]} failed ({child.returncode})")
+    return took, cpu_of(rusage)
+
+
+def remote(server_argv, client, folder):
+    """One run over the network: (wall seconds of the client, CPU seconds of server + client)."""
+    server = Server(server_argv, folder)
+    try:
+        took, client_cpu = run([client, "client", "--port", str(server.port)] + ["true"] * COMMANDS)
+    finally:
+        server.process.kill()
+        _, _, rusage = os.wait4(server.process.pid, 0)
+        server.process.returncode = -9
+        server.log.close()
+    return took, client_cpu + cpu_of(rusage)
+
+
+def main():
+    runs = runs_from_argv()
+    lesson = binary("10-remote-cmd-framed")
+    loop = f"i=0; while [ $i -lt {COMMANDS} ]; do sh -c true; i=$((i+1)); done"
+    wall = {"socklab": [], "minimal": [], "loop": []}
+    cpu = {"socklab": [], "minimal": [], "loop": []}
+    print(f"10-remote-cmd-framed, {COMMANDS} commands `true` on one connection, {runs} runs:",
+          flush=True)
+    with scratch() as folder:
+        min_shell = os.path.join(folder, "min_shell")
+        subprocess.run([shutil.which("rustc") or "rustc", "-O", "--edition", "2021", "-o",
+                        min_shell, os.path.join(HERE, "min_shell.rs")],
+                       check=True, timeout=COMMAND_LIMIT)
+        for _ in range(runs):
+            for name, argv in (("socklab", [lesson, "server", "--port", "0"]),
+                               ("minimal", [min_shell])):
+                took, used = remote(argv, lesson, folder)
+                wall[name].append(took * 1e6 / COMMANDS)
+                cpu[name].append(used * 1e6 / COMMANDS)
+            took, used = run(["sh", "-c", loop])
+            wall["loop"].append(took * 1e6 / COMMANDS)
+            cpu["loop"].append(used * 1e6 / COMMANDS)
+    what = f"10 remote command `true`, {COMMANDS} on one connection (whole client command)"
+    row(what, "µs each", 0, wall["socklab"], "sh loop spawning `sh -c true`", wall["loop"],
+        "<= 1.1x")
+    row(what, "µs each", 0, wall["socklab"], "minimal Rust remote shell", wall["minimal"],
+        "<= 1.05x")
+    what = "10 remote command `true`, CPU time (server, shells, client)"
+    row(what, "µs each", 0, cpu["socklab"], "sh loop (the loop and its shells)", cpu["loop"],
+        "(the work)")
+    row(what, "µs each", 0, cpu["socklab"], "minimal Rust remote shell", cpu["minimal"],
+        "(the work)")
+
+
+if __name__ == "__main__":
+    main()
