@@ -179,7 +179,7 @@ pub const EXERCISES: &[Exercise] = &[
                STOR, RETR, REST, APPE, SIZE, LIST, NLST, MLSD, paths kept inside the home",
         interface: "listens on a port of your choice; an account the checker logs in as \
                     (password in SOCKLAB_PASSWORD for the checker)",
-        check: "15-ftp check server 127.0.0.1:2121 --user alice",
+        check: "15-ftp check server 127.0.0.1:9015 --user alice",
         section: "15-ftp, \"What real clients send\"",
         solution: "socklab's own 15-ftp server (src/lessons/standard_ftp/)",
     },

@@ -123,9 +123,9 @@ fn a_point_name_that_is_no_point_is_one_clear_error() {
     );
 }
 
-/// A "server" of lesson 15 that greets, then accepts any password (a wrong one too) and answers
-/// 500 to everything else but QUIT.
-fn lenient_ftp_server() -> std::net::SocketAddr {
+/// A "server" of lesson 15 that greets, answers every PASS with `pass_reply` (a lenient one
+/// accepts a wrong password too) and 500 to everything else but QUIT.
+fn ftp_server(pass_reply: &'static [u8]) -> std::net::SocketAddr {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -139,7 +139,7 @@ fn lenient_ftp_server() -> std::net::SocketAddr {
                 while let Some(Ok(line)) = lines.next() {
                     let reply: &[u8] = match line.split(' ').next().unwrap_or("") {
                         "USER" => b"331 password?\r\n",
-                        "PASS" => b"230 welcome, whoever you are\r\n",
+                        "PASS" => pass_reply,
                         "QUIT" => b"221 bye\r\n",
                         _ => b"500 no\r\n",
                     };
@@ -158,7 +158,7 @@ fn lenient_ftp_server() -> std::net::SocketAddr {
 /// `--seed` and `--point` its own command line accepts).
 #[test]
 fn a_fail_of_15s_checker_shows_the_steps_the_difference_and_the_replay() {
-    let addr = lenient_ftp_server();
+    let addr = ftp_server(b"230 welcome, whoever you are\r\n");
     let account = check::standard_ftp::Account {
         user: "alice".into(),
         password: "secret".into(),
@@ -318,5 +318,29 @@ fn a_server_that_stops_is_named_once_and_the_check_stops() {
     assert!(
         stopped.got.contains("the remaining points were not run"),
         "{stopped}"
+    );
+}
+
+/// With a password the server refuses, 15's checker says so once and stops, instead of failing
+/// every point that logs in.
+#[test]
+fn fifteens_checker_stops_at_a_refused_login() {
+    let addr = ftp_server(b"530 no\r\n");
+    let account = check::standard_ftp::Account {
+        user: "alice".into(),
+        password: "typo".into(),
+    };
+    let options = Options {
+        fail_fast: false,
+        ..options(Duration::from_secs(10))
+    };
+    let report = check::standard_ftp::report(addr, &account, &options).unwrap();
+    assert_eq!(report.points.len(), 3, "{report:?}");
+    let last = report.points.last().unwrap();
+    assert!(!last.passed, "{last}");
+    assert!(
+        last.got
+            .contains("is SOCKLAB_PASSWORD the password of 'alice'"),
+        "{last}"
     );
 }

@@ -676,6 +676,12 @@ impl Checker {
         self.report
     }
 
+    /// Whether the point `name` runs (every point runs without `--point`): for a check made
+    /// only when needed, such as a login that, when it fails, stops the rest.
+    pub fn runs_point(&self, name: &str) -> bool {
+        self.options.only.as_deref().is_none_or(|only| only == name)
+    }
+
     /// The time one point may take.
     pub fn timeout(&self) -> Duration {
         self.options.timeout

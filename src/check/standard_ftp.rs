@@ -448,6 +448,9 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// The point that appears only when the checker cannot log in (and then stops).
+const LOGIN_POINT: &str = "log in with the account (USER, PASS)";
+
 const CURL_FILE: &str = "socklab-check-curl.bin";
 const FTPLIB_FILE: &str = "socklab-check-ftplib.bin";
 const RENAMED_FILE: &str = "socklab-check-renamed.bin";
@@ -482,6 +485,28 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
         }
         Ok(ftp.transcript())
     });
+
+    // Every later point logs in: with a wrong SOCKLAB_PASSWORD (or an account your server does
+    // not know) each would fail the same way. Say it once, and stop.
+    if checker.runs_point(LOGIN_POINT) {
+        if let Err(why) = Ftp::login(addr, account, timeout) {
+            if why.contains(" 530 ") || why.starts_with("USER/PASS: 530") {
+                let advice = format!(
+                    "{why}: is {PASSWORD_VARIABLE} the password of '{}', and does your server \
+                     know that account? The points that need a login were not run",
+                    account.user
+                );
+                point(checker, LOGIN_POINT, |_| {
+                    match Ftp::login(addr, account, timeout) {
+                        Err(again) if again == why => Err(advice),
+                        Err(other) => Err(other),
+                        Ok(ftp) => Ok(ftp.transcript()),
+                    }
+                });
+                return;
+            }
+        }
+    }
 
     point(
         checker,

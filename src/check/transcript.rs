@@ -140,7 +140,7 @@ pub fn sent_more(bytes: &[u8]) {
             bytes: kept(bytes),
             total: bytes.len(),
             writes: 1,
-            how: "as written".to_string(),
+            how: "as socklab's code wrote it".to_string(),
         });
     });
 }
