@@ -344,3 +344,28 @@ fn fifteens_checker_stops_at_a_refused_login() {
         "{last}"
     );
 }
+
+/// A UDP time server with a wrong clock: 06's FAIL marks where its year differs.
+#[test]
+fn a_wrong_year_is_marked() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok((_, from)) = server.recv_from(&mut buf) {
+            let _ = server.send_to(b"1999", from);
+        }
+    });
+    let report = check::check_server(
+        &check::udp_time::LESSON,
+        addr,
+        &options(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let first = report.points.first().expect("a point");
+    assert!(!first.passed, "{first}");
+    assert!(
+        first.to_string().contains("differ first at byte 0"),
+        "{first}"
+    );
+}

@@ -185,7 +185,7 @@ fn exchange(
     let _ = conn.shutdown(std::net::Shutdown::Write);
     Verdict::pass(
         sent,
-        format!("all {} frames back, the same bytes", messages.len()),
+        format!("{} back, the same bytes", frames_counted(messages.len())),
     )
 }
 
@@ -231,7 +231,10 @@ fn receive_point(student: &StudentClient, lines: &[&str], timeout: Duration) -> 
     }
     let expected: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
     if frames == expected {
-        return Verdict::pass(sent, format!("{} frames, the same bytes", frames.len()));
+        return Verdict::pass(
+            sent,
+            format!("{}, the same bytes", frames_counted(frames.len())),
+        );
     }
     let shown: Vec<String> = frames.iter().map(|f| quoted(f)).collect();
     Verdict::fail(
@@ -243,6 +246,11 @@ fn receive_point(student: &StudentClient, lines: &[&str], timeout: Duration) -> 
             run.ending()
         ),
     )
+}
+
+/// `1 frame`, `3 frames`.
+fn frames_counted(n: usize) -> String {
+    format!("{n} frame{}", if n == 1 { "" } else { "s" })
 }
 
 /// Reads frames from one connection until it ends (at most one per line). Where the bytes are
