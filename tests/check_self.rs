@@ -369,3 +369,37 @@ fn a_wrong_year_is_marked() {
         "{first}"
     );
 }
+
+/// A 13 server that reads every request and never answers (tutorial 004's): the FAIL says so in
+/// words, with the time waited.
+#[test]
+fn a_file_server_that_never_answers_is_told_so() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(common::WAIT));
+                let mut sink = [0u8; 4096];
+                while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let report = check::check_server(
+        &check::file_upload::LESSON,
+        addr,
+        &options(Duration::from_secs(1)),
+    )
+    .unwrap();
+    let first = report.points.first().expect("a point");
+    assert!(!first.passed, "{first}");
+    assert!(
+        first
+            .got
+            .contains("no reply within 1 s (--timeout): your server must answer"),
+        "{first}"
+    );
+    assert!(first.to_string().contains("timed out after 1 s"), "{first}");
+}
