@@ -179,6 +179,13 @@ fn a_fail_of_15s_checker_shows_the_steps_the_difference_and_the_replay() {
         ..options(Duration::from_secs(10))
     };
     let report = check::standard_ftp::report(addr, &account, &options).unwrap();
+    // A PASS names the commands and the reply codes, in short.
+    let greeting = report.points.first().expect("a point");
+    assert_eq!(
+        (greeting.sent.as_str(), greeting.got.as_str()),
+        ("PWD, QUIT", "replies 220, 500, 221"),
+        "{greeting}"
+    );
     let failed = report.first_failure().expect("a failure");
     assert_eq!(failed.name, "a wrong password gets 530", "{failed}");
     let shown = failed.to_string();

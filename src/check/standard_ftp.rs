@@ -379,11 +379,42 @@ impl Ftp {
         Ok(data)
     }
 
-    /// What was said, for the report: the last lines.
-    fn transcript(&self) -> String {
-        let start = self.said.len().saturating_sub(8);
-        self.said.get(start..).unwrap_or_default().join(" ")
+    /// What was said, for a passing point's line: the commands sent and the codes of the
+    /// replies (a failure shows every byte in its steps instead).
+    fn transcript(&self) -> Said {
+        let last = |items: Vec<&str>| {
+            let start = items.len().saturating_sub(MAX_SAID);
+            let mut shown = items.get(start..).unwrap_or_default().join(", ");
+            if start > 0 {
+                shown = format!("…, {shown}");
+            }
+            shown
+        };
+        let commands = self
+            .said
+            .iter()
+            .filter_map(|line| line.strip_prefix("> "))
+            .collect();
+        let codes = self
+            .said
+            .iter()
+            .filter_map(|line| line.strip_prefix("< "))
+            .map(|line| line.get(..3).unwrap_or(line))
+            .collect();
+        Said {
+            sent: last(commands),
+            got: format!("replies {}", last(codes)),
+        }
     }
+}
+
+/// Most commands (and replies) a passing point's line names: the last ones.
+const MAX_SAID: usize = 10;
+
+/// A passing point's conversation in short: the commands, and the reply codes.
+struct Said {
+    sent: String,
+    got: String,
 }
 
 /// The first digit of a reply's code is what a client acts on: marks it when it is not `digit`.
@@ -750,7 +781,10 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
                     greeting.line
                 ));
             }
-            Ok("> USER xxx... (3000 bytes), then a new connection: 220".into())
+            Ok(Said {
+                sent: "USER xxx… (3000 bytes), then a new connection".into(),
+                got: "replies 220".into(),
+            })
         },
     );
 
@@ -763,15 +797,15 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
     }
 }
 
-/// Runs one point whose body says `Ok(transcript)` or `Err(what went wrong)`.
+/// Runs one point whose body says `Ok(what was said)` or `Err(what went wrong)`.
 fn point(
     checker: &mut Checker,
     name: &str,
-    body: impl FnOnce(&mut rand::rngs::StdRng) -> Result<String, String>,
+    body: impl FnOnce(&mut rand::rngs::StdRng) -> Result<Said, String>,
 ) {
     checker.point(name, CHAPTER, |rng| match body(rng) {
-        Ok(transcript) => Verdict::pass(name, transcript),
-        Err(why) => Verdict::fail(name, why),
+        Ok(said) => Verdict::pass(said.sent, said.got),
+        Err(why) => Verdict::fail("the commands in the steps below", why),
     });
 }
 
