@@ -172,6 +172,17 @@ pub const EXERCISES: &[Exercise] = &[
         section: "14-ftp in depth, \"Check your own server\"",
         solution: "socklab's own 14-ftp server (src/lessons/ftp/)",
     },
+    Exercise {
+        key: "15-ftp server",
+        lesson: "15",
+        task: "the homework server speaking real FTP (RFC 959): USER/PASS, PWD, EPSV or PASV, \
+               STOR, RETR, REST, APPE, SIZE, LIST, NLST, MLSD, paths kept inside the home",
+        interface: "listens on a port of your choice; an account the checker logs in as \
+                    (password in SOCKLAB_PASSWORD for the checker)",
+        check: "15-ftp check server 127.0.0.1:9015 --user alice",
+        section: "15-ftp, \"What real clients send\"",
+        solution: "socklab's own 15-ftp server (src/lessons/standard_ftp/)",
+    },
 ];
 
 /// The exercise list as `00-tour exercises` prints it, with each one's status from `progress`.
@@ -228,7 +239,7 @@ mod tests {
     fn the_solution_shows_only_once_passed_and_a_hint_after_a_failure() {
         let mut progress = Progress::default();
         let fresh = render(&progress);
-        assert!(fresh.contains("0 of 13 exercises passed"), "{fresh}");
+        assert!(fresh.contains("0 of 14 exercises passed"), "{fresh}");
         assert!(!fresh.contains("tests/solutions/01_echo_once_client.py"));
         progress.record(
             "01-echo-once client",
@@ -261,7 +272,7 @@ mod tests {
             },
         );
         let done = render(&progress);
-        assert!(done.contains("1 of 13 exercises passed"), "{done}");
+        assert!(done.contains("1 of 14 exercises passed"), "{done}");
         assert!(done.contains("solution:  tests/solutions/01_echo_once_client.py"));
     }
 }

@@ -161,3 +161,54 @@ fn the_command_prints_each_point_and_takes_the_password_from_the_environment() {
         run.stdout
     );
 }
+
+/// Like every checker's, a FAIL of 14's shows the point's numbered steps with the frames as
+/// escaped bytes and hex (the login and the requests go through the transcript, not only the
+/// lesson's client), the first difference marked, and the command that replays the point. The
+/// failure is a classic: a server that joins `/etc/passwd` to the home finds a file there.
+#[test]
+fn a_fail_shows_the_frames_the_difference_and_the_replay_command() {
+    let root = tempfile::tempdir().unwrap();
+    add_alice(root.path());
+    let etc = root.path().join("home/alice/etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("passwd"), "root:x:0:0\n").unwrap();
+    let server = server(root.path(), &[]);
+    let point = "hostile paths get the documented codes";
+    let options = Options {
+        timeout: Duration::from_secs(60),
+        only: Some(point.into()),
+        command_line: Some(
+            [
+                "14-ftp",
+                "check",
+                "server",
+                "127.0.0.1:9014",
+                "--user",
+                "alice",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        ..Options::quiet(5)
+    };
+    let report = ftp::report(server.addr, &alice(), &options).unwrap();
+    let failed = report.first_failure().expect("a failure");
+    let shown = failed.to_string();
+    assert!(shown.contains("FAIL hostile paths"), "{shown}");
+    assert!(shown.contains("    1. connected to"), "{shown}");
+    // The login frame, escaped, with its binary length prefix in hex.
+    assert!(
+        shown.contains(r#"\"cmd\":\"login\""#) || shown.contains(r#""cmd":"login""#),
+        "{shown}"
+    );
+    assert!(shown.contains(" hex "), "{shown}");
+    assert!(shown.contains("received '"), "{shown}");
+    assert!(shown.contains("differ first at byte 0"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "replay this point: 14-ftp check --seed 5 --point '{point}' server 127.0.0.1:9014 --user alice"
+        )),
+        "{shown}"
+    );
+}

@@ -53,6 +53,12 @@ fn reply(conn: &TcpStream, timeout: Duration) -> Result<Map<String, Value>, Stri
     match Framing::default().read_header(&mut timed) {
         Ok(Some(header)) => Ok(header),
         Ok(None) => Err("no reply: the server closed the connection".to_string()),
+        Err(crate::framing::FrameError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(format!(
+                "no reply within {} s (--timeout): your server must answer every request",
+                timeout.as_secs()
+            ))
+        }
         Err(e) => Err(format!("no reply header: {e}")),
     }
 }

@@ -8,8 +8,9 @@
 //! can build its login from the walkthrough's `scram_client.py` (the same computations, the
 //! other side).
 //!
-//! The normal points use socklab's [`FtpClient`]; raw frames are written only where cutting them
-//! is the point (1-byte and random pieces, a body cut by a reset). Every file it makes is named
+//! Puts and gets of whole files use socklab's [`FtpClient`]; the login and every other request
+//! go through [`Recorded`], so that a failed point shows its frames byte by byte, and raw frames
+//! are written where cutting them is the point (1-byte and random pieces, a body cut by a reset). Every file it makes is named
 //! `socklab-check-*` and removed at the end; a kept partial upload cannot be removed through the
 //! protocol, but the resume point completes it, so nothing is left behind.
 //!
@@ -30,11 +31,12 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
+use super::transcript::{self, Recorded};
 use super::{close_with_reset, connect, write_cut, Checker, Cut, Lesson, Options, Verdict};
 use crate::framing;
 use crate::lessons::ftp::client::{ClientError, FtpClient};
 use crate::lessons::ftp::login::{client_login, LoginError};
-use crate::lessons::ftp::protocol::{check_reply, Code};
+use crate::lessons::ftp::protocol::{check_reply, Code, Entry};
 use crate::units;
 
 pub const LESSON: Lesson = Lesson {
@@ -192,7 +194,7 @@ impl Session {
         let mut conn = connect(addr).map_err(io_error)?;
         let watchdog = Watchdog::arm(&conn, Instant::now() + timeout).map_err(io_error)?;
         let raw = conn.try_clone().map_err(io_error)?;
-        if let Err(e) = client_login(&mut conn, user, password) {
+        if let Err(e) = client_login(&mut Recorded(&mut conn), user, password) {
             let late = watchdog
                 .fired
                 .load(Ordering::SeqCst)
@@ -216,6 +218,69 @@ impl Session {
         }
     }
 
+    /// Sends one request frame and reads its reply, both recorded in the point's transcript; an
+    /// error reply is [`ClientError::Refused`] (as socklab's client says it).
+    fn request(&mut self, header: &Value) -> Result<Map<String, Value>, ClientError> {
+        let mut stream = Recorded(&mut self.raw);
+        framing::write_header(&mut stream, header)?;
+        match framing::read_header(&mut stream) {
+            Ok(Some(reply)) => Ok(check_reply(reply)?),
+            Ok(None) => Err(ClientError::Closed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A text field of a reply that must have it.
+    fn text_of(reply: &Map<String, Value>, field: &str) -> Result<String, ClientError> {
+        reply
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol(format!("the reply has no text \"{field}\"")))
+    }
+
+    fn pwd(&mut self) -> Result<String, String> {
+        self.request(&json!({"cmd": "pwd"}))
+            .and_then(|reply| Session::text_of(&reply, "cwd"))
+            .map_err(|e| self.why("pwd", e))
+    }
+
+    fn cd(&mut self, path: &str) -> Result<String, String> {
+        self.request(&json!({"cmd": "cd", "path": path}))
+            .and_then(|reply| Session::text_of(&reply, "cwd"))
+            .map_err(|e| self.why(&format!("cd {path}"), e))
+    }
+
+    fn mkdir(&mut self, path: &str) -> Result<(), String> {
+        self.request(&json!({"cmd": "mkdir", "path": path}))
+            .map(|_| ())
+            .map_err(|e| self.why(&format!("mkdir {path}"), e))
+    }
+
+    /// The entries of the current folder.
+    fn ls(&mut self) -> Result<Vec<Entry>, String> {
+        let reply = self
+            .request(&json!({"cmd": "ls"}))
+            .map_err(|e| self.why("ls", e))?;
+        let entries = reply.get("entries").cloned().unwrap_or(Value::Null);
+        serde_json::from_value(entries)
+            .map_err(|e| format!("ls: bad \"entries\" in the reply: {e}"))
+    }
+
+    /// `(used, quota)` in bytes.
+    fn quota(&mut self) -> Result<(u64, u64), String> {
+        let reply = self
+            .request(&json!({"cmd": "quota"}))
+            .map_err(|e| self.why("quota", e))?;
+        let number = |field: &str| {
+            reply
+                .get(field)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("quota: the reply has no number \"{field}\""))
+        };
+        Ok((number("used")?, number("quota")?))
+    }
+
     /// Sends one request frame cut as `cut`; returns the number of writes.
     fn send_cut(&mut self, header: &Value, cut: Cut, rng: &mut StdRng) -> Result<usize, String> {
         let mut frame = Vec::new();
@@ -225,7 +290,7 @@ impl Session {
 
     /// Reads one reply frame; an error reply is an `Err` with its code first.
     fn reply(&mut self) -> Result<Map<String, Value>, String> {
-        match framing::read_header(&mut self.raw) {
+        match framing::read_header(&mut Recorded(&mut self.raw)) {
             Ok(Some(reply)) => check_reply(reply).map_err(|r| format!("{}: {}", r.code, r.msg)),
             Ok(None) => Err(self.why("reply", "the server closed the connection")),
             Err(e) => Err(self.why("reply", e)),
@@ -274,8 +339,7 @@ fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) {
         LOGIN,
         |_| {
             let sent = format!("login as {} with SCRAM, then pwd", account.user);
-            let result = Session::open(addr, account, timeout)
-                .and_then(|mut s| s.client.pwd().map_err(|e| s.why("pwd", e)));
+            let result = Session::open(addr, account, timeout).and_then(|mut s| s.pwd());
             match result {
                 Ok(cwd) if cwd == "/" => Verdict::pass(sent, "ok, signature verified; pwd /"),
                 Ok(cwd) => Verdict::fail(sent, format!("pwd {cwd:?} right after login, not \"/\"")),
@@ -359,9 +423,7 @@ fn wrong_password(addr: SocketAddr, account: &Account, timeout: Duration) -> Ver
             return Verdict::fail(sent, format!("{got} (expected {})", Code::AuthFailed));
         }
     }
-    match Session::open(addr, account, timeout)
-        .and_then(|mut s| s.client.pwd().map_err(|e| s.why("pwd", e)))
-    {
+    match Session::open(addr, account, timeout).and_then(|mut s| s.pwd()) {
         Ok(_) => Verdict::pass(sent, "auth_failed, then ok"),
         Err(e) => Verdict::fail(sent, format!("auth_failed, then {e}")),
     }
@@ -386,7 +448,15 @@ fn put_and_get(
         return Verdict::fail(sent, format!("cannot write a local file: {e}"));
     }
     let result = Session::open(addr, account, timeout).and_then(|mut s| {
+        transcript::note(format!(
+            "put {name} with socklab's client: the request, {} body bytes, the md5 in a trailer frame",
+            body.len()
+        ));
         let done = s.client.put(&source, name).map_err(|e| s.why("put", e))?;
+        transcript::note(format!(
+            "answered: ready at offset {}, then ok with md5 {}",
+            done.offset, done.md5
+        ));
         if done.offset != 0 || done.md5 != md5_hex(body) {
             return Err(format!(
                 "put: ready offset {} and md5 {} (expected 0 and {})",
@@ -407,10 +477,18 @@ fn put_and_get(
 fn get_back(s: &mut Session, local: &Path, name: &str, body: &[u8]) -> Result<(), String> {
     let target = local.join("got");
     let _ = fs::remove_file(&target);
+    transcript::note(format!(
+        "get {name} with socklab's client (it checks the md5)"
+    ));
     s.client
         .get(name, &target)
         .map_err(|e| s.why(&format!("get {name}"), e))?;
     let got = fs::read(&target).map_err(|e| format!("reading what get wrote: {e}"))?;
+    transcript::note(format!(
+        "received {} bytes, md5 {}",
+        got.len(),
+        md5_hex(&got)
+    ));
     if got != body {
         super::transcript::difference(body, &got);
         return Err(format!(
@@ -464,23 +542,21 @@ fn directories(addr: SocketAddr, account: &Account, dir: &str, timeout: Duration
     let sent = format!("mkdir {dir}, cd {dir}, pwd, put inside.txt, ls, cd .., ls");
     let inside = b"in a folder\n";
     let result = Session::open(addr, account, timeout).and_then(|mut s| {
-        s.client.mkdir(dir).map_err(|e| s.why("mkdir", e))?;
-        let cwd = s.client.cd(dir).map_err(|e| s.why("cd", e))?;
-        let pwd = s.client.pwd().map_err(|e| s.why("pwd", e))?;
+        s.mkdir(dir)?;
+        let cwd = s.cd(dir)?;
+        let pwd = s.pwd()?;
         let expected = format!("/{dir}");
         if cwd != expected || pwd != expected {
             return Err(format!(
                 "cd answered {cwd:?}, pwd {pwd:?} (expected {expected:?})"
             ));
         }
-        s.client
-            .request(&put_header("inside.txt", inside))
+        s.request(&put_header("inside.txt", inside))
             .map_err(|e| s.why("put inside.txt", e))?;
-        io::Write::write_all(&mut s.raw, inside).map_err(|e| s.why("body", e))?;
+        io::Write::write_all(&mut Recorded(&mut s.raw), inside).map_err(|e| s.why("body", e))?;
         s.reply()?;
-        let listing = s.client.ls(None).map_err(|e| s.why("ls", e))?;
+        let listing = s.ls()?;
         let file_listed = listing
-            .entries
             .iter()
             .any(|e| e.name == "inside.txt" && e.kind == "file" && e.size == inside.len() as u64);
         if !file_listed {
@@ -489,12 +565,9 @@ fn directories(addr: SocketAddr, account: &Account, dir: &str, timeout: Duration
                 inside.len()
             ));
         }
-        let up = s.client.cd("..").map_err(|e| s.why("cd ..", e))?;
-        let listing = s.client.ls(None).map_err(|e| s.why("ls", e))?;
-        let dir_listed = listing
-            .entries
-            .iter()
-            .any(|e| e.name == dir && e.kind == "dir");
+        let up = s.cd("..")?;
+        let listing = s.ls()?;
+        let dir_listed = listing.iter().any(|e| e.name == dir && e.kind == "dir");
         if up != "/" || !dir_listed {
             return Err(format!(
                 "cd .. answered {up:?}; ls shows the folder: {dir_listed}"
@@ -530,12 +603,18 @@ fn hostile_paths(addr: SocketAddr, account: &Account, run: &str, timeout: Durati
                 "put" => put_header(path, b"x"),
                 _ => json!({"cmd": "get", "filename": path, "offset": 0}),
             };
-            match s.client.request(&header) {
+            match s.request(&header) {
                 Err(ClientError::Refused(r)) if r.code == code => {}
                 Err(ClientError::Refused(r)) => {
-                    return Err(format!("{cmd} {path:?}: {} (expected {code})", r.code))
+                    transcript::difference(
+                        code.to_string().as_bytes(),
+                        r.code.to_string().as_bytes(),
+                    );
+                    return Err(format!("{cmd} {path:?}: {} (expected {code})", r.code));
                 }
                 Ok(reply) => {
+                    let status = reply.get("status").and_then(Value::as_str).unwrap_or("?");
+                    transcript::difference(code.to_string().as_bytes(), status.as_bytes());
                     // The server now waits for, or sends, a body: this connection is done.
                     return Err(format!(
                         "{cmd} {path:?}: {} (expected {code})",
@@ -545,9 +624,7 @@ fn hostile_paths(addr: SocketAddr, account: &Account, run: &str, timeout: Durati
                 Err(e) => return Err(s.why(&format!("{cmd} {path:?}"), e)),
             }
         }
-        s.client
-            .pwd()
-            .map_err(|e| s.why("pwd after the refusals", e))
+        s.pwd().map_err(|e| format!("after the refusals: {e}"))
     });
     match result {
         Ok(_) => Verdict::pass(
@@ -585,8 +662,11 @@ fn resume(
                 Value::Object(ready)
             ));
         }
-        io::Write::write_all(&mut s.raw, body.get(..half).unwrap_or_default())
-            .map_err(|e| s.why("body", e))?;
+        io::Write::write_all(
+            &mut Recorded(&mut s.raw),
+            body.get(..half).unwrap_or_default(),
+        )
+        .map_err(|e| s.why("body", e))?;
         thread::sleep(READ_PAUSE);
         Ok(s.raw)
     });
@@ -626,6 +706,9 @@ fn put_when_free(
     name: &str,
     md5: &str,
 ) -> Result<crate::lessons::ftp::client::PutDone, String> {
+    transcript::note(format!(
+        "put {name} again with socklab's client, the md5 {md5} in the header"
+    ));
     loop {
         match s.client.put_with_md5(source, name, md5) {
             Err(ClientError::Refused(r)) if r.code == Code::Busy => {
@@ -640,15 +723,19 @@ fn over_quota(addr: SocketAddr, account: &Account, run: &str, timeout: Duration)
     let name = format!("{run}-too-big.bin");
     let mut sent = format!("quota, then a put header of {name} one byte larger than what is free");
     let result = Session::open(addr, account, timeout).and_then(|mut s| {
-        let (used, quota) = s.client.quota().map_err(|e| s.why("quota", e))?;
+        let (used, quota) = s.quota()?;
         let size = quota.saturating_sub(used) + 1;
         sent = format!("quota (used {used} of {quota}), then a put header of {name}, {size} bytes");
         let header = json!({"cmd": "put", "filename": name, "filesize": size,
                             "md5": "0123456789abcdef0123456789abcdef"});
-        match s.client.request(&header) {
+        match s.request(&header) {
             Err(ClientError::Refused(r)) if r.code == Code::QuotaExceeded => {}
             Err(ClientError::Refused(r)) => {
-                return Err(format!("{} (expected {})", r.code, Code::QuotaExceeded))
+                transcript::difference(
+                    Code::QuotaExceeded.to_string().as_bytes(),
+                    r.code.to_string().as_bytes(),
+                );
+                return Err(format!("{} (expected {})", r.code, Code::QuotaExceeded));
             }
             Ok(reply) => {
                 return Err(format!(
@@ -659,9 +746,7 @@ fn over_quota(addr: SocketAddr, account: &Account, run: &str, timeout: Duration)
             }
             Err(e) => return Err(s.why("put", e)),
         }
-        s.client
-            .pwd()
-            .map_err(|e| s.why("pwd after the refusal", e))
+        s.pwd().map_err(|e| format!("after the refusal: {e}"))
     });
     match result {
         Ok(_) => Verdict::pass(sent, "quota_exceeded; then pwd still works"),

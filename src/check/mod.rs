@@ -676,6 +676,12 @@ impl Checker {
         self.report
     }
 
+    /// Whether the point `name` runs (every point runs without `--point`): for a check made
+    /// only when needed, such as a login that, when it fails, stops the rest.
+    pub fn runs_point(&self, name: &str) -> bool {
+        self.options.only.as_deref().is_none_or(|only| only == name)
+    }
+
     /// The time one point may take.
     pub fn timeout(&self) -> Duration {
         self.options.timeout
@@ -715,7 +721,24 @@ impl Checker {
                 self.stopped = true;
                 return;
             }
+            // It listened for the earlier points and has stopped since: every later point would
+            // fail the same way, each with a hint about something else. Say it once and stop.
+            if !verdict.passed && at_connect {
+                let got = format!(
+                    "could not connect: nothing listens on {addr} any more: your server stopped \
+                     during or after the point before (look at its output: an exception such as \
+                     ConnectionResetError?); the remaining points were not run"
+                );
+                self.record(name, Verdict::fail(verdict.sent, got), STOPPED_HINT, steps);
+                self.stopped = true;
+                return;
+            }
         }
+        self.record(name, verdict, hint, steps);
+    }
+
+    /// Adds a decided point to the report (and prints it).
+    fn record(&mut self, name: &str, verdict: Verdict, hint: &str, steps: Vec<String>) {
         let replay = self
             .options
             .command_line
@@ -743,6 +766,10 @@ impl Checker {
 
 // ---------------------------------------------------------------------------------------------
 // Writing the way a network delivers
+
+/// The hint of a point that found the student's server gone.
+const STOPPED_HINT: &str = "02-echo-loop and 03-echo-reconnect (a client that resets must not \
+                            stop a server: catch ConnectionResetError for that one client)";
 
 /// How a checker cuts what it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1001,6 +1028,42 @@ pub fn read_expecting(conn: &TcpStream, expected: &[u8], timeout: Duration) -> (
         }
     }
     (got, Ending::Complete)
+}
+
+/// How long [`extra_after`] waits for bytes beyond a complete answer.
+pub const EXTRA_WAIT: Duration = Duration::from_millis(100);
+
+/// After a complete answer: the bytes that follow within [`EXTRA_WAIT`] (an answer longer than
+/// was due, such as tutorial 001's `data.upper() + b'sb'`, which arrives in the same segment),
+/// recorded in the point's transcript. Nothing, when nothing follows.
+pub fn extra_after(conn: &TcpStream) -> Vec<u8> {
+    let mut buf = [0u8; 256];
+    if conn.set_read_timeout(Some(EXTRA_WAIT)).is_err() {
+        return Vec::new();
+    }
+    let mut reader = conn;
+    match net::recv(&mut reader, &mut buf) {
+        Ok(n) if n > 0 => {
+            let extra = buf.get(..n).unwrap_or_default();
+            transcript::received(extra);
+            transcript::note("(more than the answer that was due)");
+            extra.to_vec()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What a failed send says: a peer that closed or reset is named as such.
+pub fn could_not_send(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted => format!(
+            "could not send: your server closed the connection before the message was all sent \
+             ({e}); did it stop? look at its output"
+        ),
+        _ => format!("could not send: {e}"),
+    }
 }
 
 /// Reads until the peer closes the connection, keeping at most `max` bytes. `Complete` means

@@ -22,7 +22,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{read_to_close, Checker, Lesson, Options, Verdict};
+use super::{read_to_close, transcript, Checker, Lesson, Options, Verdict};
 use crate::escape::preview;
 use crate::net;
 use crate::units;
@@ -48,6 +48,13 @@ const MAX_DATA: usize = 4 << 20;
 pub struct CheckArgs {
     #[command(subcommand)]
     pub target: Target,
+    /// Accepted like every checker's, so that a failure's replay line works; this checker cuts
+    /// nothing at random, so the seed changes nothing.
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
+    /// Run only the point of this name (the replay of one failure).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub point: Option<String>,
     /// Print the results as one JSON object (for a teacher collecting a class's results).
     #[arg(long, global = true)]
     pub json: bool,
@@ -77,10 +84,11 @@ pub use super::ftp::{Account, PASSWORD_VARIABLE};
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let Target::Server { address, user } = args.target;
     let account = Account::from_environment(user)?;
-    super::run_server_with(
+    super::run_server_with_point(
         &LESSON,
         &address,
-        None,
+        args.seed,
+        args.point,
         args.json,
         args.timeout,
         |checker, addr| check_server(checker, addr, &account),
@@ -121,6 +129,8 @@ struct Ftp {
     conn: TcpStream,
     pending: Vec<u8>,
     deadline: Instant,
+    /// When the point began, for "timed out after N s".
+    started: Instant,
     /// What was sent and received, for the report.
     said: Vec<String>,
 }
@@ -133,6 +143,7 @@ impl Ftp {
             conn,
             pending: Vec::new(),
             deadline: net::deadline_after(timeout),
+            started: Instant::now(),
             said: Vec::new(),
         };
         let greeting = ftp.reply()?;
@@ -151,31 +162,39 @@ impl Ftp {
         }
         let pass = ftp.cmd_hidden("PASS", &account.password)?;
         if !pass.is(2) {
+            code_differs(&pass, "230");
             return Err(format!("USER/PASS: {} (expected 230)", pass.line));
         }
         Ok(ftp)
     }
 
-    fn send(&mut self, line: &str) -> Result<(), String> {
+    /// Sends `line` and its CRLF; the transcript shows `shown` (the line, or the password
+    /// hidden).
+    fn send(&mut self, line: &str, shown: &str) -> Result<(), String> {
         self.conn
             .set_write_timeout(Some(self.left()?))
             .map_err(|e| e.to_string())?;
         self.conn
             .write_all(format!("{line}\r\n").as_bytes())
-            .map_err(|e| format!("sending {line}: {e}"))
+            .map_err(|e| {
+                transcript::note(format!("sending {shown} failed: {e}"));
+                format!("sending {shown}: {e}")
+            })?;
+        transcript::sent(format!("{shown}\r\n").as_bytes(), 1, "one write");
+        Ok(())
     }
 
     fn cmd(&mut self, line: &str) -> Result<Reply, String> {
         self.said
             .push(format!("> {}", preview(line.as_bytes(), 60)));
-        self.send(line)?;
+        self.send(line, line)?;
         self.reply()
     }
 
     /// A command whose argument must not appear in the report (the password).
     fn cmd_hidden(&mut self, verb: &str, arg: &str) -> Result<Reply, String> {
         self.said.push(format!("> {verb} ****"));
-        self.send(&format!("{verb} {arg}"))?;
+        self.send(&format!("{verb} {arg}"), &format!("{verb} ****"))?;
         self.reply()
     }
 
@@ -183,6 +202,7 @@ impl Ftp {
     fn expect(&mut self, line: &str, digit: u16) -> Result<Reply, String> {
         let reply = self.cmd(line)?;
         if !reply.is(digit) {
+            transcript::note(first_digit_differs(&reply, digit));
             return Err(format!("{line}: got {} (expected {digit}xx)", reply.line));
         }
         Ok(reply)
@@ -191,9 +211,18 @@ impl Ftp {
     fn left(&self) -> Result<Duration, String> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err("no answer in time".into());
+            return Err(self.no_answer());
         }
         Ok(left)
+    }
+
+    /// The point's time is up: says so in the transcript and in the verdict.
+    fn no_answer(&self) -> String {
+        transcript::timed_out(self.started.elapsed());
+        format!(
+            "no answer in time (timed out after {} s; --timeout)",
+            self.started.elapsed().as_secs()
+        )
     }
 
     /// One line, without its line end; capped at [`MAX_REPLY_LINE`].
@@ -215,12 +244,20 @@ impl Ftp {
                 .map_err(|e| e.to_string())?;
             let mut buf = [0u8; 2048];
             match net::recv(&mut self.conn, &mut buf) {
-                Ok(0) => return Err("the server closed the connection".into()),
-                Ok(n) => self
-                    .pending
-                    .extend_from_slice(buf.get(..n).unwrap_or_default()),
-                Err(e) if net::is_timeout(&e) => return Err("no answer in time".into()),
-                Err(e) => return Err(format!("reading the reply: {e}")),
+                Ok(0) => {
+                    transcript::note("then your server closed the connection (end of stream)");
+                    return Err("the server closed the connection".into());
+                }
+                Ok(n) => {
+                    let got = buf.get(..n).unwrap_or_default();
+                    transcript::received(got);
+                    self.pending.extend_from_slice(got);
+                }
+                Err(e) if net::is_timeout(&e) => return Err(self.no_answer()),
+                Err(e) => {
+                    transcript::note(format!("then reading failed: {e}"));
+                    return Err(format!("reading the reply: {e}"));
+                }
             }
         }
     }
@@ -267,6 +304,7 @@ impl Ftp {
                 .ok_or_else(|| format!("EPSV: cannot read a port in {}", epsv.line));
         }
         if !epsv.is(5) {
+            code_differs(&epsv, "229");
             return Err(format!(
                 "EPSV: got {} (expected 229, or 5xx then PASV)",
                 epsv.line
@@ -280,6 +318,7 @@ impl Ftp {
         let host = self.conn.peer_addr().map_err(|e| e.to_string())?.ip();
         let pasv = self.cmd("PASV")?;
         if pasv.code != 227 {
+            code_differs(&pasv, "227");
             return Err(format!("PASV: got {} (expected 227)", pasv.line));
         }
         pasv_port(&pasv.line)
@@ -309,8 +348,11 @@ impl Ftp {
         self.expect(command, 1)?;
         data.set_write_timeout(Some(self.left()?))
             .map_err(|e| e.to_string())?;
-        data.write_all(bytes)
-            .map_err(|e| format!("{command}: sending the data: {e}"))?;
+        data.write_all(bytes).map_err(|e| {
+            transcript::note(format!("sending the data failed: {e}"));
+            format!("{command}: sending the data: {e}")
+        })?;
+        transcript::sent(bytes, 1, "on the data connection, then closed it");
         drop(data);
         self.expect_after(command)
     }
@@ -318,6 +360,7 @@ impl Ftp {
     fn expect_after(&mut self, command: &str) -> Result<(), String> {
         let done = self.reply()?;
         if !done.is(2) {
+            transcript::note(first_digit_differs(&done, 2));
             return Err(format!(
                 "{command}: after the data got {} (expected 226)",
                 done.line
@@ -327,15 +370,65 @@ impl Ftp {
     }
 
     fn open_data(&self, addr: SocketAddr) -> Result<TcpStream, String> {
-        TcpStream::connect_timeout(&addr, self.left()?.min(net::CONNECT_TIMEOUT))
-            .map_err(|e| format!("data connection to {addr}: {e}"))
+        let data = TcpStream::connect_timeout(&addr, self.left()?.min(net::CONNECT_TIMEOUT))
+            .map_err(|e| {
+                transcript::note(format!("connecting to the data port {addr} failed: {e}"));
+                format!("data connection to {addr}: {e}")
+            })?;
+        transcript::connected(format!("{addr} (the data connection)"));
+        Ok(data)
     }
 
-    /// What was said, for the report: the last lines.
-    fn transcript(&self) -> String {
-        let start = self.said.len().saturating_sub(8);
-        self.said.get(start..).unwrap_or_default().join(" ")
+    /// What was said, for a passing point's line: the commands sent and the codes of the
+    /// replies (a failure shows every byte in its steps instead).
+    fn transcript(&self) -> Said {
+        let last = |items: Vec<&str>| {
+            let start = items.len().saturating_sub(MAX_SAID);
+            let mut shown = items.get(start..).unwrap_or_default().join(", ");
+            if start > 0 {
+                shown = format!("…, {shown}");
+            }
+            shown
+        };
+        let commands = self
+            .said
+            .iter()
+            .filter_map(|line| line.strip_prefix("> "))
+            .collect();
+        let codes = self
+            .said
+            .iter()
+            .filter_map(|line| line.strip_prefix("< "))
+            .map(|line| line.get(..3).unwrap_or(line))
+            .collect();
+        Said {
+            sent: last(commands),
+            got: format!("replies {}", last(codes)),
+        }
     }
+}
+
+/// Most commands (and replies) a passing point's line names: the last ones.
+const MAX_SAID: usize = 10;
+
+/// A passing point's conversation in short: the commands, and the reply codes.
+struct Said {
+    sent: String,
+    got: String,
+}
+
+/// The first digit of a reply's code is what a client acts on: marks it when it is not `digit`.
+fn first_digit_differs(reply: &Reply, digit: u16) -> String {
+    format!(
+        "expected a reply starting '{digit}' ({digit}xx), got '{}': they differ first at byte 0: '>>{}'",
+        reply.code / 100,
+        reply.line
+    )
+}
+
+/// Marks, in the point's transcript, where a reply's code differs from the `expected` one.
+fn code_differs(reply: &Reply, expected: &str) {
+    transcript::difference(expected.as_bytes(), reply.code.to_string().as_bytes());
 }
 
 /// The code of a reply line: three digits, then a space, a dash, or the end.
@@ -386,6 +479,9 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// The point that appears only when the checker cannot log in (and then stops).
+const LOGIN_POINT: &str = "log in with the account (USER, PASS)";
+
 const CURL_FILE: &str = "socklab-check-curl.bin";
 const FTPLIB_FILE: &str = "socklab-check-ftplib.bin";
 const RENAMED_FILE: &str = "socklab-check-renamed.bin";
@@ -401,6 +497,7 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
         |_| {
             let (mut ftp, greeting) = Ftp::connect(addr, timeout)?;
             if greeting.code != 220 {
+                code_differs(&greeting, "220");
                 return Err(format!("greeting {} (expected 220)", greeting.line));
             }
             ftp.expect("PWD", 5)?;
@@ -414,10 +511,33 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
         ftp.expect(&format!("USER {}", account.user), 3)?;
         let reply = ftp.cmd_hidden("PASS", &format!("{}-wrong", account.password))?;
         if reply.code != 530 {
+            code_differs(&reply, "530");
             return Err(format!("PASS (wrong): got {} (expected 530)", reply.line));
         }
         Ok(ftp.transcript())
     });
+
+    // Every later point logs in: with a wrong SOCKLAB_PASSWORD (or an account your server does
+    // not know) each would fail the same way. Say it once, and stop.
+    if checker.runs_point(LOGIN_POINT) {
+        if let Err(why) = Ftp::login(addr, account, timeout) {
+            if why.contains(" 530 ") || why.starts_with("USER/PASS: 530") {
+                let advice = format!(
+                    "{why}: is {PASSWORD_VARIABLE} the password of '{}', and does your server \
+                     know that account? The points that need a login were not run",
+                    account.user
+                );
+                point(checker, LOGIN_POINT, |_| {
+                    match Ftp::login(addr, account, timeout) {
+                        Err(again) if again == why => Err(advice),
+                        Err(other) => Err(other),
+                        Ok(ftp) => Ok(ftp.transcript()),
+                    }
+                });
+                return;
+            }
+        }
+    }
 
     point(
         checker,
@@ -441,6 +561,10 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
             ftp.expect("TYPE I", 2)?;
             let size = ftp.expect(&format!("SIZE {CURL_FILE}"), 2)?;
             if size.code != 213 || !size.line.ends_with(&format!(" {}", body.len())) {
+                transcript::difference(
+                    format!("213 {}", body.len()).as_bytes(),
+                    size.line.as_bytes(),
+                );
                 return Err(format!(
                     "SIZE: got {} (expected 213 {})",
                     size.line,
@@ -602,6 +726,7 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
             let _ = ftp.passive()?;
             let retr = ftp.cmd("RETR ../../../../../../../../etc/passwd")?;
             if !retr.is(5) {
+                code_differs(&retr, "550");
                 return Err(format!(
                     "RETR ../../etc/passwd: got {} (expected 550)",
                     retr.line
@@ -618,6 +743,7 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
             let mut ftp = Ftp::login(addr, account, timeout)?;
             let alone = ftp.cmd(&format!("RNTO {RENAMED_FILE}"))?;
             if alone.code != 503 {
+                code_differs(&alone, "503");
                 return Err(format!(
                     "RNTO without RNFR: got {} (expected 503)",
                     alone.line
@@ -628,6 +754,7 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
             ftp.expect(&format!("SIZE {RENAMED_FILE}"), 2)?;
             let unknown = ftp.cmd("XSOCKLAB")?;
             if unknown.code != 502 && unknown.code != 500 {
+                code_differs(&unknown, "502");
                 return Err(format!(
                     "an unknown command: got {} (expected 502 or 500)",
                     unknown.line
@@ -642,18 +769,22 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
         "a 3000-byte command line does not bring the server down",
         |_| {
             let (mut ftp, _) = Ftp::connect(addr, timeout)?;
-            let _ = ftp.send(&format!("USER {}", "x".repeat(3000)));
+            let _ = ftp.send(&format!("USER {}", "x".repeat(3000)), "USER xxx… (3000 x)");
             // A refusal (5xx) or a closed connection are both fine; then the server must still
             // greet a new client.
             let _ = ftp.reply();
             let (_, greeting) = Ftp::connect(addr, timeout)?;
             if greeting.code != 220 {
+                code_differs(&greeting, "220");
                 return Err(format!(
                     "a new connection got {} (expected 220)",
                     greeting.line
                 ));
             }
-            Ok("> USER xxx... (3000 bytes), then a new connection: 220".into())
+            Ok(Said {
+                sent: "USER xxx… (3000 bytes), then a new connection".into(),
+                got: "replies 220".into(),
+            })
         },
     );
 
@@ -666,15 +797,15 @@ pub fn check_server(checker: &mut Checker, addr: SocketAddr, account: &Account) 
     }
 }
 
-/// Runs one point whose body says `Ok(transcript)` or `Err(what went wrong)`.
+/// Runs one point whose body says `Ok(what was said)` or `Err(what went wrong)`.
 fn point(
     checker: &mut Checker,
     name: &str,
-    body: impl FnOnce(&mut rand::rngs::StdRng) -> Result<String, String>,
+    body: impl FnOnce(&mut rand::rngs::StdRng) -> Result<Said, String>,
 ) {
     checker.point(name, CHAPTER, |rng| match body(rng) {
-        Ok(transcript) => Verdict::pass(name, transcript),
-        Err(why) => Verdict::fail(name, why),
+        Ok(said) => Verdict::pass(said.sent, said.got),
+        Err(why) => Verdict::fail("the commands in the steps below", why),
     });
 }
 
@@ -687,6 +818,7 @@ fn same_bytes(got: &[u8], want: &[u8]) -> Result<(), String> {
         .zip(want)
         .position(|(a, b)| a != b)
         .unwrap_or(got.len().min(want.len()));
+    transcript::difference(want, got);
     Err(format!(
         "got {} bytes, expected {}; they differ from byte {at}",
         got.len(),

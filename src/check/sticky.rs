@@ -149,7 +149,7 @@ fn exchange(
             if messages.len() == 1 { "" } else { "s" },
             describe_cut(&bytes, writes)
         ),
-        Err(e) => return Verdict::fail("frames", format!("could not send: {e}")),
+        Err(e) => return Verdict::fail("frames", super::could_not_send(&e)),
     };
     let framing = framing();
     let mut timed = Timed::new(&conn, timeout);
@@ -185,7 +185,7 @@ fn exchange(
     let _ = conn.shutdown(std::net::Shutdown::Write);
     Verdict::pass(
         sent,
-        format!("all {} frames back, the same bytes", messages.len()),
+        format!("{} back, the same bytes", frames_counted(messages.len())),
     )
 }
 
@@ -220,7 +220,7 @@ fn receive_point(student: &StudentClient, lines: &[&str], timeout: Duration) -> 
         quoted(lines.join(" | ").as_bytes())
     );
     let (run, served) = student.run(&input_lines(lines), &[], timeout, |conn| {
-        read_frames(&conn, lines.len(), timeout)
+        read_frames(&conn, lines, timeout)
     });
     let mut frames = Vec::new();
     for connection in served {
@@ -231,7 +231,10 @@ fn receive_point(student: &StudentClient, lines: &[&str], timeout: Duration) -> 
     }
     let expected: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
     if frames == expected {
-        return Verdict::pass(sent, format!("{} frames, the same bytes", frames.len()));
+        return Verdict::pass(
+            sent,
+            format!("{}, the same bytes", frames_counted(frames.len())),
+        );
     }
     let shown: Vec<String> = frames.iter().map(|f| quoted(f)).collect();
     Verdict::fail(
@@ -245,26 +248,66 @@ fn receive_point(student: &StudentClient, lines: &[&str], timeout: Duration) -> 
     )
 }
 
-/// Reads frames from one connection until it ends (at most `max` of them).
-fn read_frames(conn: &TcpStream, max: usize, timeout: Duration) -> Result<Vec<Vec<u8>>, String> {
+/// `1 frame`, `3 frames`.
+fn frames_counted(n: usize) -> String {
+    format!("{n} frame{}", if n == 1 { "" } else { "s" })
+}
+
+/// Reads frames from one connection until it ends (at most one per line). Where the bytes are
+/// not the frames of `lines`, the point's transcript marks the first differing byte: a length
+/// taken of the text instead of its bytes shows as byte 0 (`\x05` where `\x0f` was due).
+fn read_frames(
+    conn: &TcpStream,
+    lines: &[&str],
+    timeout: Duration,
+) -> Result<Vec<Vec<u8>>, String> {
     let framing = framing();
-    let mut timed = Timed::new(conn, timeout);
+    let mut expected = Vec::new();
+    for line in lines {
+        let _ = framing.write_frame(&mut expected, line.as_bytes());
+    }
+    let mut reader = Kept {
+        inner: Timed::new(conn, timeout),
+        kept: Vec::new(),
+        room: expected.len() + 16,
+    };
     let mut got = Vec::new();
-    loop {
-        match framing.read_frame(&mut timed) {
+    let result = loop {
+        match framing.read_frame(&mut reader) {
             Ok(Some(frame)) => {
                 got.push(frame);
-                if got.len() > max {
-                    return Err(format!("more frames than lines ({})", got.len()));
+                if got.len() > lines.len() {
+                    break Err(format!("more frames than lines ({})", got.len()));
                 }
             }
-            Ok(None) => return Ok(got),
+            Ok(None) => break Ok(got),
             Err(e) => {
-                return Err(format!(
+                break Err(format!(
                     "after {} good frame(s), the next is not a frame: {e}",
                     got.len()
                 ))
             }
         }
+    };
+    if reader.kept != expected {
+        super::transcript::difference(&expected, &reader.kept);
+    }
+    result
+}
+
+/// A reader that keeps a copy of the first `room` bytes it passes on.
+struct Kept<R> {
+    inner: R,
+    kept: Vec<u8>,
+    room: usize,
+}
+
+impl<R: std::io::Read> std::io::Read for Kept<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let room = self.room.saturating_sub(self.kept.len());
+        let new = buf.get(..n).unwrap_or_default();
+        self.kept.extend_from_slice(new.get(..room).unwrap_or(new));
+        Ok(n)
     }
 }

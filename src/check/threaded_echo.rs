@@ -11,8 +11,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 
 use super::{
-    close_with_reset, connect, describe_cut, quoted, read_expecting, read_to_close, write_cut,
-    Checker, Cut, Ending, Lesson, Verdict,
+    close_with_reset, connect, describe_cut, extra_after, quoted, read_expecting, read_to_close,
+    write_cut, Checker, Cut, Ending, Lesson, Verdict,
 };
 
 pub const LESSON: Lesson = Lesson {
@@ -131,12 +131,29 @@ fn echo_on(
 ) -> Verdict {
     let sent = match write_cut(conn, message, cut, rng) {
         Ok(writes) => describe_cut(message, writes),
-        Err(e) => return Verdict::fail(quoted(message), format!("could not send: {e}")),
+        Err(e) => return Verdict::fail(quoted(message), super::could_not_send(&e)),
     };
     let expected = message.to_ascii_uppercase();
     let (got, ending) = read_expecting(conn, &expected, timeout);
     match ending {
-        _ if got == expected => Verdict::pass(sent, quoted(&got)),
+        _ if got == expected => {
+            let extra = extra_after(conn);
+            if extra.is_empty() {
+                Verdict::pass(sent, quoted(&got))
+            } else {
+                let mut whole = got.clone();
+                whole.extend_from_slice(&extra);
+                super::transcript::difference(&expected, &whole);
+                Verdict::fail(
+                    sent,
+                    format!(
+                        "{}, then {} more: the answer is the message upper-cased, nothing added",
+                        quoted(&got),
+                        quoted(&extra)
+                    ),
+                )
+            }
+        }
         Ending::Complete => {
             Verdict::fail(sent, format!("{}, not {}", quoted(&got), quoted(&expected)))
         }

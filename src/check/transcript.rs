@@ -117,6 +117,72 @@ pub fn received(bytes: &[u8]) {
     });
 }
 
+/// `bytes` went out in one write of a stream; writes in a row make one step (a frame written as
+/// a length and then a payload shows as one step of 2 writes).
+pub fn sent_more(bytes: &[u8]) {
+    TRANSCRIPT.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some(Step::Sent {
+            bytes: kept_bytes,
+            total,
+            writes,
+            ..
+        }) = t.steps.last_mut()
+        {
+            let room = KEPT_BYTES.saturating_sub(kept_bytes.len());
+            kept_bytes.extend_from_slice(bytes.get(..room).unwrap_or(bytes));
+            *total += bytes.len();
+            *writes += 1;
+            return;
+        }
+        drop(t);
+        push(Step::Sent {
+            bytes: kept(bytes),
+            total: bytes.len(),
+            writes: 1,
+            how: "as socklab's code wrote it".to_string(),
+        });
+    });
+}
+
+/// A stream whose every read and write goes into the point's transcript: for the checkers that
+/// talk through code of the lesson's own (14's login), which knows nothing of transcripts.
+pub struct Recorded<S>(pub S);
+
+impl<S: std::io::Read> std::io::Read for Recorded<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let result = self.0.read(buf);
+        match &result {
+            Ok(0) if !buf.is_empty() => {
+                note("then the server closed the connection (end of stream)")
+            }
+            Ok(0) => {}
+            Ok(n) => received(buf.get(..*n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if crate::net::is_timeout(e) => note("then nothing more came in time"),
+            Err(e) => note(format!("then reading failed: {e}")),
+        }
+        result
+    }
+}
+
+impl<S: std::io::Write> std::io::Write for Recorded<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.0.write(buf);
+        match &result {
+            Ok(0) => {}
+            Ok(n) => sent_more(buf.get(..*n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => note(format!("sending failed: {e}")),
+        }
+        result
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// A step in words of its own.
 pub fn note(text: impl Into<String>) {
     push(Step::Note(text.into()));

@@ -53,6 +53,9 @@ fn check_server(checker: &mut Checker, addr: SocketAddr) {
                 let ok = [year - 1, year, year + 1]
                     .iter()
                     .any(|y| reply == format!("今天是 {y} 年").as_bytes());
+                if !ok {
+                    difference(format!("今天是 {year} 年").as_bytes(), &reply);
+                }
                 Verdict::when(ok, sent, quoted(&reply))
             }
             Err(e) => Verdict::fail(sent, e),
@@ -110,7 +113,10 @@ fn ask_year(addr: SocketAddr, first: &[u8], timeout: Duration) -> Verdict {
             Ok(reply) if !first.is_empty() => {
                 answered_first = format!("{}{} (late); ", answered_first, quoted(&reply));
             }
-            Ok(reply) => return Verdict::fail(sent, quoted(&reply)),
+            Ok(reply) => {
+                difference(year.to_string().as_bytes(), &reply);
+                return Verdict::fail(sent, quoted(&reply));
+            }
             Err(e) => return Verdict::fail(sent, format!("{answered_first}{}", String::from(e))),
         }
     }
@@ -126,10 +132,23 @@ fn ask_date_time(addr: SocketAddr, format: &[u8], timeout: Duration) -> Verdict 
             let near = NaiveDateTime::parse_from_str(text.trim(), DEFAULT_FORMAT)
                 .map(|t| (t - Local::now().naive_local()).num_hours().abs() <= 26)
                 .unwrap_or(false);
+            if !near {
+                super::transcript::note(
+                    "expected: a date and time as %Y-%m-%d %H:%M:%S, within a day of the \
+                     checker's clock (your server may be in another time zone)",
+                );
+                let now = Local::now().format(DEFAULT_FORMAT).to_string();
+                difference(now.as_bytes(), &reply);
+            }
             Verdict::when(near, sent, quoted(&reply))
         }
         Err(e) => Verdict::fail(sent, e),
     }
+}
+
+/// Marks where `reply` first differs from what this machine's clock gives.
+fn difference(expected: &[u8], reply: &[u8]) {
+    super::transcript::difference(expected, reply);
 }
 
 /// One request, one reply.
