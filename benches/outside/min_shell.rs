@@ -10,7 +10,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::thread;
 
-fn main() -> std::io::Result<()> {
+/// Listens on a free loopback port, says which, and serves every connection on a thread.
+pub fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     println!("listening on {}", listener.local_addr()?);
     for conn in listener.incoming() {
@@ -20,6 +21,7 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
+/// One connection: a command per `recv`, answered until the client closes.
 fn serve(mut conn: TcpStream) -> std::io::Result<()> {
     conn.set_nodelay(true)?;
     let mut buf = [0u8; 1024];

@@ -8,11 +8,8 @@
 //! Where the two ratios differ, the difference is time spent waiting, not working: the hand-offs
 //! between processes (client to server, server to shell and back, server to client).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::procs::{children_cpu, lesson, time_command, Server};
@@ -22,46 +19,16 @@ use crate::Options;
 const COMMANDS: usize = 500;
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// The reference remote shell: lesson 10's `json` framing and nothing else. A thread per
-/// connection; each command is one `recv`, run with `Command::output()` (`sh -c`, stdin empty,
-/// no time limit, no output cap, no process group, no log), answered with a 4-byte
-/// little-endian header length, `{"data_size":N}` and the output. What anyone would write by
-/// hand; lesson 10 should cost little more.
-pub fn serve_reference() -> std::io::Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    println!("listening on {}", listener.local_addr()?);
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        thread::spawn(move || serve_one(conn));
-    }
-    Ok(())
-}
+/// The reference remote shell: lesson 10's `json` framing and nothing else, what anyone would
+/// write by hand; lesson 10 should cost little more. It is the outside harness's own file
+/// (`benches/outside/min_shell.rs`, which `remote.py` compiles alone with `rustc -O`), so both
+/// harnesses measure the same reference.
+#[path = "../outside/min_shell.rs"]
+mod min_shell;
 
-fn serve_one(mut conn: TcpStream) -> std::io::Result<()> {
-    conn.set_nodelay(true)?;
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        let command = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
-        let output = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&command)
-            .stdin(Stdio::null())
-            .output()?;
-        let mut body = output.stdout;
-        body.extend_from_slice(&output.stderr);
-        let header = format!("{{\"data_size\":{}}}", body.len());
-        let mut wire = u32::try_from(header.len())
-            .unwrap_or(u32::MAX)
-            .to_le_bytes()
-            .to_vec();
-        wire.extend_from_slice(header.as_bytes());
-        wire.extend_from_slice(&body);
-        conn.write_all(&wire)?;
-    }
+/// Serves as the reference remote shell (the runner starts itself with `--serve-reference-shell`).
+pub fn serve_reference() -> std::io::Result<()> {
+    min_shell::main()
 }
 
 /// Wall time and CPU time of one variant, per command.
