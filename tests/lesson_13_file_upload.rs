@@ -1083,3 +1083,120 @@ fn the_binary_client_gets_with_both_older_protocols() {
         assert!(!out_dir.join("nope.bin").exists());
     }
 }
+
+// ---- the md5 after the body (a trailer), socklab's client and server only ----------------------
+
+/// A trailer put: the header says `"md5": "trailer"`, the server answers `ready` before reading
+/// the body, and the md5 frame follows the body.
+fn send_trailer_put(conn: &mut TcpStream, name: &str, body: &[u8]) {
+    send_header(
+        conn,
+        &json!({"cmd": "put", "filename": name, "filesize": body.len(), "md5": "trailer"}),
+    );
+    for piece in body.chunks(1000) {
+        conn.write_all(piece).unwrap();
+    }
+}
+
+#[test]
+fn a_trailer_put_is_answered_ready_and_stored_once_its_trailer_matches() {
+    let setup = Setup::new(&[]);
+    let mut conn = setup.connect();
+    let body = data(5000, 3);
+    send_trailer_put(&mut conn, "t.bin", &body);
+    assert_eq!(read_reply(&mut conn), json!({"status": "ready"}));
+    assert_eq!(
+        stored(&setup.dir()).len(),
+        1,
+        "only the temporary file so far"
+    );
+    send_header(&mut conn, &json!({"md5": md5_hex(&body).to_uppercase()}));
+    let reply = read_reply(&mut conn);
+    assert_eq!(
+        reply,
+        json!({"status": "ok", "size": 5000, "md5": md5_hex(&body)})
+    );
+    assert!(fs::read(setup.dir().join("t.bin")).unwrap() == body);
+    assert_eq!(stored(&setup.dir()), ["t.bin"]);
+}
+
+#[test]
+fn a_lying_trailer_stores_nothing_and_keeps_the_old_file() {
+    let setup = Setup::new(&[]);
+    let mut conn = setup.connect();
+    send_put(&mut conn, "a.txt", b"old contents", None);
+    assert_eq!(read_reply(&mut conn)["status"], "ok");
+
+    send_trailer_put(&mut conn, "a.txt", b"new contents");
+    assert_eq!(read_reply(&mut conn)["status"], "ready");
+    send_header(&mut conn, &json!({"md5": md5_hex(b"something else")}));
+    let reply = read_reply(&mut conn);
+    assert_eq!(code(&reply), "md5_mismatch", "{reply}");
+    assert_eq!(
+        fs::read(setup.dir().join("a.txt")).unwrap(),
+        b"old contents"
+    );
+    assert_eq!(
+        stored(&setup.dir()),
+        ["a.txt"],
+        "the partial file is removed"
+    );
+
+    // The trailer was read, so the connection goes on.
+    send_header(&mut conn, &json!({"cmd": "get", "filename": "a.txt"}));
+    assert_eq!(read_reply(&mut conn)["md5"], md5_hex(b"old contents"));
+}
+
+#[test]
+fn a_malformed_or_missing_trailer_stores_nothing() {
+    let setup = Setup::new(&[]);
+    let mut conn = setup.connect();
+    send_trailer_put(&mut conn, "a.txt", b"contents");
+    assert_eq!(read_reply(&mut conn)["status"], "ready");
+    send_header(&mut conn, &json!({"md5": "not hex"}));
+    assert_eq!(code(&read_reply(&mut conn)), "bad_request");
+    assert_closed(&mut conn);
+    assert!(
+        stored(&setup.dir()).is_empty(),
+        "{:?}",
+        stored(&setup.dir())
+    );
+
+    // A client that leaves after the body, before its trailer: nothing is stored either.
+    let mut conn = setup.connect();
+    send_trailer_put(&mut conn, "b.txt", b"contents");
+    assert_eq!(read_reply(&mut conn)["status"], "ready");
+    drop(conn);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !stored(&setup.dir()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        stored(&setup.dir()).is_empty(),
+        "{:?}",
+        stored(&setup.dir())
+    );
+}
+
+#[test]
+fn the_client_sends_a_large_file_with_its_md5_in_a_trailer() {
+    use socklab::lessons::file_upload::client::TRAILER_FROM;
+    let setup = Setup::new(&[]);
+    let len = TRAILER_FROM as usize + 5;
+    let bytes = data(len, 9);
+    let local = setup.local("big.bin", &bytes);
+    let (wire, lines) = Log::channel();
+    let outcomes = put_files(&setup.client(), &[local], &wire).unwrap();
+    let stored_file = outcomes[0].result.as_ref().unwrap();
+    assert!(stored_file.confirmed);
+    assert_eq!(stored_file.md5, md5_hex(&bytes));
+    assert!(fs::read(setup.dir().join("big.bin")).unwrap() == bytes);
+    let wire: Vec<String> = lines.try_iter().collect();
+    let wire = wire.join("\n");
+    assert!(wire.contains("\"md5\":\"trailer\""), "{wire}");
+    assert!(wire.contains("recv {\"status\":\"ready\"}"), "{wire}");
+    assert!(
+        wire.contains(&format!("send {{\"md5\":\"{}\"}}", md5_hex(&bytes))),
+        "{wire}"
+    );
+}

@@ -902,6 +902,50 @@ fn lesson_13_socklab_client_puts_two_files_intact_to_tutorial_servers() {
     );
 }
 
+/// Issue 19: a file of `TRAILER_FROM` bytes or more goes with its md5 in a trailer after the
+/// body, but only to a server that answered `ready`. Tutorial 004's servers never answer, so
+/// they get no trailer, which their `recv(8192)` loop would have written into the file.
+#[test]
+fn lesson_13_socklab_client_sends_no_trailer_to_tutorial_servers() {
+    if !have_python() {
+        return;
+    }
+    let len = socklab::lessons::file_upload::client::TRAILER_FROM as usize + 3;
+    let payload: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+    let dir = workdir();
+    std::fs::create_dir(dir.path().join("file_upload")).expect("file_upload/");
+    std::fs::write(dir.path().join("big.bin"), &payload).expect("write big.bin");
+    let server = TutorialServer::start("004_threaded_upload_server.py", dir.path(), &[]);
+    let port = server.port_arg();
+    let out = run_in(
+        FILE_UPLOAD,
+        &[
+            "client",
+            "put",
+            "--port",
+            &port,
+            "--timeout",
+            "3",
+            "big.bin",
+        ],
+        "",
+        &[],
+        Some(dir.path()),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("no confirmation"),
+        "{out:?}"
+    );
+    server.expect_stdout(&format!("recvsize:{len} filesize:{len}"));
+    let stored = std::fs::read(dir.path().join("file_upload/big.bin")).expect("stored");
+    assert!(
+        stored == payload,
+        "{} bytes stored, {len} sent",
+        stored.len()
+    );
+}
+
 // ---- Issue 7's new stages (H1 writes their socklab tests): the tutorials' programs as written,
 // against each other, so that what the walkthrough says about them is checked ----
 

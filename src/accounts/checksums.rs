@@ -109,11 +109,26 @@ impl Checksums {
         meta: &Metadata,
     ) -> Result<String, TransferError> {
         let md5 = transfer::hash_prefix(file, meta.len()).map(transfer::hex_digest)?;
+        let _ = self.record_if_unchanged(ledger, path, host, meta, &md5);
+        Ok(md5)
+    }
+
+    /// Records `md5`, computed from the file opened from `host` as `meta`, if the file at `host`
+    /// is still that one, unchanged; under the user's lock, as in [`Self::compute_and_record`].
+    /// A 14 get that hashed the file while sending it (its md5 in a trailer) records it so.
+    pub fn record_if_unchanged(
+        &self,
+        ledger: &Arc<UserLedger>,
+        path: &VirtualPath,
+        host: &Path,
+        meta: &Metadata,
+        md5: &str,
+    ) -> io::Result<()> {
         let _guard = ledger.lock();
         if fs::symlink_metadata(host).is_ok_and(|now| same_version(&now, meta)) {
-            let _ = self.record(path, meta, &md5);
+            self.record(path, meta, md5)?;
         }
-        Ok(md5)
+        Ok(())
     }
 
     /// Forgets `path` (it was removed).

@@ -82,9 +82,9 @@ enum Action {
         /// The files to upload.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Do not put the file's MD5 in the header (the tutorial's header). The server then cannot
-        /// refuse damaged bytes; the client still compares the MD5 the server reports with the
-        /// MD5 of what it sent.
+        /// Send no MD5, in the header or after the body (the tutorial's header). The server then
+        /// cannot refuse damaged bytes; the client still compares the MD5 the server reports
+        /// with the MD5 of what it sent.
         #[arg(long)]
         no_md5: bool,
         #[command(flatten)]

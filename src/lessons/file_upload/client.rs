@@ -23,6 +23,20 @@
 //! own, which the tutorial's server reads to the end like its own client's. A server that has
 //! confirmed once is socklab's kind, and gets the files back to back.
 //!
+//! ## The MD5 after the body, only to a server that asked for it
+//!
+//! With an MD5 in the put header (the default) the server refuses bytes that arrive damaged,
+//! but the client must read its file twice: once to hash it, once to send it. For a file of
+//! [`TRAILER_FROM`] bytes or more the client instead announces `"md5": "trailer"`, hashes the
+//! bytes while it sends them (one read) and sends `{"md5": ...}` right after the body, so the
+//! server still checks before it stores. A trailer must never reach tutorial 004's servers:
+//! they read `recv(8192)` until they have at least `filesize` bytes, so it could end up inside
+//! the stored file. So socklab's server answers `{"status": "ready"}` as soon as it has read a
+//! trailer put's header, and the client sends the trailer only once it has that answer. For a
+//! file this large the answer has long arrived when the body is sent (the server sends it before
+//! reading the body, and the body is larger than the sockets' buffers); a server that never
+//! answers gets no trailer, after at most [`CONFIRM_WAIT`], and the file is "sent; unconfirmed".
+//!
 //! ## Trusting no reply
 //!
 //! Replies wait in a small bounded queue (`REPLY_QUEUE`): a server that floods replies fills
@@ -43,8 +57,8 @@ use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 
 use super::protocol::{
-    check_name, get_header, parse_reply, put_header, reply_md5, reply_size, ErrorCode, NameError,
-    Reply,
+    check_name, get_header, is_ready, parse_reply, put_header, put_trailer_header, reply_md5,
+    reply_size, trailer, ErrorCode, NameError, Reply,
 };
 use super::server::{Conn, FRAMES};
 use crate::download;
@@ -54,6 +68,7 @@ use crate::net::{self, NetError};
 use crate::trace::Tracer;
 use crate::transfer::{
     copy_exact, copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError,
+    Writeback,
 };
 
 /// Client settings.
@@ -61,8 +76,10 @@ use crate::transfer::{
 pub struct ClientConfig {
     pub host: String,
     pub port: u16,
-    /// Put the file's MD5 in each put header, so the server refuses to store bytes that arrive
-    /// damaged. Costs one extra read of each local file before sending it.
+    /// Send each file's MD5, so the server refuses to store bytes that arrive damaged: in the
+    /// put header (one extra read of the file before sending it), or, for a file of
+    /// [`TRAILER_FROM`] bytes or more sent to a server that answers `ready`, in a trailer after
+    /// the body (hashed while it is sent).
     pub send_md5: bool,
     /// Draw a progress bar (only when stderr is a terminal).
     pub progress: bool,
@@ -171,6 +188,8 @@ struct Sent {
     md5: String,
     /// Was the whole body sent? (If not, only an error reply makes sense.)
     complete: bool,
+    /// A trailer put: the MD5 to send after the body once the server says `ready`.
+    trailer: Option<String>,
 }
 
 /// Why a file could not be sent.
@@ -191,6 +210,11 @@ enum SendError {
 /// connection would be swallowed into this one. When no confirmation comes within this bound,
 /// each further file gets a connection of its own (see the module doc).
 pub const CONFIRM_WAIT: Duration = Duration::from_secs(2);
+
+/// Files at least this large go with their MD5 in a trailer (see the module doc): larger than
+/// the sockets' buffers together (a few MiB on Linux), so a server that answers "ready" has
+/// done so before the client finishes sending; below it, reading the file twice costs little.
+pub const TRAILER_FROM: u64 = 16 << 20;
 
 /// Most replies read ahead and not yet matched to their put. A server that floods replies (or
 /// answers requests never made) fills this queue, then its socket, then waits: the client's
@@ -281,7 +305,24 @@ impl Uploads<'_> {
             }
             let config = self.config;
             match send_put(&mut self.session.stream, index, path, config, self.wire) {
-                Ok(sent) => self.session.waiting.push_back(sent),
+                Ok(sent) => {
+                    let trailer = sent.trailer.clone();
+                    self.session.waiting.push_back(sent);
+                    if let Some(md5) = trailer {
+                        let limit = if self.session.answered {
+                            config.timeout
+                        } else {
+                            CONFIRM_WAIT.min(config.timeout)
+                        };
+                        self.session.send_trailer(
+                            index,
+                            &md5,
+                            limit,
+                            &mut self.results,
+                            self.wire,
+                        )?;
+                    }
+                }
                 Err(SendError::Skipped(why)) => {
                     self.results[index] = Some(Err(PutFailure::Local(why)))
                 }
@@ -299,6 +340,7 @@ impl Uploads<'_> {
                             size: 0,
                             md5: String::new(),
                             complete: false,
+                            trailer: None,
                         });
                     }
                     self.results[index] = Some(Err(PutFailure::NoReply(why.clone())));
@@ -432,6 +474,13 @@ impl Session {
                 return Ok(());
             }
         };
+        // A busy server refuses the connection as soon as it is accepted, possibly before the
+        // first request has gone out: that is the answer to the whole put, whatever is waiting.
+        if let Ok(Reply::Error { code, msg }) = parse_reply(header.clone()) {
+            if code == ErrorCode::TooManyClients.as_str() {
+                return Err(ClientError::Busy(msg));
+            }
+        }
         let Some(sent) = self.waiting.pop_front() else {
             self.fail_waiting("the server sent a reply to no request", results);
             return Ok(());
@@ -445,6 +494,43 @@ impl Session {
             Reply::Error { code, msg } => *slot = Some(Err(PutFailure::Refused { code, msg })),
             Reply::Ok(header) if sent.complete => *slot = Some(check_stored(&sent, &header)),
             Reply::Ok(_) => {} // keep the connection error already recorded
+        }
+        Ok(())
+    }
+
+    /// A trailer put's body is sent: waits up to `limit` for the server's `ready` (socklab's
+    /// server sends it before reading the body, so it is normally here already), taking the
+    /// replies to earlier puts that come first, then sends the trailer. No `ready`: the server is
+    /// not socklab's (tutorial 004's never answers) and gets no trailer.
+    fn send_trailer(
+        &mut self,
+        index: usize,
+        md5: &str,
+        limit: Duration,
+        results: &mut [Option<PutResult>],
+        wire: &Log,
+    ) -> Result<(), ClientError> {
+        let deadline = Instant::now() + limit;
+        // Until this put is answered (a refusal of its header, say) or the connection breaks.
+        while self.broken.is_none() && self.waiting.back().is_some_and(|s| s.index == index) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.replies.headers.recv_timeout(left) {
+                Ok(Ok(header)) if is_ready(&header) => {
+                    self.answered = true;
+                    let frame = trailer(md5);
+                    wire.line(format!("send {frame}"));
+                    if let Err(e) = Framing::default().write_header(&mut self.stream, &frame) {
+                        self.fail_waiting(&format!("sending the md5 trailer failed: {e}"), results);
+                    }
+                    return Ok(());
+                }
+                Ok(reply) => self.take(reply, results)?,
+                Err(RecvTimeoutError::Timeout) => return Ok(()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.ended = true;
+                    return Ok(());
+                }
+            }
         }
         Ok(())
     }
@@ -559,6 +645,9 @@ fn send_put(
         )));
     }
     let size = metadata.len();
+    if config.send_md5 && size >= TRAILER_FROM {
+        return send_trailer_put(stream, index, &mut file, &name, size, config, wire);
+    }
     let announced = if config.send_md5 {
         let md5 = hash_prefix(&mut file, size)
             .map_err(|e| SendError::Skipped(format!("{}: {e}", path.display())))?;
@@ -601,6 +690,49 @@ fn send_put(
         size,
         md5,
         complete: true,
+        trailer: None,
+    })
+}
+
+/// Sends a trailer put's header and body, hashing the body as it goes; the trailer itself is
+/// sent by [`Session::send_trailer`], once the server has said `ready`.
+fn send_trailer_put(
+    stream: &mut Conn,
+    index: usize,
+    file: &mut File,
+    name: &str,
+    size: u64,
+    config: &ClientConfig,
+    wire: &Log,
+) -> Result<Sent, SendError> {
+    let header = put_trailer_header(name, size);
+    wire.line(format!("send {header} + {size} bytes"));
+    Framing::default()
+        .write_header(stream, &header)
+        .map_err(|e| SendError::Connection {
+            header_sent: false,
+            why: e.to_string(),
+        })?;
+    let progress = Progress::new(size, name, config.progress);
+    let sent = copy_hashed(file, stream, size, Md5::new(), &progress).map(hex_digest);
+    progress.finish();
+    let md5 = match sent {
+        Ok(md5) => md5,
+        Err(TransferError::Write { error, .. }) => {
+            return Err(SendError::Connection {
+                header_sent: true,
+                why: error.to_string(),
+            })
+        }
+        Err(e) => return Err(SendError::LocalMidBody(format!("{name}: {e}"))),
+    };
+    Ok(Sent {
+        index,
+        name: name.to_string(),
+        size,
+        md5: md5.clone(),
+        complete: true,
+        trailer: Some(md5),
     })
 }
 
@@ -742,7 +874,9 @@ pub(super) fn receive_body(
 ) -> Result<String, ClientError> {
     check_announced_size(size, out, config)?;
     let progress = Progress::new(size, name, config.progress);
-    let received = copy_hashed(stream, pending.file(), size, Md5::new(), &progress);
+    // Through a Writeback: the disk writes while the bytes arrive, so the final fsync is short.
+    let mut body = Writeback::new(pending.file(), 0);
+    let received = copy_hashed(stream, &mut body, size, Md5::new(), &progress);
     progress.finish();
     match received {
         Ok(md5) => Ok(hex_digest(md5)),

@@ -8,6 +8,10 @@
 //! client                                              server
 //! {"cmd":"put","filename":"a.txt","filesize":5}+5 bytes  ->
 //!                                                     <-  {"status":"ok","size":5,"md5":"..."}
+//! {"cmd":"put",...,"md5":"trailer"}+5 bytes          ->
+//!                                                     <-  {"status":"ready"}
+//! {"md5":"..."} (the trailer, once "ready" has come)  ->
+//!                                                     <-  {"status":"ok","size":5,"md5":"..."}
 //! {"cmd":"get","filename":"a.txt"}                    ->
 //!                                                     <-  {"status":"ok","filesize":5,"md5":"..."}+5 bytes
 //! anything wrong                                      <-  {"status":"error","code":"...","msg":"..."}
@@ -44,6 +48,12 @@ pub enum Request {
         filesize: u64,
         md5: Option<String>,
     },
+    /// Like `Put`, announced with `"md5": "trailer"`: the MD5 follows the body in one more frame
+    /// `{"md5": "<32 hex digits>"}`, so the client hashes while it sends (one read of its file)
+    /// and the server still checks before it stores. The server answers `{"status": "ready"}`
+    /// as soon as it has read the header, which tells the client it may send the trailer (see
+    /// the client's module doc: the tutorial's servers never answer, and must get no trailer).
+    PutTrailer { filename: String, filesize: u64 },
     /// Send back the stored file `filename`.
     Get { filename: String },
 }
@@ -128,6 +138,12 @@ pub fn parse_request(header: &Map<String, Value>) -> Result<Request, Refusal> {
         None => return Err(bad_request("the header has no \"cmd\"")),
     };
     match cmd {
+        "put" if header.get("md5").and_then(Value::as_str) == Some(TRAILER) => {
+            Ok(Request::PutTrailer {
+                filename: string_field(header, "filename")?,
+                filesize: size_field(header, "filesize")?,
+            })
+        }
         "put" => Ok(Request::Put {
             filename: string_field(header, "filename")?,
             filesize: size_field(header, "filesize")?,
@@ -182,9 +198,40 @@ fn md5_field(header: &Map<String, Value>, field: &str) -> Result<Option<String>,
     }
 }
 
+/// The word that announces, in a put header's `md5`, that the MD5 follows the body.
+pub const TRAILER: &str = "trailer";
+
+/// The reply that tells a trailer put's client the server will read its trailer.
+pub fn put_ready() -> Value {
+    json!({"status": "ready"})
+}
+
+/// Is this reply [`put_ready`]?
+pub fn is_ready(header: &Map<String, Value>) -> bool {
+    header.get("status").and_then(Value::as_str) == Some("ready")
+}
+
+/// The trailer frame of a trailer put: `{"md5": "<32 hex digits>"}`.
+pub fn trailer(md5: &str) -> Value {
+    json!({ "md5": md5 })
+}
+
+/// The MD5 of a trailer frame, lowercase; `Err` says what is wrong with it.
+pub fn trailer_md5(header: &Map<String, Value>) -> Result<String, Refusal> {
+    match md5_field(header, "md5")? {
+        Some(md5) => Ok(md5),
+        None => Err(bad_request("the trailer has no \"md5\"")),
+    }
+}
+
 /// Is `text` an MD5 digest written in hex (32 hex digits, either case)?
 pub fn is_md5_hex(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The header of a put whose MD5 follows the body ([`Request::PutTrailer`]).
+pub fn put_trailer_header(filename: &str, filesize: u64) -> Value {
+    json!({"cmd": "put", "filename": filename, "filesize": filesize, "md5": TRAILER})
 }
 
 /// The `put` request header.
@@ -370,6 +417,25 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(err.code, ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn trailer_puts_and_trailers_parse() {
+        let request = parse_request(&header(put_trailer_header("a", 7))).unwrap();
+        assert_eq!(
+            request,
+            Request::PutTrailer {
+                filename: "a".into(),
+                filesize: 7
+            }
+        );
+        let md5 = "D41D8CD98F00B204E9800998ECF8427E";
+        let frame = header(trailer(md5));
+        assert_eq!(trailer_md5(&frame), Ok(md5.to_ascii_lowercase()));
+        for bad in [json!({}), json!({"md5": "xyz"}), json!({"md5": 5})] {
+            assert!(trailer_md5(&header(bad.clone())).is_err(), "{bad}");
+        }
+        assert!(is_ready(&header(put_ready())));
     }
 
     #[test]

@@ -30,7 +30,8 @@ use serde_json::{Map, Value};
 
 use super::digests::{DigestRecords, Fingerprint};
 use super::protocol::{
-    check_name, get_ok, parse_request, put_ok, ErrorCode, Refusal, Request, MAX_REPLY,
+    check_name, get_ok, parse_request, put_ok, put_ready, trailer_md5, ErrorCode, Refusal, Request,
+    MAX_REPLY,
 };
 use super::ServerConfig;
 use crate::deadline::WithDeadline;
@@ -41,7 +42,9 @@ use crate::net;
 use crate::recording::MessageFormat;
 use crate::server::Handler;
 use crate::trace::{Traced, Tracer};
-use crate::transfer::{copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError};
+use crate::transfer::{
+    copy_hashed, hash_prefix, hex_digest, PendingFile, Progress, TransferError, Writeback,
+};
 
 /// How long the server keeps reading (and discarding) after an error reply it closes on, so the
 /// reply is not destroyed by a reset (see [`net::close_gracefully`]).
@@ -187,14 +190,14 @@ impl UploadService {
     }
 
     /// `put`: the body goes into a temporary file that becomes `DIR/NAME` only when it is complete
-    /// and, if the header carried an MD5, verified.
+    /// and, if the header carried an MD5 or announced a trailer, verified.
     fn put(
         &self,
         stream: &mut Conn,
         peer: SocketAddr,
         name: &str,
         size: u64,
-        expected_md5: Option<&str>,
+        expected: Expected<'_>,
         log: &Log,
     ) -> Result<Next, SessionError> {
         let shown = preview(name.as_bytes(), NAME_PREVIEW);
@@ -232,9 +235,15 @@ impl UploadService {
             }
         };
 
+        // Through a Writeback: the disk writes while the bytes arrive, so the fsync of the
+        // commit is short.
+        if expected == Expected::Trailer {
+            // Before the body: the client sends its trailer only once it has this.
+            self.reply(stream, &put_ready())?;
+        }
         let received = copy_hashed(
             stream,
-            pending.file(),
+            &mut Writeback::new(pending.file(), 0),
             size,
             Md5::new(),
             &Progress::hidden(),
@@ -264,6 +273,21 @@ impl UploadService {
             }
         };
 
+        let expected_md5 = match expected {
+            Expected::Nothing => None,
+            Expected::Header(md5) => Some(md5.to_string()),
+            Expected::Trailer => match self.read_trailer(stream) {
+                Ok(md5) => Some(md5),
+                Err(refusal) => {
+                    drop(pending);
+                    log.line(format!(
+                        "put '{shown}' from {peer}: bad trailer ({refusal}); nothing stored, closing"
+                    ));
+                    self.reply(stream, &refusal.to_reply())?;
+                    return Ok(Next::Close);
+                }
+            },
+        };
         if let Some(expected) = expected_md5 {
             if expected != md5 {
                 // Delete the temporary file *before* answering, so that a client that has the
@@ -308,6 +332,25 @@ impl UploadService {
         ));
         self.reply(stream, &put_ok(size, &md5))?;
         Ok(Next::Continue)
+    }
+
+    /// A trailer put's trailer frame, which must arrive whole within the idle timeout. A frame
+    /// that says nothing usable is refused; a connection that breaks or goes silent is an error
+    /// (either way nothing is stored: the caller drops the temporary file).
+    fn read_trailer(&self, stream: &mut Conn) -> Result<String, Refusal> {
+        let frame = self.read_request(stream).map_err(|e| {
+            Refusal::new(
+                ErrorCode::BadRequest,
+                format!("no trailer after the body ({e})"),
+            )
+        })?;
+        let frame = frame.ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::BadRequest,
+                "the connection ended before the trailer",
+            )
+        })?;
+        trailer_md5(&frame)
     }
 
     /// `get`: announce size and MD5, then send the very bytes that were hashed.
@@ -453,6 +496,17 @@ fn open_stored(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// The MD5 a put's body must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected<'a> {
+    /// None given (the tutorial's client): nothing to check, nothing to wait for.
+    Nothing,
+    /// From the header.
+    Header(&'a str),
+    /// From the trailer frame after the body.
+    Trailer,
+}
+
 /// A request header as read from the wire.
 type Header = Map<String, Value>;
 
@@ -489,7 +543,21 @@ impl Handler for UploadService {
                     filename,
                     filesize,
                     md5,
-                }) => self.put(&mut stream, peer, &filename, filesize, md5.as_deref(), log)?,
+                }) => {
+                    let expected = match md5.as_deref() {
+                        Some(md5) => Expected::Header(md5),
+                        None => Expected::Nothing,
+                    };
+                    self.put(&mut stream, peer, &filename, filesize, expected, log)?
+                }
+                Ok(Request::PutTrailer { filename, filesize }) => self.put(
+                    &mut stream,
+                    peer,
+                    &filename,
+                    filesize,
+                    Expected::Trailer,
+                    log,
+                )?,
                 Ok(Request::Get { filename }) => self.get(&mut stream, peer, &filename, log)?,
                 Err(refusal) => {
                     // An unknown command has no body we know of: carry on. A bad request may

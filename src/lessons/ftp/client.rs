@@ -17,7 +17,9 @@
 //!   whole file matches. After an interruption, the next get of the same file asks for
 //!   `"offset": <size of LOCAL.part>`, hashes the bytes it already has, and continues the same
 //!   md5 over the rest ([`transfer::hash_prefix`] then [`transfer::copy_hashed`]), so the check
-//!   still covers every byte.
+//!   still covers every byte. The get header says `"md5": "trailer"`: a server with no md5
+//!   recorded for the file may then send it after the body, hashed while sending, instead of
+//!   reading the whole file once before the first byte goes out.
 
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
@@ -28,7 +30,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::login::{client_login, LoginError, LoginOk};
-use super::protocol::{check_reply, Code, Entry, Refusal, TRAILER};
+use super::protocol::{check_reply, md5_field, Code, Entry, Refusal, TRAILER};
 use crate::deadline::WithDeadline;
 use crate::download;
 use crate::escape::server_text;
@@ -240,6 +242,24 @@ impl FtpClient {
             Err(e) => return Err(e.into()),
         };
         Ok(check_reply(reply)?)
+    }
+
+    /// A get's trailer frame, `{"md5": "<32 hex digits>"}`, right after the body.
+    fn trailer_md5(&mut self) -> Result<String, ClientError> {
+        let trailer = match framing::read_header(&mut self.stream) {
+            Ok(Some(trailer)) => trailer,
+            Ok(None) => return Err(ClientError::Closed),
+            Err(FrameError::Io(e)) if net::is_timeout(&e) => {
+                return Err(ClientError::Timeout(self.timeout, "the md5 after the file"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        md5_field(&trailer).map_err(|refusal| {
+            ClientError::Protocol(format!(
+                "the frame after the file must be {{\"md5\": \"<32 hex digits>\"}}: {}",
+                refusal.msg
+            ))
+        })
     }
 
     pub fn pwd(&mut self) -> Result<String, ClientError> {
@@ -459,9 +479,11 @@ impl FtpClient {
             .map_err(|e| TransferError::Write { after: 0, error: e })?;
         let progress = Progress::new(size, &format!("get {remote}"), self.progress);
         progress.start_at(offset);
+        // Through a Writeback: the disk writes while the bytes arrive, so the sync_all below
+        // waits for the last few megabytes, not for the whole file.
         let received = transfer::copy_hashed(
             &mut self.stream,
-            &mut file,
+            &mut transfer::Writeback::new(&file, offset),
             size - offset,
             md5_so_far,
             &progress,
@@ -473,6 +495,13 @@ impl FtpClient {
                 return Err(ClientError::Timeout(self.timeout, "the file's next bytes"))
             }
             Err(e) => return Err(e.into()),
+        };
+        // The server hashed the file while sending it: its md5 follows the body. (The whole
+        // body is in LOCAL.part: without the trailer, the next get resumes at its end.)
+        let md5 = if md5 == TRAILER {
+            self.trailer_md5()?
+        } else {
+            md5
         };
 
         if got != md5 {
@@ -506,8 +535,10 @@ fn set_timeouts(stream: &TcpStream, timeout: Duration) -> io::Result<()> {
     stream.set_write_timeout(Some(timeout))
 }
 
+/// A get request. `"md5": "trailer"` says this client accepts the md5 after the body, so a
+/// server that has no md5 recorded for the file need not read it twice (see `commands.rs`).
 fn get_header(remote: &str, offset: u64) -> Value {
-    json!({"cmd": "get", "filename": remote, "offset": offset})
+    json!({"cmd": "get", "filename": remote, "offset": offset, "md5": TRAILER})
 }
 
 /// `LOCAL.part`: where a download is written until its md5 is verified.

@@ -160,7 +160,11 @@ pub(super) fn execute(
             filesize,
             md5,
         } => put(user, stream, &filename, filesize, &md5),
-        Request::Get { filename, offset } => get(user, stream, &filename, offset),
+        Request::Get {
+            filename,
+            offset,
+            trailer_ok,
+        } => get(user, stream, &filename, offset, trailer_ok),
         // Login and quit are the session's own business.
         Request::Login(_) | Request::Quit => Err(refused(Code::BadRequest, "unexpected here")),
     }
@@ -398,7 +402,7 @@ fn put(
     // Only now, with the room reserved and the file open, may the client send its bytes.
     send(stream, &json!({"status": "ready", "offset": offset}))?;
     let rest = size.saturating_sub(offset);
-    let mut body = BodyWriter::new(&mut file, offset);
+    let mut body = BodyWriter::new(&file, offset);
     let md5_whole =
         match transfer::copy_hashed(stream, &mut body, rest, md5_so_far, &Progress::hidden()) {
             Ok(md5_whole) => transfer::hex_digest(md5_whole),
@@ -512,25 +516,19 @@ fn read_trailer(stream: &mut TcpStream, path: &VirtualPath) -> Result<String, Tr
 /// the error kept for the reply: the connection stays in step, the client gets a clear error
 /// code, and its session goes on.
 ///
-/// Every [`transfer::WRITEBACK_EVERY`] bytes it asks the kernel to start writing them to the
-/// disk, so the `fsync` that must come before the rename has little left to do.
+/// The file is written through a [`transfer::Writeback`], so the disk writes the bytes while
+/// they arrive and the `fsync` that must come before the rename has little left to do.
 struct BodyWriter<'a> {
-    file: &'a mut File,
+    body: transfer::Writeback<'a>,
     failure: Option<io::Error>,
-    /// Where the next byte goes in the file.
-    position: u64,
-    /// Where the bytes not yet handed to [`transfer::start_writeback`] start.
-    unflushed_from: u64,
 }
 
 impl<'a> BodyWriter<'a> {
     /// Writes into `file` from `offset` (where the file's cursor is).
-    fn new(file: &'a mut File, offset: u64) -> BodyWriter<'a> {
+    fn new(file: &'a File, offset: u64) -> BodyWriter<'a> {
         BodyWriter {
-            file,
+            body: transfer::Writeback::new(file, offset),
             failure: None,
-            position: offset,
-            unflushed_from: offset,
         }
     }
 }
@@ -538,16 +536,8 @@ impl<'a> BodyWriter<'a> {
 impl io::Write for BodyWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.failure.is_none() {
-            match self.file.write_all(buf) {
-                Ok(()) => {
-                    self.position += buf.len() as u64;
-                    let unflushed = self.position - self.unflushed_from;
-                    if unflushed >= transfer::WRITEBACK_EVERY {
-                        transfer::start_writeback(self.file, self.unflushed_from, unflushed);
-                        self.unflushed_from = self.position;
-                    }
-                }
-                Err(e) => self.failure = Some(e),
+            if let Err(e) = self.body.write_all(buf) {
+                self.failure = Some(e);
             }
         }
         Ok(buf.len())
@@ -662,7 +652,16 @@ fn place_upload(user: &User, path: &VirtualPath, partial: &Path, md5: &str) -> R
     Ok(())
 }
 
-fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Result<Done, Failure> {
+/// `get`: the md5 in the reply header when it is recorded; otherwise, to a client that accepts
+/// a trailer, `"md5": "trailer"` in the header and the md5 in one more frame after the body,
+/// computed while the file is sent (one pass over it instead of two); otherwise computed first.
+fn get(
+    user: &User,
+    stream: &mut TcpStream,
+    filename: &str,
+    offset: u64,
+    trailer_ok: bool,
+) -> Result<Done, Failure> {
     let path = VirtualPath::parse(&user.cwd, filename)?;
     if path.is_root() {
         return Err(refused(Code::IsADirectory, "/ is your home directory"));
@@ -693,7 +692,45 @@ fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Resu
             format!("offset {offset} is past the end of {path} ({size} bytes)"),
         ));
     }
-    let (md5, source) = match user.checksums.lookup(&path, &meta) {
+    let interrupted = |error| {
+        Failure::Broken(SessionError::DownloadInterrupted {
+            path: shown(&path),
+            error,
+        })
+    };
+    let recorded = user.checksums.lookup(&path, &meta);
+    if recorded.is_none() && trailer_ok {
+        // The whole file's md5 covers the bytes before `offset` too: they are read (not sent)
+        // first, the rest hashed as it goes out. One pass over the file either way.
+        let md5_so_far = transfer::hash_prefix(&mut file, offset)
+            .map_err(|e| refused(Code::ServerError, format!("cannot read {path}: {e}")))?;
+        file.seek(SeekFrom::Start(offset)).map_err(disk)?;
+        send(
+            stream,
+            &json!({"status": "ok", "filesize": size, "md5": TRAILER, "offset": offset}),
+        )?;
+        let md5 = transfer::copy_hashed(
+            &mut file,
+            stream,
+            size - offset,
+            md5_so_far,
+            &Progress::hidden(),
+        )
+        .map(transfer::hex_digest)
+        .map_err(interrupted)?;
+        send(stream, &json!({"md5": md5}))?;
+        let _ =
+            user.checksums
+                .record_if_unchanged(&user.ledger, &path, &resolved.host, &meta, &md5);
+        return Ok(Done {
+            reply: None,
+            note: format!(
+                "sent {} of {size} bytes from offset {offset}, md5 {md5} (computed while sending, in a trailer)",
+                size - offset
+            ),
+        });
+    }
+    let (md5, source) = match recorded {
         Some(md5) => (md5, "recorded"),
         None => (
             user.checksums
@@ -712,14 +749,8 @@ fn get(user: &User, stream: &mut TcpStream, filename: &str, offset: u64) -> Resu
     // kernel (sendfile), which is faster but can give up with "interrupted" part-way on a socket
     // with a timeout, and then nobody knows how much was sent. The server is not the slow side
     // of a download anyway: the client's MD5 is.
-    transfer::copy_exact(&mut file, stream, size - offset, &Progress::hidden()).map_err(
-        |error| {
-            Failure::Broken(SessionError::DownloadInterrupted {
-                path: shown(&path),
-                error,
-            })
-        },
-    )?;
+    transfer::copy_exact(&mut file, stream, size - offset, &Progress::hidden())
+        .map_err(interrupted)?;
     Ok(Done {
         reply: None,
         note: format!(

@@ -147,6 +147,9 @@ pub enum Request {
     Get {
         filename: String,
         offset: u64,
+        /// `"md5": "trailer"` in the header: the client accepts the md5 after the body, so a
+        /// server with no recorded md5 for the file hashes it while sending instead of before.
+        trailer_ok: bool,
     },
     Quit,
 }
@@ -185,6 +188,7 @@ impl Request {
             "get" => Request::Get {
                 filename: string_field(&header, "filename")?,
                 offset: size_field(&header, "offset")?.unwrap_or(0),
+                trailer_ok: header.get("md5").and_then(Value::as_str) == Some(TRAILER),
             },
             "proof" => return Err(bad("a proof is only expected right after a challenge")),
             other => {
@@ -374,7 +378,16 @@ mod tests {
             req(json!({"cmd": "get", "filename": "a"})).unwrap(),
             Request::Get {
                 filename: "a".into(),
-                offset: 0
+                offset: 0,
+                trailer_ok: false
+            }
+        );
+        assert_eq!(
+            req(json!({"cmd": "get", "filename": "a", "md5": "trailer"})).unwrap(),
+            Request::Get {
+                filename: "a".into(),
+                offset: 0,
+                trailer_ok: true
             }
         );
     }

@@ -371,7 +371,9 @@ fn describe(request: &Request) -> String {
         Request::Put {
             filename, filesize, ..
         } => format!("put {} ({filesize} bytes)", arg(filename)),
-        Request::Get { filename, offset } => format!("get {} (from {offset})", arg(filename)),
+        Request::Get {
+            filename, offset, ..
+        } => format!("get {} (from {offset})", arg(filename)),
         other => other.name().to_string(),
     }
 }

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""A second harness for the file rows of socklab's benchmark (issue 19), written outside it.
+
+It times whole commands, as a user runs them, with nothing of the project's benchmark code:
+`14-ftp client ... -c "get NAME LOCAL"` from start to exit (login, transfer, final fsync and
+rename included), a fresh output file each run, put and get in both orders, against the two
+limits of a verified, durable transfer on this machine: `md5sum` of the same file (one core's
+MD5) and `dd bs=1M conv=fsync` (the disk's durable write). Every timed command starts after a
+`sync` (untimed), so none pays for the dirty pages another left behind. 13-file-upload is timed
+against the tutorial's Python client and server (benches/socklab/python/upload_*.py), which
+neither hash nor fsync.
+
+Build first (`cargo build --release`), then, from the repository's root:
+
+    python3 benches/outside/files.py [--size 1G] [--runs 5] [--dir /tmp] [--only ftp|upload]
+
+It prints median (min-max) in MB/s for every variant and each transfer's ratio to the limit.
+Everything runs on 127.0.0.1 with port 0, in a temporary folder removed at the end.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PASSWORD = "outside-password"
+LIMIT_S = 600
+
+
+def parse_size(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if text[-1:].upper() in units:
+        return int(text[:-1]) * units[text[-1:].upper()]
+    return int(text)
+
+
+def sync():
+    subprocess.run(["sync"], check=True)
+
+
+def timed(argv, stdin=None):
+    """Seconds the whole command took, after an untimed sync."""
+    sync()
+    began = time.perf_counter()
+    done = subprocess.run(argv, input=stdin, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, timeout=LIMIT_S)
+    took = time.perf_counter() - began
+    if done.returncode != 0:
+        sys.exit("failed: %s: %s" % (" ".join(argv), done.stderr.decode(errors="replace")))
+    return took
+
+
+class Server:
+    """A server whose stdout says `listening on HOST:PORT`; killed at the end."""
+
+    def __init__(self, argv, log):
+        self.log = log
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with open(log, errors="replace") as f:
+                found = re.search(r"listening on [^\s:]+:(\d+)", f.read())
+            if found:
+                self.port = found.group(1)
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        sys.exit("server did not start: %s" % " ".join(argv))
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Samples:
+    def __init__(self):
+        self.values = []
+
+    def add(self, size, seconds):
+        self.values.append(size / seconds / 1e6)
+
+    def median(self):
+        return statistics.median(self.values)
+
+    def show(self):
+        return "%.0f (%.0f-%.0f)" % (self.median(), min(self.values), max(self.values))
+
+
+def generate(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(left, 1 << 20)
+            f.write(os.urandom(n))
+            left -= n
+        f.flush()
+        os.fsync(f.fileno())
+    subprocess.run(["md5sum", path], stdout=subprocess.DEVNULL, check=True)  # into the cache
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="1G", type=parse_size)
+    parser.add_argument("--runs", default=5, type=int)
+    parser.add_argument("--dir", default=tempfile.gettempdir())
+    parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"))
+    parser.add_argument("--only", action="append", choices=["ftp", "upload"])
+    args = parser.parse_args()
+    groups = args.only or ["ftp", "upload"]
+    size = args.size
+    ftp_bin = os.path.join(args.bin_dir, "14-ftp")
+    upload_bin = os.path.join(args.bin_dir, "13-file-upload")
+    python_dir = os.path.join(ROOT, "benches", "socklab", "python")
+
+    work = tempfile.mkdtemp(prefix="socklab-outside-", dir=args.dir)
+    servers = []
+    try:
+        source = os.path.join(work, "big.bin")
+        generate(source, size)
+        out = os.path.join(work, "out")
+        os.mkdir(out)
+        s = {name: Samples() for name in
+             ["md5sum", "dd", "limit", "ftp_put", "ftp_get", "ftp_get_copied",
+              "up_put", "up_get", "py_put", "py_get"]}
+
+        if "ftp" in groups:
+            root = os.path.join(work, "ftp-root")
+            subprocess.run([ftp_bin, "adduser", "bench", "--iterations", "4096",
+                            "--password-stdin", "--root", root, "--quota", str(size * 4 + (1 << 20))],
+                           input=(PASSWORD + "\n").encode(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+            ftp = Server([ftp_bin, "server", "--port", "0", "--root", root],
+                         os.path.join(work, "ftp.log"))
+            servers.append(ftp)
+            home = os.path.join(root, "home", "bench")
+        if "upload" in groups:
+            upload = Server([upload_bin, "server", "--port", "0", "--dir",
+                             os.path.join(work, "uploads")], os.path.join(work, "upload.log"))
+            py_dir = os.path.join(work, "py-uploads")
+            os.mkdir(py_dir)
+            python = Server([sys.executable, os.path.join(python_dir, "upload_server.py"), py_dir],
+                            os.path.join(work, "py.log"))
+            servers += [upload, python]
+
+        def ftp_cmd(command):
+            return timed([ftp_bin, "client", "--user", "bench", "--password-stdin",
+                          "--no-progress", "--port", ftp.port, "-c", command],
+                         stdin=(PASSWORD + "\n").encode())
+
+        for run in range(args.runs):
+            md5 = timed(["md5sum", source])
+            dd_out = os.path.join(out, "dd-%d.bin" % run)
+            dd = timed(["dd", "if=" + source, "of=" + dd_out, "bs=1M", "conv=fsync"])
+            os.remove(dd_out)
+            s["md5sum"].add(size, md5)
+            s["dd"].add(size, dd)
+            s["limit"].add(size, max(md5, dd))
+            if "ftp" in groups:
+                got = os.path.join(out, "ftp-%d.bin" % run)
+                put = lambda: s["ftp_put"].add(size, ftp_cmd("put %s big.bin" % source))
+                get = lambda: s["ftp_get"].add(size, ftp_cmd("get big.bin %s" % got))
+                for step in ([put, get] if run % 2 == 0 else [get, put]):
+                    step()
+                os.remove(got)
+                # A file the server did not receive itself: no recorded md5.
+                copied = "copied-%d.bin" % run
+                shutil.copyfile(source, os.path.join(home, copied))
+                subprocess.run(["md5sum", os.path.join(home, copied)],
+                               stdout=subprocess.DEVNULL, check=True)
+                s["ftp_get_copied"].add(size, ftp_cmd("get %s %s" % (copied, got)))
+                os.remove(got)
+                os.remove(os.path.join(home, copied))
+            if "upload" in groups:
+                s["up_put"].add(size, timed([upload_bin, "client", "put", "--no-progress",
+                                             "--port", upload.port, source]))
+                got = os.path.join(out, "upload-%d.bin" % run)
+                s["up_get"].add(size, timed([upload_bin, "client", "get", "big.bin",
+                                             "--no-progress", "--port", upload.port,
+                                             "--out", got]))
+                os.remove(got)
+                client = os.path.join(python_dir, "upload_client.py")
+                s["py_put"].add(size, timed([sys.executable, client, python.port, "put", source]))
+                got = os.path.join(out, "py-%d.bin" % run)
+                s["py_get"].add(size, timed([sys.executable, client, python.port, "get",
+                                             "big.bin", got]))
+                os.remove(got)
+        sync()
+
+        limit = s["limit"].median()
+        print("outside harness: %d MiB, %d runs, whole commands, MB/s median (min-max)"
+              % (size >> 20, args.runs))
+        print("md5sum %s; dd conv=fsync %s" % (s["md5sum"].show(), s["dd"].show()))
+        slower = "the disk" if s["dd"].median() < s["md5sum"].median() else "MD5"
+        print("limit of a verified, durable transfer: %.0f MB/s (set by %s)" % (limit, slower))
+        rows = [("14-ftp get", "ftp_get"), ("14-ftp put", "ftp_put"),
+                ("14-ftp get, file copied in", "ftp_get_copied"),
+                ("13-file-upload put", "up_put"), ("13-file-upload get", "up_get")]
+        for what, key in rows:
+            if s[key].values:
+                print("%s: %s, %.2fx the limit" % (what, s[key].show(), s[key].median() / limit))
+        if s["py_put"].values:
+            print("tutorial's Python (no MD5, no fsync): put %s, get %s; 13 put %.2fx, get %.2fx"
+                  % (s["py_put"].show(), s["py_get"].show(),
+                     s["up_put"].median() / s["py_put"].median(),
+                     s["up_get"].median() / s["py_get"].median()))
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
