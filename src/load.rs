@@ -141,7 +141,9 @@ pub fn run_load(addr: SocketAddr, config: &LoadConfig) -> LoadReport {
                 let _ = ready.send(());
                 let _ = wait_for_go.recv();
                 drive(&mut group, &config, &expected);
-                group
+                // Close every connection here, not when `run_load` gets to this thread: a
+                // one-at-a-time server serves the next client only once this one has gone.
+                group.into_iter().map(Client::finish).collect::<Vec<_>>()
             });
         match spawned {
             Ok(t) => groups.push(t),
@@ -169,7 +171,7 @@ pub fn run_load(addr: SocketAddr, config: &LoadConfig) -> LoadReport {
         for client in group {
             answered += client.latencies.len() as u64;
             latencies.extend(client.latencies);
-            if let Err(e) = client.conn {
+            if let Some(e) = client.failure {
                 failures.push(format!("client {}: {e}", client.index));
             }
         }
@@ -208,6 +210,15 @@ impl Client {
         self.conn = Err(e);
     }
 
+    /// Closes the connection; what is left is what the client did.
+    fn finish(self) -> Outcome {
+        Outcome {
+            index: self.index,
+            latencies: self.latencies,
+            failure: self.conn.err(),
+        }
+    }
+
     /// Writes the next request, if this client is still in the run, and notes when.
     fn send(&mut self, config: &LoadConfig) {
         let Ok(conn) = self.conn.as_mut() else {
@@ -219,6 +230,13 @@ impl Client {
             self.fail(e);
         }
     }
+}
+
+/// What one client did: the latency of each reply, and why it stopped early if it did.
+struct Outcome {
+    index: usize,
+    latencies: Vec<Duration>,
+    failure: Option<io::Error>,
 }
 
 fn connect_group(addr: SocketAddr, members: Range<usize>, timeout: Duration) -> Vec<Client> {
@@ -460,12 +478,14 @@ mod tests {
             "{:?}",
             report.failures
         );
-        // One thread each: the second waits for the first, then is served.
-        config.threads = 2;
+        // One thread each: every client waits for those before it, then is served (each
+        // closes its connection as soon as it is done, whatever the order of the threads).
+        config.clients = 6;
+        config.threads = 6;
         config.timeout = Duration::from_secs(10);
         let report = run_load(echo_server(true), &config);
         assert!(report.failures.is_empty(), "{:?}", report.failures);
-        assert_eq!(report.answered, 10);
+        assert_eq!(report.answered, 30);
     }
 
     #[test]
