@@ -183,8 +183,8 @@ pub fn throughput_rows(
     Ok(())
 }
 
-/// CPU time used so far by the server and by this process (the load generator's 100 client
-/// threads), and when. `None` fields where the system does not say.
+/// CPU time used so far by the server and by this process (the load generator's threads), and
+/// when. `None` fields where the system does not say.
 struct Cpu {
     server: Option<Duration>,
     load: Option<Duration>,
@@ -236,6 +236,18 @@ impl Cost {
 /// The load generator runs on the same cores as the server it loads: the cheaper the server,
 /// the larger the load generator's share, so the ratio to a slow server (Python, one core at
 /// most because of its global lock) is capped by the machine, not by the server.
+///
+/// The load generator drives its 100 clients from 4 threads in turn (`src/load.rs`), no longer
+/// from a thread each. Measured on the 2-core AMD EPYC machine of issue 19 while other
+/// engineers compiled (so the spread is wide), `11-threaded-echo bench` with 100 x 500 requests
+/// against lesson 11, old and new in turn, median of 5 runs, CPU from `wait4`: 10.9 µs of CPU per request before, 9.1 µs after, and about one
+/// context switch per three requests instead of one per request (`perf stat`). What is left is
+/// mostly the kernel's: a `send` on loopback runs the receiving socket's side on the sender's CPU
+/// and wakes the server thread that waits for it, which then often preempts the sender. The
+/// cheaper load generator leaves more of a busy machine to Python's one core too: in the outside
+/// harness (`benches/outside/echo.py`, two rounds of 3 runs each way) Python went from 32-40k to
+/// 43-52k req/s while socklab stayed at 76-87k (80-82k after), so socklab / Python fell from
+/// 2.2-2.4x to 1.6-1.9x; the minimal Rust echo stayed at 0.98-1.02x socklab.
 fn cpu_notes(cost: &[Cost; 3], rate: &[Samples; 3], with_python: bool, table: &mut Table) {
     let names = ["socklab", "minimal Rust echo", "Python ThreadingTCPServer"];
     if cost[0].server_cores.values.is_empty() {
