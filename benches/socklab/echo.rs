@@ -239,15 +239,17 @@ impl Cost {
 ///
 /// The load generator drives its 100 clients from 4 threads in turn (`src/load.rs`), no longer
 /// from a thread each. Measured on the 2-core AMD EPYC machine of issue 19 while other
-/// engineers compiled (so the spread is wide), `11-threaded-echo bench` with 100 x 500 requests
-/// against lesson 11, old and new in turn, median of 5 runs, CPU from `wait4`: 10.9 µs of CPU per request before, 9.1 µs after, and about one
-/// context switch per three requests instead of one per request (`perf stat`). What is left is
-/// mostly the kernel's: a `send` on loopback runs the receiving socket's side on the sender's CPU
-/// and wakes the server thread that waits for it, which then often preempts the sender. The
-/// cheaper load generator leaves more of a busy machine to Python's one core too: in the outside
-/// harness (`benches/outside/echo.py`, two rounds of 3 runs each way) Python went from 32-40k to
-/// 43-52k req/s while socklab stayed at 76-87k (80-82k after), so socklab / Python fell from
-/// 2.2-2.4x to 1.6-1.9x; the minimal Rust echo stayed at 0.98-1.02x socklab.
+/// engineers compiled (load average 0.2 to 9 during the runs, so the spread is wide): five
+/// rounds of `benches/outside/echo.py --runs 3`, the old and the new load generator in turn.
+/// The load generator's CPU per request fell from 10.1-12.1 µs (median 11.4) to 8.0-9.6 µs
+/// (median 8.8), and its context switches from about one per request to one per three (`perf
+/// stat`); socklab's rate rose from a median of 83k to 97k req/s; socklab / Python came to
+/// 1.6-3.5x (median 2.6x; before 2.2-2.8x, median 2.4x), below the goal of 3.5x; the minimal
+/// Rust echo stayed at 0.91-1.03x socklab (median 0.99x). What the load generator still costs
+/// is mostly the kernel's: a `send` on loopback runs the receiving socket's side on the
+/// sender's CPU and wakes the server thread that waits for it, which then often preempts the
+/// sender. And a cheaper load generator leaves more of a busy machine to Python's one core too,
+/// so the ratio to Python moves with what else runs (on the busiest rounds it fell).
 fn cpu_notes(cost: &[Cost; 3], rate: &[Samples; 3], with_python: bool, table: &mut Table) {
     let names = ["socklab", "minimal Rust echo", "Python ThreadingTCPServer"];
     if cost[0].server_cores.values.is_empty() {
