@@ -8,7 +8,7 @@ use socklab::check;
 use socklab::cli::{self, BufSize, Endpoint, Remote};
 use socklab::lessons::echo_loop::echo_each;
 use socklab::lessons::threaded_echo::{run_server, ServerConfig};
-use socklab::load::{run_load, LoadConfig};
+use socklab::load::{self, run_load, LoadConfig};
 use socklab::log::Log;
 use socklab::net;
 use socklab::server::Shutdown;
@@ -57,7 +57,7 @@ enum Role {
     Bench {
         #[command(flatten)]
         endpoint: Endpoint<9011>,
-        /// Clients connected at once, one thread each.
+        /// Clients connected at once, each with one request in flight.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=20_000))]
         clients: u64,
         /// Requests each client sends, one after the other.
@@ -70,6 +70,11 @@ enum Role {
         /// or 90s, 10m.
         #[arg(long, default_value = "30", value_parser = units::parse_timeout)]
         timeout: Duration,
+        /// Threads driving the clients, each a share of them in lock-step (a request on each,
+        /// then each reply in turn), so the load costs the machine little. A server that
+        /// serves one connection at a time (lesson 03's) needs as many as --clients.
+        #[arg(long, default_value_t = load::DEFAULT_THREADS as u64, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+        threads: u64,
     },
 }
 
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
             requests,
             message,
             timeout,
+            threads,
         } => {
             anyhow::ensure!(!message.is_empty(), "--message must not be empty");
             let addr = net::resolve(&endpoint.host, endpoint.port)?
@@ -120,6 +126,7 @@ fn main() -> ExitCode {
                 requests: usize::try_from(requests)?,
                 message: message.into_bytes(),
                 timeout,
+                threads: usize::try_from(threads)?,
             };
             let report = run_load(addr, &config);
             cli::print_line(report.summary())?;
