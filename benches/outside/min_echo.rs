@@ -1,13 +1,14 @@
 //! The outside harness's minimal Rust echo server (benches/outside/echo.py compiles it with
 //! `rustc -O`): a thread per connection, a buffer on the stack, upper-case in place, no log.
-//! The same program as the benchmark's reference, written again so that this harness shares no
-//! code with the benchmark.
+//! The benchmark's echo row uses this same file as its reference (`#[path]` in
+//! `benches/socklab/echo.rs`): the two harnesses share the program they measure, not the timing.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
-fn main() -> std::io::Result<()> {
+/// Listens on a free loopback port, says which, and echoes every connection on a thread.
+pub fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     println!("listening on {}", listener.local_addr()?);
     for conn in listener.incoming() {

@@ -4,6 +4,8 @@
 //! output cap, no process group, no log), and answered with a 4-byte little-endian header
 //! length, the header `{"data_size":N}` and the output. What anyone would write by hand: the
 //! least a command costs when it comes over the network and is started from a Rust server.
+//! The benchmark's remote row uses this same file as its reference (`#[path]` in
+//! `benches/socklab/remote.rs`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -3,7 +3,7 @@
 //! descriptors per idle connection.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::thread;
@@ -18,31 +18,16 @@ use crate::Options;
 
 const PYTHON_ECHO: &str = include_str!("python/threading_echo.py");
 
-/// The reference: a thread per connection, a buffer on the stack, upper-case in place, no log.
-/// What anyone would write by hand; lesson 11 should cost little more.
+/// The reference: a thread per connection, a buffer on the stack, upper-case in place, no log;
+/// what anyone would write by hand; lesson 11 should cost little more. It is the outside
+/// harness's own file (`benches/outside/min_echo.rs`, which `echo.py` compiles alone with
+/// `rustc -O`), so both harnesses measure the same reference.
+#[path = "../outside/min_echo.rs"]
+mod min_echo;
+
+/// Serves as the reference echo (the runner starts itself with `--serve-reference-echo`).
 pub fn serve_reference() -> std::io::Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    println!("listening on {}", listener.local_addr()?);
-    for conn in listener.incoming() {
-        let Ok(mut conn) = conn else { continue };
-        thread::spawn(move || {
-            let mut buf = [0u8; 1024];
-            loop {
-                let n = match conn.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => return,
-                };
-                let Some(data) = buf.get_mut(..n) else { return };
-                data.make_ascii_uppercase();
-                if conn.write_all(data).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    Ok(())
+    min_echo::main()
 }
 
 /// The three servers, started fresh for every run.
