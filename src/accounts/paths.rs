@@ -52,6 +52,13 @@ pub enum PathError {
     AboveHome,
     #[error("names starting with {RESERVED_PREFIX} are reserved for the server")]
     Reserved,
+    /// Only on Windows, whose filesystems refuse these names: without this check the request
+    /// would reach the disk and come back as a vague `server_error`.
+    #[error(
+        "Windows cannot store the name '{0}' (no control characters, none of <>:\"|?*, no dot or \
+         space at the end, no device name such as CON or NUL)"
+    )]
+    NotOnWindows(String),
 }
 
 impl PathError {
@@ -107,6 +114,9 @@ impl VirtualPath {
                 }
                 _ if is_reserved(name) => return Err(PathError::Reserved),
                 _ if name.len() > MAX_NAME_LEN => return Err(PathError::NameTooLong),
+                _ if cfg!(windows) && windows_refuses(name) => {
+                    return Err(PathError::NotOnWindows(name.escape_debug().to_string()))
+                }
                 _ => names.push(name.to_string()),
             }
         }
@@ -150,6 +160,32 @@ impl VirtualPath {
 pub fn is_reserved(name: &str) -> bool {
     name.get(..RESERVED_PREFIX.len())
         .is_some_and(|start| start.eq_ignore_ascii_case(RESERVED_PREFIX))
+}
+
+/// Would Windows refuse to create a file or folder called `name`? Control characters, the
+/// characters `<>:"|?*`, a dot or a space at the end, and the old device names (`CON`, `PRN`,
+/// `AUX`, `NUL`, `COM1`-`COM9`, `LPT1`-`LPT9`, with or without an extension). Linux and macOS
+/// store all of these, so the check runs only on Windows (see [`VirtualPath::parse`]).
+pub fn windows_refuses(name: &str) -> bool {
+    const DEVICES: [&str; 4] = ["CON", "PRN", "AUX", "NUL"];
+    if name
+        .chars()
+        .any(|c| c.is_control() || "<>:\"|?*".contains(c))
+        || name.ends_with(['.', ' '])
+    {
+        return true;
+    }
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let numbered = |prefix: &str| {
+        stem.get(..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            && stem.len() == 4
+            && stem
+                .as_bytes()
+                .get(3)
+                .is_some_and(|d| (b'1'..=b'9').contains(d))
+    };
+    DEVICES.iter().any(|d| stem.eq_ignore_ascii_case(d)) || numbered("COM") || numbered("LPT")
 }
 
 impl fmt::Display for VirtualPath {
@@ -304,6 +340,35 @@ mod tests {
         assert_eq!(parse("/", "/").unwrap(), "/");
         // A host path means a path in the home, nothing more.
         assert_eq!(parse("/", "/etc/passwd").unwrap(), "/etc/passwd");
+    }
+
+    #[test]
+    fn names_windows_cannot_store_are_known() {
+        for bad in [
+            "a\nb", "a:b", "what?", "a*", "x.", "x ", "CON", "nul.txt", "Com1", "lpt9.log",
+        ] {
+            assert!(windows_refuses(bad), "{bad:?}");
+        }
+        for good in [
+            "notes.txt",
+            "COM",
+            "COM10",
+            "console",
+            "a.b",
+            "中文.txt",
+            ".hidden",
+        ] {
+            assert!(!windows_refuses(good), "{good:?}");
+        }
+        let refused = parse("/", "x\nalice@evil");
+        if cfg!(windows) {
+            assert_eq!(
+                refused,
+                Err(PathError::NotOnWindows("x\\nalice@evil".into()))
+            );
+        } else {
+            assert_eq!(refused, Ok("/x\nalice@evil".into()));
+        }
     }
 
     #[test]
