@@ -171,3 +171,26 @@ fn zero_max_clients_is_a_usage_error() {
     let out = run(BIN, &["server", "--max-clients", "0"], "");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--quiet` logs clients coming and going but no line per message; the echo is unchanged.
+/// Lines come out in order, so once the client's `gone` line is there, any `received` line
+/// would have come before it.
+#[test]
+fn quiet_logs_connections_but_not_messages() {
+    let server = ServerProcess::start(BIN, &["server", "--port", "0", "--quiet"]);
+    let mut conn = connect(server.addr);
+    assert_eq!(echo(&mut conn, "one"), "ONE");
+    assert_eq!(echo(&mut conn, "two"), "TWO");
+    drop(conn);
+    let mut lines = Vec::new();
+    loop {
+        let line = server.expect_line("");
+        let gone = line.contains("gone");
+        lines.push(line);
+        if gone {
+            break;
+        }
+    }
+    assert!(lines.iter().any(|l| l.contains("connected")), "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains("received")), "{lines:#?}");
+}

@@ -14,7 +14,8 @@ Build first (`cargo build --release`), then, from the repository's root:
 
     python3 benches/outside/files.py [--size 1G] [--runs 5] [--dir /tmp] [--only ftp|upload]
 
-It prints median (min-max) in MB/s for every variant and each transfer's ratio to the limit.
+It prints median (min-max) in MB/s for every variant and each transfer's ratio to the limit,
+as rows named like the benchmark's (`agree.py` compares the two).
 Everything runs on 127.0.0.1 with port 0, in a temporary folder removed at the end.
 """
 
@@ -27,6 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import row  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PASSWORD = "outside-password"
@@ -196,22 +200,31 @@ def main():
         sync()
 
         limit = s["limit"].median()
+        mib = size >> 20
         print("outside harness: %d MiB, %d runs, whole commands, MB/s median (min-max)"
-              % (size >> 20, args.runs))
-        print("md5sum %s; dd conv=fsync %s" % (s["md5sum"].show(), s["dd"].show()))
-        slower = "the disk" if s["dd"].median() < s["md5sum"].median() else "MD5"
-        print("limit of a verified, durable transfer: %.0f MB/s (set by %s)" % (limit, slower))
-        rows = [("14-ftp get", "ftp_get"), ("14-ftp put", "ftp_put"),
-                ("14-ftp get, file copied in", "ftp_get_copied"),
-                ("13-file-upload put", "up_put"), ("13-file-upload get", "up_get")]
+              % (mib, args.runs))
+        # The rows in the benchmark's own words and format, so that benches/outside/agree.py
+        # can set each beside the benchmark's row of the same name.
+        row("durable write, %d MiB (dd conv=fsync)" % mib, "MB/s", 0, s["dd"].values,
+            "md5sum", s["md5sum"].values, "(limit)")
+        rows = [("14-ftp get, %d MiB, verified, durable", "ftp_get"),
+                ("14-ftp put, %d MiB, verified, durable", "ftp_put"),
+                ("14-ftp get, %d MiB, file copied in (no recorded md5)", "ftp_get_copied")]
         for what, key in rows:
             if s[key].values:
-                print("%s: %s, %.2fx the limit" % (what, s[key].show(), s[key].median() / limit))
-        if s["py_put"].values:
-            print("tutorial's Python (no MD5, no fsync): put %s, get %s; 13 put %.2fx, get %.2fx"
-                  % (s["py_put"].show(), s["py_get"].show(),
-                     s["up_put"].median() / s["py_put"].median(),
-                     s["up_get"].median() / s["py_get"].median()))
+                row(what % mib, "MB/s", 0, s[key].values, "limit", s["limit"].values, ">= 0.85x")
+        rows = [("13-file-upload put, %d MiB, verified, durable", "up_put", "py_put"),
+                ("13-file-upload get, %d MiB, verified, durable", "up_get", "py_get")]
+        for what, key, python in rows:
+            if s[key].values:
+                row(what % mib, "MB/s", 0, s[key].values, "tutorial's Python", s[python].values,
+                    ">= 1.2x")
+        slower = "the disk" if s["dd"].median() < s["md5sum"].median() else "MD5"
+        print("- the limit of a verified, durable transfer: %.0f MB/s, set by %s" % (limit, slower))
+        if s["up_put"].values:
+            print("- 13 put reaches %.2fx and get %.2fx of the limit; the tutorial's Python "
+                  "neither hashes nor syncs" % (s["up_put"].median() / limit,
+                                                s["up_get"].median() / limit))
     finally:
         for server in servers:
             server.stop()

@@ -4,7 +4,9 @@ connection, from the client's process start to its exit, against
 
 - a shell loop that starts `sh -c true` 500 times (the least a command can cost), and
 - a minimal Rust remote shell (min_shell.rs, compiled here with rustc -O) answering the same
-  client (the least a command sent over the network costs),
+  client (the least a command sent over the network costs), and
+- a Rust loop starting `sh -c true` 500 times with no network (spawn_loop.rs, compiled the same
+  way): what starting a process from Rust costs, against the shell loop's fork,
 
 interleaved. Besides wall time it prints CPU time per command, from wait4's rusage (server,
 its shells and the client together; for the loop, the loop and its shells).
@@ -17,6 +19,7 @@ after it.
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -69,34 +72,45 @@ def main():
     runs = runs_from_argv()
     lesson = binary("10-remote-cmd-framed")
     loop = f"i=0; while [ $i -lt {COMMANDS} ]; do sh -c true; i=$((i+1)); done"
-    wall = {"socklab": [], "minimal": [], "loop": []}
-    cpu = {"socklab": [], "minimal": [], "loop": []}
+    wall = {"socklab": [], "minimal": [], "loop": [], "rust_loop": []}
+    cpu = {name: [] for name in wall}
     print(f"10-remote-cmd-framed, {COMMANDS} commands `true` on one connection, {runs} runs:",
           flush=True)
     with scratch() as folder:
         min_shell = os.path.join(folder, "min_shell")
-        subprocess.run([shutil.which("rustc") or "rustc", "-O", "--edition", "2021", "-o",
-                        min_shell, os.path.join(HERE, "min_shell.rs")],
-                       check=True, timeout=COMMAND_LIMIT)
+        spawn_loop = os.path.join(folder, "spawn_loop")
+        for program in (min_shell, spawn_loop):
+            subprocess.run([shutil.which("rustc") or "rustc", "-O", "--edition", "2021", "-o",
+                            program, os.path.join(HERE, os.path.basename(program) + ".rs")],
+                           check=True, timeout=COMMAND_LIMIT)
         for _ in range(runs):
             for name, argv in (("socklab", [lesson, "server", "--port", "0"]),
                                ("minimal", [min_shell])):
                 took, used = remote(argv, lesson, folder)
                 wall[name].append(took * 1e6 / COMMANDS)
                 cpu[name].append(used * 1e6 / COMMANDS)
-            took, used = run(["sh", "-c", loop])
-            wall["loop"].append(took * 1e6 / COMMANDS)
-            cpu["loop"].append(used * 1e6 / COMMANDS)
+            for name, argv in (("loop", ["sh", "-c", loop]), ("rust_loop", [spawn_loop])):
+                took, used = run(argv)
+                wall[name].append(took * 1e6 / COMMANDS)
+                cpu[name].append(used * 1e6 / COMMANDS)
     what = f"10 remote command `true`, {COMMANDS} on one connection (whole client command)"
     row(what, "µs each", 0, wall["socklab"], "sh loop spawning `sh -c true`", wall["loop"],
         "<= 1.1x")
     row(what, "µs each", 0, wall["socklab"], "minimal Rust remote shell", wall["minimal"],
         "<= 1.05x")
+    row(what, "µs each", 0, wall["socklab"], "Rust loop spawning `sh -c true`, no network",
+        wall["rust_loop"], "(the network's share)")
     what = "10 remote command `true`, CPU time (server, shells, client)"
     row(what, "µs each", 0, cpu["socklab"], "sh loop (the loop and its shells)", cpu["loop"],
         "(the work)")
     row(what, "µs each", 0, cpu["socklab"], "minimal Rust remote shell", cpu["minimal"],
         "(the work)")
+    row(what, "µs each", 0, cpu["socklab"], "Rust loop spawning `sh -c true`, no network",
+        cpu["rust_loop"], "(the work)")
+    s, m, r, l = (statistics.median(wall[n]) for n in ("socklab", "minimal", "rust_loop", "loop"))
+    print(f"- where a command's {s:.0f} µs go (medians): starting `sh -c true` from a Rust loop "
+          f"{r:.0f} µs (the shell loop's fork: {l:.0f}); the network round trip and the hand-offs "
+          f"{m - r:.0f} µs; socklab's own work on top {s - m:.0f} µs")
 
 
 if __name__ == "__main__":

@@ -30,12 +30,14 @@ pub fn serve_reference() -> std::io::Result<()> {
     min_echo::main()
 }
 
-/// The three servers, started fresh for every run.
+/// The servers, started fresh for every run: lesson 11 with its log of a line per message and
+/// with `--quiet` (connections only), so that the log's own cost is measured too.
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
     Socklab,
     Rust,
     Python,
+    Quiet,
 }
 
 fn start(
@@ -49,6 +51,12 @@ fn start(
         Variant::Socklab => {
             let mut c = Command::new(crate::procs::lesson("11-threaded-echo"));
             c.args(["server", "--port", "0", "--max-clients", &max.to_string()]);
+            c
+        }
+        Variant::Quiet => {
+            let mut c = Command::new(crate::procs::lesson("11-threaded-echo"));
+            c.args(["server", "--port", "0", "--quiet", "--max-clients"]);
+            c.arg(max.to_string());
             c
         }
         Variant::Rust => {
@@ -68,7 +76,7 @@ fn start(
 }
 
 fn variants(python: Option<&Path>) -> Vec<Variant> {
-    let mut v = vec![Variant::Socklab, Variant::Rust];
+    let mut v = vec![Variant::Socklab, Variant::Rust, Variant::Quiet];
     if python.is_some() {
         v.push(Variant::Python);
     }
@@ -91,11 +99,16 @@ pub fn throughput_rows(
         requests: options.requests(),
         ..LoadConfig::default()
     };
-    let mut rate = [Samples::default(), Samples::default(), Samples::default()];
-    let mut p99 = [Samples::default(), Samples::default(), Samples::default()];
-    let mut cost = [Cost::default(), Cost::default(), Cost::default()];
-    for _ in 0..options.runs() {
-        for variant in variants(python) {
+    let mut rate: [Samples; 4] = Default::default();
+    let mut p99: [Samples; 4] = Default::default();
+    let mut cost: [Cost; 4] = Default::default();
+    for run in 0..options.runs() {
+        // Each run starts with a different server, so none of them always comes first (after
+        // the previous group's files were flushed) or last.
+        let mut order = variants(python);
+        let turn = run as usize % order.len();
+        order.rotate_left(turn);
+        for variant in order {
             let server = start(variant, python, dir, 1000)?;
             let before = Cpu::now(&server);
             let report = run_load(server.addr, &config);
@@ -125,16 +138,34 @@ pub fn throughput_rows(
         }
     }
     cpu_notes(&cost, &rate, python.is_some(), table);
-    let [s_rate, r_rate, p_rate] = rate;
-    let [s_p99, r_p99, p_p99] = p99;
+    let [s_rate, r_rate, p_rate, q_rate] = rate;
+    let [s_p99, r_p99, p_p99, _] = p99;
     table.add(Row {
         what: "11 echo, 100 clients, 16 B, server log on".into(),
         unit: "req/s",
         digits: 0,
         socklab: s_rate.clone(),
         reference_name: "minimal Rust echo".into(),
-        reference: r_rate,
+        reference: r_rate.clone(),
         goal: ">= 0.95x".into(),
+    });
+    table.add(Row {
+        what: "11 echo, 100 clients, 16 B, server log on".into(),
+        unit: "req/s",
+        digits: 0,
+        socklab: s_rate.clone(),
+        reference_name: "socklab --quiet (no line per message)".into(),
+        reference: q_rate.clone(),
+        goal: "(the log's cost)".into(),
+    });
+    table.add(Row {
+        what: "11 echo, 100 clients, 16 B, --quiet".into(),
+        unit: "req/s",
+        digits: 0,
+        socklab: q_rate,
+        reference_name: "minimal Rust echo".into(),
+        reference: r_rate,
+        goal: "(without the log)".into(),
     });
     table.add(Row {
         what: "11 echo p99 latency".into(),
@@ -235,8 +266,13 @@ impl Cost {
 /// sender's CPU and wakes the server thread that waits for it, which then often preempts the
 /// sender. And a cheaper load generator leaves more of a busy machine to Python's one core too,
 /// so the ratio to Python moves with what else runs (on the busiest rounds it fell).
-fn cpu_notes(cost: &[Cost; 3], rate: &[Samples; 3], with_python: bool, table: &mut Table) {
-    let names = ["socklab", "minimal Rust echo", "Python ThreadingTCPServer"];
+fn cpu_notes(cost: &[Cost; 4], rate: &[Samples; 4], with_python: bool, table: &mut Table) {
+    let names = [
+        "socklab",
+        "minimal Rust echo",
+        "Python ThreadingTCPServer",
+        "socklab --quiet",
+    ];
     if cost[0].server_cores.values.is_empty() {
         table.note("11 echo: CPU time not measured on this system (no /proc or getrusage)");
         return;
@@ -287,7 +323,11 @@ pub fn memory_rows(
     let mut rss = [Samples::default(), Samples::default(), Samples::default()];
     let mut fds = [Samples::default(), Samples::default(), Samples::default()];
     for _ in 0..options.runs() {
-        for variant in variants(python) {
+        // An idle connection logs nothing: `--quiet` would measure the same.
+        for variant in variants(python)
+            .into_iter()
+            .filter(|v| *v != Variant::Quiet)
+        {
             let server = start(variant, python, dir, n + 10)?;
             // Let the server settle (Python imports, the log thread) before the baseline.
             thread::sleep(Duration::from_millis(300));

@@ -104,11 +104,14 @@ pub fn is_reset(e: &io::Error) -> bool {
 /// a buffer of up to [`STACK_BUFFER`] bytes lives on the thread's stack (a larger `--bufsize` is
 /// allocated once, when the first data arrives), the reply is upper-cased in place, and the log
 /// line is formatted into one `String` kept for the whole conversation.
+///
+/// `messages` is where each message's `received` line goes; `None` logs none (lesson 11's
+/// `--quiet`, for a server under load, where a line per message would scroll past unread).
 pub fn converse(
     conn: &mut TcpStream,
     peer: SocketAddr,
     bufsize: usize,
-    log: &Log,
+    messages: Option<&Log>,
 ) -> io::Result<Ending> {
     let mut on_stack = [0u8; STACK_BUFFER];
     let mut on_heap = Vec::new();
@@ -138,11 +141,13 @@ pub fn converse(
             Err(e) => return Err(e),
         };
         let data = buf.get_mut(..n).unwrap_or_default();
-        line.clear();
-        // Writing to a `String` cannot fail.
-        let _ = write!(line, "received {n} bytes from {peer_text}: ");
-        push_preview(&mut line, data, 60);
-        log.line(&line);
+        if let Some(log) = messages {
+            line.clear();
+            // Writing to a `String` cannot fail.
+            let _ = write!(line, "received {n} bytes from {peer_text}: ");
+            push_preview(&mut line, data, 60);
+            log.line(&line);
+        }
         data.make_ascii_uppercase();
         match conn.write_all(data) {
             Ok(()) => {}
@@ -181,7 +186,7 @@ pub fn run_server(
         return Ok(());
     }
     log.line(format!("client {peer} connected"));
-    let ending = converse(&mut conn, peer, config.bufsize, log);
+    let ending = converse(&mut conn, peer, config.bufsize, Some(log));
     log_ending(peer, &ending, log);
     log.line("served my one client; exiting (lesson 03 adds the link loop)");
     // Returning drops the listener: any client still waiting in the backlog is reset.

@@ -57,7 +57,7 @@ pub fn run_server(
             return Ok(());
         }
         log.line(format!("client {peer} connected"));
-        let ending = converse(&mut conn, peer, config.bufsize, log);
+        let ending = converse(&mut conn, peer, config.bufsize, Some(log));
         log_ending(peer, &ending, log);
         // `conn` is dropped here: closed, and the loop goes back to accept the next client.
     }

@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// A client that sends nothing for this long, or reads nothing we send, is disconnected.
     pub idle_timeout: Duration,
+    /// Log a line for every message (`received ...`), or only connections coming and going
+    /// (`--quiet`).
+    pub log_messages: bool,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             bufsize: 1024,
             max_clients: 256,
             idle_timeout: Duration::from_secs(300),
+            log_messages: true,
         }
     }
 }
@@ -60,6 +64,7 @@ impl Default for ServerConfig {
 pub struct EchoHandler {
     bufsize: usize,
     idle_timeout: Duration,
+    log_messages: bool,
 }
 
 impl Handler for EchoHandler {
@@ -76,7 +81,8 @@ impl Handler for EchoHandler {
         // the same for a client that sends and sends but never reads our replies: once its
         // receive buffer and our send buffer are full, `write` would otherwise block for ever.
         stream.set_write_timeout(Some(self.idle_timeout))?;
-        match converse(&mut stream, peer, self.bufsize, log) {
+        let messages = self.log_messages.then_some(log);
+        match converse(&mut stream, peer, self.bufsize, messages) {
             Ok(Ending::Closed) => Ok(()),
             Ok(Ending::Reset) => Err(ThreadedError::Reset),
             Err(e) if is_timeout(&e) => Err(ThreadedError::Idle(self.idle_timeout)),
@@ -95,6 +101,7 @@ pub fn run_server(
     let handler = EchoHandler {
         bufsize: config.bufsize,
         idle_timeout: config.idle_timeout,
+        log_messages: config.log_messages,
     };
     let options = ServerOptions {
         max_clients: config.max_clients,
