@@ -108,9 +108,11 @@ def main():
     row(what, "µs each", 0, cpu["socklab"], "Rust loop spawning `sh -c true`, no network",
         cpu["rust_loop"], "(the work)")
     s, m, r, l = (statistics.median(wall[n]) for n in ("socklab", "minimal", "rust_loop", "loop"))
+    def part(d):
+        return f"{d:.0f} µs" if d >= 0 else f"none measurable ({d:.0f} µs)"
     print(f"- where a command's {s:.0f} µs go (medians): starting `sh -c true` from a Rust loop "
           f"{r:.0f} µs (the shell loop's fork: {l:.0f}); the network round trip and the hand-offs "
-          f"{m - r:.0f} µs; socklab's own work on top {s - m:.0f} µs")
+          f"{part(m - r)}; socklab's own work on top {part(s - m)}")
 
 
 if __name__ == "__main__":

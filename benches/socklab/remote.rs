@@ -166,13 +166,21 @@ fn where_it_goes(
     if [s, m, r, l].iter().any(|v| v.is_nan()) {
         return;
     }
+    // Medians of noisy runs: a difference below zero means "none measurable", said so.
+    let part = |d: f64| {
+        if d >= 0.0 {
+            format!("{d:.0} µs")
+        } else {
+            format!("none measurable ({d:.0} µs)")
+        }
+    };
     table.note(format!(
         "10 remote command, where a command's {s:.0} µs go (medians): starting `sh -c true` \
          from a Rust loop {r:.0} µs (the shell loop's fork: {l:.0}); the network round trip and \
-         the hand-offs between client, server and shell {:.0} µs (minimal remote shell less the \
-         Rust loop); socklab's own work on top {:.0} µs (socklab less the minimal remote shell)",
-        m - r,
-        s - m
+         the hand-offs between client, server and shell {} (minimal remote shell less the Rust \
+         loop); socklab's own work on top {} (socklab less the minimal remote shell)",
+        part(m - r),
+        part(s - m)
     ));
 }
 
