@@ -120,39 +120,28 @@ impl Options {
     }
 }
 
+/// A role the runner starts itself in, for a reference it measures: its name and its body.
+type Role = (&'static str, fn() -> std::io::Result<()>);
+
 fn main() -> ExitCode {
     let options = Options::parse();
-    if options.serve_reference_echo {
-        return match echo::serve_reference() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("reference echo: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if options.serve_reference_shell {
-        return match remote::serve_reference() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("reference remote shell: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if options.run_spawn_loop {
-        return match remote::run_spawn_loop() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("spawn loop: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    match run(&options) {
+    let role: Option<Role> = if options.serve_reference_echo {
+        Some(("reference echo", echo::serve_reference))
+    } else if options.serve_reference_shell {
+        Some(("reference remote shell", remote::serve_reference))
+    } else if options.run_spawn_loop {
+        Some(("spawn loop", remote::run_spawn_loop))
+    } else {
+        None
+    };
+    let outcome = match role {
+        Some((name, body)) => body().map_err(|e| anyhow::anyhow!("{name}: {e}")),
+        None => run(&options).map_err(|e| e.context("benchmark failed")),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("benchmark failed: {e:#}");
+            eprintln!("{e:#}");
             ExitCode::FAILURE
         }
     }
