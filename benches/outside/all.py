@@ -6,7 +6,7 @@ and the time (transcripts/bench-outside.txt is written this way; `agree.py` read
     cargo build --release
     python3 benches/outside/all.py [--runs 5] [--size 1G] [--save transcripts/bench-outside.txt]
 
-About six minutes with the defaults on a 2-core machine.
+About twelve minutes with the defaults on a 2-core machine.
 """
 
 import argparse

@@ -95,12 +95,21 @@ def show(values, digits):
     )
 
 
+def ratio(socklab, reference):
+    """The median of the runs' own ratios (socklab over the reference it ran beside), so that a
+    machine getting slower or faster between runs moves both sides of each ratio together; the
+    ratio of the medians when the two were not measured run by run (different counts)."""
+    if socklab and len(socklab) == len(reference):
+        return statistics.median(s / r for s, r in zip(socklab, reference))
+    return statistics.median(socklab) / statistics.median(reference)
+
+
 def row(what, unit, digits, socklab, reference_name, reference, goal):
-    """One line: socklab's median (min-max), the reference's, the ratio of medians."""
-    ratio = statistics.median(socklab) / statistics.median(reference)
+    """One line: socklab's median (min-max), the reference's, and `ratio`."""
+    ratio_of_runs = ratio(socklab, reference)
     print(
         f"| {what} | {unit} | {show(socklab, digits)} | {reference_name} "
-        f"{show(reference, digits)} | {ratio:.2f}x | {goal} |",
+        f"{show(reference, digits)} | {ratio_of_runs:.2f}x | {goal} |",
         flush=True,
     )
 

@@ -109,32 +109,22 @@ pub fn throughput_rows(
         let turn = run as usize % order.len();
         order.rotate_left(turn);
         for variant in order {
-            let server = start(variant, python, dir, 1000)?;
-            let before = Cpu::now(&server);
-            let report = run_load(server.addr, &config);
-            let after = Cpu::now(&server);
-            if let Some(failure) = report.failures.first() {
-                bail!("echo load failed: {failure}");
+            // Python's server (100 threads and one global lock) answers 25-45k req/s from one
+            // start to the next on the same machine, at random: the middle of three starts is
+            // what a run keeps for it, so that five runs give a median two harnesses can agree
+            // on. Every other server varies far less and is started once.
+            let tries = if variant == Variant::Python { 3 } else { 1 };
+            let mut measured = Vec::with_capacity(tries);
+            for _ in 0..tries {
+                measured.push(measure(variant, python, dir, &config)?);
             }
-            if variant == Variant::Socklab {
-                // The log is part of what a user sees: one `received` line per request. The
-                // writer thread flushes when its queue is empty; give it a moment.
-                let expected = config.clients * config.requests;
-                let mut logged = 0;
-                for _ in 0..100 {
-                    logged = server.log_lines_with("received");
-                    if logged >= expected {
-                        break;
-                    }
-                    thread::sleep(Duration::from_millis(50));
-                }
-                if logged != expected {
-                    bail!("the socklab server logged {logged} of {expected} requests");
-                }
-            }
-            rate[variant as usize].push(report.per_second());
-            p99[variant as usize].push(report.percentile(99.0).as_secs_f64() * 1000.0);
-            cost[variant as usize].add(&before, &after, report.answered);
+            measured.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+            let Some(middle) = measured.get(tries / 2) else {
+                continue;
+            };
+            rate[variant as usize].push(middle.rate);
+            p99[variant as usize].push(middle.p99_ms);
+            cost[variant as usize].add(&middle.before, &middle.after, middle.answered);
         }
     }
     cpu_notes(&cost, &rate, python.is_some(), table);
@@ -197,6 +187,55 @@ pub fn throughput_rows(
         });
     }
     Ok(())
+}
+
+/// One start of one server under the load: its rate, p99 latency and CPU.
+struct Measured {
+    rate: f64,
+    p99_ms: f64,
+    answered: u64,
+    before: Cpu,
+    after: Cpu,
+}
+
+/// Starts `variant` fresh, runs the load against it and, for lesson 11 with its log on, checks
+/// that every request was logged (the log is part of what a user sees).
+fn measure(
+    variant: Variant,
+    python: Option<&Path>,
+    dir: &Path,
+    config: &LoadConfig,
+) -> anyhow::Result<Measured> {
+    let server = start(variant, python, dir, 1000)?;
+    let before = Cpu::now(&server);
+    let report = run_load(server.addr, config);
+    let after = Cpu::now(&server);
+    if let Some(failure) = report.failures.first() {
+        bail!("echo load failed: {failure}");
+    }
+    if variant == Variant::Socklab {
+        // One `received` line per request. The writer thread flushes every few milliseconds;
+        // give it a moment.
+        let expected = config.clients * config.requests;
+        let mut logged = 0;
+        for _ in 0..100 {
+            logged = server.log_lines_with("received");
+            if logged >= expected {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        if logged != expected {
+            bail!("the socklab server logged {logged} of {expected} requests");
+        }
+    }
+    Ok(Measured {
+        rate: report.per_second(),
+        p99_ms: report.percentile(99.0).as_secs_f64() * 1000.0,
+        answered: report.answered,
+        before,
+        after,
+    })
 }
 
 /// CPU time used so far by the server and by this process (the load generator's threads), and

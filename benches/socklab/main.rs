@@ -7,7 +7,8 @@
 //! table for the walkthrough; `-- --help` lists every flag. It is not a test: it
 //! asserts nothing, `.ci/run` does not run it, and its numbers depend on the machine and on what
 //! else runs there. Ratios are what count: every variant of a row runs in turn, interleaved,
-//! `--runs` times, and the table shows the median (min-max) of each and the ratio of medians.
+//! `--runs` times, and the table shows the median (min-max) of each and the median of the runs'
+//! own ratios (socklab over its reference in the same run: see `table::Row::ratio`).
 //!
 //! Everything runs on loopback, in a temporary folder that is removed at the end; every loop is
 //! bounded in count, and every wait in time.
@@ -40,7 +41,8 @@ pub struct Options {
     #[arg(long, value_enum)]
     pub only: Vec<Group>,
     /// Size of the files moved by 13 and 14 (K, M, G are powers of 1024). Default 1G (256M with
-    /// --quick); the folder needs about five times this much free space.
+    /// --quick); the folder needs about fifteen times this much free space (every file a run
+    /// writes stays until the run is over).
     #[arg(long, value_parser = socklab::units::parse_size)]
     pub file_size: Option<u64>,
     /// Idle connections opened for the memory row (default 5000; 1000 with --quick).
@@ -155,8 +157,8 @@ fn run(options: &Options) -> anyhow::Result<()> {
     let python = procs::python3();
     let heading = [
         format!(
-            "socklab benchmark: {} runs per variant, interleaved; median (min-max) and the ratio \
-             of medians.",
+            "socklab benchmark: {} runs per variant, interleaved; median (min-max), and the median \
+             of the runs' own ratios.",
             options.runs()
         ),
         format!("machine: {}", procs::machine()),

@@ -24,16 +24,19 @@ pub fn lesson(name: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// `python3`, if the machine has it.
+/// The interpreter `python3` runs, if the machine has one: the path Python itself reports
+/// (`sys.executable`), not `python3`, because `python3` on the `PATH` can be a wrapper script
+/// (pyenv's shim takes 0.1 s to start the real interpreter, which the file rows would time as
+/// Python's). The outside harness starts Python the same way.
 pub fn python3() -> Option<PathBuf> {
-    let ok = Command::new("python3")
-        .arg("-c")
-        .arg("pass")
-        .stdout(Stdio::null())
+    let output = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
         .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    ok.then(|| PathBuf::from("python3"))
+        .output()
+        .ok()?;
+    let path = String::from_utf8(output.stdout).ok()?;
+    let path = PathBuf::from(path.trim());
+    (output.status.success() && path.is_absolute()).then_some(path)
 }
 
 /// One line naming the machine: CPU model, cores, kernel.

@@ -58,8 +58,18 @@ pub struct Row {
 }
 
 impl Row {
+    /// The median of the runs' own ratios: each run measures socklab and its reference back to
+    /// back, so a machine that gets slower or faster from one run to the next (a disk that
+    /// flushes, a neighbour on the host) moves both sides of a run's ratio together, where it
+    /// would move a ratio of two medians taken from different runs. Rows whose two sides were
+    /// not measured run by run (different counts) fall back to the ratio of the medians.
     pub fn ratio(&self) -> f64 {
-        self.socklab.median() / self.reference.median()
+        let (socklab, reference) = (&self.socklab.values, &self.reference.values);
+        if socklab.is_empty() || socklab.len() != reference.len() {
+            return self.socklab.median() / self.reference.median();
+        }
+        let per_run = socklab.iter().zip(reference).map(|(s, r)| s / r).collect();
+        Samples { values: per_run }.median()
     }
 }
 
