@@ -5,12 +5,10 @@ It times whole commands, as a user runs them, with nothing of the project's benc
 `14-ftp client ... -c "get NAME LOCAL"` from start to exit (login, transfer, final fsync and
 rename included), a fresh output file each run, put and get in both orders, against the two
 limits of a verified, durable transfer on this machine: `md5sum` of the same file (one core's
-MD5) and `dd bs=1M conv=fsync` (the disk's durable write), and the same work done at once
-without socklab: one or two `md5sum` beside the `dd`, as a transfer hashed by one side or by
-both shares the machine's cores. Every timed command starts after a `sync` (untimed), so none
+MD5) and `dd bs=1M conv=fsync` (the disk's durable write). Every timed command starts after a `sync` (untimed), so none
 pays for the dirty pages another left behind; every file a run writes has a fresh name and stays
 until the run is over, and the next run starts 10 s after they are deleted, so that no write
-lands on blocks freed a moment before (README.md, "Files"). 13-file-upload is timed
+lands on memory freed a moment before (README.md, "Files"). 13-file-upload is timed
 against the tutorial's Python client and server (benches/socklab/python/upload_*.py), which
 neither hash nor fsync.
 
@@ -105,24 +103,9 @@ class Samples:
 
 
 def settle():
-    """After deleting files: sync, then give the disk SETTLE_S to take the freed blocks back."""
+    """After deleting files: sync, then give the machine SETTLE_S to take the freed memory back."""
     sync()
     time.sleep(SETTLE_S)
-
-
-def work_at_once(source, out, passes):
-    """Seconds until `passes` md5sum of `source` and one `dd conv=fsync` of it to `out`, all
-    started together, have all finished (after an untimed sync)."""
-    sync()
-    began = time.perf_counter()
-    children = [subprocess.Popen(["md5sum", source], stdout=subprocess.DEVNULL)
-                for _ in range(passes)]
-    children.append(subprocess.Popen(["dd", "if=" + source, "of=" + out, "bs=1M",
-                                      "conv=fsync"], stderr=subprocess.DEVNULL))
-    for child in children:
-        if child.wait(timeout=LIMIT_S) != 0:
-            sys.exit("failed: %s" % " ".join(child.args))
-    return time.perf_counter() - began
 
 
 def generate(path, size):
@@ -159,7 +142,7 @@ def main():
         out = os.path.join(work, "out")
         os.mkdir(out)
         s = {name: Samples() for name in
-             ["md5sum", "dd", "limit", "one_pass", "two_passes", "ftp_put", "ftp_get", "ftp_get_copied",
+             ["md5sum", "dd", "limit", "ftp_put", "ftp_get", "ftp_get_copied",
               "up_put", "up_get", "py_put", "py_get"]}
 
         if "ftp" in groups:
@@ -199,8 +182,8 @@ def main():
 
         for run in range(args.runs):
             # Every file of a run has a fresh name and is deleted only after the run, followed
-            # by a pause: a file deleted just before a write hands it blocks the disk has not
-            # yet taken back, and that write runs several times faster than a user's would.
+            # by a pause: a file deleted just before a write hands it memory the machine has
+            # not yet given back to its host, and that write runs several times faster.
             written = []
 
             def fresh(folder, name):
@@ -213,8 +196,6 @@ def main():
             s["md5sum"].add(size, md5)
             s["dd"].add(size, dd)
             s["limit"].add(size, max(md5, dd))
-            s["one_pass"].add(size, work_at_once(source, fresh(out, "once-%d.bin" % run), 1))
-            s["two_passes"].add(size, work_at_once(source, fresh(out, "twice-%d.bin" % run), 2))
             put_name = "put-%d.bin" % run
             put_source = fresh(puts, put_name)
             os.link(source, put_source)  # the same bytes under a fresh name: no put replaces
@@ -260,31 +241,19 @@ def main():
         # can set each beside the benchmark's row of the same name.
         row("durable write, %d MiB (dd conv=fsync)" % mib, "MB/s", 0, s["dd"].values,
             "md5sum", s["md5sum"].values, "(limit)")
-        one_pass = "md5sum and dd conv=fsync at once"
-        two_passes = "2 md5sum and dd conv=fsync at once"
-        row("%s, %d MiB" % (one_pass, mib), "MB/s", 0, s["one_pass"].values, "md5sum",
-            s["md5sum"].values, "(limit)")
-        row("%s, %d MiB" % (two_passes, mib), "MB/s", 0, s["two_passes"].values, "md5sum",
-            s["md5sum"].values, "(limit)")
-        # A get of a recorded file is hashed once (by the client); a put and a get of a copied-in
-        # file twice, by both sides at the same time.
-        rows = [("14-ftp get, %d MiB, verified, durable", "ftp_get", one_pass, "one_pass"),
-                ("14-ftp put, %d MiB, verified, durable", "ftp_put", two_passes, "two_passes"),
-                ("14-ftp get, %d MiB, file copied in (no recorded md5)", "ftp_get_copied",
-                 two_passes, "two_passes")]
-        for what, key, at_once, at_once_key in rows:
+        rows = [("14-ftp get, %d MiB, verified, durable", "ftp_get"),
+                ("14-ftp put, %d MiB, verified, durable", "ftp_put"),
+                ("14-ftp get, %d MiB, file copied in (no recorded md5)", "ftp_get_copied")]
+        for what, key in rows:
             if s[key].values:
                 row(what % mib, "MB/s", 0, s[key].values, "limit", s["limit"].values, ">= 0.85x")
-                row(what % mib, "MB/s", 0, s[key].values, at_once, s[at_once_key].values,
-                    ">= 0.85x")
         rows = [("13-file-upload put, %d MiB, verified, durable", "up_put", "py_put"),
                 ("13-file-upload get, %d MiB, verified, durable", "up_get", "py_get")]
         for what, key, python in rows:
             if s[key].values:
                 row(what % mib, "MB/s", 0, s[key].values, "tutorial's Python", s[python].values,
                     ">= 1.2x")
-                row(what % mib, "MB/s", 0, s[key].values, two_passes, s["two_passes"].values,
-                    ">= 0.85x")
+                row(what % mib, "MB/s", 0, s[key].values, "limit", s["limit"].values, ">= 0.85x")
         slower = "the disk" if s["dd"].median() < s["md5sum"].median() else "MD5"
         print("- the limit of a verified, durable transfer: %.0f MB/s, set by %s" % (limit, slower))
         if s["up_put"].values:
