@@ -207,6 +207,38 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
     let _ = (file, offset, len);
 }
 
+/// How far behind the newest bytes a [`Writeback`] file keeps its pages in memory.
+pub const KEEP_IN_MEMORY: u64 = 2 * WRITEBACK_EVERY;
+
+/// Waits until the `len` bytes of `file` from `offset` are on the disk, then tells the kernel
+/// they will not be read again (`sync_file_range` with `WAIT_BEFORE | WRITE | WAIT_AFTER`, then
+/// `posix_fadvise(DONTNEED)`; Linux only, elsewhere it does nothing), so their page cache goes
+/// back to the free memory at once. Purely a hint, like [`start_writeback`]: failures are
+/// ignored, and the final `fsync` still decides.
+pub fn release_written(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (
+            libc::off64_t::try_from(offset),
+            libc::off64_t::try_from(len),
+        ) else {
+            return;
+        };
+        let wait_for_disk = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        // SAFETY: the descriptor is open for as long as `file` is borrowed; both calls only read
+        // their arguments.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, wait_for_disk);
+            libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 /// A file written front to back, from `offset`, whose bytes are handed to the disk as they come:
 /// every [`WRITEBACK_EVERY`] bytes it calls [`start_writeback`] on them. The receiving side of a
 /// transfer writes through it (the 14 server's put, the 13 and 14 clients' get, the 13 server's
@@ -214,12 +246,22 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
 /// before the rename only waits for the last few megabytes. Without it the kernel starts
 /// writing only when a tenth of the memory is dirty (`vm.dirty_background_ratio`): a 1 GiB
 /// download then ends with a 1 GiB flush, paid after the transfer instead of during it.
+///
+/// Bytes more than [`KEEP_IN_MEMORY`] behind the newest are released ([`release_written`]):
+/// once they are on the disk their pages are freed, and the next bytes are written into memory
+/// the kernel has just had back. A transfer of any size then holds a few tens of MiB of page
+/// cache, not the whole file, and it does not push the rest of the machine's cache out. On a
+/// virtual machine that hands free memory back to its host, where new memory is slow to come
+/// by, this made a 1 GiB get about 1.8x faster (issue 19; walkthrough, lesson 14 in depth). The
+/// price: a file just received is read back from the disk, not from memory.
 pub struct Writeback<'a> {
     file: &'a File,
     /// Where the next byte goes in the file.
     position: u64,
     /// Where the bytes not yet handed to [`start_writeback`] start.
     unflushed_from: u64,
+    /// Where the bytes not yet released ([`release_written`]) start.
+    kept_from: u64,
 }
 
 impl<'a> Writeback<'a> {
@@ -229,6 +271,7 @@ impl<'a> Writeback<'a> {
             file,
             position: offset,
             unflushed_from: offset,
+            kept_from: offset,
         }
     }
 }
@@ -242,6 +285,11 @@ impl Write for Writeback<'_> {
         if unflushed >= WRITEBACK_EVERY {
             start_writeback(self.file, self.unflushed_from, unflushed);
             self.unflushed_from = self.position;
+            let keep_from = self.position.saturating_sub(KEEP_IN_MEMORY);
+            if keep_from > self.kept_from {
+                release_written(self.file, self.kept_from, keep_from - self.kept_from);
+                self.kept_from = keep_from;
+            }
         }
         Ok(n)
     }
@@ -374,6 +422,32 @@ mod tests {
 
     fn data(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn writeback_keeps_every_byte_of_a_file_larger_than_it_keeps_in_memory() {
+        // Past KEEP_IN_MEMORY the oldest bytes are released from the page cache: what is read
+        // back afterwards comes from the disk and must be exactly what was written, from a
+        // starting offset too (a resumed transfer).
+        let len = (KEEP_IN_MEMORY + 3 * WRITEBACK_EVERY) as usize + 12345;
+        let input = data(len);
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("big.bin");
+        let mut file = File::create(&path).unwrap();
+        file.write_all(b"kept").unwrap();
+        let mut body = Writeback::new(&file, 4);
+        copy_hashed(
+            &mut &input[..],
+            &mut body,
+            len as u64,
+            Md5::new(),
+            &Progress::hidden(),
+        )
+        .unwrap();
+        file.sync_all().unwrap();
+        let read_back = std::fs::read(&path).unwrap();
+        assert_eq!(&read_back[..4], b"kept");
+        assert!(read_back[4..] == input[..], "the bytes read back differ");
     }
 
     #[test]
