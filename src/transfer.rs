@@ -191,10 +191,7 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        let (Ok(offset), Ok(len)) = (
-            libc::off64_t::try_from(offset),
-            libc::off64_t::try_from(len),
-        ) else {
+        let Some((offset, len)) = kernel_range(offset, len) else {
             return;
         };
         // SAFETY: the descriptor is open for as long as `file` is borrowed; the call only reads
@@ -205,6 +202,12 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, offset, len);
+}
+
+/// `offset` and `len` as the kernel's file offsets, if they fit (they always do below 8 EiB).
+#[cfg(target_os = "linux")]
+fn kernel_range(offset: u64, len: u64) -> Option<(libc::off64_t, libc::off64_t)> {
+    Some((offset.try_into().ok()?, len.try_into().ok()?))
 }
 
 /// How far behind the newest bytes a [`Writeback`] file keeps its pages in memory.
@@ -219,10 +222,7 @@ pub fn release_written(file: &File, offset: u64, len: u64) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        let (Ok(offset), Ok(len)) = (
-            libc::off64_t::try_from(offset),
-            libc::off64_t::try_from(len),
-        ) else {
+        let Some((offset, len)) = kernel_range(offset, len) else {
             return;
         };
         let wait_for_disk = libc::SYNC_FILE_RANGE_WAIT_BEFORE
