@@ -157,8 +157,8 @@ pub fn rows(
     let mut r = Results::default();
     for run in 0..options.runs() {
         // Everything this run writes gets a fresh name and stays until the run is over: a
-        // file deleted during the run would hand its blocks to the next write (see the module
-        // comment).
+        // file deleted during the run would hand its memory to the next write (see "Memory
+        // freed a moment before" in the module comment).
         let mut written = RunFiles::default();
 
         // The limits every verified, durable transfer (13 and 14) is measured against.
@@ -177,7 +177,13 @@ pub fn rows(
         // put replaces a file stored earlier.
         let put_name = format!("put-{run}.bin");
         let put_source = written.fresh(&puts, put_name.clone());
-        std::fs::hard_link(&source, &put_source)?;
+        std::fs::hard_link(&source, &put_source).with_context(|| {
+            format!(
+                "linking {} to {} (--dir must be on a filesystem with hard links)",
+                source.display(),
+                put_source.display()
+            )
+        })?;
 
         if let Some(ftp) = &ftp {
             let put = format!("put {} {put_name}", put_source.display());
@@ -284,8 +290,8 @@ impl RunFiles {
 }
 
 /// After a run's files are deleted: everything to the disk (`sync`, which also flushes what
-/// the tutorial's Python left dirty), then [`SETTLE`] for the disk to take the freed blocks
-/// back, so that the next run writes where a user's download would (see the module comment).
+/// the tutorial's Python left dirty), then [`SETTLE`] for the machine to take the freed memory
+/// back, so that no write of the next run lands on it (see the module comment).
 fn settle() {
     sync();
     std::thread::sleep(SETTLE);
